@@ -1,0 +1,3 @@
+export * from "./codec.js";
+export * from "./instruction.js";
+export * from "./opcodes.js";
