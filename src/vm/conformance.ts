@@ -1,0 +1,42 @@
+/**
+ * The bpf_conformance suite's machine: r1 points at the test's writable memory, r2 is its
+ * length, and helper 5 is the suite's "unwind" helper. Its semantics, read from the plugins the
+ * suite was written against (uBPF registers it as the "unwind stack extension"): it returns its
+ * first argument, and when that value is 0 the whole program ends at once with r0 = 0;
+ * otherwise execution continues with r0 = r1. (call_unwind_fail and callx pass -1, so the
+ * program goes on and returns 2.)
+ */
+import type { Instruction } from "../isa/instruction.js";
+import type { Helper, RunResult } from "./env.js";
+import { createVm, type VmOptions } from "./interpreter.js";
+import { Memory } from "./memory.js";
+
+export const CONFORMANCE_UNWIND_HELPER: Helper = {
+  id: 5,
+  name: "unwind",
+  fn: (call) => {
+    const v = call.arg(1);
+    if (v === 0n) call.stop(0n);
+    return v;
+  },
+};
+
+export interface ConformanceRunOptions extends VmOptions {
+  readonly budget?: number;
+}
+
+/** Run a conformance program against its input memory (copied: the caller's bytes stay intact). */
+export function runConformance(
+  insns: readonly Instruction[],
+  mem: Uint8Array = new Uint8Array(0),
+  opts: ConformanceRunOptions = {},
+): RunResult {
+  const memory = new Memory();
+  const vm = createVm(insns, { memory, helpers: [CONFORMANCE_UNWIND_HELPER] }, opts);
+  let args: bigint[] = [0n, 0n];
+  if (mem.byteLength > 0) {
+    const region = memory.add({ kind: "mem", name: "memory", bytes: Uint8Array.from(mem) });
+    args = [region.address(0), BigInt(mem.byteLength)];
+  }
+  return vm.run({ args, budget: opts.budget });
+}

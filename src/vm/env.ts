@@ -1,0 +1,79 @@
+/**
+ * What a program runs against: the memory (regions for maps, globals, context, packet), the
+ * helper table, the ld_imm64 resolver and the hooks for time and randomness. Later parts (maps,
+ * kernel helpers, program-type contexts) plug in here; the interpreter knows none of them.
+ */
+import type { Instruction } from "../isa/instruction.js";
+import type { VmFault, VmFaultKind } from "./errors.js";
+import type { Memory, Region } from "./memory.js";
+
+/** What a helper sees of the machine during a call. */
+export interface HelperCall {
+  readonly memory: Memory;
+  readonly env: VmEnv;
+  /** Slot index of the call instruction. */
+  readonly insn: number;
+  /** Argument register r1..r5 as unsigned 64-bit. */
+  arg(n: 1 | 2 | 3 | 4 | 5): bigint;
+  /** Low 32 bits of argument register r1..r5 (unsigned), without building a BigInt. */
+  argLo(n: 1 | 2 | 3 | 4 | 5): number;
+  /**
+   * End the whole program now with this r0 (what the conformance suite's "unwind" helper does;
+   * also bpf_tail_call's success). The helper's own return value is then ignored.
+   */
+  stop(r0: bigint): void;
+  /** A fault attributed to the call instruction (kind "helper" unless told). */
+  fault(detail: string, kind?: VmFaultKind, address?: bigint): VmFault;
+}
+
+/**
+ * A helper implementation. The result goes to r0: a bigint is taken modulo 2^64; a number must
+ * be a safe integer (negative numbers are two's complement, so `return -22` is -EINVAL).
+ */
+export type HelperFn = (call: HelperCall) => bigint | number;
+
+export interface Helper {
+  readonly id: number;
+  readonly name: string;
+  readonly fn: HelperFn;
+}
+
+export interface VmEnv {
+  /** The address space. Regions the program should see (maps, globals) are added by the caller. */
+  readonly memory: Memory;
+  /** Helpers by id. */
+  readonly helpers?: readonly Helper[];
+  /**
+   * Resolve an ld_imm64 whose src is a pseudo source (map fd, map value, BTF id, func...) to its
+   * 64-bit value. Called once per such instruction when the program is prepared; an instruction
+   * it cannot resolve (undefined or a throw) faults with kind "unresolved" when executed.
+   */
+  readonly resolveLdImm64?: (insn: Instruction, slot: number) => bigint | undefined;
+  /** Monotonic clock in ns for time helpers (tests make it deterministic). */
+  readonly clock?: () => bigint;
+  /** Random u32 source for bpf_get_prandom_u32. */
+  readonly random?: () => number;
+}
+
+/** Per-run inputs. */
+export interface RunOptions {
+  /** Initial r1..r5 (missing ones are 0). */
+  readonly args?: readonly (bigint | number)[];
+  /** Instructions the run may execute before faulting with kind "budget". Default 1,000,000. */
+  readonly budget?: number;
+  /** The packet LD_ABS / LD_IND read (the kernel's skb data behind the context in r6). */
+  readonly packet?: Region;
+}
+
+export interface RunResult {
+  /** r0 at exit, unsigned 64-bit. */
+  readonly r0: bigint;
+  /** Instructions executed (the budget consumed). */
+  readonly insns: number;
+}
+
+export const DEFAULT_BUDGET = 1_000_000;
+/** The kernel's loop budget for may_goto (BPF_MAX_LOOPS) per function invocation. */
+export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
+export const MAX_CALL_FRAMES = 8;
+export const STACK_SIZE = 512;

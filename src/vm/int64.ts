@@ -1,0 +1,179 @@
+/**
+ * 64-bit arithmetic on registers kept as two int32 halves (L = low, H = high, both Int32Array,
+ * so a store wraps modulo 2^32 by itself). Each function writes the result into register d.
+ * Multiplication is exact with 16-bit partial products; division and modulo take a plain number
+ * path when both operands fit in 32 bits (the common case) and fall back to BigInt otherwise.
+ */
+
+/** High 32 bits (unsigned) of the 64-bit product of two unsigned 32-bit values. */
+export function mulHiU32(a: number, b: number): number {
+  const a0 = a & 0xffff;
+  const a1 = a >>> 16;
+  const b0 = b & 0xffff;
+  const b1 = b >>> 16;
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
+}
+
+export function mul64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
+  const al = L[d];
+  const ah = H[d];
+  L[d] = Math.imul(al, bl);
+  H[d] = mulHiU32(al, bl) + Math.imul(al, bh) + Math.imul(ah, bl);
+}
+
+function toBig(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+function setBig(L: Int32Array, H: Int32Array, d: number, v: bigint): void {
+  L[d] = Number(BigInt.asIntN(32, v));
+  H[d] = Number(BigInt.asIntN(32, v >> 32n));
+}
+
+/** Set register d from a safe integer (two's complement for negatives). */
+export function setNumber(L: Int32Array, H: Int32Array, d: number, n: number): void {
+  L[d] = n;
+  H[d] = Math.floor(n / 4294967296);
+}
+
+/** Unsigned 64-bit division; by zero gives 0 (RFC 9669). */
+export function udiv64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
+  if (bl === 0 && bh === 0) {
+    L[d] = 0;
+    H[d] = 0;
+    return;
+  }
+  if (H[d] === 0 && bh === 0) {
+    L[d] = (L[d] >>> 0) / (bl >>> 0);
+    return;
+  }
+  setBig(L, H, d, toBig(L[d], H[d]) / toBig(bl, bh));
+}
+
+/** Unsigned 64-bit modulo; by zero leaves the dividend unchanged (RFC 9669). */
+export function umod64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
+  if (bl === 0 && bh === 0) return;
+  if (H[d] === 0 && bh === 0) {
+    L[d] = (L[d] >>> 0) % (bl >>> 0);
+    return;
+  }
+  setBig(L, H, d, toBig(L[d], H[d]) % toBig(bl, bh));
+}
+
+/** Signed 64-bit division (truncating); by zero gives 0; INT64_MIN / -1 wraps to INT64_MIN. */
+export function sdiv64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
+  if (bl === 0 && bh === 0) {
+    L[d] = 0;
+    H[d] = 0;
+    return;
+  }
+  const al = L[d];
+  if (H[d] === al >> 31 && bh === bl >> 31) {
+    setNumber(L, H, d, Math.trunc(al / bl));
+    return;
+  }
+  const a = BigInt.asIntN(64, toBig(al, H[d]));
+  const b = BigInt.asIntN(64, toBig(bl, bh));
+  setBig(L, H, d, BigInt.asUintN(64, a / b));
+}
+
+/** Signed 64-bit modulo (sign of the dividend); by zero leaves the dividend unchanged. */
+export function smod64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
+  if (bl === 0 && bh === 0) return;
+  const al = L[d];
+  if (H[d] === al >> 31 && bh === bl >> 31) {
+    const r = (al % bl) | 0;
+    L[d] = r;
+    H[d] = r >> 31;
+    return;
+  }
+  const a = BigInt.asIntN(64, toBig(al, H[d]));
+  const b = BigInt.asIntN(64, toBig(bl, bh));
+  setBig(L, H, d, BigInt.asUintN(64, a % b));
+}
+
+export function lsh64(L: Int32Array, H: Int32Array, d: number, n: number): void {
+  n &= 63;
+  if (n === 0) return;
+  const lo = L[d];
+  if (n < 32) {
+    H[d] = (H[d] << n) | (lo >>> (32 - n));
+    L[d] = lo << n;
+  } else {
+    H[d] = lo << (n - 32);
+    L[d] = 0;
+  }
+}
+
+export function rsh64(L: Int32Array, H: Int32Array, d: number, n: number): void {
+  n &= 63;
+  if (n === 0) return;
+  const hi = H[d];
+  if (n < 32) {
+    L[d] = (L[d] >>> n) | (hi << (32 - n));
+    H[d] = hi >>> n;
+  } else {
+    L[d] = hi >>> (n - 32);
+    H[d] = 0;
+  }
+}
+
+export function arsh64(L: Int32Array, H: Int32Array, d: number, n: number): void {
+  n &= 63;
+  if (n === 0) return;
+  const hi = H[d];
+  if (n < 32) {
+    L[d] = (L[d] >>> n) | (hi << (32 - n));
+    H[d] = hi >> n;
+  } else {
+    L[d] = hi >> (n - 32);
+    H[d] = hi >> 31;
+  }
+}
+
+export function bswap32(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+export function bswap16(x: number): number {
+  return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
+}
+
+/** Byte swap of the low 16/32 bits (zero-extended) or of all 64 bits. */
+export function bswap(L: Int32Array, H: Int32Array, d: number, width: number): void {
+  if (width === 16) {
+    L[d] = bswap16(L[d]);
+    H[d] = 0;
+  } else if (width === 32) {
+    L[d] = bswap32(L[d]);
+    H[d] = 0;
+  } else {
+    const lo = L[d];
+    L[d] = bswap32(H[d]);
+    H[d] = bswap32(lo);
+  }
+}
+
+/** Truncation to the low 16/32 bits (le16/le32 on a little-endian machine; le64 is a no-op). */
+export function truncate(L: Int32Array, H: Int32Array, d: number, width: number): void {
+  if (width === 16) {
+    L[d] = L[d] & 0xffff;
+    H[d] = 0;
+  } else if (width === 32) {
+    H[d] = 0;
+  }
+}
+
+/** Unsigned a < b on halves. */
+export function ltU(al: number, ah: number, bl: number, bh: number): boolean {
+  return ah === bh ? al >>> 0 < bl >>> 0 : ah >>> 0 < bh >>> 0;
+}
+
+/** Signed a < b on halves. */
+export function ltS(al: number, ah: number, bl: number, bh: number): boolean {
+  return ah === bh ? al >>> 0 < bl >>> 0 : ah < bh;
+}

@@ -1,0 +1,1004 @@
+/**
+ * The interpreter: runs a list of Instructions with the kernel's (RFC 9669) semantics. The
+ * program is first flattened into typed arrays indexed by slot (jump offsets count slots), then
+ * a single switch loop executes it with registers as two Int32Array halves, so the hot path
+ * never allocates a BigInt. Anything the program may not do ends the run with a VmFault; it
+ * cannot read or write outside its regions, and the instruction budget bounds every run.
+ */
+import type { Instruction } from "../isa/instruction.js";
+import { OP_LD_IMM64 } from "../isa/instruction.js";
+import { reservedFieldError } from "../isa/opcodes.js";
+import {
+  DEFAULT_BUDGET,
+  type Helper,
+  type HelperCall,
+  MAX_CALL_FRAMES,
+  MAY_GOTO_BUDGET,
+  type RunOptions,
+  type RunResult,
+  STACK_SIZE,
+  type VmEnv,
+} from "./env.js";
+import { VmFault, type VmFaultKind } from "./errors.js";
+import {
+  arsh64,
+  bswap,
+  lsh64,
+  ltS,
+  ltU,
+  mul64,
+  rsh64,
+  sdiv64,
+  setNumber,
+  smod64,
+  truncate,
+  udiv64,
+  umod64,
+} from "./int64.js";
+import { checkAccess, loadInto, type Memory, type Region, storeHalves } from "./memory.js";
+
+/** Internal opcodes for slots that must not execute (never valid BPF opcodes: > 0xff). */
+const OP_WIDE_SLOT = 0x100; // second slot of ld_imm64
+const OP_UNRESOLVED = 0x101; // ld_imm64 with a pseudo source nobody resolved
+const OP_BAD_REG = 0x102; // uses a register number above r10
+
+export interface VmOptions {
+  /**
+   * Refuse instructions with non-zero reserved fields when the program is created (as the
+   * kernel does). Default true. With false, such fields are ignored and only unknown opcodes
+   * fault, when executed.
+   */
+  readonly strict?: boolean;
+}
+
+export interface VmProgram {
+  readonly insns: readonly Instruction[];
+  /** Number of 8-byte slots. */
+  readonly slots: number;
+  /** The stack region of each call depth (frame 0 is the entry function). */
+  readonly stacks: readonly Region[];
+  run(opts?: RunOptions): RunResult;
+}
+
+interface Code {
+  readonly n: number;
+  readonly op: Uint16Array;
+  readonly dst: Uint8Array;
+  readonly src: Uint8Array;
+  readonly off: Int32Array;
+  /** imm; for ld_imm64 the low half of the value here and the high half in the next slot. */
+  readonly imm: Int32Array;
+  /** Slot index to instruction-list index, for messages. */
+  readonly insnOfSlot: Int32Array;
+}
+
+function usesBadRegister(i: Instruction): boolean {
+  const op = i.opcode;
+  if (op === OP_LD_IMM64) return i.dst > 10;
+  if (op === 0x85) return false; // call: src is the pseudo kind, dst unused
+  if (op === 0x8d) return i.dst > 10; // callx: the register is in dst
+  return i.dst > 10 || i.src > 10;
+}
+
+function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Code {
+  let n = 0;
+  for (const i of insns) n += i.opcode === OP_LD_IMM64 ? 2 : 1;
+  const code: Code = {
+    n,
+    op: new Uint16Array(n),
+    dst: new Uint8Array(n),
+    src: new Uint8Array(n),
+    off: new Int32Array(n),
+    imm: new Int32Array(n),
+    insnOfSlot: new Int32Array(n),
+  };
+  let pc = 0;
+  insns.forEach((i, index) => {
+    if (strict) {
+      const msg = reservedFieldError(i);
+      if (msg !== undefined) throw new VmFault("invalid-insn", msg, { insn: pc });
+    }
+    code.op[pc] = usesBadRegister(i) ? OP_BAD_REG : i.opcode;
+    code.dst[pc] = i.dst & 0xf;
+    code.src[pc] = i.src & 0xf;
+    code.off[pc] = i.off;
+    code.imm[pc] = i.imm;
+    code.insnOfSlot[pc] = index;
+    if (i.opcode === OP_LD_IMM64) {
+      code.op[pc + 1] = OP_WIDE_SLOT;
+      code.insnOfSlot[pc + 1] = index;
+      code.imm[pc + 1] = i.wide?.imm ?? 0;
+      if (i.src !== 0 && code.op[pc] === OP_LD_IMM64) {
+        let v: bigint | undefined;
+        try {
+          v = env.resolveLdImm64?.(i, pc);
+        } catch {
+          v = undefined;
+        }
+        if (v === undefined) {
+          code.op[pc] = OP_UNRESOLVED;
+        } else {
+          code.imm[pc] = Number(BigInt.asIntN(32, v));
+          code.imm[pc + 1] = Number(BigInt.asIntN(32, v >> 32n));
+        }
+      }
+      pc += 2;
+    } else {
+      pc += 1;
+    }
+  });
+  return code;
+}
+
+/** Create a runnable program bound to an environment (adds its stack regions to the memory). */
+export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOptions = {}): VmProgram {
+  const code = compile(insns, env, opts.strict ?? true);
+  const mem = env.memory;
+  const stacks: Region[] = [];
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) {
+    stacks.push(mem.add({ kind: "stack", name: `stack frame ${f}`, size: STACK_SIZE }));
+  }
+  const helpers: Array<Helper | undefined> = [];
+  for (const h of env.helpers ?? []) helpers[h.id] = h;
+  const machine = new Machine(code, env, stacks, helpers);
+  return {
+    insns,
+    slots: code.n,
+    stacks,
+    run: (runOpts: RunOptions = {}) => machine.run(runOpts),
+  };
+}
+
+/** Thrown by a helper's stop(): unwinds the interpreter loop with a final r0. */
+class Stop {
+  constructor(
+    readonly r0lo: number,
+    readonly r0hi: number,
+  ) {}
+}
+
+class Machine implements HelperCall {
+  readonly L = new Int32Array(16);
+  readonly H = new Int32Array(16);
+  readonly memory: Memory;
+  insn = 0;
+  /** Saved per frame: return slot, r6..r9 halves, may_goto counter. */
+  private readonly retPc = new Int32Array(MAX_CALL_FRAMES);
+  private readonly savedL = new Int32Array(MAX_CALL_FRAMES * 4);
+  private readonly savedH = new Int32Array(MAX_CALL_FRAMES * 4);
+  private readonly loops = new Float64Array(MAX_CALL_FRAMES);
+  private stopped: Stop | undefined;
+  private packet: Region | undefined;
+
+  constructor(
+    private readonly code: Code,
+    readonly env: VmEnv,
+    private readonly stacks: readonly Region[],
+    private readonly helpers: ReadonlyArray<Helper | undefined>,
+  ) {
+    this.memory = env.memory;
+  }
+
+  // HelperCall
+  arg(n: 1 | 2 | 3 | 4 | 5): bigint {
+    return (BigInt(this.H[n] >>> 0) << 32n) | BigInt(this.L[n] >>> 0);
+  }
+  argLo(n: 1 | 2 | 3 | 4 | 5): number {
+    return this.L[n] >>> 0;
+  }
+  stop(r0: bigint): void {
+    const v = BigInt.asUintN(64, r0);
+    this.stopped = new Stop(Number(BigInt.asIntN(32, v)), Number(BigInt.asIntN(32, v >> 32n)));
+  }
+  fault(detail: string, kind: VmFaultKind = "helper", address?: bigint): VmFault {
+    return new VmFault(kind, detail, { insn: this.insn, address });
+  }
+
+  run(opts: RunOptions): RunResult {
+    const { L, H } = this;
+    L.fill(0);
+    H.fill(0);
+    const args = opts.args ?? [];
+    for (let i = 0; i < 5 && i < args.length; i++) {
+      const v = BigInt.asUintN(64, BigInt(args[i]));
+      L[i + 1] = Number(BigInt.asIntN(32, v));
+      H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+    }
+    for (let f = 0; f < this.stacks.length; f++) {
+      const s = this.stacks[f];
+      s.bytes.fill(0);
+      s.start = 0;
+      s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
+    }
+    L[10] = STACK_SIZE;
+    H[10] = this.stacks[0].hi;
+    this.packet = opts.packet;
+    this.stopped = undefined;
+    const budget = opts.budget ?? DEFAULT_BUDGET;
+    const left = this.exec(budget);
+    return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - left };
+  }
+
+  /** The loop. Returns the budget left. */
+  private exec(budget: number): number {
+    const { L, H, code, memory: mem } = this;
+    const OP = code.op;
+    const DST = code.dst;
+    const SRC = code.src;
+    const OFF = code.off;
+    const IMM = code.imm;
+    let pc = 0;
+    let depth = 0;
+    let left = budget;
+    this.loops[0] = MAY_GOTO_BUDGET;
+    try {
+      for (;;) {
+        if (--left < 0) {
+          left = 0;
+          throw new VmFault("budget", `instruction budget of ${budget} exhausted`);
+        }
+        switch (OP[pc]) {
+          // ---- ALU64 ----
+          case 0x07: {
+            const d = DST[pc];
+            const b = IMM[pc];
+            const s = (L[d] >>> 0) + (b >>> 0);
+            L[d] = s;
+            H[d] = H[d] + (b >> 31) + (s > 0xffffffff ? 1 : 0);
+            break;
+          }
+          case 0x0f: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            const s = (L[d] >>> 0) + (L[r] >>> 0);
+            const bh = H[r];
+            L[d] = s;
+            H[d] = H[d] + bh + (s > 0xffffffff ? 1 : 0);
+            break;
+          }
+          case 0x17: {
+            const d = DST[pc];
+            const b = IMM[pc];
+            const s = (L[d] >>> 0) - (b >>> 0);
+            L[d] = s;
+            H[d] = H[d] - (b >> 31) - (s < 0 ? 1 : 0);
+            break;
+          }
+          case 0x1f: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            const s = (L[d] >>> 0) - (L[r] >>> 0);
+            const bh = H[r];
+            L[d] = s;
+            H[d] = H[d] - bh - (s < 0 ? 1 : 0);
+            break;
+          }
+          case 0x27:
+            mul64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            break;
+          case 0x2f:
+            mul64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            break;
+          case 0x37:
+            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            else udiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            break;
+          case 0x3f:
+            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            else udiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            break;
+          case 0x47: {
+            const d = DST[pc];
+            L[d] |= IMM[pc];
+            H[d] |= IMM[pc] >> 31;
+            break;
+          }
+          case 0x4f: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            L[d] |= L[r];
+            H[d] |= H[r];
+            break;
+          }
+          case 0x57: {
+            const d = DST[pc];
+            L[d] &= IMM[pc];
+            H[d] &= IMM[pc] >> 31;
+            break;
+          }
+          case 0x5f: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            L[d] &= L[r];
+            H[d] &= H[r];
+            break;
+          }
+          case 0x67:
+            lsh64(L, H, DST[pc], IMM[pc]);
+            break;
+          case 0x6f:
+            lsh64(L, H, DST[pc], L[SRC[pc]]);
+            break;
+          case 0x77:
+            rsh64(L, H, DST[pc], IMM[pc]);
+            break;
+          case 0x7f:
+            rsh64(L, H, DST[pc], L[SRC[pc]]);
+            break;
+          case 0x87: {
+            const d = DST[pc];
+            const lo = L[d];
+            L[d] = -lo;
+            H[d] = ~H[d] + (lo === 0 ? 1 : 0);
+            break;
+          }
+          case 0x97:
+            if (OFF[pc] === 1) smod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            else umod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            break;
+          case 0x9f:
+            if (OFF[pc] === 1) smod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            else umod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            break;
+          case 0xa7: {
+            const d = DST[pc];
+            L[d] ^= IMM[pc];
+            H[d] ^= IMM[pc] >> 31;
+            break;
+          }
+          case 0xaf: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            L[d] ^= L[r];
+            H[d] ^= H[r];
+            break;
+          }
+          case 0xb7: {
+            const d = DST[pc];
+            L[d] = IMM[pc];
+            H[d] = IMM[pc] >> 31;
+            break;
+          }
+          case 0xbf: {
+            const d = DST[pc];
+            const r = SRC[pc];
+            const o = OFF[pc];
+            if (o === 8 || o === 16 || o === 32) {
+              // movsx: sign-extend the low 8/16/32 bits to 64
+              const x = o === 8 ? (L[r] << 24) >> 24 : o === 16 ? (L[r] << 16) >> 16 : L[r];
+              L[d] = x;
+              H[d] = x >> 31;
+            } else {
+              L[d] = L[r];
+              H[d] = H[r];
+            }
+            break;
+          }
+          case 0xc7:
+            arsh64(L, H, DST[pc], IMM[pc]);
+            break;
+          case 0xcf:
+            arsh64(L, H, DST[pc], L[SRC[pc]]);
+            break;
+          case 0xd7:
+            bswap(L, H, DST[pc], IMM[pc]);
+            break;
+
+          // ---- ALU32: results zero-extended ----
+          case 0x04: {
+            const d = DST[pc];
+            L[d] = L[d] + IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0x0c: {
+            const d = DST[pc];
+            L[d] = L[d] + L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x14: {
+            const d = DST[pc];
+            L[d] = L[d] - IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0x1c: {
+            const d = DST[pc];
+            L[d] = L[d] - L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x24: {
+            const d = DST[pc];
+            L[d] = Math.imul(L[d], IMM[pc]);
+            H[d] = 0;
+            break;
+          }
+          case 0x2c: {
+            const d = DST[pc];
+            L[d] = Math.imul(L[d], L[SRC[pc]]);
+            H[d] = 0;
+            break;
+          }
+          case 0x34:
+            div32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            break;
+          case 0x3c:
+            div32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            break;
+          case 0x44: {
+            const d = DST[pc];
+            L[d] |= IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0x4c: {
+            const d = DST[pc];
+            L[d] |= L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x54: {
+            const d = DST[pc];
+            L[d] &= IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0x5c: {
+            const d = DST[pc];
+            L[d] &= L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x64: {
+            const d = DST[pc];
+            L[d] <<= IMM[pc]; // JS masks the count to 5 bits, as RFC 9669 does for 32-bit shifts
+            H[d] = 0;
+            break;
+          }
+          case 0x6c: {
+            const d = DST[pc];
+            L[d] <<= L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x74: {
+            const d = DST[pc];
+            L[d] = L[d] >>> IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0x7c: {
+            const d = DST[pc];
+            L[d] = L[d] >>> L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0x84: {
+            const d = DST[pc];
+            L[d] = -L[d];
+            H[d] = 0;
+            break;
+          }
+          case 0x94:
+            mod32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            break;
+          case 0x9c:
+            mod32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            break;
+          case 0xa4: {
+            const d = DST[pc];
+            L[d] ^= IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0xac: {
+            const d = DST[pc];
+            L[d] ^= L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0xb4: {
+            const d = DST[pc];
+            L[d] = IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0xbc: {
+            const d = DST[pc];
+            const o = OFF[pc];
+            const x = L[SRC[pc]];
+            L[d] = o === 8 ? (x << 24) >> 24 : o === 16 ? (x << 16) >> 16 : x;
+            H[d] = 0;
+            break;
+          }
+          case 0xc4: {
+            const d = DST[pc];
+            L[d] >>= IMM[pc];
+            H[d] = 0;
+            break;
+          }
+          case 0xcc: {
+            const d = DST[pc];
+            L[d] >>= L[SRC[pc]];
+            H[d] = 0;
+            break;
+          }
+          case 0xd4: // le: a truncation on this little-endian machine
+            truncate(L, H, DST[pc], IMM[pc]);
+            break;
+          case 0xdc: // be: a byte swap
+            bswap(L, H, DST[pc], IMM[pc]);
+            break;
+
+          // ---- JMP (64-bit compares) ----
+          case 0x05:
+            pc += OFF[pc];
+            break;
+          case 0x15:
+            if (L[DST[pc]] === IMM[pc] && H[DST[pc]] === IMM[pc] >> 31) pc += OFF[pc];
+            break;
+          case 0x1d:
+            if (L[DST[pc]] === L[SRC[pc]] && H[DST[pc]] === H[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0x25:
+            if (ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0x2d:
+            if (ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0x35:
+            if (!ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            break;
+          case 0x3d:
+            if (!ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            break;
+          case 0x45:
+            if ((L[DST[pc]] & IMM[pc]) !== 0 || (H[DST[pc]] & (IMM[pc] >> 31)) !== 0) pc += OFF[pc];
+            break;
+          case 0x4d:
+            if ((L[DST[pc]] & L[SRC[pc]]) !== 0 || (H[DST[pc]] & H[SRC[pc]]) !== 0) pc += OFF[pc];
+            break;
+          case 0x55:
+            if (L[DST[pc]] !== IMM[pc] || H[DST[pc]] !== IMM[pc] >> 31) pc += OFF[pc];
+            break;
+          case 0x5d:
+            if (L[DST[pc]] !== L[SRC[pc]] || H[DST[pc]] !== H[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0x65:
+            if (ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0x6d:
+            if (ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0x75:
+            if (!ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            break;
+          case 0x7d:
+            if (!ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            break;
+          case 0xa5:
+            if (ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            break;
+          case 0xad:
+            if (ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            break;
+          case 0xb5:
+            if (!ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0xbd:
+            if (!ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0xc5:
+            if (ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            break;
+          case 0xcd:
+            if (ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            break;
+          case 0xd5:
+            if (!ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0xdd:
+            if (!ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            break;
+          case 0xe5: // may_goto: taken once this invocation's loop budget is spent
+            if (this.loops[depth] === 0) pc += OFF[pc];
+            else this.loops[depth]--;
+            break;
+
+          // ---- JMP32 (compare the low halves) ----
+          case 0x06: // gotol: the offset is in imm
+            pc += IMM[pc];
+            break;
+          case 0x16:
+            if (L[DST[pc]] === IMM[pc]) pc += OFF[pc];
+            break;
+          case 0x1e:
+            if (L[DST[pc]] === L[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0x26:
+            if (L[DST[pc]] >>> 0 > IMM[pc] >>> 0) pc += OFF[pc];
+            break;
+          case 0x2e:
+            if (L[DST[pc]] >>> 0 > L[SRC[pc]] >>> 0) pc += OFF[pc];
+            break;
+          case 0x36:
+            if (L[DST[pc]] >>> 0 >= IMM[pc] >>> 0) pc += OFF[pc];
+            break;
+          case 0x3e:
+            if (L[DST[pc]] >>> 0 >= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            break;
+          case 0x46:
+            if ((L[DST[pc]] & IMM[pc]) !== 0) pc += OFF[pc];
+            break;
+          case 0x4e:
+            if ((L[DST[pc]] & L[SRC[pc]]) !== 0) pc += OFF[pc];
+            break;
+          case 0x56:
+            if (L[DST[pc]] !== IMM[pc]) pc += OFF[pc];
+            break;
+          case 0x5e:
+            if (L[DST[pc]] !== L[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0x66:
+            if (L[DST[pc]] > IMM[pc]) pc += OFF[pc];
+            break;
+          case 0x6e:
+            if (L[DST[pc]] > L[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0x76:
+            if (L[DST[pc]] >= IMM[pc]) pc += OFF[pc];
+            break;
+          case 0x7e:
+            if (L[DST[pc]] >= L[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0xa6:
+            if (L[DST[pc]] >>> 0 < IMM[pc] >>> 0) pc += OFF[pc];
+            break;
+          case 0xae:
+            if (L[DST[pc]] >>> 0 < L[SRC[pc]] >>> 0) pc += OFF[pc];
+            break;
+          case 0xb6:
+            if (L[DST[pc]] >>> 0 <= IMM[pc] >>> 0) pc += OFF[pc];
+            break;
+          case 0xbe:
+            if (L[DST[pc]] >>> 0 <= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            break;
+          case 0xc6:
+            if (L[DST[pc]] < IMM[pc]) pc += OFF[pc];
+            break;
+          case 0xce:
+            if (L[DST[pc]] < L[SRC[pc]]) pc += OFF[pc];
+            break;
+          case 0xd6:
+            if (L[DST[pc]] <= IMM[pc]) pc += OFF[pc];
+            break;
+          case 0xde:
+            if (L[DST[pc]] <= L[SRC[pc]]) pc += OFF[pc];
+            break;
+
+          // ---- calls and exit ----
+          case 0x85: {
+            const kind = SRC[pc];
+            if (kind === 1) {
+              // bpf-to-bpf call: a fresh frame, r6-r9 saved, r10 the new frame's stack top
+              if (depth + 1 >= MAX_CALL_FRAMES) {
+                throw new VmFault("call-depth", `call stack deeper than ${MAX_CALL_FRAMES} frames`);
+              }
+              this.retPc[depth] = pc + 1;
+              for (let i = 0; i < 4; i++) {
+                this.savedL[depth * 4 + i] = L[6 + i];
+                this.savedH[depth * 4 + i] = H[6 + i];
+              }
+              depth++;
+              const st = this.stacks[depth];
+              st.end = STACK_SIZE;
+              L[10] = STACK_SIZE;
+              H[10] = st.hi;
+              this.loops[depth] = MAY_GOTO_BUDGET;
+              pc += IMM[pc];
+            } else if (kind === 0) {
+              this.insn = pc;
+              this.callHelper(IMM[pc], 0);
+              if (this.stopped !== undefined) return left;
+            } else {
+              throw new VmFault(
+                "unsupported",
+                kind === 2 ? `kfunc call (btf id ${IMM[pc]}) is not simulated` : `call with src ${kind}`,
+              );
+            }
+            break;
+          }
+          case 0x8d: {
+            // callx: the conformance suite's call through a register holding a helper id
+            this.insn = pc;
+            const r = DST[pc];
+            this.callHelper(L[r], H[r]);
+            if (this.stopped !== undefined) return left;
+            break;
+          }
+          case 0x95:
+            if (depth === 0) return left;
+            this.stacks[depth].end = 0;
+            depth--;
+            for (let i = 0; i < 4; i++) {
+              L[6 + i] = this.savedL[depth * 4 + i];
+              H[6 + i] = this.savedH[depth * 4 + i];
+            }
+            L[10] = STACK_SIZE;
+            H[10] = this.stacks[depth].hi;
+            pc = this.retPc[depth];
+            continue;
+
+          // ---- ld_imm64 ----
+          case 0x18: {
+            const d = DST[pc];
+            L[d] = IMM[pc];
+            H[d] = IMM[pc + 1];
+            pc += 2;
+            continue;
+          }
+
+          // ---- LDX / LDX sign-extending ----
+          case 0x61:
+          case 0x69:
+          case 0x71:
+          case 0x79:
+          case 0x81:
+          case 0x89:
+          case 0x91: {
+            const op = OP[pc];
+            const r = SRC[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            loadInto(mem, hi, a >>> 0, SIZE_OF[op], op >= 0x80, L, H, DST[pc]);
+            break;
+          }
+          // ---- ST / STX ----
+          case 0x62:
+          case 0x6a:
+          case 0x72:
+          case 0x7a: {
+            const r = DST[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], IMM[pc], IMM[pc] >> 31);
+            break;
+          }
+          case 0x63:
+          case 0x6b:
+          case 0x73:
+          case 0x7b: {
+            const r = DST[pc];
+            const s = SRC[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], L[s], H[s]);
+            break;
+          }
+          case 0xc3:
+          case 0xcb:
+          case 0xd3:
+          case 0xdb:
+            atomic(mem, L, H, SIZE_OF[OP[pc]], DST[pc], SRC[pc], OFF[pc], IMM[pc]);
+            break;
+
+          // ---- legacy packet loads ----
+          case 0x20:
+          case 0x28:
+          case 0x30:
+          case 0x40:
+          case 0x48:
+          case 0x50: {
+            const op = OP[pc];
+            const offset = op >= 0x40 ? (L[SRC[pc]] + IMM[pc]) | 0 : IMM[pc];
+            if (!this.loadPacket(offset, SIZE_OF[op])) {
+              // out of the packet: the kernel's rewrite returns 0 from the current function
+              L[0] = 0;
+              H[0] = 0;
+              if (depth === 0) return left;
+              pc = this.retPc[depth - 1] - 1;
+              this.stacks[depth].end = 0;
+              depth--;
+              for (let i = 0; i < 4; i++) {
+                L[6 + i] = this.savedL[depth * 4 + i];
+                H[6 + i] = this.savedH[depth * 4 + i];
+              }
+              L[10] = STACK_SIZE;
+              H[10] = this.stacks[depth].hi;
+            }
+            break;
+          }
+
+          default:
+            throw this.badSlot(pc);
+        }
+        pc++;
+      }
+    } catch (e) {
+      if (e instanceof VmFault) throw e.insn < 0 ? e.with({ insn: pc }) : e;
+      throw new VmFault("helper", `internal error: ${e instanceof Error ? e.message : String(e)}`, {
+        insn: pc,
+      });
+    }
+  }
+
+  private badSlot(pc: number): VmFault {
+    const op = this.code.op[pc];
+    if (pc < 0 || pc >= this.code.n) {
+      return new VmFault(
+        "bad-jump",
+        `jump or fall-through to slot ${pc}, outside the program (0..${this.code.n - 1})`,
+      );
+    }
+    if (op === OP_WIDE_SLOT) return new VmFault("bad-jump", "jump into the middle of ld_imm64");
+    if (op === OP_UNRESOLVED) {
+      return new VmFault("unresolved", `ld_imm64 with pseudo source ${this.code.src[pc]} has no value here`);
+    }
+    if (op === OP_BAD_REG) return new VmFault("invalid-insn", "register number above r10");
+    return new VmFault("invalid-insn", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
+  }
+
+  /** Call helper `id` (given as 64-bit halves): r0 = helper(r1..r5). */
+  private callHelper(idLo: number, idHi: number): void {
+    const h = idHi === 0 && idLo >= 0 ? this.helpers[idLo] : undefined;
+    if (h === undefined) {
+      const id =
+        idHi === 0
+          ? String(idLo >>> 0)
+          : `0x${((BigInt(idHi >>> 0) << 32n) | BigInt(idLo >>> 0)).toString(16)}`;
+      throw new VmFault("unknown-helper", `unknown helper ${id}`);
+    }
+    const v = h.fn(this);
+    if (this.stopped !== undefined) {
+      this.L[0] = this.stopped.r0lo;
+      this.H[0] = this.stopped.r0hi;
+      return;
+    }
+    if (typeof v === "number") {
+      if (!Number.isSafeInteger(v)) {
+        throw new VmFault("helper", `helper ${h.name} returned ${v}, not an integer`);
+      }
+      setNumber(this.L, this.H, 0, v);
+    } else {
+      const u = BigInt.asUintN(64, v);
+      this.L[0] = Number(BigInt.asIntN(32, u));
+      this.H[0] = Number(BigInt.asIntN(32, u >> 32n));
+    }
+  }
+
+  /**
+   * LD_ABS / LD_IND: a big-endian load of 1/2/4 bytes at `offset` from the packet's data into r0
+   * (zero-extended). False when out of the packet (or no packet). Negative offsets from
+   * SKF_LL_OFF (-0x200000) address the link-layer header, which starts at data here; the other
+   * negative offsets (SKF_NET_OFF: the network header) are not modelled and count as out.
+   */
+  private loadPacket(offset: number, size: number): boolean {
+    const p = this.packet;
+    if (p === undefined) return false;
+    let o = offset;
+    if (o < 0) {
+      if (o >= SKF_LL_OFF && o < SKF_LL_OFF + 0x100000) o -= SKF_LL_OFF;
+      else return false;
+    }
+    const at = p.dataStart + o;
+    if (at + size > p.end) return false;
+    const v = p.view;
+    this.L[0] = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at, false) : v.getInt32(at, false);
+    this.H[0] = 0;
+    return true;
+  }
+}
+
+const SKF_LL_OFF = -0x200000;
+
+/** Access size by opcode (only the memory opcodes are filled). */
+const SIZE_OF: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  const sz = [4, 2, 1, 8];
+  for (let op = 0; op < 256; op++) {
+    const cls = op & 7;
+    if (cls <= 3) t[op] = sz[(op >> 3) & 3];
+  }
+  return t;
+})();
+
+function div32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
+  if (b === 0) L[d] = 0;
+  else if (signed)
+    L[d] = (L[d] / b) | 0; // INT_MIN / -1 wraps to INT_MIN through ToInt32
+  else L[d] = (L[d] >>> 0) / (b >>> 0);
+  H[d] = 0;
+}
+
+function mod32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
+  if (b !== 0) L[d] = signed ? L[d] % b : (L[d] >>> 0) % (b >>> 0);
+  H[d] = 0; // by zero: the dividend, zero-extended
+}
+
+/**
+ * BPF_ATOMIC: add/or/and/xor (optionally fetching the old value into src), xchg, cmpxchg
+ * (compares with r0, old value to r0), load_acquire and store_release. 32-bit forms
+ * zero-extend what they write into a register.
+ */
+function atomic(
+  mem: Memory,
+  L: Int32Array,
+  H: Int32Array,
+  size: number,
+  d: number,
+  s: number,
+  off: number,
+  imm: number,
+): void {
+  if (imm === 0x100) {
+    // load_acquire: dst = *(src + off)
+    const a = (L[s] >>> 0) + off;
+    const hi = a < 0 ? H[s] - 1 : a > 0xffffffff ? H[s] + 1 : H[s];
+    loadInto(mem, hi, a >>> 0, size, false, L, H, d);
+    return;
+  }
+  const a = (L[d] >>> 0) + off;
+  const hi = a < 0 ? H[d] - 1 : a > 0xffffffff ? H[d] + 1 : H[d];
+  const lo = a >>> 0;
+  if (imm === 0x110) {
+    storeHalves(mem, hi, lo, size, L[s], H[s]);
+    return;
+  }
+  if (imm === 0xe0 || imm === 0xf0) {
+    throw new VmFault("invalid-insn", `unknown atomic operation 0x${imm.toString(16)}`);
+  }
+  if (size !== 4 && size !== 8)
+    throw new VmFault("invalid-insn", "atomic operation on a 1- or 2-byte operand");
+  const r = checkAccess(mem, hi, lo, size, true);
+  if (r.hooks !== null) throw new VmFault("invalid-insn", `atomic operation on ${r.name}`);
+  const v = r.view;
+  const oldLo = v.getInt32(lo, true);
+  const oldHi = size === 8 ? v.getInt32(lo + 4, true) : 0;
+  let nLo: number;
+  let nHi: number;
+  switch (imm & ~1) {
+    case 0x00: {
+      const sum = (oldLo >>> 0) + (L[s] >>> 0);
+      nLo = sum | 0;
+      nHi = (oldHi + H[s] + (sum > 0xffffffff ? 1 : 0)) | 0;
+      break;
+    }
+    case 0x40:
+      nLo = oldLo | L[s];
+      nHi = oldHi | H[s];
+      break;
+    case 0x50:
+      nLo = oldLo & L[s];
+      nHi = oldHi & H[s];
+      break;
+    case 0xa0:
+      nLo = oldLo ^ L[s];
+      nHi = oldHi ^ H[s];
+      break;
+    case 0xe0: // xchg
+      nLo = L[s];
+      nHi = H[s];
+      break;
+    case 0xf0: {
+      // cmpxchg: store src only when the old value equals r0 (its low half for 32-bit)
+      const eq = oldLo === L[0] && (size === 4 || oldHi === H[0]);
+      nLo = eq ? L[s] : oldLo;
+      nHi = eq ? H[s] : oldHi;
+      v.setInt32(lo, nLo, true);
+      if (size === 8) v.setInt32(lo + 4, nHi, true);
+      L[0] = oldLo;
+      H[0] = oldHi;
+      return;
+    }
+    default:
+      throw new VmFault("invalid-insn", `unknown atomic operation 0x${(imm >>> 0).toString(16)}`);
+  }
+  v.setInt32(lo, nLo, true);
+  if (size === 8) v.setInt32(lo + 4, nHi, true);
+  if ((imm & 1) !== 0) {
+    L[s] = oldLo;
+    H[s] = oldHi;
+  }
+}
