@@ -41,6 +41,7 @@ import { checkAccess, loadInto, type Memory, type Region, storeHalves } from "./
 const OP_WIDE_SLOT = 0x100; // second slot of ld_imm64
 const OP_UNRESOLVED = 0x101; // ld_imm64 with a pseudo source nobody resolved
 const OP_BAD_REG = 0x102; // uses a register number above r10
+const OP_TRUNCATED = 0x103; // ld_imm64 without its second slot (the program's last slot)
 
 export interface VmOptions {
   /**
@@ -82,7 +83,7 @@ function usesBadRegister(i: Instruction): boolean {
 
 function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Code {
   let n = 0;
-  for (const i of insns) n += i.opcode === OP_LD_IMM64 ? 2 : 1;
+  for (const i of insns) n += i.opcode === OP_LD_IMM64 && i.wide ? 2 : 1;
   const code: Code = {
     n,
     op: new Uint16Array(n),
@@ -104,7 +105,10 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
     code.off[pc] = i.off;
     code.imm[pc] = i.imm;
     code.insnOfSlot[pc] = index;
-    if (i.opcode === OP_LD_IMM64) {
+    if (i.opcode === OP_LD_IMM64 && !i.wide) {
+      code.op[pc] = OP_TRUNCATED;
+      pc += 1;
+    } else if (i.opcode === OP_LD_IMM64) {
       code.op[pc + 1] = OP_WIDE_SLOT;
       code.insnOfSlot[pc + 1] = index;
       code.imm[pc + 1] = i.wide?.imm ?? 0;
@@ -837,6 +841,7 @@ class Machine implements HelperCall {
       return new VmFault("unresolved", `ld_imm64 with pseudo source ${this.code.src[pc]} has no value here`);
     }
     if (op === OP_BAD_REG) return new VmFault("invalid-insn", "register number above r10");
+    if (op === OP_TRUNCATED) return new VmFault("invalid-insn", "ld_imm64 without its second slot");
     return new VmFault("invalid-insn", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
   }
 
