@@ -35,7 +35,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
-import { checkAccess, loadInto, type Memory, type Region, storeHalves } from "./memory.js";
+import { checkAccess, loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
 
 /** Internal opcodes for slots that must not execute (never valid BPF opcodes: > 0xff). */
 const OP_WIDE_SLOT = 0x100; // second slot of ld_imm64
@@ -226,6 +226,7 @@ class Machine implements HelperCall {
   /** The loop. Returns the budget left. */
   private exec(budget: number): number {
     const { L, H, code, memory: mem } = this;
+    const regions = mem.regions;
     const OP = code.op;
     const DST = code.dst;
     const SRC = code.src;
@@ -745,10 +746,69 @@ class Machine implements HelperCall {
           }
 
           // ---- LDX / LDX sign-extending ----
-          case 0x61:
+          // The common sizes inline the region check; anything unusual (hooks, faults) takes
+          // the general path in memory.ts.
+          case 0x61: {
+            const r = SRC[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = DST[pc];
+            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null) {
+              loadInto(mem, hi, lo, 4, false, L, H, d);
+            } else {
+              L[d] = g.view.getInt32(lo, true);
+              H[d] = 0;
+            }
+            break;
+          }
+          case 0x79: {
+            const r = SRC[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = DST[pc];
+            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null) {
+              loadInto(mem, hi, lo, 8, false, L, H, d);
+            } else {
+              L[d] = g.view.getInt32(lo, true);
+              H[d] = g.view.getInt32(lo + 4, true);
+            }
+            break;
+          }
+          case 0x63: {
+            const r = DST[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const s = SRC[pc];
+            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, lo, 4, L[s], H[s]);
+            } else {
+              g.view.setInt32(lo, L[s], true);
+            }
+            break;
+          }
+          case 0x7b: {
+            const r = DST[pc];
+            const a = (L[r] >>> 0) + OFF[pc];
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const s = SRC[pc];
+            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, lo, 8, L[s], H[s]);
+            } else {
+              g.view.setInt32(lo, L[s], true);
+              g.view.setInt32(lo + 4, H[s], true);
+            }
+            break;
+          }
           case 0x69:
           case 0x71:
-          case 0x79:
           case 0x81:
           case 0x89:
           case 0x91: {
@@ -770,10 +830,8 @@ class Machine implements HelperCall {
             storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], IMM[pc], IMM[pc] >> 31);
             break;
           }
-          case 0x63:
           case 0x6b:
-          case 0x73:
-          case 0x7b: {
+          case 0x73: {
             const r = DST[pc];
             const s = SRC[pc];
             const a = (L[r] >>> 0) + OFF[pc];

@@ -232,7 +232,14 @@ describe("helpers", () => {
     expect(f.message).toContain("99");
   });
   it("a helper can stop the program", () => {
-    const stopper: Helper = { id: 3, name: "stop", fn: (c) => (c.stop(7n), 0) };
+    const stopper: Helper = {
+      id: 3,
+      name: "stop",
+      fn: (c) => {
+        c.stop(7n);
+        return 0;
+      },
+    };
     expect(run([insn(0x85, 0, 0, 0, 3), mov64(0, 1), EXIT], { helpers: [stopper] }).r0).toBe(7n);
   });
   it("a kfunc call is unsupported", () => {

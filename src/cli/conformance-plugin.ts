@@ -1,0 +1,103 @@
+/**
+ * `tsbpf-conformance-plugin`: the plugin side of the bpf_conformance runner's protocol.
+ *   <plugin> [<memory hex>] [--elf] [--other-options]   (program hex on stdin)
+ * The memory and the program are hex bytes separated by whitespace ("aa  bb  11  "). The plugin
+ * runs the program (r1 = memory, r2 = its length) and prints r0 as unsigned 64-bit hex; on any
+ * failure it prints a message on stderr and exits 1 (2 for unusable input).
+ */
+import { readElf } from "../elf/reader.js";
+import { isTsbpfError, UsageError } from "../errors.js";
+import { decode } from "../isa/codec.js";
+import type { Instruction } from "../isa/instruction.js";
+import { runConformance } from "../vm/conformance.js";
+import { VmFault } from "../vm/errors.js";
+import { type CliIo, defaultIo, ExitCode, type ExitCodeValue } from "./io.js";
+
+/** Parse "aa  bb 11" (also "aabb11", "0xaa") into bytes; UsageError names what is wrong. */
+export function parseHexBytes(text: string, what: string): Uint8Array {
+  const out: number[] = [];
+  for (const tok of text.split(/[\s,]+/)) {
+    if (tok === "") continue;
+    const t = tok.startsWith("0x") || tok.startsWith("0X") ? tok.slice(2) : tok;
+    if (!/^[0-9a-fA-F]+$/.test(t) || t.length % 2 !== 0) {
+      throw new UsageError("E_PLUGIN_HEX", `${what}: '${tok}' is not hex bytes`);
+    }
+    for (let i = 0; i < t.length; i += 2) out.push(Number.parseInt(t.slice(i, i + 2), 16));
+  }
+  return Uint8Array.from(out);
+}
+
+const STT_FUNC = 2;
+
+/**
+ * The program of an ELF object: from function `main` in `.text` to the end of the section, so
+ * subprograms placed after main are reachable by their relative calls.
+ */
+export function programFromElf(bytes: Uint8Array): Instruction[] {
+  const elf = readElf(bytes, { file: "<stdin>" });
+  const text = elf.section(".text");
+  if (!text) throw new UsageError("E_PLUGIN_ELF", "ELF object has no .text section");
+  const main = elf.symbols.find((s) => s.name === "main" && s.shndx === text.index && s.type === STT_FUNC);
+  const start = main ? Number(main.value) : 0;
+  if (!main && elf.symbols.some((s) => s.name === "main")) {
+    throw new UsageError("E_PLUGIN_ELF", "symbol main is not a function in .text");
+  }
+  if (start % 8 !== 0 || start > text.data.byteLength) {
+    throw new UsageError("E_PLUGIN_ELF", `function main at .text+${start} is not on an instruction boundary`);
+  }
+  return decodeProgram(text.data.subarray(start), ".text");
+}
+
+function decodeProgram(bytes: Uint8Array, what: string): Instruction[] {
+  if (bytes.byteLength % 8 !== 0) {
+    throw new UsageError(
+      "E_PLUGIN_PROGRAM",
+      `${what}: ${bytes.byteLength} bytes is not a whole number of instructions`,
+    );
+  }
+  if (bytes.byteLength === 0) throw new UsageError("E_PLUGIN_PROGRAM", `${what}: no instructions`);
+  return decode(bytes, "le");
+}
+
+/** Run the plugin on its arguments and the stdin text; returns the exit code. */
+export function runPlugin(args: readonly string[], stdin: string, io: CliIo = defaultIo()): ExitCodeValue {
+  try {
+    let memHex: string | undefined;
+    let elf = false;
+    for (const a of args) {
+      if (a === "--elf") elf = true;
+      else if (a.startsWith("--"))
+        continue; // runner options this plugin does not need
+      else if (memHex === undefined) memHex = a;
+      else throw new UsageError("E_PLUGIN_USAGE", `unexpected argument '${a}'`);
+    }
+    const mem = parseHexBytes(memHex ?? "", "memory");
+    const code = parseHexBytes(stdin, "program");
+    const insns = elf ? programFromElf(code) : decodeProgram(code, "program");
+    const { r0 } = runConformance(insns, mem);
+    io.stdout(`${r0.toString(16)}\n`);
+    return ExitCode.Ok;
+  } catch (e) {
+    if (e instanceof VmFault) {
+      io.stderr(`tsbpf-conformance-plugin: ${e.message}\n`);
+      return ExitCode.Failed;
+    }
+    if (isTsbpfError(e)) {
+      io.stderr(`tsbpf-conformance-plugin: ${e.message}\n`);
+      return ExitCode.BadInput;
+    }
+    io.stderr(`tsbpf-conformance-plugin: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return ExitCode.Failed;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : c);
+  return Buffer.concat(chunks).toString("latin1");
+}
+
+/** Entry point of bin/tsbpf-conformance-plugin.js. */
+export async function pluginMain(argv: readonly string[]): Promise<number> {
+  return runPlugin(argv.slice(2), await readStdin());
+}
