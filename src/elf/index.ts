@@ -2,6 +2,7 @@
 export { ELF_ERROR, type ElfErrorCode } from "./error-codes.js";
 export { type ReadElfOptions, readElf, readElfFile, sectionLabel } from "./reader.js";
 export { stringAt } from "./strings.js";
+export { symbolDisplayName } from "./symbols.js";
 export * from "./types.js";
 export {
   addressToFileOffset,

@@ -208,6 +208,18 @@ describe("extended numbering and SHN_XINDEX (crafted from edge.*.o)", () => {
     expect(crafted.sections.length).toBe(original.sections.length + 1);
   });
 
+  it("e_phnum = PN_XNUM takes the program header count from section 0's sh_info", () => {
+    const original = readElf(exe);
+    const crafted = readElf(
+      patch(exe, (e) => {
+        e.u32(e.shdr(0) + SH.info, original.segments.length);
+        e.u16(EH.phnum, 0xffff);
+      }),
+    );
+    expect(crafted.segments).toEqual(original.segments);
+    expect(crafted.segments.length).toBeGreaterThan(0);
+  });
+
   it("E_ELF_RANGE: an extended index past the section table", () => {
     const bytes = readFixture("test/fixtures/elf-edge/xindex.el.o");
     const x = readElf(bytes).section(".symtab_shndx")!;
