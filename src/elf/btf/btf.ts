@@ -174,7 +174,7 @@ export class BtfImpl implements Btf {
         typeId: id,
       });
     }
-    if (id < this.startId) return this.base!.typeById(id);
+    if (id !== 0 && id < this.startId) return this.base!.typeById(id);
     if (!this.cache) this.cache = new Array(this.typeCount);
     let t = this.cache[id];
     if (!t) {

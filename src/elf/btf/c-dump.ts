@@ -728,6 +728,11 @@ const plainDumpers = new WeakMap<BtfImpl, CDumper>();
 
 /** C spelling of type `id` declaring `fname` ("" for an abstract declarator), without definitions. */
 export function declString(btf: BtfImpl, id: number, fname: string): string {
+  // Kinds that are not C types: spell what they declare.
+  const kind = btf.kindOf(id);
+  if (kind === K.FUNC || kind === K.VAR) return declString(btf, btf.word(id, 2), btf.nameOf(id));
+  if (kind === K.DATASEC) return `SEC("${btf.nameOf(id)}")`;
+  if (kind === K.DECL_TAG) return `__attribute__((btf_decl_tag("${btf.nameOf(id)}")))`;
   let d = plainDumpers.get(btf);
   if (!d) {
     d = new CDumper(btf, true);
