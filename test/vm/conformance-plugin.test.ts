@@ -1,0 +1,98 @@
+/**
+ * The tsbpf-conformance-plugin executable, spawned as the bpf_conformance runner does: memory
+ * hex as the first argument, program hex on stdin, r0 in hex on stdout. The TypeScript entry is
+ * run through tsx so the test does not depend on a build.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parseHexBytes, runPlugin } from "../../src/cli/conformance-plugin.js";
+import { captureIo } from "../../src/cli/io.js";
+import { parseConformanceData } from "../../src/isa/asm/conformance-data.js";
+import { encode } from "../../src/isa/codec.js";
+import { insn } from "../../src/isa/instruction.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const SUITE = "/work/shared/bpf_conformance";
+const ENTRY = `import { pluginMain } from ${JSON.stringify(join(root, "src/cli/conformance-plugin.ts"))};
+process.exitCode = await pluginMain(["node", "plugin", ...process.argv.slice(1)]);`;
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => `${x.toString(16).padStart(2, "0")}  `).join("");
+
+function spawnPlugin(args: string[], stdin: string) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", ENTRY, ...args], {
+    input: stdin,
+    encoding: "utf8",
+    cwd: root,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("tsbpf-conformance-plugin (spawned)", () => {
+  it("runs a raw program from a suite file and prints r0 in hex", () => {
+    const data = parseConformanceData(readFileSync(join(SUITE, "tests/lddw.data"), "utf8"));
+    const r = spawnPlugin([""], hex(data.raw ?? new Uint8Array()));
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(BigInt(`0x${r.out.trim()}`)).toBe(data.result);
+  });
+
+  it("passes memory as r1/r2 (mem-len: r0 = r2)", () => {
+    const data = parseConformanceData(readFileSync(join(SUITE, "tests/mem-len.data"), "utf8"));
+    const prog = encode([insn(0xbf, 0, 2), insn(0x95)]);
+    const r = spawnPlugin([hex(data.mem ?? new Uint8Array())], hex(prog));
+    expect(r.code).toBe(0);
+    expect(BigInt(`0x${r.out.trim()}`)).toBe(data.result);
+  });
+
+  it("--elf runs function main of .text, with its subprogram calls", () => {
+    const elf = readFileSync(join(here, "fixtures/plugin-main.o"));
+    const r = spawnPlugin([hex(Uint8Array.from([9, 2, 3])), "--elf"], hex(elf));
+    expect(r.err).toBe("");
+    expect(r.out.trim()).toBe((41 + 2).toString(16));
+  });
+
+  it("a refused program exits non-zero with a message", () => {
+    const data = parseConformanceData(
+      readFileSync(join(SUITE, "negative/unused-add64_imm-offset.data"), "utf8"),
+    );
+    const r = spawnPlugin([""], hex(data.raw ?? new Uint8Array()));
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/reserved fields/);
+    expect(r.out).toBe("");
+  });
+});
+
+describe("plugin input handling (in-process)", () => {
+  it("parses hex in the runner's spacing and refuses non-hex", () => {
+    expect(Array.from(parseHexBytes("aa  bb  11  ", "m"))).toEqual([0xaa, 0xbb, 0x11]);
+    expect(Array.from(parseHexBytes("", "m"))).toEqual([]);
+    expect(() => parseHexBytes("zz", "m")).toThrow(/not hex/);
+  });
+
+  it("bad input: partial instruction, empty program, runtime fault", () => {
+    const io1 = captureIo();
+    expect(runPlugin([""], "95 00 00", io1)).toBe(2);
+    expect(io1.err).toMatch(/whole number of instructions/);
+    const io2 = captureIo();
+    expect(runPlugin([""], "", io2)).toBe(2);
+    const io3 = captureIo();
+    // r0 = *(u64 *)(r1 + 0) without memory: r1 = 0 is no pointer
+    expect(runPlugin([""], hex(encode([insn(0x79, 0, 1), insn(0x95)])), io3)).toBe(1);
+    expect(io3.err).toMatch(/out-of-bounds|invalid address/);
+  });
+
+  it("refuses every negative/unused-* program (strict check)", () => {
+    const files = readdirSync(join(SUITE, "negative")).filter((f) => f.startsWith("unused-"));
+    expect(files.length).toBe(45);
+    for (const f of files) {
+      const data = parseConformanceData(readFileSync(join(SUITE, "negative", f), "utf8"));
+      const io = captureIo();
+      expect(runPlugin([""], hex(data.raw ?? new Uint8Array()), io), f).not.toBe(0);
+      expect(io.err, f).toMatch(/reserved|invalid|unknown/);
+    }
+  });
+});
