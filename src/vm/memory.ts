@@ -28,7 +28,8 @@ export type RegionKind =
 /**
  * Loads and stores that a region answers itself instead of reading its bytes: a context whose
  * fields the kernel rewrites (`__sk_buff.data` is a u32 field that loads a 64-bit pointer).
- * Return undefined / false to fall back to the bytes.
+ * A load hook returns the destination register's whole value (not truncated to the access
+ * size); return undefined / false to fall back to the bytes.
  */
 export interface RegionHooks {
   load?(offset: number, size: 1 | 2 | 4 | 8): bigint | undefined;
@@ -176,7 +177,7 @@ export class Memory {
   load(address: bigint, size: 1 | 2 | 4 | 8): bigint {
     const { region, offset } = this.check(address, size, false);
     const hooked = region.hooks?.load?.(offset, size);
-    if (hooked !== undefined) return BigInt.asUintN(size * 8, hooked);
+    if (hooked !== undefined) return BigInt.asUintN(64, hooked);
     const v = region.view;
     switch (size) {
       case 1:
@@ -276,7 +277,8 @@ export function loadInto(
   if (r.hooks !== null && r.hooks.load !== undefined) {
     const v = r.hooks.load(lo, size as 1 | 2 | 4 | 8);
     if (v !== undefined) {
-      const u = signed ? BigInt.asIntN(size * 8, v) : BigInt.asUintN(size * 8, v);
+      // the hook's value is the register's, untruncated (a 4-byte ctx field can load a pointer)
+      const u = BigInt.asUintN(64, v);
       L[d] = Number(BigInt.asIntN(32, u));
       H[d] = Number(BigInt.asIntN(32, u >> 32n));
       return;
