@@ -17,6 +17,8 @@ export const ELF_ERROR = {
   ENTSIZE: "E_ELF_ENTSIZE",
   /** sh_link / sh_info names a section that does not exist or has the wrong type. */
   LINK: "E_ELF_LINK",
+  /** The file is valid ELF but for another machine than the consumer needs (e.g. the BPF disassembler). */
+  MACHINE: "E_ELF_MACHINE",
   /** findSymbolOffset: no defined function of that name. */
   SYMBOL_NOT_FOUND: "E_ELF_SYMBOL_NOT_FOUND",
   /** findSymbolOffset: two non-weak definitions at different offsets. */

@@ -13,7 +13,7 @@ import { ElfError } from "../../src/errors.js";
 import { readFixture, sampleFiles } from "./goldens.js";
 import { EH, patch, SH } from "./mutate.js";
 
-const RUNS = 300;
+const RUNS = Number(process.env.ELF_FUZZ_RUNS ?? 300);
 const MAX_MS = 2000;
 const files = sampleFiles().map((f) => ({ name: f, bytes: readFixture(f) }));
 
