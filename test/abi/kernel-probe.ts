@@ -6,9 +6,34 @@
 import { existsSync } from "node:fs";
 import koffi from "koffi";
 
+export interface ProgLoadResult {
+  /** 0 when the program loaded (its fd is closed again), else errno. */
+  readonly errno: number;
+  /** Verifier log at level 1. */
+  readonly log: string;
+}
+
 export interface KernelProbe {
   /** errno of BPF_MAP_CREATE, 0 on success (the map is closed again). */
   mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  /** BPF_PROG_LOAD of raw instructions (8 bytes each, little endian). */
+  progLoad(
+    progType: number,
+    insns: Buffer,
+    opts?: { license?: string; expectedAttachType?: number; progFlags?: number },
+  ): ProgLoadResult;
+}
+
+/** Encodes simple instructions: [opcode, dst | src << 4, off, imm]. */
+export function encodeInsns(insns: readonly (readonly [number, number, number, number])[]): Buffer {
+  const buf = Buffer.alloc(insns.length * 8);
+  insns.forEach(([op, regs, off, imm], i) => {
+    buf.writeUInt8(op, i * 8);
+    buf.writeUInt8(regs, i * 8 + 1);
+    buf.writeInt16LE(off, i * 8 + 2);
+    buf.writeInt32LE(imm, i * 8 + 4);
+  });
+  return buf;
 }
 
 function open(): KernelProbe | string {
@@ -30,6 +55,25 @@ function open(): KernelProbe | string {
       if (fd < 0) return koffi.errno();
       close(fd);
       return 0;
+    },
+    progLoad(progType, insns, opts = {}) {
+      const license = Buffer.from(`${opts.license ?? "GPL"}\0`);
+      const logBuf = Buffer.alloc(1 << 16);
+      const attr = Buffer.alloc(152);
+      attr.writeUInt32LE(progType, 0);
+      attr.writeUInt32LE(insns.length / 8, 4);
+      attr.writeBigUInt64LE(koffi.address(insns), 8);
+      attr.writeBigUInt64LE(koffi.address(license), 16);
+      attr.writeUInt32LE(1, 24);
+      attr.writeUInt32LE(logBuf.length, 28);
+      attr.writeBigUInt64LE(koffi.address(logBuf), 32);
+      attr.writeUInt32LE(opts.progFlags ?? 0, 44);
+      attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
+      const fd = Number(syscall(321, "int", 5, "void *", attr, "uint", attr.length));
+      const errno = fd < 0 ? koffi.errno() : 0;
+      if (fd >= 0) close(fd);
+      const end = logBuf.indexOf(0);
+      return { errno, log: logBuf.toString("utf8", 0, end < 0 ? logBuf.length : end) };
     },
   };
 }

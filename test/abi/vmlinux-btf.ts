@@ -1,0 +1,131 @@
+/**
+ * The running kernel's BTF as bpftool prints it (`bpftool btf dump file /sys/kernel/btf/vmlinux`,
+ * raw format), parsed just enough for the abi tests: enums, and struct/union members with their
+ * offsets and sizes. `vmlinux` is undefined when bpftool or the BTF file is missing; tests skip
+ * with `vmlinuxSkipReason`.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+interface RawType {
+  readonly id: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  readonly lines: readonly string[];
+}
+
+export interface BtfMember {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly bitfield: boolean;
+}
+
+export interface VmlinuxBtf {
+  enumValues(name: string): ReadonlyMap<string, number> | undefined;
+  /** Members of a struct or union in order, anonymous members flattened into their parent. */
+  members(structName: string): readonly BtfMember[] | undefined;
+  structSize(structName: string): number | undefined;
+}
+
+function parse(text: string): VmlinuxBtf {
+  const byId = new Map<number, RawType>();
+  const byName = new Map<string, RawType[]>();
+  let cur:
+    | { id: number; kind: string; name: string; attrs: Record<string, string>; lines: string[] }
+    | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^\[(\d+)\] (\w+) '([^']*)'(.*)$/.exec(line);
+    if (head) {
+      const attrs: Record<string, string> = {};
+      for (const m of head[4]!.matchAll(/(\w+)=(\S+)/g)) attrs[m[1]!] = m[2]!;
+      cur = { id: Number(head[1]), kind: head[2]!, name: head[3]!, attrs, lines: [] };
+      byId.set(cur.id, cur);
+      if (!byName.has(cur.name)) byName.set(cur.name, []);
+      byName.get(cur.name)!.push(cur);
+    } else if (cur && line.startsWith("\t")) cur.lines.push(line.slice(1));
+  }
+  const sizeOf = (id: number): number => {
+    const t = byId.get(id);
+    if (!t) return 0;
+    switch (t.kind) {
+      case "INT":
+      case "ENUM":
+      case "ENUM64":
+      case "STRUCT":
+      case "UNION":
+      case "FLOAT":
+        return Number(t.attrs.size);
+      case "PTR":
+        return 8;
+      case "ARRAY":
+        return Number(t.attrs.nr_elems) * sizeOf(Number(t.attrs.type_id));
+      default:
+        return sizeOf(Number(t.attrs.type_id));
+    }
+  };
+  const resolve = (id: number): RawType | undefined => {
+    let t = byId.get(id);
+    while (t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind))
+      t = byId.get(Number(t.attrs.type_id));
+    return t;
+  };
+  const find = (name: string, kinds: string[]): RawType | undefined =>
+    byName.get(name)?.find((t) => kinds.includes(t.kind));
+  const membersOf = (t: RawType, base: number): BtfMember[] => {
+    const out: BtfMember[] = [];
+    for (const l of t.lines) {
+      const m = /^'([^']*)' type_id=(\d+) bits_offset=(\d+)(?: bitfield_size=(\d+))?/.exec(l);
+      if (!m) continue;
+      const typeId = Number(m[2]);
+      const offset = base + Number(m[3]) / 8;
+      const target = resolve(typeId);
+      const anonymous = m[1] === "" || m[1] === "(anon)";
+      if (anonymous && target && (target.kind === "STRUCT" || target.kind === "UNION")) {
+        out.push(...membersOf(target, offset));
+        continue;
+      }
+      if (anonymous) continue; // padding such as `__u64 :64`
+      out.push({ name: m[1]!, offset, size: sizeOf(typeId), bitfield: m[4] !== undefined && m[4] !== "0" });
+    }
+    return out;
+  };
+  return {
+    enumValues(name) {
+      const t = find(name, ["ENUM", "ENUM64"]);
+      if (!t) return undefined;
+      const out = new Map<string, number>();
+      for (const l of t.lines) {
+        const m = /^'(\w+)' val=(-?\d+)/.exec(l);
+        if (m) out.set(m[1]!, Number(m[2]));
+      }
+      return out;
+    },
+    members(structName) {
+      const t = find(structName, ["STRUCT", "UNION"]);
+      return t ? membersOf(t, 0) : undefined;
+    },
+    structSize(structName) {
+      const t = find(structName, ["STRUCT", "UNION"]);
+      return t ? Number(t.attrs.size) : undefined;
+    },
+  };
+}
+
+function load(): VmlinuxBtf | string {
+  if (!existsSync("/sys/kernel/btf/vmlinux")) return "no /sys/kernel/btf/vmlinux";
+  try {
+    const text = execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+    });
+    return parse(text);
+  } catch (e) {
+    return `bpftool unavailable (${(e as Error).message.split("\n")[0]})`;
+  }
+}
+
+const loaded = load();
+export const vmlinux: VmlinuxBtf | undefined = typeof loaded === "string" ? undefined : loaded;
+export const vmlinuxSkipReason: string = typeof loaded === "string" ? loaded : "";
