@@ -24,6 +24,10 @@ const EMITTED = 2;
 
 /** Deeper recursion than this is taken as a cycle that the state machine cannot break. */
 const MAX_DEPTH = 3000;
+/** Larger gaps (16 MiB) would print millions of padding lines: only malformed BTF has them. */
+const MAX_PAD_BITS = 1 << 27;
+/** Output beyond this (with nested anonymous types inlined repeatedly) means malformed BTF. */
+const MIN_OUTPUT_LIMIT = 1 << 26;
 /** libbpf resolves member sizes at most this many steps deep. */
 const MAX_RESOLVE_DEPTH = 32;
 
@@ -65,11 +69,14 @@ class CDumper {
   private emitQueue: number[] = [];
   private readonly stack: number[] = [];
   private stackCnt = 0;
+  private outLen = 0;
+  private readonly outLimit: number;
 
   constructor(btf: BtfImpl, plain: boolean) {
     this.btf = btf;
     this.plain = plain;
     this.ptrSz = btf.pointerSize;
+    this.outLimit = Math.max(MIN_OUTPUT_LIMIT, btf.words.length * 4 * 16);
     if (!plain) {
       const n = btf.typeCount;
       this.orderState = new Uint8Array(n);
@@ -85,6 +92,10 @@ class CDumper {
 
   private p(s: string): void {
     this.out.push(s);
+    this.outLen += s.length;
+    if (this.outLen > this.outLimit) {
+      throw new BtfError("BTF_TOO_LARGE", `C dump exceeds ${this.outLimit} characters; the BTF is malformed`);
+    }
   }
 
   /** Types used by another type; an unreferenced anonymous enum is a top-level constant list. */
@@ -124,6 +135,11 @@ class CDumper {
           break;
       }
     }
+  }
+
+  reset(): void {
+    this.out.length = 0;
+    this.outLen = 0;
   }
 
   dumpType(id: number): void {
@@ -378,6 +394,9 @@ class CDumper {
     lvl: number,
   ) {
     if (curOff >= nextOff) return;
+    if (nextOff - curOff > MAX_PAD_BITS) {
+      throw new BtfError("BTF_TOO_LARGE", `padding gap of ${nextOff - curOff} bits is too large to print`);
+    }
     const pads: readonly (readonly [string, number])[] = [
       ["long", this.ptrSz * 8],
       ["int", 32],
@@ -730,7 +749,10 @@ const plainDumpers = new WeakMap<BtfImpl, CDumper>();
 export function declString(btf: BtfImpl, id: number, fname: string): string {
   // Kinds that are not C types: spell what they declare.
   const kind = btf.kindOf(id);
-  if (kind === K.FUNC || kind === K.VAR) return declString(btf, btf.word(id, 2), btf.nameOf(id));
+  if (kind === K.FUNC || kind === K.VAR) {
+    fname = btf.nameOf(id);
+    id = btf.word(id, 2);
+  }
   if (kind === K.DATASEC) return `SEC("${btf.nameOf(id)}")`;
   if (kind === K.DECL_TAG) return `__attribute__((btf_decl_tag("${btf.nameOf(id)}")))`;
   let d = plainDumpers.get(btf);
@@ -740,7 +762,7 @@ export function declString(btf: BtfImpl, id: number, fname: string): string {
   }
   const dumper = d;
   return guardDepth(() => {
-    dumper.out.length = 0;
+    dumper.reset();
     dumper.emitTypeDecl(id, fname, 0);
     const s = dumper.out.join("");
     dumper.out.length = 0;
