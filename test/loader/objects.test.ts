@@ -1,0 +1,219 @@
+// Kernel tests of BTF load, pinning, and attachment: raw tracepoint, perf event link, cgroup
+// attach (legacy PROG_ATTACH and LINK_CREATE), with the info and query commands that observe them.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { Instruction } from "../../src/isa/instruction.js";
+import { insn } from "../../src/isa/instruction.js";
+import {
+  btfData,
+  btfInfo,
+  createMap,
+  linkCreate,
+  linkDetach,
+  linkInfo,
+  loadBtf,
+  loadProgram,
+  mapInfo,
+  mapLookup,
+  mapUpdate,
+  objGet,
+  objPin,
+  progAttach,
+  progDetach,
+  progInfo,
+  progQuery,
+  rawTracepointOpen,
+} from "../../src/loader/bpf.js";
+import { AttachType, LinkType, MapType, ProgType } from "../../src/loader/consts.js";
+import { BpfSyscallError } from "../../src/loader/errors.js";
+import { PerfType, perfEventOpen } from "../../src/loader/perf.js";
+import { probeBpf } from "../../src/loader/probe.js";
+import { add64Imm, call, exit, jeqImm, ldMapFd, mov64Imm, mov64Reg } from "./asm.js";
+
+const probe = probeBpf();
+if (!probe.ok) console.warn(`SKIP loader object tests: ${probe.reason}`);
+const kit = probe.ok ? it : it.skip;
+
+/** A BTF blob with one type: [1] INT 'int' size=4 bits=32 SIGNED (`kind` replaceable to break it). */
+function tinyBtf(kind = 1): Uint8Array {
+  const b = new Uint8Array(45);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, 0xeb9f, true); // magic
+  v.setUint8(2, 1); // version
+  v.setUint32(4, 24, true); // hdr_len
+  v.setUint32(8, 0, true); // type_off
+  v.setUint32(12, 16, true); // type_len
+  v.setUint32(16, 16, true); // str_off
+  v.setUint32(20, 5, true); // str_len
+  v.setUint32(24, 1, true); // name_off -> "int"
+  v.setUint32(28, kind << 24, true); // info: kind, vlen 0
+  v.setUint32(32, 4, true); // size
+  v.setUint32(36, (1 << 24) | 32, true); // BTF_INT_SIGNED, offset 0, 32 bits
+  b.set([0, 0x69, 0x6e, 0x74, 0], 40);
+  return b;
+}
+
+/** Count program runs in slot 0 of an array map: r0 = lookup(map, &0); if r0: *(u64 *)r0 += 1. */
+function counter(mapFd: number, ret: number): Instruction[] {
+  return [
+    mov64Imm(0, 0),
+    insn(0x62, 10, 0, -4, 0), // *(u32 *)(fp - 4) = 0
+    ldMapFd(1, mapFd),
+    mov64Reg(2, 10),
+    add64Imm(2, -4),
+    call(1), // bpf_map_lookup_elem
+    jeqImm(0, 0, 2),
+    mov64Imm(1, 1),
+    insn(0xdb, 0, 1, 0, 0), // lock *(u64 *)(r0 + 0) += r1
+    mov64Imm(0, ret),
+    exit(),
+  ];
+}
+
+const key0 = new Uint8Array(4);
+const readCount = (m: { value: number }): bigint =>
+  new DataView(mapLookup(m.value, key0, 8)!.buffer).getBigUint64(0, true);
+
+describe("BTF", () => {
+  kit("a hand-built BTF blob loads, round-trips through BTF info, and types a map", () => {
+    const blob = tinyBtf();
+    const { fd, log } = loadBtf(blob, { logLevel: 1 });
+    using btf = fd;
+    expect(log).toContain("[1] INT int size=4 bits_offset=0 nr_bits=32 encoding=SIGNED");
+    const info = btfInfo(btf);
+    expect(info.size).toBe(blob.byteLength);
+    expect(info.kernelBtf).toBe(false);
+    expect(btfData(btf)).toEqual(blob);
+    using m = createMap({
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+      btfFd: btf,
+      btfKeyTypeId: 1,
+      btfValueTypeId: 1,
+    });
+    const mi = mapInfo(m);
+    expect(mi.btfId).toBe(info.id);
+    expect(mi.btfKeyTypeId).toBe(1);
+  });
+
+  kit("a broken BTF blob fails with the kernel's BTF log", () => {
+    let err: unknown;
+    try {
+      loadBtf(tinyBtf(31));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BpfSyscallError);
+    const e = err as BpfSyscallError;
+    expect(e.command).toBe("BPF_BTF_LOAD");
+    expect(e.errnoName).toBe("EINVAL");
+    expect(e.log).toContain("[1] Invalid kind:31");
+  });
+});
+
+describe("pinning", () => {
+  kit("pin a map and a program in bpffs, get them back by path", () => {
+    const BPF_FS_MAGIC = 0xcafe4a11;
+    const root = "/sys/fs/bpf";
+    if (!existsSync(root) || statfsSync(root).type !== BPF_FS_MAGIC) {
+      console.warn(`SKIP pinning: ${root} is not a mounted bpffs`);
+      return;
+    }
+    const mapPath = `${root}/tsbpf_test_${process.pid}_map`;
+    const progPath = `${root}/tsbpf_test_${process.pid}_prog`;
+    try {
+      using m = createMap({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 4, name: "t_pin" });
+      mapUpdate(m, new Uint8Array([1, 0, 0, 0]), new Uint8Array([9, 0, 0, 0]));
+      objPin(m, mapPath);
+      expect(statSync(mapPath).isFile()).toBe(true);
+      using again = objGet(mapPath);
+      expect(mapInfo(again).id).toBe(mapInfo(m).id);
+      expect(mapLookup(again, new Uint8Array([1, 0, 0, 0]), 4)).toEqual(new Uint8Array([9, 0, 0, 0]));
+      // Pinning twice at the same path is EEXIST; a missing path is ENOENT.
+      expect(() => objPin(m, mapPath)).toThrow(/BPF_OBJ_PIN: EEXIST/);
+      expect(() => objGet(`${root}/tsbpf_test_${process.pid}_missing`)).toThrow(/BPF_OBJ_GET: ENOENT/);
+
+      using prog = loadProgram({ type: ProgType.SOCKET_FILTER, insns: [mov64Imm(0, 0), exit()] }).fd;
+      objPin(prog, progPath);
+      using p2 = objGet(progPath);
+      expect(progInfo(p2).id).toBe(progInfo(prog).id);
+    } finally {
+      for (const p of [mapPath, progPath]) if (existsSync(p)) unlinkSync(p);
+    }
+  });
+});
+
+describe("attach", () => {
+  kit("raw tracepoint sys_enter: the program runs while the link is open", () => {
+    using m = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+    using prog = loadProgram({ type: ProgType.RAW_TRACEPOINT, insns: counter(m.value, 0) }).fd;
+    const link = rawTracepointOpen("sys_enter", prog);
+    try {
+      for (let i = 0; i < 20; i++) statSync("/");
+      expect(readCount(m)).toBeGreaterThan(0n);
+      const li = linkInfo(link);
+      expect(li.type).toBe(LinkType.RAW_TRACEPOINT);
+      expect(li.progId).toBe(progInfo(prog).id);
+    } finally {
+      link.close();
+    }
+  });
+
+  kit("perf event link: a PERF_EVENT program sampling this thread's CPU clock", () => {
+    using m = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+    using prog = loadProgram({ type: ProgType.PERF_EVENT, insns: counter(m.value, 0) }).fd;
+    // PERF_COUNT_SW_CPU_CLOCK (0) every 100 µs of this thread's CPU time.
+    using ev = perfEventOpen(
+      { type: PerfType.SOFTWARE, config: 0, sample_period: 100_000 },
+      { pid: 0, cpu: -1 },
+    );
+    using link = linkCreate({ prog, target: ev, attachType: AttachType.PERF_EVENT, cookie: 42n });
+    const t0 = Date.now();
+    let x = 0;
+    while (Date.now() - t0 < 30) x += Math.sqrt(x + 1);
+    expect(readCount(m)).toBeGreaterThan(0n);
+    expect(linkInfo(link).type).toBe(LinkType.PERF_EVENT);
+  });
+
+  kit("cgroup: PROG_ATTACH / PROG_QUERY / PROG_DETACH and a cgroup link", () => {
+    const base = "/sys/fs/cgroup/unified";
+    if (!existsSync(`${base}/cgroup.procs`)) {
+      console.warn(`SKIP cgroup attach: no cgroup2 hierarchy at ${base}`);
+      return;
+    }
+    const dir = `${base}/tsbpf_loader_test_${process.pid}`;
+    mkdirSync(dir);
+    const cg = openSync(dir, "r");
+    try {
+      using prog = loadProgram({ type: ProgType.CGROUP_SKB, insns: [mov64Imm(0, 1), exit()] }).fd;
+      const id = progInfo(prog).id;
+      progAttach({ target: cg, prog, attachType: AttachType.CGROUP_INET_INGRESS });
+      expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([id]);
+      progDetach({ target: cg, prog, attachType: AttachType.CGROUP_INET_INGRESS });
+      expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([]);
+
+      using link = linkCreate({ prog, target: cg, attachType: AttachType.CGROUP_INET_EGRESS });
+      expect(progQuery(cg, AttachType.CGROUP_INET_EGRESS).progIds).toEqual([id]);
+      const li = linkInfo(link);
+      expect(li.type).toBe(LinkType.CGROUP);
+      expect(li.extra["cgroup.attach_type"]).toBe(AttachType.CGROUP_INET_EGRESS);
+      expect(li.extra["cgroup.cgroup_id"]).toBe(BigInt(statSync(dir).ino));
+      linkDetach(link);
+      expect(progQuery(cg, AttachType.CGROUP_INET_EGRESS).progIds).toEqual([]);
+    } finally {
+      closeSync(cg);
+      rmdirSync(dir);
+    }
+  });
+});
