@@ -19,7 +19,7 @@ import {
   STACK_SIZE,
   type VmEnv,
 } from "./env.js";
-import { VmFault, type VmFaultKind } from "./errors.js";
+import { VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
 import {
   arsh64,
   bswap,
@@ -50,6 +50,8 @@ export interface VmOptions {
    * fault, when executed.
    */
   readonly strict?: boolean;
+  /** The source line of a slot (from BTF line info), attached to every fault the run ends with. */
+  readonly sourceOf?: (slot: number) => VmSourceLine | undefined;
 }
 
 export interface VmProgram {
@@ -144,7 +146,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   }
   const helpers: Array<Helper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
-  const machine = new Machine(code, env, stacks, helpers);
+  const machine = new Machine(code, env, stacks, helpers, opts.sourceOf);
   return {
     insns,
     slots: code.n,
@@ -179,6 +181,7 @@ class Machine implements HelperCall {
     readonly env: VmEnv,
     private readonly stacks: readonly Region[],
     private readonly helpers: ReadonlyArray<Helper | undefined>,
+    private readonly sourceOf: ((slot: number) => VmSourceLine | undefined) | undefined,
   ) {
     this.memory = env.memory;
   }
@@ -879,10 +882,13 @@ class Machine implements HelperCall {
         pc++;
       }
     } catch (e) {
-      if (e instanceof VmFault) throw e.insn < 0 ? e.with({ insn: pc }) : e;
-      throw new VmFault("helper", `internal error: ${e instanceof Error ? e.message : String(e)}`, {
-        insn: pc,
-      });
+      const fault =
+        e instanceof VmFault
+          ? e
+          : new VmFault("helper", `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      const insn = fault.insn < 0 ? pc : fault.insn;
+      const source = fault.source ?? this.sourceOf?.(insn);
+      throw insn === fault.insn && source === fault.source ? fault : fault.with({ insn, source });
     }
   }
 
@@ -933,13 +939,14 @@ class Machine implements HelperCall {
 
   /**
    * LD_ABS / LD_IND: a big-endian load of 1/2/4 bytes at `offset` from the packet's data into r0
-   * (zero-extended). False when out of the packet (or no packet). Negative offsets from
+   * (zero-extended). False when out of the packet. Negative offsets from
    * SKF_LL_OFF (-0x200000) address the link-layer header, which starts at data here; the other
    * negative offsets (SKF_NET_OFF: the network header) are not modelled and count as out.
    */
   private loadPacket(offset: number, size: number): boolean {
     const p = this.packet;
-    if (p === undefined) return false;
+    if (p === undefined)
+      throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
     let o = offset;
     if (o < 0) {
       if (o >= SKF_LL_OFF && o < SKF_LL_OFF + 0x100000) o -= SKF_LL_OFF;

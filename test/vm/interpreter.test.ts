@@ -282,6 +282,38 @@ describe("LD_ABS / LD_IND", () => {
   });
 });
 
+describe("fault reports", () => {
+  it("carry the source line the caller maps the slot to", () => {
+    const vm = createVm(
+      [ldImm64(1, 0n), insn(0x79, 0, 1, 0), EXIT],
+      { memory: new Memory() },
+      {
+        sourceOf: (slot) => (slot === 2 ? { file: "prog.c", line: 12, text: "return *p;" } : undefined),
+      },
+    );
+    const f = faultOf(() => vm.run());
+    expect(f.insn).toBe(2);
+    expect(f.source?.line).toBe(12);
+    expect(f.message).toBe("insn 2: read of 8 bytes at invalid address 0x0 (prog.c:12)");
+  });
+  it("LD_ABS without a packet is unsupported, not a silent 0", () => {
+    expect(faultOf(() => run([insn(0x20, 0, 0, 0, 0), EXIT])).kind).toBe("unsupported");
+  });
+  it("a helper that throws something else becomes a helper fault at the call", () => {
+    const bad: Helper = {
+      id: 1,
+      name: "bad",
+      fn: () => {
+        throw new RangeError("boom");
+      },
+    };
+    const f = faultOf(() => run([mov64(0, 0), insn(0x85, 0, 0, 0, 1), EXIT], { helpers: [bad] }));
+    expect(f.kind).toBe("helper");
+    expect(f.insn).toBe(1);
+    expect(f.message).toContain("boom");
+  });
+});
+
 describe("strict check and invalid instructions", () => {
   it("refuses reserved fields when created (strict), names the instruction", () => {
     const f = faultOf(() => createVm([mov64(0, 0), insn(0x07, 0, 0, 1, 1), EXIT], { memory: new Memory() }));
