@@ -845,3 +845,23 @@ export function linkInfo(link: FdLike, sys: Sys = getSys()): LinkInfo {
 export function perCpuValueSize(valueSize: number, cpus: number): number {
   return Math.ceil(valueSize / 8) * 8 * cpus;
 }
+
+// ------------------------------------------------------------------------------ socket filters
+
+const SOL_SOCKET = 1;
+const SO_ATTACH_BPF = 50;
+const SO_DETACH_BPF = 27;
+
+/** setsockopt(SO_ATTACH_BPF): run a SOCKET_FILTER program on everything `socketFd` receives. */
+export function attachSocketFilter(socketFd: number, prog: FdLike, sys: Sys = getSys()): void {
+  const v = alloc(4);
+  new DataView(v.buffer).setInt32(0, fdNumber(prog), true);
+  const r = sys.setsockopt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, v);
+  if (r < 0) throw new BpfSyscallError("setsockopt", -r, { detail: "SO_ATTACH_BPF" });
+}
+
+/** setsockopt(SO_DETACH_BPF). */
+export function detachSocketFilter(socketFd: number, sys: Sys = getSys()): void {
+  const r = sys.setsockopt(socketFd, SOL_SOCKET, SO_DETACH_BPF, alloc(4));
+  if (r < 0) throw new BpfSyscallError("setsockopt", -r, { detail: "SO_DETACH_BPF" });
+}

@@ -3,7 +3,9 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  attachSocketFilter,
   createMap,
+  detachSocketFilter,
   fdById,
   ids,
   loadProgram,
@@ -25,7 +27,7 @@ import {
 import { MapType, ProgType, UpdateFlags } from "../../src/loader/consts.js";
 import { BpfSyscallError } from "../../src/loader/errors.js";
 import { probeBpf } from "../../src/loader/probe.js";
-import { possibleCpuCount } from "../../src/loader/sys.js";
+import { getSys, possibleCpuCount } from "../../src/loader/sys.js";
 import { add64Imm, exit, jgtReg, ldMapFd, ldxW, mov64Imm, mov64Reg, stB, XDP_TX } from "./asm.js";
 
 const probe = probeBpf();
@@ -170,6 +172,38 @@ describe("programs", () => {
     expect(info.name).toBe("t_len");
     expect(info.tag).toMatch(/^[0-9a-f]{16}$/);
     expect(info.runCnt).toBe(0n); // stats are off unless enabled
+  });
+
+  kit("ctx_in/ctx_out: a socket filter reads the __sk_buff mark the test run supplies", () => {
+    using prog = loadProgram({ type: ProgType.SOCKET_FILTER, insns: [ldxW(0, 1, 8), exit()] }).fd;
+    // struct __sk_buff starts len, pkt_type, mark: only fields from mark on may be set.
+    const ctx = new Uint8Array(12);
+    new DataView(ctx.buffer).setUint32(8, 77, true);
+    const r = testRun(prog, { data: new Uint8Array(32), ctx });
+    expect(r.retval).toBe(77);
+    // The kernel hands back its whole __sk_buff (our 12-byte buffer is grown on ENOSPC).
+    expect(r.ctx.byteLength).toBeGreaterThan(12);
+    expect(readU32(r.ctx, 8)).toBe(77);
+    // A non-zero len is refused by the kernel.
+    new DataView(ctx.buffer).setUint32(0, 5, true);
+    expect(catchErr(() => testRun(prog, { data: new Uint8Array(32), ctx })).errnoName).toBe("EINVAL");
+  });
+
+  kit("socket filter attach with SO_ATTACH_BPF; a non-filter program is refused", () => {
+    const sys = getSys();
+    const sock = sys.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+    expect(sock).toBeGreaterThanOrEqual(0);
+    try {
+      using prog = loadProgram({ type: ProgType.SOCKET_FILTER, insns: [mov64Imm(0, 0), exit()] }).fd;
+      attachSocketFilter(sock, prog);
+      detachSocketFilter(sock);
+      using xdp = loadProgram({ type: ProgType.XDP, insns: [mov64Imm(0, 2), exit()] }).fd;
+      const e = catchErr(() => attachSocketFilter(sock, xdp));
+      expect(e.command).toBe("setsockopt");
+      expect(e.errnoName).toBe("EINVAL");
+    } finally {
+      sys.close(sock);
+    }
   });
 
   kit("xdp: writes the first packet byte and returns XDP_TX", () => {

@@ -122,6 +122,57 @@ describe("BTF", () => {
   });
 });
 
+/**
+ * BTF for one function: [1] INT int, [2] FUNC_PROTO int (void), [3] FUNC prog (global), and the
+ * strings a line_info record needs ("t.c", "r0 = 0").
+ */
+function funcBtf(): Uint8Array {
+  const strs = new TextEncoder().encode("\0int\0prog\0t.c\0r0 = 0\0");
+  const b = new Uint8Array(24 + 40 + strs.byteLength);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  v.setUint8(2, 1);
+  v.setUint32(4, 24, true);
+  v.setUint32(12, 40, true); // type_len
+  v.setUint32(16, 40, true); // str_off
+  v.setUint32(20, strs.byteLength, true);
+  const words = [1, 1 << 24, 4, (1 << 24) | 32, 0, 13 << 24, 1, 5, (12 << 24) | 1, 2];
+  words.forEach((w, i) => {
+    v.setUint32(24 + 4 * i, w >>> 0, true);
+  });
+  b.set(strs, 64);
+  return b;
+}
+
+describe("program BTF", () => {
+  kit("func_info and line_info reach the kernel with prog_btf_fd", () => {
+    using btf = loadBtf(funcBtf()).fd;
+    const funcInfo = new Uint8Array(8);
+    new DataView(funcInfo.buffer).setUint32(4, 3, true); // insn 0 -> FUNC [3]
+    const lineInfo = new Uint8Array(16);
+    const lv = new DataView(lineInfo.buffer);
+    lv.setUint32(4, 10, true); // file "t.c"
+    lv.setUint32(8, 14, true); // line text "r0 = 0"
+    lv.setUint32(12, (7 << 10) | 3, true); // line 7, column 3
+    using prog = loadProgram({
+      type: ProgType.SOCKET_FILTER,
+      insns: [mov64Imm(0, 0), exit()],
+      btfFd: btf,
+      funcInfo,
+      lineInfo,
+    }).fd;
+    const info = progInfo(prog);
+    expect(info.btfId).toBe(btfInfo(btf).id);
+    expect(info.nrFuncInfo).toBe(1);
+    expect(info.nrLineInfo).toBe(1);
+    // A func_info naming a type that is not a FUNC is refused with the verifier's reason.
+    new DataView(funcInfo.buffer).setUint32(4, 1, true);
+    expect(() =>
+      loadProgram({ type: ProgType.SOCKET_FILTER, insns: [mov64Imm(0, 0), exit()], btfFd: btf, funcInfo }),
+    ).toThrow(/BPF_PROG_LOAD: EINVAL[\s\S]*invalid type id 1 in func info/);
+  });
+});
+
 describe("pinning", () => {
   kit("pin a map and a program in bpffs, get them back by path", () => {
     const BPF_FS_MAGIC = 0xcafe4a11;
