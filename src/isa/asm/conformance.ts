@@ -137,7 +137,7 @@ function jumpTarget(
   const t = text.trim();
   if (/^[+-]/.test(t)) return { value: Number(number(ctx, t, field === "off" ? 16 : 32, "jump offset")) };
   if (!/^[A-Za-z_.$][\w.$]*$/.test(t)) fail(ctx, "E_ASM_OPERAND", `invalid jump target '${t}'`);
-  return { value: 0, fixup: { kind: "jump", target: labelName(t), field, col: ctx.col } };
+  return { value: 0, fixup: { kind: "jump", target: labelName(t), field, col: ctx.col, display: t } };
 }
 
 function encodeLine(ctx: Ctx, mnemonic: string, ops: string[]): { insn: Instruction; fixup?: InsnFixup } {
@@ -249,7 +249,7 @@ function callLine(ctx: Ctx, words: string[]): { insn: Instruction; fixup?: InsnF
     }
     return {
       insn: insn(CLASS.JMP | JMP_OPS.call, 0, 1, 0, -1),
-      fixup: { kind: "call", target: labelName(target), col: ctx.col, noRef: true },
+      fixup: { kind: "call", target: labelName(target), col: ctx.col, noRef: true, display: target },
     };
   }
   fail(ctx, "E_ASM_OPERAND", `invalid call mode '${mode}' (helper, local or runtime)`);

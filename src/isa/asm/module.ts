@@ -19,9 +19,22 @@ export interface Expr {
 /** How an instruction still depends on a symbol. */
 export type InsnFixup =
   /** Branch to a label of the same section: fills `off` (or `imm` for gotol). */
-  | { readonly kind: "jump"; readonly target: string; readonly field: "off" | "imm"; readonly col?: number }
+  | {
+      readonly kind: "jump";
+      readonly target: string;
+      readonly field: "off" | "imm";
+      readonly col?: number;
+      /** How the source spelled the label, when `target` is an internal name. */
+      readonly display?: string;
+    }
   /** bpf-to-bpf call of a symbol (R_BPF_64_32 unless local to the section). */
-  | { readonly kind: "call"; readonly target: string; readonly col?: number; readonly noRef?: boolean }
+  | {
+      readonly kind: "call";
+      readonly target: string;
+      readonly col?: number;
+      readonly noRef?: boolean;
+      readonly display?: string;
+    }
   /** ld_imm64 of a symbol address plus addend (R_BPF_64_64). */
   | { readonly kind: "ldimm"; readonly target: string; readonly addend: bigint; readonly col?: number }
   /** A relocation read back from llvm-objdump -r output: the instruction stays as it is. */
@@ -554,7 +567,12 @@ export class AsmBuilder {
     switch (fixup.kind) {
       case "jump": {
         if (target.section === undefined) {
-          throw asmError("E_ASM_UNDEFINED", `undefined label '${fixup.target}'`, pos, fixup.col);
+          throw asmError(
+            "E_ASM_UNDEFINED",
+            `undefined label '${fixup.display ?? fixup.target}'`,
+            pos,
+            fixup.col,
+          );
         }
         if (target.section !== sec.name) {
           throw asmError(
@@ -577,6 +595,14 @@ export class AsmBuilder {
         return fixup.field === "off" ? { ...insn, off: Number(off) } : { ...insn, imm: Number(off) };
       }
       case "call": {
+        if (target.section === undefined && isTemporary(fixup.target)) {
+          throw asmError(
+            "E_ASM_UNDEFINED",
+            `undefined label '${fixup.display ?? fixup.target}'`,
+            pos,
+            fixup.col,
+          );
+        }
         const ref: InsnRef =
           target.section === undefined
             ? { kind: "extern", symbol: fixup.target }
