@@ -1,9 +1,10 @@
 /**
  * ns per executed instruction of the VM interpreter on two loops (run: npx tsx bench/vm-interpreter.ts):
  *  - ALU: 64-bit add/xor/sub/shift and a conditional jump (all registers, no memory);
- *  - memory: stack loads and stores of 8 and 4 bytes plus a load from a map-value-like region.
+ *  - memory: stack loads and stores of 8 and 4 bytes plus a load from a map-value-like region;
+ *  - wide: 64-bit mul (exact on halves) and div/mod of operands above 32 bits (BigInt fallback).
  */
-import { type Instruction, insn } from "../src/isa/instruction.js";
+import { type Instruction, insn, ldImm64 } from "../src/isa/instruction.js";
 import { createVm } from "../src/vm/interpreter.js";
 import { Memory } from "../src/vm/memory.js";
 
@@ -41,6 +42,24 @@ const mem: Instruction[] = [
   insn(0x95),
 ];
 
+// 64-bit multiply and divide of wide values: by a 32-bit divisor (number long division) or by a
+// divisor of 2^32 and above (the BigInt fallback).
+const wide = (divisor: bigint): Instruction[] => [
+  ldImm64(0, 0x1234_5678_9abc_def0n),
+  ldImm64(1, 0x0000_0003_0000_0001n),
+  ldImm64(4, divisor),
+  insn(0xb7, 3, 0, 0, ITER),
+  // loop:
+  insn(0x2f, 0, 1), // r0 *= r1
+  insn(0x47, 0, 0, 0, 0x100), // r0 |= 0x100
+  insn(0xbf, 2, 0), // r2 = r0
+  insn(0x3f, 2, 4), // r2 /= r4
+  insn(0x9f, 2, 4), // r2 %= r4
+  insn(0x17, 3, 0, 0, 1), // r3 -= 1
+  insn(0x55, 3, 0, -7, 0), // if r3 != 0 goto loop
+  insn(0x95),
+];
+
 function measure(name: string, prog: Instruction[]): void {
   const memory = new Memory();
   const value = memory.add({ kind: "map-value", name: "value", size: 16 });
@@ -62,3 +81,5 @@ function measure(name: string, prog: Instruction[]): void {
 
 measure("ALU loop", alu);
 measure("memory loop", mem);
+measure("64-bit mul/div loop, 32-bit divisor", wide(1_000_000_007n));
+measure("64-bit mul/div loop, 64-bit divisor (BigInt)", wide(0x3_0000_0001n));

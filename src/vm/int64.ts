@@ -1,8 +1,9 @@
 /**
  * 64-bit arithmetic on registers kept as two int32 halves (L = low, H = high, both Int32Array,
  * so a store wraps modulo 2^32 by itself). Each function writes the result into register d.
- * Multiplication is exact with 16-bit partial products; division and modulo take a plain number
- * path when both operands fit in 32 bits (the common case) and fall back to BigInt otherwise.
+ * Multiplication is exact with 16-bit partial products; division and modulo take plain number
+ * paths when the divisor fits in 32 bits (long division in 16-bit steps for a wide dividend) and
+ * fall back to BigInt only for divisors of 2^32 and above.
  */
 
 /** High 32 bits (unsigned) of the 64-bit product of two unsigned 32-bit values. */
@@ -40,15 +41,41 @@ export function setNumber(L: Int32Array, H: Int32Array, d: number, n: number): v
   H[d] = Math.floor(n / 4294967296);
 }
 
+// Results of divmodBy32: quotient low, quotient high, remainder. A typed array rather than
+// module variables, which would box every double they hold.
+const QR = new Float64Array(3);
+
+/**
+ * Unsigned 64-bit (al, ah) divided by an unsigned 32-bit b > 0, by long division in 16-bit
+ * steps: every partial dividend stays below 2^48, so the float quotients are exact floors.
+ */
+function divmodBy32(al: number, ah: number, b: number): void {
+  const ahu = ah >>> 0;
+  const qh = (ahu / b) >>> 0; // every quotient here is below 2^32: truncation is floor
+  let r = ahu - qh * b;
+  let t = r * 65536 + (al >>> 16);
+  const q1 = (t / b) >>> 0;
+  r = t - q1 * b;
+  t = r * 65536 + (al & 0xffff);
+  const q0 = (t / b) >>> 0;
+  QR[0] = q1 * 65536 + q0;
+  QR[1] = qh;
+  QR[2] = t - q0 * b;
+}
+
 /** Unsigned 64-bit division; by zero gives 0 (RFC 9669). */
 export function udiv64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
-  if (bl === 0 && bh === 0) {
-    L[d] = 0;
-    H[d] = 0;
-    return;
-  }
-  if (H[d] === 0 && bh === 0) {
-    L[d] = (L[d] >>> 0) / (bl >>> 0);
+  if (bh === 0) {
+    if (bl === 0) {
+      L[d] = 0;
+      H[d] = 0;
+    } else if (H[d] === 0) {
+      L[d] = (L[d] >>> 0) / (bl >>> 0);
+    } else {
+      divmodBy32(L[d], H[d], bl >>> 0);
+      L[d] = QR[0];
+      H[d] = QR[1];
+    }
     return;
   }
   setBig(L, H, d, toBig(L[d], H[d]) / toBig(bl, bh));
@@ -56,12 +83,62 @@ export function udiv64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: 
 
 /** Unsigned 64-bit modulo; by zero leaves the dividend unchanged (RFC 9669). */
 export function umod64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: number): void {
-  if (bl === 0 && bh === 0) return;
-  if (H[d] === 0 && bh === 0) {
-    L[d] = (L[d] >>> 0) % (bl >>> 0);
+  if (bh === 0) {
+    if (bl === 0) return;
+    if (H[d] === 0) {
+      L[d] = (L[d] >>> 0) % (bl >>> 0);
+    } else {
+      divmodBy32(L[d], H[d], bl >>> 0);
+      L[d] = QR[2];
+      H[d] = 0;
+    }
     return;
   }
   setBig(L, H, d, toBig(L[d], H[d]) % toBig(bl, bh));
+}
+
+/**
+ * Signed division and modulo through the unsigned path on magnitudes when |b| < 2^32 (the
+ * common case), else BigInt. Returns false when it did not apply.
+ */
+function sdivmodSmall(
+  L: Int32Array,
+  H: Int32Array,
+  d: number,
+  bl: number,
+  bh: number,
+  wantRem: boolean,
+): boolean {
+  const bNeg = bh < 0;
+  const ml = bNeg ? -bl | 0 : bl;
+  const mh = bNeg ? (~bh + (bl === 0 ? 1 : 0)) | 0 : bh;
+  if (mh !== 0) return false;
+  const al = L[d];
+  const ah = H[d];
+  const aNeg = ah < 0;
+  const nl = aNeg ? -al | 0 : al;
+  const nh = aNeg ? (~ah + (al === 0 ? 1 : 0)) | 0 : ah;
+  divmodBy32(nl, nh, ml >>> 0);
+  let rl: number;
+  let rh: number;
+  let neg: boolean;
+  if (wantRem) {
+    rl = QR[2];
+    rh = 0;
+    neg = aNeg;
+  } else {
+    rl = QR[0];
+    rh = QR[1];
+    neg = aNeg !== bNeg;
+  }
+  if (neg) {
+    L[d] = -rl;
+    H[d] = ~rh + ((rl | 0) === 0 ? 1 : 0);
+  } else {
+    L[d] = rl;
+    H[d] = rh;
+  }
+  return true;
 }
 
 /** Signed 64-bit division (truncating); by zero gives 0; INT64_MIN / -1 wraps to INT64_MIN. */
@@ -76,6 +153,7 @@ export function sdiv64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: 
     setNumber(L, H, d, Math.trunc(al / bl));
     return;
   }
+  if (sdivmodSmall(L, H, d, bl, bh, false)) return;
   const a = BigInt.asIntN(64, toBig(al, H[d]));
   const b = BigInt.asIntN(64, toBig(bl, bh));
   setBig(L, H, d, BigInt.asUintN(64, a / b));
@@ -91,6 +169,7 @@ export function smod64(L: Int32Array, H: Int32Array, d: number, bl: number, bh: 
     H[d] = r >> 31;
     return;
   }
+  if (sdivmodSmall(L, H, d, bl, bh, true)) return;
   const a = BigInt.asIntN(64, toBig(al, H[d]));
   const b = BigInt.asIntN(64, toBig(bl, bh));
   setBig(L, H, d, BigInt.asUintN(64, a % b));

@@ -138,6 +138,28 @@ describe("ALU against a BigInt model of RFC 9669", () => {
     );
   });
 
+  it("64-bit div/mod (signed and unsigned) of wide dividends by divisors of every width", () => {
+    const divisor = fc.oneof(
+      fc.bigInt({ min: 1n, max: 0xffffffffn }),
+      fc.bigInt({ min: BigInt.asUintN(64, -0xffffffffn), max: M64 }),
+      fc.constantFrom(1n, M64, 0x80000000n, BigInt.asUintN(64, -0x80000000n), 1n << 32n, 0xffffffffn),
+      fc.bigInt({ min: 0n, max: M64 }),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(0x30, 0x90), fc.constantFrom(0, 1), u64Arb, divisor, (code, off, a, b) => {
+        const prog = [
+          ldImm64(1, a),
+          ldImm64(2, b),
+          insn(0x07 | code | 0x08, 1, 2, off, 0),
+          insn(0xbf, 0, 1),
+          insn(0x95),
+        ];
+        expect(runProgram(prog)).toBe(refAlu(code, true, off, a, b, 0));
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
   it("byte swaps: le/be (ALU) and bswap (ALU64) of 16, 32, 64 bits", () => {
     fc.assert(
       fc.property(fc.constantFrom(0xd4, 0xdc, 0xd7), fc.constantFrom(16, 32, 64), u64Arb, (opcode, w, a) => {
