@@ -146,13 +146,6 @@ export function createMap(o: MapCreateOptions, sys: Sys = getSys()): Fd {
   return new Fd(ret, "map", sys);
 }
 
-/** Copy into off-heap memory only when needed (small typed arrays may live on the V8 heap). */
-function offHeap(b: Uint8Array): Uint8Array {
-  const out = alloc(b.byteLength);
-  out.set(b);
-  return out;
-}
-
 /**
  * Look up `key`; the value buffer is `valueSize` bytes (for per-CPU maps: the value size rounded
  * up to 8, times the number of possible CPUs). Returns undefined when the key is absent.
@@ -167,7 +160,7 @@ export function mapLookup(
   const value = alloc(valueSize);
   const { ret } = rawCall(sys, BpfCmd.MAP_LOOKUP_ELEM, MAP_ELEM, {
     map_fd: fdNumber(map),
-    key: offHeap(key),
+    key: key,
     value,
     flags,
   });
@@ -185,8 +178,8 @@ export function mapUpdate(
 ): void {
   call(sys, BpfCmd.MAP_UPDATE_ELEM, MAP_ELEM, {
     map_fd: fdNumber(map),
-    key: offHeap(key),
-    value: offHeap(value),
+    key: key,
+    value: value,
     flags,
   });
 }
@@ -195,7 +188,7 @@ export function mapUpdate(
 export function mapDelete(map: FdLike, key: Uint8Array, sys: Sys = getSys()): boolean {
   const { ret } = rawCall(sys, BpfCmd.MAP_DELETE_ELEM, MAP_ELEM, {
     map_fd: fdNumber(map),
-    key: offHeap(key),
+    key: key,
   });
   if (ret === -ENOENT) return false;
   if (ret < 0) throw new BpfSyscallError("BPF_MAP_DELETE_ELEM", -ret);
@@ -212,7 +205,7 @@ export function mapGetNextKey(
   const next = alloc(keySize);
   const { ret } = rawCall(sys, BpfCmd.MAP_GET_NEXT_KEY, MAP_ELEM, {
     map_fd: fdNumber(map),
-    key: key === undefined ? 0n : offHeap(key),
+    key: key === undefined ? 0n : key,
     next_key: next,
   });
   if (ret === -ENOENT) return undefined;
@@ -240,7 +233,7 @@ export function mapLookupAndDelete(
   const value = alloc(valueSize);
   const { ret } = rawCall(sys, BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, MAP_ELEM, {
     map_fd: fdNumber(map),
-    key: key === undefined ? 0n : offHeap(key),
+    key: key === undefined ? 0n : key,
     value,
     flags,
   });
@@ -287,7 +280,7 @@ export function mapLookupBatch(
   const values = alloc(o.valueSize * o.count);
   const cmd = o.andDelete ? BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH : BpfCmd.MAP_LOOKUP_BATCH;
   const { ret, attr } = rawCall(sys, cmd, MAP_BATCH, {
-    in_batch: o.inBatch === undefined ? 0n : offHeap(o.inBatch),
+    in_batch: o.inBatch === undefined ? 0n : o.inBatch,
     out_batch: out,
     keys,
     values,
@@ -316,8 +309,8 @@ export function mapUpdateBatch(
   sys: Sys = getSys(),
 ): number {
   const { attr } = call(sys, BpfCmd.MAP_UPDATE_BATCH, MAP_BATCH, {
-    keys: offHeap(keys),
-    values: offHeap(values),
+    keys: keys,
+    values: values,
     count,
     map_fd: fdNumber(map),
     elem_flags: o.elemFlags,
@@ -328,7 +321,7 @@ export function mapUpdateBatch(
 /** Delete `count` keys at once; returns how many were deleted. */
 export function mapDeleteBatch(map: FdLike, keys: Uint8Array, count: number, sys: Sys = getSys()): number {
   const { attr } = call(sys, BpfCmd.MAP_DELETE_BATCH, MAP_BATCH, {
-    keys: offHeap(keys),
+    keys: keys,
     count,
     map_fd: fdNumber(map),
   });
@@ -424,7 +417,7 @@ function withLog(
 }
 
 export function loadProgram(o: ProgramLoadOptions, sys: Sys = getSys()): LoadedProgram {
-  const code = o.insns instanceof Uint8Array ? offHeap(o.insns) : encode(o.insns);
+  const code = o.insns instanceof Uint8Array ? o.insns : encode(o.insns);
   if (code.byteLength === 0 || code.byteLength % 8 !== 0) {
     throw new LoaderError(
       "E_PROG_EMPTY",
@@ -440,8 +433,8 @@ export function loadProgram(o: ProgramLoadOptions, sys: Sys = getSys()): LoadedP
       v.setInt32(i * 4, fdNumber(f), true);
     });
   }
-  const funcInfo = o.funcInfo && o.funcInfo.byteLength > 0 ? offHeap(o.funcInfo) : undefined;
-  const lineInfo = o.lineInfo && o.lineInfo.byteLength > 0 ? offHeap(o.lineInfo) : undefined;
+  const funcInfo = o.funcInfo && o.funcInfo.byteLength > 0 ? o.funcInfo : undefined;
+  const lineInfo = o.lineInfo && o.lineInfo.byteLength > 0 ? o.lineInfo : undefined;
   const fiSize = o.funcInfoRecSize ?? 8;
   const liSize = o.lineInfoRecSize ?? 16;
   const attachFd = o.attachProgFd ?? o.attachBtfObjFd;
@@ -507,12 +500,12 @@ export function testRun(prog: FdLike, o: TestRunOptions = {}, sys: Sys = getSys(
     const c = rawCall(sys, BpfCmd.PROG_TEST_RUN, PROG_TEST_RUN, {
       prog_fd: fdNumber(prog),
       data_size_in: o.data?.byteLength,
-      data_in: o.data ? offHeap(o.data) : undefined,
+      data_in: o.data ? o.data : undefined,
       data_size_out: outSize || undefined,
       data_out: outSize ? out : undefined,
       repeat: o.repeat,
       ctx_size_in: o.ctx?.byteLength,
-      ctx_in: o.ctx ? offHeap(o.ctx) : undefined,
+      ctx_in: o.ctx ? o.ctx : undefined,
       ctx_size_out: ctxOutSize || undefined,
       ctx_out: ctxOutSize ? ctxOut : undefined,
       flags: o.flags,
@@ -561,7 +554,7 @@ export function loadBtf(
   o: BtfLoadOptions = {},
   sys: Sys = getSys(),
 ): { readonly fd: Fd; readonly log: string } {
-  const data = offHeap(btf);
+  const data = btf;
   const r = withLog(o, (level, log) => {
     const c = rawCall(sys, BpfCmd.BTF_LOAD, BTF_LOAD, {
       btf: data,

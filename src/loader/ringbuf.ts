@@ -128,26 +128,48 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * written (BUSY), which keeps order: later records wait for it.
    */
   poll(max = Number.POSITIVE_INFINITY): Uint8Array[] {
-    this.#check();
     const out: Uint8Array[] = [];
-    let cons = Atomics.load(this.#consPos, 0);
-    const prod = Atomics.load(this.#prodPos, 0);
-    while (cons < prod && out.length < max) {
-      const at = Number(cons & BigInt(this.#mask));
-      // The header's length word is written last by the producer (commit clears BUSY).
-      const len = this.#dataView.getUint32(at, true);
-      if (len & BUSY_BIT) break;
-      const n = len & ~(BUSY_BIT | DISCARD_BIT);
-      if (len & DISCARD_BIT) this.#discarded++;
-      else {
-        out.push(this.#data.slice(at + HDR_SIZE, at + HDR_SIZE + n));
-        this.#records++;
-      }
-      cons += BigInt((n + HDR_SIZE + 7) & ~7);
-      // Publish progress record by record, so the producer regains space as early as possible.
-      Atomics.store(this.#consPos, 0, cons);
-    }
+    this.consume((rec) => {
+      out.push(rec.slice());
+    }, max);
     return out;
+  }
+
+  /**
+   * Zero-copy variant of poll(): `fn` sees each record as a view into the mapped ring, valid only
+   * during the call (the producer may reuse the space right after). Returns the count delivered.
+   */
+  consume(fn: (record: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
+    this.#check();
+    const start = Atomics.load(this.#consPos, 0);
+    const avail = Number(Atomics.load(this.#prodPos, 0) - start);
+    // Positions only grow; work in Number offsets from `start` (a poll never spans 2^53 bytes).
+    const base = Number(start & BigInt(this.#mask));
+    const mask = this.#mask;
+    let done = 0;
+    let delivered = 0;
+    try {
+      while (done < avail && delivered < max) {
+        const at = (base + done) & mask;
+        // The length word is written last by the producer (commit clears BUSY).
+        const len = this.#dataView.getUint32(at, true);
+        if (len & BUSY_BIT) break;
+        const n = len & ~(BUSY_BIT | DISCARD_BIT);
+        done += (n + HDR_SIZE + 7) & ~7;
+        if (len & DISCARD_BIT) {
+          this.#discarded++;
+          continue;
+        }
+        this.#records++;
+        delivered++;
+        fn(this.#data.subarray(at + HDR_SIZE, at + HDR_SIZE + n));
+        // Give space back as we go on big drains, so the producer is not starved meanwhile.
+        if ((delivered & 255) === 0) Atomics.store(this.#consPos, 0, start + BigInt(done));
+      }
+    } finally {
+      if (done > 0) Atomics.store(this.#consPos, 0, start + BigInt(done));
+    }
+    return delivered;
   }
 
   /** Block up to `timeoutMs` (-1: forever) on the calling thread until data may be available. */

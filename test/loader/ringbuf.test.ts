@@ -126,6 +126,11 @@ describe("ring buffer", () => {
       expect(s.rb.pending).toBe(0);
       expect(s.rb.poll()).toEqual([]);
       expect(s.rb.stats).toEqual({ records: 5, discarded: 0 });
+      // consume(): zero-copy views, same records, same order.
+      for (let i = 5; i < 8; i++) testRun(s.prog, { data: packet(i) });
+      const seen: Uint8Array[] = [];
+      expect(s.rb.consume((r) => seen.push(r.slice()))).toBe(3);
+      expect(seen).toEqual([5, 6, 7].map((i) => packet(i).slice(0, 12)));
     } finally {
       cleanup(s);
     }
