@@ -224,10 +224,11 @@ export function createNativeSys(): Sys {
       return new Promise((resolve, reject) => {
         n.epollWait.async(epfd, raw, maxEvents, timeoutMs, (err: Error | null, res: number) => {
           if (err) return reject(err);
-          // errno is per thread; the worker's errno is not visible here, so report EINTR-like
-          // failure as -4 (the only error epoll_wait gives on a valid fd).
-          if (res < 0) return resolve(-4);
-          resolve(parseEvents(raw, res));
+          if (res >= 0) return resolve(parseEvents(raw, res));
+          // errno lives on the worker thread. Ask again here without blocking: a persistent
+          // error (EBADF...) repeats with its errno; a one-off EINTR reports as no events.
+          const again = negErrno(n, n.epollWait(epfd, raw, maxEvents, 0));
+          resolve(again < 0 ? again : parseEvents(raw, again));
         });
       });
     },

@@ -237,6 +237,44 @@ describe("attach", () => {
     expect(linkInfo(link).type).toBe(LinkType.PERF_EVENT);
   });
 
+  kit("XDP and tcx links on a veth device, observed through link info and PROG_QUERY", () => {
+    const a = `tsbpf${process.pid % 100000}a`;
+    const b = `tsbpf${process.pid % 100000}b`;
+    try {
+      execFileSync("ip", ["link", "add", a, "type", "veth", "peer", "name", b], { stdio: "pipe" });
+    } catch (e) {
+      console.warn(`SKIP XDP/tcx links: cannot create a veth pair (${(e as Error).message.split("\n")[0]})`);
+      return;
+    }
+    try {
+      const ifindex = Number(readFileSync(`/sys/class/net/${a}/ifindex`, "utf8"));
+      using xdp = loadProgram({ type: ProgType.XDP, insns: [mov64Imm(0, 2), exit()] }).fd;
+      using xdpLink = linkCreate({ prog: xdp, target: ifindex, attachType: AttachType.XDP });
+      const xi = linkInfo(xdpLink);
+      expect(xi.type).toBe(LinkType.XDP);
+      expect(xi.extra["xdp.ifindex"]).toBe(ifindex);
+      // A second XDP link on the same device is refused while the first holds it.
+      expect(() => linkCreate({ prog: xdp, target: ifindex, attachType: AttachType.XDP })).toThrow(
+        /BPF_LINK_CREATE: EBUSY/,
+      );
+
+      using cls = loadProgram({
+        type: ProgType.SCHED_CLS,
+        insns: [mov64Imm(0, -1), exit()],
+        expectedAttachType: AttachType.TCX_INGRESS,
+      }).fd;
+      using tcx = linkCreate({ prog: cls, target: ifindex, attachType: AttachType.TCX_INGRESS });
+      const ti = linkInfo(tcx);
+      expect(ti.type).toBe(LinkType.TCX);
+      expect(ti.extra).toMatchObject({ "tcx.ifindex": ifindex, "tcx.attach_type": AttachType.TCX_INGRESS });
+      const q = progQuery(ifindex, AttachType.TCX_INGRESS);
+      expect(q.progIds).toEqual([progInfo(cls).id]);
+      expect(q.revision).toBeGreaterThan(0n);
+    } finally {
+      execFileSync("ip", ["link", "del", a], { stdio: "pipe" });
+    }
+  });
+
   kit("cgroup: PROG_ATTACH / PROG_QUERY / PROG_DETACH and a cgroup link", () => {
     const base = "/sys/fs/cgroup/unified";
     if (!existsSync(`${base}/cgroup.procs`)) {
