@@ -28,24 +28,44 @@ export function parseHexBytes(text: string, what: string): Uint8Array {
 }
 
 const STT_FUNC = 2;
+const R_BPF_64_32 = 10;
 
 /**
- * The program of an ELF object: from function `main` in `.text` to the end of the section, so
- * subprograms placed after main are reachable by their relative calls.
+ * The program of an ELF object: all of `.text`, entered at function `main`. Calls to global
+ * functions of `.text` that the compiler left to the linker (R_BPF_64_32 on a call) are
+ * resolved to relative calls, as libbpf does.
  */
-export function programFromElf(bytes: Uint8Array): Instruction[] {
+export function programFromElf(bytes: Uint8Array): { insns: Instruction[]; entry: number } {
   const elf = readElf(bytes, { file: "<stdin>" });
   const text = elf.section(".text");
   if (!text) throw new UsageError("E_PLUGIN_ELF", "ELF object has no .text section");
   const main = elf.symbols.find((s) => s.name === "main" && s.shndx === text.index && s.type === STT_FUNC);
-  const start = main ? Number(main.value) : 0;
-  if (!main && elf.symbols.some((s) => s.name === "main")) {
-    throw new UsageError("E_PLUGIN_ELF", "symbol main is not a function in .text");
+  if (!main) throw new UsageError("E_PLUGIN_ELF", "no function main in .text");
+  const start = Number(main.value);
+  if (start % 8 !== 0 || start >= text.data.byteLength) {
+    throw new UsageError("E_PLUGIN_ELF", `function main at .text+${start} is not an instruction of .text`);
   }
-  if (start % 8 !== 0 || start > text.data.byteLength) {
-    throw new UsageError("E_PLUGIN_ELF", `function main at .text+${start} is not on an instruction boundary`);
+  const code = Uint8Array.from(text.data);
+  const view = new DataView(code.buffer);
+  for (const rs of elf.relocations) {
+    if (rs.target.index !== text.index) continue;
+    for (const r of rs.entries) {
+      const at = Number(r.offset);
+      const sym = rs.symbols[r.symbol];
+      if (r.type !== R_BPF_64_32 || at % 8 !== 0 || at + 8 > code.byteLength || code[at] !== 0x85) continue;
+      if (!sym || sym.shndx !== text.index || sym.type !== STT_FUNC) {
+        throw new UsageError(
+          "E_PLUGIN_ELF",
+          `call at .text+${at} to '${sym?.name ?? r.symbol}' outside .text`,
+        );
+      }
+      code[at + 1] = (code[at + 1] & 0x0f) | 0x10; // src = BPF_PSEUDO_CALL
+      view.setInt32(at + 4, Number(sym.value) / 8 - (at / 8 + 1), true);
+    }
   }
-  return decodeProgram(text.data.subarray(start), ".text");
+  const insns = decodeProgram(code, ".text");
+  // the entry is a slot index; decode() keeps ld_imm64 as one instruction of two slots
+  return { insns, entry: start / 8 };
 }
 
 function decodeProgram(bytes: Uint8Array, what: string): Instruction[] {
@@ -73,8 +93,8 @@ export function runPlugin(args: readonly string[], stdin: string, io: CliIo = de
     }
     const mem = parseHexBytes(memHex ?? "", "memory");
     const code = parseHexBytes(stdin, "program");
-    const insns = elf ? programFromElf(code) : decodeProgram(code, "program");
-    const { r0 } = runConformance(insns, mem);
+    const prog = elf ? programFromElf(code) : { insns: decodeProgram(code, "program"), entry: 0 };
+    const { r0 } = runConformance(prog.insns, mem, { entry: prog.entry });
     io.stdout(`${r0.toString(16)}\n`);
     return ExitCode.Ok;
   } catch (e) {

@@ -50,6 +50,8 @@ export interface VmOptions {
    * fault, when executed.
    */
   readonly strict?: boolean;
+  /** Slot where execution starts (default 0): a function that is not first in its section. */
+  readonly entry?: number;
   /** The source line of a slot (from BTF line info), attached to every fault the run ends with. */
   readonly sourceOf?: (slot: number) => VmSourceLine | undefined;
 }
@@ -146,7 +148,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   }
   const helpers: Array<Helper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
-  const machine = new Machine(code, env, stacks, helpers, opts.sourceOf);
+  const machine = new Machine(code, env, stacks, helpers, opts.sourceOf, opts.entry ?? 0);
   return {
     insns,
     slots: code.n,
@@ -182,6 +184,7 @@ class Machine implements HelperCall {
     private readonly stacks: readonly Region[],
     private readonly helpers: ReadonlyArray<Helper | undefined>,
     private readonly sourceOf: ((slot: number) => VmSourceLine | undefined) | undefined,
+    private readonly entry: number,
   ) {
     this.memory = env.memory;
   }
@@ -235,7 +238,7 @@ class Machine implements HelperCall {
     const SRC = code.src;
     const OFF = code.off;
     const IMM = code.imm;
-    let pc = 0;
+    let pc = this.entry;
     let depth = 0;
     let left = budget;
     this.loops[0] = MAY_GOTO_BUDGET;

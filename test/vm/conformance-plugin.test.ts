@@ -48,11 +48,12 @@ describe("tsbpf-conformance-plugin (spawned)", () => {
     expect(BigInt(`0x${r.out.trim()}`)).toBe(data.result);
   });
 
-  it("--elf runs function main of .text, with its subprogram calls", () => {
+  it("--elf runs function main of .text, with local and relocated global calls", () => {
     const elf = readFileSync(join(here, "fixtures/plugin-main.o"));
     const r = spawnPlugin([hex(Uint8Array.from([9, 2, 3])), "--elf"], hex(elf));
     expect(r.err).toBe("");
-    expect(r.out.trim()).toBe((41 + 2).toString(16));
+    // main = sub(40) + helper_first(mem[2]) + mem[1], with sub(x) = x + 1, helper_first(x) = 100 x
+    expect(r.out.trim()).toBe((40 + 1 + 100 * 3 + 2).toString(16));
   });
 
   it("a refused program exits non-zero with a message", () => {
@@ -83,6 +84,14 @@ describe("plugin input handling (in-process)", () => {
     // r0 = *(u64 *)(r1 + 0) without memory: r1 = 0 is no pointer
     expect(runPlugin([""], hex(encode([insn(0x79, 0, 1), insn(0x95)])), io3)).toBe(1);
     expect(io3.err).toMatch(/out-of-bounds|invalid address/);
+  });
+
+  it("--elf without a function main is bad input", () => {
+    const elf = readFileSync(join(here, "fixtures/plugin-main.o"));
+    const patched = Buffer.from(elf.toString("latin1").replace("main", "mane"), "latin1");
+    const io = captureIo();
+    expect(runPlugin(["", "--elf"], hex(patched), io)).toBe(2);
+    expect(io.err).toMatch(/no function main/);
   });
 
   it("refuses every negative/unused-* program (strict check)", () => {
