@@ -4,6 +4,7 @@
  */
 import { BtfError } from "../../errors.js";
 import type { ByteOrder } from "../../isa/instruction.js";
+import type { ByteWriter } from "./byte-writer.js";
 import { declString } from "./c-dump.js";
 import { alignOf, pointerSize, resolve, sizeOf } from "./layout.js";
 import {
@@ -74,7 +75,8 @@ export class BtfImpl implements Btf {
   readonly typeCount: number;
   readonly startStrOff: number;
   readonly stringsLength: number;
-  private readonly strBytes: Uint8Array;
+  /** This blob's own string section bytes (offsets from startStrOff). */
+  readonly strBytes: Uint8Array;
   private readonly strText: string;
   private readonly strAscii: boolean;
   private cache: (BtfType | undefined)[] | undefined;
@@ -159,6 +161,20 @@ export class BtfImpl implements Btf {
     const end = this.strText.indexOf("\0", off);
     if (this.strAscii) return this.strText.slice(off, end);
     return new TextDecoder().decode(this.strBytes.subarray(off, end));
+  }
+
+  /** Append the string at a (global) offset to a ByteWriter, as bytes. */
+  copyString(offset: number, w: ByteWriter): void {
+    if (offset < this.startStrOff) {
+      this.base!.copyString(offset, w);
+      return;
+    }
+    w.cstr(this.strBytes, offset - this.startStrOff);
+  }
+
+  /** Whether every string (this blob's and the base's) is ASCII. */
+  get asciiStrings(): boolean {
+    return this.strAscii && (this.base?.asciiStrings ?? true);
   }
 
   get pointerSize(): number {
