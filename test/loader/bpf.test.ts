@@ -2,6 +2,7 @@
 // instructions and run with PROG_TEST_RUN, verifier logs, info queries, fd hygiene.
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ldImm64 } from "../../src/isa/instruction.js";
 import {
   attachSocketFilter,
   createMap,
@@ -253,6 +254,11 @@ describe("programs", () => {
     using prog = loadProgram({ type: ProgType.SOCKET_FILTER, insns }).fd;
     expect(testRun(prog, { data: new Uint8Array(20) }).retval).toBe(1234);
     expect(progInfo(prog).mapIds).toEqual([mapInfo(m).id]);
+    // The same program with the map named by index into fd_array (BPF_PSEUDO_MAP_IDX).
+    using other = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const byIdx = insns.map((i, n) => (n === 2 ? ldImm64(1, 1n, 5 /* PSEUDO_MAP_IDX */) : i));
+    using prog2 = loadProgram({ type: ProgType.SOCKET_FILTER, insns: byIdx, fdArray: [other, m] }).fd;
+    expect(testRun(prog2, { data: new Uint8Array(20) }).retval).toBe(1234);
   });
 
   kit("log growth: a level-2 log far bigger than the first buffer is captured whole", () => {
