@@ -20,7 +20,7 @@ export interface KernelProbe {
   progLoad(
     progType: number,
     insns: Buffer,
-    opts?: { license?: string; expectedAttachType?: number; progFlags?: number },
+    opts?: { license?: string; expectedAttachType?: number; progFlags?: number; attachBtfId?: number },
   ): ProgLoadResult;
 }
 
@@ -69,6 +69,7 @@ function open(): KernelProbe | string {
       attr.writeBigUInt64LE(koffi.address(logBuf), 32);
       attr.writeUInt32LE(opts.progFlags ?? 0, 44);
       attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
+      attr.writeUInt32LE(opts.attachBtfId ?? 0, 108);
       const fd = Number(syscall(321, "int", 5, "void *", attr, "uint", attr.length));
       const errno = fd < 0 ? koffi.errno() : 0;
       if (fd >= 0) close(fd);

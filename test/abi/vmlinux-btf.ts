@@ -27,6 +27,8 @@ export interface VmlinuxBtf {
   /** Members of a struct or union in order, anonymous members flattened into their parent. */
   members(structName: string): readonly BtfMember[] | undefined;
   structSize(structName: string): number | undefined;
+  /** Type id of a named type of one of the given kinds (FUNC, TYPEDEF ...). */
+  typeId(name: string, kind: string): number | undefined;
 }
 
 function parse(text: string): VmlinuxBtf {
@@ -105,6 +107,9 @@ function parse(text: string): VmlinuxBtf {
     members(structName) {
       const t = find(structName, ["STRUCT", "UNION"]);
       return t ? membersOf(t, 0) : undefined;
+    },
+    typeId(name, kind) {
+      return find(name, [kind])?.id;
     },
     structSize(structName) {
       const t = find(structName, ["STRUCT", "UNION"]);
