@@ -4,7 +4,6 @@
  */
 import { BtfError } from "../../errors.js";
 import type { ByteOrder } from "../../isa/instruction.js";
-import type { ByteWriter } from "./byte-writer.js";
 import { declString } from "./c-dump.js";
 import { alignOf, pointerSize, resolve, sizeOf } from "./layout.js";
 import {
@@ -161,15 +160,6 @@ export class BtfImpl implements Btf {
     const end = this.strText.indexOf("\0", off);
     if (this.strAscii) return this.strText.slice(off, end);
     return new TextDecoder().decode(this.strBytes.subarray(off, end));
-  }
-
-  /** Append the string at a (global) offset to a ByteWriter, as bytes. */
-  copyString(offset: number, w: ByteWriter): void {
-    if (offset < this.startStrOff) {
-      this.base!.copyString(offset, w);
-      return;
-    }
-    w.cstr(this.strBytes, offset - this.startStrOff);
   }
 
   /** Whether every string (this blob's and the base's) is ASCII. */

@@ -5,8 +5,12 @@
  * the string table) because this is the hot path for a 126k-type vmlinux.
  */
 import type { Btf, BtfImpl } from "./btf.js";
-import { ascii } from "./byte-writer.js";
 import { BTF_KIND_NAMES, BtfKind as K } from "./types.js";
+
+const encoder = new TextEncoder();
+function ascii(s: string): Uint8Array {
+  return encoder.encode(s);
+}
 
 const KIND_PREFIX = BTF_KIND_NAMES.map((n) => ascii(`] ${n} '`));
 const KIND_PAREN = BTF_KIND_NAMES.map((n) => ascii(` (${n} '`));
