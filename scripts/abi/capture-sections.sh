@@ -52,8 +52,8 @@ const names = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
 const loaded = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const bpftool = require("child_process").execFileSync("bpftool", ["version"], { encoding: "utf8" }).split("\n")[0];
 const golden = {
-  comment: "Captured by scripts/abi/capture-sections.sh. names: libbpf_prog_type_by_name() of the system libbpf (attachTypeId 0 = none or cgroup_inet_ingress); loaded: program type bpftool shows after prog loadall.",
-  libbpf: names.libbpf, bpftool, names: names.names, loaded };
+  comment: "Captured by scripts/abi/capture-sections.sh. names: libbpf_prog_type_by_name() of the system libbpf (attachTypeId 0 = none or cgroup_inet_ingress); loaded: program type bpftool shows after prog loadall; typeNames: libbpf_bpf_{prog,map,attach}_type_str() by id.",
+  libbpf: names.libbpf, bpftool, names: names.names, typeNames: names.typeNames, loaded };
 fs.writeFileSync(process.argv[3], JSON.stringify(golden, null, 1) + "\n");
 ' "$tmp/names.json" "$tmp/loaded.json" "$out"
 echo "wrote $out"

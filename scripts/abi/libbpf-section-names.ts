@@ -13,6 +13,7 @@ const byName = lib.func(
 );
 const progStr = lib.func("const char *libbpf_bpf_prog_type_str(int t)");
 const attachStr = lib.func("const char *libbpf_bpf_attach_type_str(int t)");
+const mapStr = lib.func("const char *libbpf_bpf_map_type_str(int t)");
 const major = lib.func("uint32_t libbpf_major_version(void)");
 const minor = lib.func("uint32_t libbpf_minor_version(void)");
 
@@ -39,4 +40,8 @@ for (const name of names) {
         }
       : null;
 }
-console.log(JSON.stringify({ libbpf: `${major()}.${minor()}`, names: out }, null, 1));
+/** libbpf's own strings for every id it knows (ids 0..79 asked; null = libbpf does not know it). */
+const strings = (fn: (t: number) => string | null): (string | null)[] =>
+  Array.from({ length: 80 }, (_, i) => fn(i) ?? null);
+const typeNames = { prog: strings(progStr), map: strings(mapStr), attach: strings(attachStr) };
+console.log(JSON.stringify({ libbpf: `${major()}.${minor()}`, names: out, typeNames }, null, 1));
