@@ -941,22 +941,21 @@ class Machine implements HelperCall {
   }
 
   /**
-   * LD_ABS / LD_IND: a big-endian load of 1/2/4 bytes at `offset` from the packet's data into r0
-   * (zero-extended). False when out of the packet. Negative offsets from
-   * SKF_LL_OFF (-0x200000) address the link-layer header, which starts at data here; the other
-   * negative offsets (SKF_NET_OFF: the network header) are not modelled and count as out.
+   * LD_ABS / LD_IND: a big-endian load of 1/2/4 bytes into r0 (zero-extended), as the kernel's
+   * skb load helpers do. A non-negative offset counts from the packet's data and must stay
+   * below its end; offsets from SKF_NET_OFF (-0x100000) and SKF_LL_OFF (-0x200000) count from
+   * the network and link-layer headers and may reach back to the start of the buffer (the skb
+   * head). False when the bytes are not there (the program then returns 0).
    */
   private loadPacket(offset: number, size: number): boolean {
     const p = this.packet;
-    if (p === undefined)
-      throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
-    let o = offset;
-    if (o < 0) {
-      if (o >= SKF_LL_OFF && o < SKF_LL_OFF + 0x100000) o -= SKF_LL_OFF;
-      else return false;
-    }
-    const at = p.dataStart + o;
-    if (at + size > p.end) return false;
+    if (p === undefined) throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
+    let at: number;
+    if (offset >= 0) at = p.dataStart + offset;
+    else if (offset >= SKF_NET_OFF) at = p.netStart + (offset - SKF_NET_OFF);
+    else if (offset >= SKF_LL_OFF) at = p.macStart + (offset - SKF_LL_OFF);
+    else return false;
+    if (at < 0 || at + size > p.end) return false;
     const v = p.view;
     this.L[0] = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at, false) : v.getInt32(at, false);
     this.H[0] = 0;
@@ -964,6 +963,7 @@ class Machine implements HelperCall {
   }
 }
 
+const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
 
 /** Access size by opcode (only the memory opcodes are filled). */

@@ -68,6 +68,9 @@ export class Region {
   hooks: RegionHooks | null;
   /** For packets: offset in `bytes` of `data` (what LD_ABS/LD_IND offsets count from). */
   dataStart: number;
+  /** For packets: offsets of the link-layer and network headers (LD_ABS SKF_LL_OFF/SKF_NET_OFF). */
+  macStart: number;
+  netStart: number;
   /** False once removed: its window faults from then on. */
   live: boolean;
 
@@ -84,6 +87,8 @@ export class Region {
     this.writable = spec.writable ?? true;
     this.hooks = spec.hooks ?? null;
     this.dataStart = this.start;
+    this.macStart = this.start;
+    this.netStart = this.start;
     this.live = true;
   }
 
@@ -145,6 +150,8 @@ export class Memory {
       writable: opts.writable ?? true,
     });
     region.dataStart = headroom;
+    region.macStart = headroom;
+    region.netStart = headroom;
     return {
       region,
       dataMeta: region.address(headroom - meta),

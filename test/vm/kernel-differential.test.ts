@@ -189,4 +189,53 @@ describe("VM against the kernel (XDP test run)", () => {
       { numRuns: 1500 },
     );
   });
+
+  it("LD_ABS / LD_IND: same r0 as a socket filter, in bounds, out of bounds and via SKF_*_OFF", (ctx) => {
+    if (unavailable) {
+      ctx.skip(unavailable);
+      return;
+    }
+    const SOCKET_FILTER = 1;
+    const LEN = 40;
+    const near = (base: number) => fc.integer({ min: base - 70, max: base + LEN + 4 });
+    const offset = fc.oneof(
+      near(0),
+      near(-0x100000),
+      near(-0x200000),
+      fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0x20, 0x28, 0x30, 0x40, 0x48, 0x50),
+        offset,
+        fc.integer({ min: -8, max: 8 }),
+        fc.uint8Array({ minLength: LEN, maxLength: LEN }),
+        (op, off, split, data) => {
+          const ind = op >= 0x40;
+          const prog = [
+            insn(0xbf, 6, 1), // r6 = ctx, as LD_ABS requires
+            insn(0xb7, 0, 0, 0, 0),
+            insn(0xb7, 7, 0, 0, ind ? off - split : 0),
+            insn(op, 0, ind ? 7 : 0, 0, ind ? split : off),
+            insn(0x95),
+          ];
+          const loaded = loadProgram({ type: SOCKET_FILTER, insns: prog });
+          try {
+            const k = testRun(loaded.fd, { data });
+            // the kernel's test skb: 64 bytes of zeroed headroom, the link-layer header at the
+            // start of the data given, data and the network header 14 bytes (Ethernet) later
+            const memory = new Memory();
+            const p = memory.addPacket(data, { headroom: 64 });
+            p.region.dataStart = 64 + 14;
+            p.region.netStart = 64 + 14;
+            const v = createVm(prog, { memory }).run({ packet: p.region });
+            expect(Number(v.r0)).toBe(k.retval);
+          } finally {
+            loaded.fd.close();
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
 });
