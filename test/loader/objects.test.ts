@@ -223,6 +223,46 @@ describe("attach", () => {
     }
   });
 
+  kit("tp_btf on sys_enter: attach_btf_id at load, attached by LINK_CREATE and RAW_TRACEPOINT_OPEN", () => {
+    // The target's BTF id comes from bpftool (the kernel's own BTF is the oracle here).
+    let id: number | undefined;
+    try {
+      const dump = execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"], {
+        maxBuffer: 256 * 1024 * 1024,
+        encoding: "utf8",
+      });
+      const m = /^\[(\d+)\] TYPEDEF 'btf_trace_sys_enter'/m.exec(dump);
+      id = m ? Number(m[1]) : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    if (id === undefined) {
+      console.warn("SKIP tp_btf: bpftool or btf_trace_sys_enter not available");
+      return;
+    }
+    using m = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+    using prog = loadProgram({
+      type: ProgType.TRACING,
+      insns: counter(m.value, 0),
+      expectedAttachType: AttachType.TRACE_RAW_TP,
+      attachBtfId: id,
+    }).fd;
+    expect(progInfo(prog).attachBtfId).toBe(id);
+    for (let i = 0; i < 5; i++) statSync("/");
+    expect(readCount(m)).toBe(0n);
+    {
+      using link = linkCreate({ prog, attachType: AttachType.TRACE_RAW_TP, cookie: 7n });
+      for (let i = 0; i < 5; i++) statSync("/");
+      expect(readCount(m)).toBeGreaterThan(0n);
+      expect(linkInfo(link).progId).toBe(progInfo(prog).id);
+    }
+    mapUpdate(m, key0, new Uint8Array(8));
+    using raw = rawTracepointOpen(undefined, prog);
+    for (let i = 0; i < 5; i++) statSync("/");
+    expect(readCount(m)).toBeGreaterThan(0n);
+    expect(linkInfo(raw).type).toBe(LinkType.RAW_TRACEPOINT);
+  });
+
   kit("perf event link: a PERF_EVENT program sampling this thread's CPU clock", () => {
     using m = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
     using prog = loadProgram({ type: ProgType.PERF_EVENT, insns: counter(m.value, 0) }).fd;
