@@ -31,6 +31,7 @@ const MIN_OUTPUT_LIMIT = 1 << 26;
 /** libbpf resolves member sizes at most this many steps deep. */
 const MAX_RESOLVE_DEPTH = 32;
 
+const encoder = new TextEncoder();
 const TABS = "\t".repeat(13);
 function pfx(lvl: number): string {
   return lvl >= 13 ? TABS : TABS.slice(0, lvl);
@@ -54,7 +55,9 @@ function cycleError(id: number, what = "unsatisfiable type cycle"): never {
 /** Mutable state of one dump; `out` collects the text pieces. */
 class CDumper {
   readonly btf: BtfImpl;
-  readonly out: string[] = [];
+  /** Output bytes (UTF-8): pieces are copied in at once so no string outlives its print. */
+  private buf = new Uint8Array(1 << 16);
+  private len = 0;
   readonly ptrSz: number;
   /** typeString mode: original names, anonymous types shown as `struct {...}`. */
   readonly plain: boolean;
@@ -66,10 +69,9 @@ class CDumper {
   private cachedNames: (string | undefined)[] = [];
   private readonly typeNames = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
-  private emitQueue: number[] = [];
+  private readonly emitQueue: number[] = [];
   private readonly stack: number[] = [];
   private stackCnt = 0;
-  private outLen = 0;
   private readonly outLimit: number;
 
   constructor(btf: BtfImpl, plain: boolean) {
@@ -90,12 +92,37 @@ class CDumper {
     }
   }
 
-  private p(s: string): void {
-    this.out.push(s);
-    this.outLen += s.length;
-    if (this.outLen > this.outLimit) {
-      throw new BtfError("BTF_TOO_LARGE", `C dump exceeds ${this.outLimit} characters; the BTF is malformed`);
+  p(s: string): void {
+    const n = s.length;
+    if (this.len + n * 3 > this.buf.length) this.grow(n * 3);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        // Rare: a non-ASCII name. Encode the rest of the piece properly.
+        at += encoder.encodeInto(s.slice(i), buf.subarray(at)).written;
+        break;
+      }
+      buf[at++] = c;
     }
+    this.len = at;
+  }
+
+  private grow(extra: number): void {
+    if (this.len + extra > this.outLimit) {
+      throw new BtfError("BTF_TOO_LARGE", `C dump exceeds ${this.outLimit} bytes; the BTF is malformed`);
+    }
+    let size = this.buf.length * 2;
+    while (size < this.len + extra) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+
+  /** The output so far as a string. */
+  text(): string {
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len).toString("utf8");
   }
 
   /** Types used by another type; an unreferenced anonymous enum is a top-level constant list. */
@@ -138,14 +165,14 @@ class CDumper {
   }
 
   reset(): void {
-    this.out.length = 0;
-    this.outLen = 0;
+    this.len = 0;
+    this.stackCnt = 0;
   }
 
   dumpType(id: number): void {
-    this.emitQueue = [];
-    this.orderType(id, false, 0);
     const q = this.emitQueue;
+    q.length = 0;
+    this.orderType(id, false, 0);
     for (let i = 0; i < q.length; i++) this.emitType(q[i], 0, 0);
   }
 
@@ -556,35 +583,30 @@ class CDumper {
         break;
       }
     }
-    const frame = { start: stackStart, cnt: this.stackCnt - stackStart };
-    try {
-      this.emitTypeChain(frame, fname, lvl);
-    } finally {
-      this.stackCnt = stackStart;
-    }
+    this.emitTypeChain(stackStart, this.stackCnt - stackStart, fname, lvl);
+    this.stackCnt = stackStart;
   }
 
-  private top(frame: { start: number; cnt: number }): number {
-    return this.stack[frame.start + frame.cnt - 1];
-  }
-
-  private emitMods(frame: { start: number; cnt: number }): void {
-    while (frame.cnt) {
-      const kind = this.btf.kindOf(this.top(frame));
+  /** Pops const/volatile/restrict off the frame top, printing them; returns the new count. */
+  private emitMods(start: number, cnt: number): number {
+    while (cnt) {
+      const kind = this.btf.kindOf(this.stack[start + cnt - 1]);
       if (kind === K.VOLATILE) this.p("volatile ");
       else if (kind === K.CONST) this.p("const ");
       else if (kind === K.RESTRICT) this.p("restrict ");
-      else return;
-      frame.cnt--;
+      else return cnt;
+      cnt--;
     }
+    return cnt;
   }
 
-  private dropMods(frame: { start: number; cnt: number }): void {
-    while (frame.cnt) {
-      const kind = this.btf.kindOf(this.top(frame));
-      if (kind !== K.VOLATILE && kind !== K.CONST && kind !== K.RESTRICT && kind !== K.TYPE_TAG) return;
-      frame.cnt--;
+  private dropMods(start: number, cnt: number): number {
+    while (cnt) {
+      const kind = this.btf.kindOf(this.stack[start + cnt - 1]);
+      if (kind !== K.VOLATILE && kind !== K.CONST && kind !== K.RESTRICT && kind !== K.TYPE_TAG) return cnt;
+      cnt--;
     }
+    return cnt;
   }
 
   private emitName(name: string, lastWasPtr: boolean): void {
@@ -592,14 +614,15 @@ class CDumper {
     else this.p(name);
   }
 
-  private emitTypeChain(frame: { start: number; cnt: number }, fname: string, lvl: number): void {
+  /** Prints the frame stack[start .. start+cnt) (terminal type on top) around `fname`. */
+  private emitTypeChain(start: number, cnt: number, fname: string, lvl: number): void {
     const b = this.btf;
     // `int ***`, not `int * * *`; true at the start for a lone pointer inside a func proto.
     let lastWasPtr = true;
-    while (frame.cnt) {
-      const id = this.stack[frame.start + --frame.cnt];
+    while (cnt) {
+      const id = this.stack[start + --cnt];
       if (id === 0) {
-        this.emitMods(frame);
+        cnt = this.emitMods(start, cnt);
         this.p("void");
         lastWasPtr = false;
         continue;
@@ -608,18 +631,18 @@ class CDumper {
       switch (kind) {
         case K.INT:
         case K.FLOAT:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           this.p(b.nameOf(id));
           break;
         case K.STRUCT:
         case K.UNION:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           if (b.nameOffOf(id) === 0 && !this.plain) this.emitStructDef(id, lvl);
           else this.emitStructFwd(id);
           break;
         case K.ENUM:
         case K.ENUM64:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           if (b.nameOffOf(id) === 0) {
             if (this.plain) this.p("enum {...}");
             else this.emitEnumDef(id, lvl);
@@ -628,11 +651,11 @@ class CDumper {
           }
           break;
         case K.FWD:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           this.emitFwdDef(id);
           break;
         case K.TYPEDEF:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           this.p(this.identName(id));
           break;
         case K.PTR:
@@ -648,32 +671,32 @@ class CDumper {
           this.p(" restrict");
           break;
         case K.TYPE_TAG:
-          this.emitMods(frame);
+          cnt = this.emitMods(start, cnt);
           this.p(` __attribute__((btf_type_tag("${b.nameOf(id)}")))`);
           break;
         case K.ARRAY: {
           const nelems = b.word(id, 5);
           // const/volatile on arrays (a GCC quirk) carry no meaning; drop them.
-          this.dropMods(frame);
-          if (frame.cnt === 0) {
+          cnt = this.dropMods(start, cnt);
+          if (cnt === 0) {
             this.emitName(fname, lastWasPtr);
             this.p(`[${nelems}]`);
             return;
           }
-          const multidim = b.kindOf(this.top(frame)) === K.ARRAY;
+          const multidim = b.kindOf(this.stack[start + cnt - 1]) === K.ARRAY;
           if (fname.length > 0 && !lastWasPtr) this.p(" ");
           if (!multidim) this.p("(");
-          this.emitTypeChain(frame, fname, lvl);
+          this.emitTypeChain(start, cnt, fname, lvl);
           if (!multidim) this.p(")");
           this.p(`[${nelems}]`);
           return;
         }
         case K.FUNC_PROTO: {
           const vlen = b.vlenOf(id);
-          this.dropMods(frame);
-          if (frame.cnt) {
+          cnt = this.dropMods(start, cnt);
+          if (cnt) {
             this.p(" (");
-            this.emitTypeChain(frame, fname, lvl);
+            this.emitTypeChain(start, cnt, fname, lvl);
             this.p(")");
           } else {
             this.emitName(fname, lastWasPtr);
@@ -736,10 +759,10 @@ export function dumpBtfC(btf: Btf): string {
   const impl = btf as BtfImpl;
   return guardDepth(() => {
     const d = new CDumper(impl, false);
-    d.out.push(HEADER);
+    d.p(HEADER);
     for (let id = 1; id < impl.typeCount; id++) d.dumpType(id);
-    d.out.push(FOOTER);
-    return d.out.join("");
+    d.p(FOOTER);
+    return d.text();
   });
 }
 
@@ -764,8 +787,8 @@ export function declString(btf: BtfImpl, id: number, fname: string): string {
   return guardDepth(() => {
     dumper.reset();
     dumper.emitTypeDecl(id, fname, 0);
-    const s = dumper.out.join("");
-    dumper.out.length = 0;
+    const s = dumper.text();
+    dumper.reset();
     return s;
   });
 }
