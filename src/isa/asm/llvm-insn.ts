@@ -382,6 +382,7 @@ class InsnParser {
       if (word in FETCH_OPS) return this.fetch(dst, FETCH_OPS[word]);
       if (word === "xchg_64" || word === "xchg32_32") return this.xchg(dst, word === "xchg_64");
       if (word === "cmpxchg_64" || word === "cmpxchg32_32") return this.cmpxchg(dst, word === "cmpxchg_64");
+      if (word === "addr_space_cast") return this.addrSpaceCast(dst);
     }
     if (this.isReg()) {
       const src = this.reg();
@@ -536,6 +537,22 @@ class InsnParser {
     return {
       insn: insn(CLASS.STX | MODE.ATOMIC | (wide ? SIZE.DW : SIZE.W), base.n, src.n, off, ATOMIC_OPS.xchg),
     };
+  }
+
+  /** `rD = addr_space_cast(rS, dst_as, src_as)`: ALU64 mov with off 1, imm = dst_as << 16 | src_as. */
+  addrSpaceCast(dst: Reg): ParsedInsn {
+    const c = this.c;
+    c.next();
+    c.expectOp("(", "after addr_space_cast");
+    const src = this.wideReg("source register");
+    c.expectOp(",", "after the source register");
+    const to = this.constant(0n, 0xffffn, "destination address space");
+    c.expectOp(",", "after the destination address space");
+    const from = this.constant(0n, 0xffffn, "source address space");
+    c.expectOp(")", "to close addr_space_cast");
+    c.expectEnd();
+    if (!dst.wide) this.fail("E_ASM_REGISTER", "addr_space_cast works on r registers", dst.col);
+    return { insn: insn(CLASS.ALU64 | ALU_OPS.mov | SRC_X, dst.n, src.n, 1, Number((to << 16n) | from) | 0) };
   }
 
   cmpxchg(dst: Reg, wide: boolean): ParsedInsn {

@@ -14,12 +14,13 @@ import type { Instruction } from "../instruction.js";
 import { CLASS, JMP_OPS, opClass, opCode } from "../opcodes.js";
 import { asmError, lex, type SourcePos } from "./lexer.js";
 import { parseLlvmInsn } from "./llvm-insn.js";
-import type { AsmBuilder } from "./module.js";
+import type { AsmBuilder, InsnFixup } from "./module.js";
 
 const INSN_LINE = /^\s*([0-9]+):\t(?:((?:[0-9a-f]{2} )*[0-9a-f]{2})\t)?(.*)$/;
 const LABEL_LINE = /^([0-9a-f]{8,16}) <(.+)>:$/;
 const RELOC_LINE = /^\s+([0-9a-f]{8,16}):\s+(R_BPF_\w+)\s+(.+)$/;
 const SECTION_LINE = /^Disassembly of section (.+):$/;
+const CORE_LINE = /^\s+([0-9a-f]{8,16}):\s+CO-RE\s+\S/;
 
 /** Does this text look like llvm-objdump -d output? */
 export function looksLikeObjdump(text: string): boolean {
@@ -68,9 +69,11 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
   // Byte offset reached in each section, and the instruction emitted last (for relocations).
   const offsets = new Map<string, number>();
   let section: string | undefined;
-  let last: { pos: SourcePos; offset: number; size: number; insn: Instruction; relocs: number } | undefined;
+  let last:
+    | { pos: SourcePos; offset: number; size: number; insn: Instruction; fixup?: InsnFixup }
+    | undefined;
   const flushLast = (): void => {
-    if (last) b.addInsn(last.insn, last.pos);
+    if (last) b.addInsn(last.insn, last.pos, last.fixup);
     last = undefined;
   };
   const lines = source.split("\n");
@@ -123,10 +126,17 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
       const type = RELOC_TYPES[m[2]];
       if (type === undefined) throw asmError("E_ASM_RELOC", `unknown relocation type ${m[2]}`, pos, 1);
       const target = m[3].trim();
-      if (last.relocs > 0) throw asmError("E_ASM_RELOC", "two relocations on one instruction", pos, 1);
-      last.relocs++;
-      b.addInsn(last.insn, last.pos, { kind: "reloc", type, target, col: line.indexOf(target) + 1 });
-      last = undefined;
+      if (last.fixup) throw asmError("E_ASM_RELOC", "two relocations on one instruction", pos, 1);
+      last.fixup = { kind: "reloc", type, target, col: line.indexOf(target) + 1 };
+      return;
+    }
+    m = CORE_LINE.exec(line);
+    if (m) {
+      // A CO-RE relocation (from .BTF.ext) describes the instruction; it is not assembled.
+      const at = Number.parseInt(m[1], 16);
+      if (!last || at < last.offset || at >= last.offset + last.size) {
+        throw asmError("E_ASM_RELOC", "CO-RE line does not follow the instruction it describes", pos, 1);
+      }
       return;
     }
     m = INSN_LINE.exec(line);
@@ -218,7 +228,7 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
         );
       checks.push({ pos, section, target, label: note.label, add: note.add });
     }
-    last = { pos, offset: here, size, insn, relocs: 0 };
+    last = { pos, offset: here, size, insn };
     offsets.set(section, here + size);
   });
   flushLast();
