@@ -5,6 +5,7 @@
  * never allocates a BigInt. Anything the program may not do ends the run with a VmFault; it
  * cannot read or write outside its regions, and the instruction budget bounds every run.
  */
+import { UsageError } from "../errors.js";
 import type { Instruction } from "../isa/instruction.js";
 import { OP_LD_IMM64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
@@ -73,8 +74,6 @@ interface Code {
   readonly off: Int32Array;
   /** imm; for ld_imm64 the low half of the value here and the high half in the next slot. */
   readonly imm: Int32Array;
-  /** Slot index to instruction-list index, for messages. */
-  readonly insnOfSlot: Int32Array;
 }
 
 function usesBadRegister(i: Instruction): boolean {
@@ -95,10 +94,9 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
     src: new Uint8Array(n),
     off: new Int32Array(n),
     imm: new Int32Array(n),
-    insnOfSlot: new Int32Array(n),
   };
   let pc = 0;
-  insns.forEach((i, index) => {
+  for (const i of insns) {
     if (strict) {
       const msg = reservedFieldError(i);
       if (msg !== undefined) throw new VmFault("invalid-insn", msg, { insn: pc });
@@ -108,13 +106,11 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
     code.src[pc] = i.src & 0xf;
     code.off[pc] = i.off;
     code.imm[pc] = i.imm;
-    code.insnOfSlot[pc] = index;
     if (i.opcode === OP_LD_IMM64 && !i.wide) {
       code.op[pc] = OP_TRUNCATED;
       pc += 1;
     } else if (i.opcode === OP_LD_IMM64) {
       code.op[pc + 1] = OP_WIDE_SLOT;
-      code.insnOfSlot[pc + 1] = index;
       code.imm[pc + 1] = i.wide?.imm ?? 0;
       if (i.src !== 0 && code.op[pc] === OP_LD_IMM64) {
         let v: bigint | undefined;
@@ -134,7 +130,7 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
     } else {
       pc += 1;
     }
-  });
+  }
   return code;
 }
 
@@ -157,7 +153,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   };
 }
 
-/** Thrown by a helper's stop(): unwinds the interpreter loop with a final r0. */
+/** Recorded by a helper's stop(): the loop returns right after the call with this r0. */
 class Stop {
   constructor(
     readonly r0lo: number,
@@ -210,7 +206,11 @@ class Machine implements HelperCall {
     H.fill(0);
     const args = opts.args ?? [];
     for (let i = 0; i < 5 && i < args.length; i++) {
-      const v = BigInt.asUintN(64, BigInt(args[i]));
+      const a = args[i];
+      if (typeof a === "number" && !Number.isSafeInteger(a)) {
+        throw new UsageError("E_VM_ARG", `argument r${i + 1} = ${a} is not an integer`);
+      }
+      const v = BigInt.asUintN(64, BigInt(a));
       L[i + 1] = Number(BigInt.asIntN(32, v));
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
     }
@@ -225,6 +225,9 @@ class Machine implements HelperCall {
     this.packet = opts.packet;
     this.stopped = undefined;
     const budget = opts.budget ?? DEFAULT_BUDGET;
+    if (!Number.isSafeInteger(budget) || budget < 0) {
+      throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
+    }
     const left = this.exec(budget);
     return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - left };
   }
@@ -949,7 +952,8 @@ class Machine implements HelperCall {
    */
   private loadPacket(offset: number, size: number): boolean {
     const p = this.packet;
-    if (p === undefined) throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
+    if (p === undefined)
+      throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
     let at: number;
     if (offset >= 0) at = p.dataStart + offset;
     else if (offset >= SKF_NET_OFF) at = p.netStart + (offset - SKF_NET_OFF);

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { UsageError } from "../../src/errors.js";
 import { decode } from "../../src/isa/index.js";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
 import type { Helper } from "../../src/vm/env.js";
@@ -196,6 +197,13 @@ describe("control flow", () => {
     const f = faultOf(() => run([insn(0x05, 0, 0, -1, 0), EXIT], { budget: 1000 }));
     expect(f.kind).toBe("budget");
     expect(run([mov64(0, 1), EXIT], { budget: 2 }).insns).toBe(2);
+  });
+
+  it("a budget or argument that is not an integer is a usage error, not a hang", () => {
+    const vm = createVm([insn(0x05, 0, 0, -1, 0), EXIT], { memory: new Memory() });
+    expect(() => vm.run({ budget: Number.NaN })).toThrow(UsageError);
+    expect(() => vm.run({ budget: Number.POSITIVE_INFINITY })).toThrow(UsageError);
+    expect(() => vm.run({ args: [1.5] })).toThrow(UsageError);
   });
 
   it("may_goto falls through until its loop budget is spent, then jumps", () => {
