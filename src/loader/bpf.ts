@@ -76,7 +76,8 @@ interface Call {
 /**
  * Encode and issue one command. Returns the raw result (negative = -errno) so callers that
  * treat some errnos as answers (ENOENT at the end of an iteration) can; `call` throws instead.
- * EINTR/EAGAIN on creation commands are retried a few times, as the kernel may ask for it.
+ * EINTR is retried for any command (nothing happened), EAGAIN for PROG_LOAD (the verifier can
+ * be interrupted and asks to be called again), a few times each.
  */
 function rawCall<F extends string>(sys: Sys, cmd: number, l: Layout<F>, values: Values<F>): Call {
   const keep: Uint8Array[] = [];
