@@ -460,3 +460,33 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
   }
   return out.join("");
 }
+
+/**
+ * One file's `llvm-objdump -r` output (relocations without -d): the file header line and a
+ * "RELOCATION RECORDS FOR [section]" table per relocated section, in section order.
+ */
+export function relocationRecords(elf: ElfFile | Uint8Array, opts: { readonly path?: string } = {}): string {
+  const file = elf instanceof Uint8Array ? readElf(elf, { file: opts.path }) : elf;
+  const path = opts.path ?? file.file ?? "<memory>";
+  const out: string[] = [objdumpFileHeader(file, path)];
+  // Grouped by the section they patch, in the order those groups first appear.
+  const groups = new Map<number, string[]>();
+  for (const rs of file.relocations) {
+    if ((rs.section.flags & ELF.SHF_ALLOC) !== 0n || rs.entries.length === 0) continue;
+    let lines = groups.get(rs.target.index);
+    if (lines === undefined) {
+      lines = [];
+      groups.set(rs.target.index, lines);
+    }
+    for (const r of rs.entries) {
+      const type = relocTypeName(file, r.type).padEnd(24, " ");
+      lines.push(`${hex16(r.offset)} ${type} ${relocValue(file, rs.symbols, r.symbol, r.addend)}\n`);
+    }
+  }
+  for (const [index, lines] of groups) {
+    out.push(`\nRELOCATION RECORDS FOR [${file.sections[index].name}]:\n`);
+    out.push("OFFSET           TYPE                     VALUE\n");
+    out.push(...lines);
+  }
+  return out.join("");
+}

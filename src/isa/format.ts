@@ -41,14 +41,41 @@ export function hexImm64(lo: number, hi: number): string {
   return "-0x" + (-((BigInt(h) << 32n) + BigInt(l))).toString(16);
 }
 
-/** A memory operand "rN + 0x10" / "rN - 0x8". */
-function mem(base: string, off: number): string {
-  return off < 0 ? base + " - 0x" + (-off).toString(16) : base + " + 0x" + off.toString(16);
+/**
+ * How operands are spelled: llvm-objdump prints immediates in hex, the assembly printer (clang
+ * -S) in decimal and names branch/call targets and ld_imm64 symbols instead of numbers.
+ */
+export interface OperandStyle {
+  /** A 32-bit immediate. */
+  imm(v: number): string;
+  /** The 64-bit immediate of ld_imm64, from its two words. */
+  imm64(lo: number, hi: number): string;
+  /** A memory displacement with its sign: " + 0x10" / " - 8". */
+  disp(off: number): string;
+  /** A branch displacement: "+0x3" / "-7". */
+  br(v: number): string;
 }
 
-/** A 16-bit (or 32-bit for gotol) branch displacement "+0x3" / "-0x7". */
-function brOff(v: number): string {
-  return v < 0 ? "-0x" + (-v).toString(16) : "+0x" + v.toString(16);
+export const OBJDUMP_STYLE: OperandStyle = {
+  imm: hexImm,
+  imm64: hexImm64,
+  disp: (off) => (off < 0 ? " - 0x" + (-off).toString(16) : " + 0x" + off.toString(16)),
+  br: (v) => (v < 0 ? "-0x" + (-v).toString(16) : "+0x" + v.toString(16)),
+};
+
+export const ASM_STYLE: OperandStyle = {
+  imm: (v) => String(v),
+  imm64: (lo, hi) => String((BigInt(hi | 0) << 32n) + BigInt(lo >>> 0)),
+  disp: (off) => (off < 0 ? " - " + String(-off) : " + " + String(off)),
+  br: (v) => (v < 0 ? String(v) : "+" + String(v)),
+};
+
+/** Replacements for numeric operands (assembly printing): a label or symbol instead. */
+export interface SymbolicOperands {
+  /** The branch target (jumps) or callee (call) name. */
+  readonly target?: string;
+  /** The ld_imm64 value spelled as a symbol expression ("map", "data + 8"). */
+  readonly value?: string;
 }
 
 // Operator of each ALU op code (opcode >> 4), "" where the op has its own shape.
@@ -106,8 +133,12 @@ export function llvmInsnText(
   imm: number,
   hi: number | undefined,
   alu32: boolean,
+  style: OperandStyle = OBJDUMP_STYLE,
+  sym?: SymbolicOperands,
 ): string | undefined {
   const cls = opcode & 7;
+  const mem = (base: string, o: number): string => base + style.disp(o);
+  const brOff = (v: number): string => sym?.target ?? style.br(v);
   const code = opcode >> 4;
   const x = (opcode & 8) !== 0;
   switch (cls) {
@@ -131,14 +162,21 @@ export function llvmInsnText(
           return undefined;
         case 0xb: {
           // mov
-          if (!x) return off === 0 ? d + " = " + hexImm(imm) : undefined;
+          if (!x) return off === 0 ? d + " = " + style.imm(imm) : undefined;
           if (src > 11) return undefined;
           const s = regs[src];
           if (off === 0) return d + " = " + s;
           if (off === 8 || off === 16 || (off === 32 && cls === 7)) return d + " = (s" + off + ")" + s;
           if (off === 1 && cls === 7)
             return (
-              d + " = addr_space_cast(" + s + ", " + hexImm(imm >>> 16) + ", " + hexImm(imm & 0xffff) + ")"
+              d +
+              " = addr_space_cast(" +
+              s +
+              ", " +
+              style.imm(imm >>> 16) +
+              ", " +
+              style.imm(imm & 0xffff) +
+              ")"
             );
           return undefined;
         }
@@ -149,7 +187,7 @@ export function llvmInsnText(
             if (off !== 1 || (code !== 0x3 && code !== 0x9)) return undefined;
             op = "s" + op;
           }
-          if (!x) return d + " " + op + " " + hexImm(imm);
+          if (!x) return d + " " + op + " " + style.imm(imm);
           if (src > 11) return undefined;
           return d + " " + op + " " + regs[src];
         }
@@ -166,14 +204,14 @@ export function llvmInsnText(
           if (src > 11) return undefined;
           return "if " + regs[dst] + " " + op + " " + regs[src] + " goto " + brOff(off);
         }
-        return "if " + regs[dst] + " " + op + " " + hexImm(imm) + " goto " + brOff(off);
+        return "if " + regs[dst] + " " + op + " " + style.imm(imm) + " goto " + brOff(off);
       }
       if (cls === 6) return opcode === 0x06 ? "gotol " + brOff(imm) : undefined;
       switch (opcode) {
         case 0x05:
           return "goto " + brOff(off);
         case 0x85:
-          return "call " + hexImm(imm);
+          return "call " + (sym?.target ?? style.imm(imm));
         case 0x8d:
           return dst > 11 ? undefined : "callx " + R[dst];
         case 0x95:
@@ -188,15 +226,16 @@ export function llvmInsnText(
       // LD
       if (opcode === OP_LD_IMM64) {
         if (dst > 11 || off !== 0 || hi === undefined) return undefined;
-        if (src === 0) return R[dst] + " = " + hexImm64(imm, hi) + " ll";
+        if (src === 0 || sym?.value !== undefined)
+          return R[dst] + " = " + (sym?.value ?? style.imm64(imm, hi)) + " ll";
         // LLVM's decoder folds the high word into the pseudo operand (printed as 32 bits), so
         // ld_pseudo shows only the low word of the immediate, unsigned.
-        return "ld_pseudo\t" + R[dst] + ", " + hexImm(src) + ", " + hexImm(imm >>> 0);
+        return "ld_pseudo\t" + R[dst] + ", " + style.imm(src) + ", " + style.imm(imm >>> 0);
       }
       const size = (opcode >> 3) & 3;
       if (size === 3) return undefined;
       const mode = opcode & 0xe0;
-      if (mode === 0x20) return "r0 = *(" + SIZE_NAME[size] + " *)skb[" + hexImm(imm) + "]";
+      if (mode === 0x20) return "r0 = *(" + SIZE_NAME[size] + " *)skb[" + style.imm(imm) + "]";
       if (mode === 0x40) return src > 11 ? undefined : "r0 = *(" + SIZE_NAME[size] + " *)skb[" + R[src] + "]";
       return undefined;
     }
@@ -216,7 +255,7 @@ export function llvmInsnText(
     case 2: {
       // ST
       if ((opcode & 0xe0) !== 0x60 || dst > 11) return undefined;
-      return "*(" + SIZE_NAME[(opcode >> 3) & 3] + " *)(" + mem(R[dst], off) + ") = " + hexImm(imm);
+      return "*(" + SIZE_NAME[(opcode >> 3) & 3] + " *)(" + mem(R[dst], off) + ") = " + style.imm(imm);
     }
     default: {
       // STX
@@ -230,11 +269,11 @@ export function llvmInsnText(
       if (mode !== 0xc0) return undefined;
       const aop = (imm >> 4) & 0xf;
       const fetch = (imm & 0xf) === 1;
-      if (size === 3) return atomicText(aop, fetch, R, dst, src, off, "u64", "_64");
+      if (size === 3) return atomicText(aop, fetch, R, src, mem(R[dst], off), "u64", "_64");
       if (size !== 0) return undefined;
       // Without ALU32, LLVM only knows the legacy 32-bit xadd (any low nibble).
       if (!alu32) return aop === 0 ? "lock *(u32 *)(" + mem(R[dst], off) + ") += " + R[src] : undefined;
-      return atomicText(aop, fetch, W, dst, src, off, "u32", "32_32");
+      return atomicText(aop, fetch, W, src, mem(R[dst], off), "u32", "32_32");
     }
   }
 }
@@ -243,13 +282,11 @@ function atomicText(
   aop: number,
   fetch: boolean,
   regs: readonly string[],
-  dst: number,
   src: number,
-  off: number,
+  addr: string,
   ty: string,
   suffix: string,
 ): string | undefined {
-  const addr = mem(R[dst], off);
   const s = regs[src];
   if (fetch) {
     const name = FETCH_NAME[aop];
@@ -291,4 +328,64 @@ export function formatInsn(insn: Instruction, opts: FormatOptions = {}): string 
     hasAlu32(opts.mcpu),
   );
   return text ?? UNKNOWN_TEXT;
+}
+
+/**
+ * The fields llvm-mc writes back when it assembles the text LLVM prints for this instruction:
+ * the fields LLVM does not encode become 0 (and a 32-bit xadd without ALU32 loses its atomic
+ * op bits). Undefined when LLVM cannot decode the instruction. An instruction equal to its
+ * canonical form survives print-then-assemble unchanged.
+ */
+export function llvmCanonical(insn: Instruction, alu32: boolean): Instruction | undefined {
+  const { opcode, dst, src, off, imm } = insn;
+  const hi = opcode === OP_LD_IMM64 ? insn.wide?.imm : 0;
+  if (llvmInsnText(opcode, dst, src, off, imm, hi, alu32) === undefined) return undefined;
+  const c = (d: number, s: number, o: number, i: number): Instruction => ({
+    opcode,
+    dst: d,
+    src: s,
+    off: o,
+    imm: i,
+  });
+  const code = opcode >> 4;
+  const x = (opcode & 8) !== 0;
+  switch (opcode & 7) {
+    case 4:
+    case 7:
+      if (code === 0x8) return c(dst, 0, 0, 0);
+      if (code === 0xd) return c(dst, 0, 0, imm);
+      if (x) return c(dst, src, off, code === 0xb && off === 1 ? imm : 0);
+      return c(dst, 0, off, imm);
+    case 5:
+    case 6:
+      if (JMP_OP[code] !== "") return x ? c(dst, src, off, 0) : c(dst, 0, off, imm);
+      switch (opcode) {
+        case 0x05:
+        case 0xe5:
+          return c(0, 0, off, 0);
+        case 0x06:
+        case 0x85:
+          return c(0, 0, 0, imm);
+        case 0x8d:
+          return c(dst, 0, 0, 0);
+        default:
+          return c(0, 0, 0, 0);
+      }
+    case 0:
+      if (opcode === OP_LD_IMM64) {
+        // ld_pseudo prints (and so re-encodes) only the low word.
+        const wide = { opcode: 0, dst: 0, src: 0, off: 0, imm: src === 0 ? (hi ?? 0) : 0 };
+        return { opcode, dst, src, off: 0, imm, wide };
+      }
+      return (opcode & 0xe0) === 0x20 ? c(0, 0, 0, imm) : c(0, src, 0, 0);
+    case 1:
+      return c(dst, src, off, 0);
+    case 2:
+      return c(dst, 0, off, imm);
+    default: {
+      if ((opcode & 0xe0) === 0x60) return c(dst, src, off, 0);
+      if ((opcode & 0x18) === 0 && !alu32) return c(dst, src, off, 0);
+      return c(dst, src, off, (imm & 0xf0) | ((imm & 0xf) === 1 ? 1 : 0));
+    }
+  }
 }
