@@ -50,6 +50,21 @@ describe.skipIf(!haveObjdump)(`writer output under ${OBJDUMP} equals llvm-mc's`,
   }
 });
 
+describe.skipIf(!haveObjdump)("objdump listings assembled back into objects list the same", () => {
+  for (const g of readdirSync(DIR).filter((f) => f.endsWith(".dr.txt"))) {
+    it(g, () => {
+      const listing = readFileSync(join(DIR, g), "utf8");
+      const obj = assembleObject(listing, { syntax: "objdump", byteOrder: g.includes(".eb.") ? "be" : "le" });
+      // CO-RE lines come from .BTF.ext, which a listing does not carry.
+      const expected = listing
+        .split("\n")
+        .filter((l) => !/^\s+[0-9a-f]+:\s+CO-RE /.test(l))
+        .join("\n");
+      expect(objdump(["-d", "-r"], obj, `${g}.o`)).toBe(expected);
+    });
+  }
+});
+
 if (!haveObjdump) {
   it.skip(`${OBJDUMP} not found: writer output not compared with llvm-mc goldens`, () => {});
 }
