@@ -9,9 +9,9 @@
  *
  * Modelled contexts: __sk_buff (socket_filter, sched_cls, sched_act, cgroup_skb, lwt_*, sk_skb,
  * flow_dissector), xdp_md, bpf_sock (cgroup_sock, and skb->sk), pt_regs (kprobe),
- * bpf_perf_event_data, raw tracepoint args, tracepoint records. Not modelled yet: sock_ops,
- * sk_msg_md, bpf_sock_addr, sk_lookup, sk_reuseport_md, sysctl, sockopt, cgroup_dev, BTF-typed
- * contexts (tracing, lsm, struct_ops, ext).
+ * bpf_perf_event_data, raw tracepoint args, tracepoint records, bpf_sock_addr, bpf_sock_ops,
+ * sk_msg_md, bpf_sk_lookup, sk_reuseport_md, bpf_sysctl, bpf_sockopt, bpf_cgroup_dev_ctx.
+ * Not modelled: BTF-typed contexts (tracing, lsm, struct_ops, ext), lirc_mode2, netfilter, syscall.
  */
 
 /** One field of a context struct. Arrays are one field with `count` elements. */
@@ -177,6 +177,139 @@ export const BPF_RAW_TRACEPOINT_ARGS: CtxLayout = layout("bpf_raw_tracepoint_arg
   ["args", 0, 8 * MAX_BPF_FUNC_ARGS, MAX_BPF_FUNC_ARGS],
 ]);
 
+/** `struct bpf_sock_addr` (72 bytes): cgroup_sock_addr context. */
+export const BPF_SOCK_ADDR: CtxLayout = layout("bpf_sock_addr", 72, [
+  ["user_family", 0, 4],
+  ["user_ip4", 4, 4],
+  ["user_ip6", 8, 16, 4],
+  ["user_port", 24, 4],
+  ["family", 28, 4],
+  ["type", 32, 4],
+  ["protocol", 36, 4],
+  ["msg_src_ip4", 40, 4],
+  ["msg_src_ip6", 44, 16, 4],
+  ["sk", 64, 8],
+]);
+
+/**
+ * `struct bpf_sock_ops` (224 bytes): sock_ops context. `args[4]`, `reply` and `replylong[4]` share
+ * offset 4 (a union); listed here as `args`, with reply/replylong in SOCK_OPS_UNION_ALIASES.
+ */
+export const BPF_SOCK_OPS: CtxLayout = layout("bpf_sock_ops", 224, [
+  ["op", 0, 4],
+  ["args", 4, 16, 4],
+  ["family", 20, 4],
+  ["remote_ip4", 24, 4],
+  ["local_ip4", 28, 4],
+  ["remote_ip6", 32, 16, 4],
+  ["local_ip6", 48, 16, 4],
+  ["remote_port", 64, 4],
+  ["local_port", 68, 4],
+  ["is_fullsock", 72, 4],
+  ["snd_cwnd", 76, 4],
+  ["srtt_us", 80, 4],
+  ["bpf_sock_ops_cb_flags", 84, 4],
+  ["state", 88, 4],
+  ["rtt_min", 92, 4],
+  ["snd_ssthresh", 96, 4],
+  ["rcv_nxt", 100, 4],
+  ["snd_nxt", 104, 4],
+  ["snd_una", 108, 4],
+  ["mss_cache", 112, 4],
+  ["ecn_flags", 116, 4],
+  ["rate_delivered", 120, 4],
+  ["rate_interval_us", 124, 4],
+  ["packets_out", 128, 4],
+  ["retrans_out", 132, 4],
+  ["total_retrans", 136, 4],
+  ["segs_in", 140, 4],
+  ["data_segs_in", 144, 4],
+  ["segs_out", 148, 4],
+  ["data_segs_out", 152, 4],
+  ["lost_out", 156, 4],
+  ["sacked_out", 160, 4],
+  ["sk_txhash", 164, 4],
+  ["bytes_received", 168, 8],
+  ["bytes_acked", 176, 8],
+  ["sk", 184, 8],
+  ["skb_data", 192, 8],
+  ["skb_data_end", 200, 8],
+  ["skb_len", 208, 4],
+  ["skb_tcp_flags", 212, 4],
+  ["skb_hwtstamp", 216, 8],
+]);
+export const SOCK_OPS_UNION_ALIASES: readonly CtxField[] = [
+  { name: "reply", offset: 4, size: 4 },
+  { name: "replylong", offset: 4, size: 16, count: 4 },
+];
+
+/** `struct sk_msg_md` (80 bytes): sk_msg context. */
+export const SK_MSG_MD: CtxLayout = layout("sk_msg_md", 80, [
+  ["data", 0, 8],
+  ["data_end", 8, 8],
+  ["family", 16, 4],
+  ["remote_ip4", 20, 4],
+  ["local_ip4", 24, 4],
+  ["remote_ip6", 28, 16, 4],
+  ["local_ip6", 44, 16, 4],
+  ["remote_port", 60, 4],
+  ["local_port", 64, 4],
+  ["size", 68, 4],
+  ["sk", 72, 8],
+]);
+
+/** `struct bpf_sk_lookup` (72 bytes): sk_lookup context (`sk` and `cookie` share offset 0). */
+export const BPF_SK_LOOKUP: CtxLayout = layout("bpf_sk_lookup", 72, [
+  ["sk", 0, 8],
+  ["family", 8, 4],
+  ["protocol", 12, 4],
+  ["remote_ip4", 16, 4],
+  ["remote_ip6", 20, 16, 4],
+  // __be16 remote_port, then 2 bytes of zero padding readable for backward compatibility
+  ["remote_port", 36, 2],
+  ["local_ip4", 40, 4],
+  ["local_ip6", 44, 16, 4],
+  ["local_port", 60, 4],
+  ["ingress_ifindex", 64, 4],
+]);
+
+/** `struct sk_reuseport_md` (56 bytes): sk_reuseport context. */
+export const SK_REUSEPORT_MD: CtxLayout = layout("sk_reuseport_md", 56, [
+  ["data", 0, 8],
+  ["data_end", 8, 8],
+  ["len", 16, 4],
+  ["eth_protocol", 20, 4],
+  ["ip_protocol", 24, 4],
+  ["bind_inany", 28, 4],
+  ["hash", 32, 4],
+  ["sk", 40, 8],
+  ["migrating_sk", 48, 8],
+]);
+
+/** `struct bpf_sysctl` (8 bytes): cgroup_sysctl context. */
+export const BPF_SYSCTL: CtxLayout = layout("bpf_sysctl", 8, [
+  ["write", 0, 4],
+  ["file_pos", 4, 4],
+]);
+
+/** `struct bpf_sockopt` (40 bytes): cgroup_sockopt context; optval..optval_end is its "packet". */
+export const BPF_SOCKOPT: CtxLayout = layout("bpf_sockopt", 40, [
+  ["sk", 0, 8],
+  ["optval", 8, 8],
+  ["optval_end", 16, 8],
+  ["level", 24, 4],
+  ["optname", 28, 4],
+  ["optlen", 32, 4],
+  ["retval", 36, 4],
+]);
+
+/** `struct bpf_cgroup_dev_ctx` (12 bytes): cgroup_device context. */
+export const BPF_CGROUP_DEV_CTX: CtxLayout = layout("bpf_cgroup_dev_ctx", 12, [
+  ["access_type", 0, 4],
+  ["major", 4, 4],
+  ["minor", 8, 4],
+]);
+
 /** The common header of every trace event record (`struct trace_entry`, the `common_*` format fields). */
 export const TRACE_ENTRY: CtxLayout = layout("trace_entry", 8, [
   ["common_type", 0, 2],
@@ -213,6 +346,8 @@ export type CtxPointer =
   | "pkt_meta" // PTR_TO_PACKET_META
   | "pkt_end" // PTR_TO_PACKET_END
   | "sock_common_or_null" // PTR_TO_SOCK_COMMON_OR_NULL
+  | "sock" // PTR_TO_SOCKET
+  | "sock_or_null" // PTR_TO_SOCKET_OR_NULL
   | "flow_keys" // PTR_TO_FLOW_KEYS
   | "tp_buffer"; // PTR_TO_TP_BUFFER
 
@@ -468,6 +603,192 @@ function tracepointAccess(off: number, size: number, write: boolean): CtxAccessR
   return { ok: true };
 }
 
+function result(field: CtxField | undefined, ok: boolean, pointer?: CtxPointer): CtxAccessResult {
+  if (!ok) return field ? { ok: false, field } : { ok: false };
+  return { ok: true, ...(field ? { field } : {}), ...(pointer ? { pointer } : {}) };
+}
+
+/** 8-byte access to two u32 elements of an array field (the kernel's bpf_ctx_wide_access_ok). */
+function wideOk(off: number, size: number, f: CtxField | undefined): boolean {
+  return f !== undefined && size === 8 && off >= f.offset && off + 8 <= f.offset + f.size && off % 8 === 0;
+}
+
+const SOCK_ADDR_FAMILY_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  user_ip4: [
+    "cgroup_inet4_bind",
+    "cgroup_inet4_connect",
+    "cgroup_inet4_getpeername",
+    "cgroup_inet4_getsockname",
+    "cgroup_udp4_sendmsg",
+    "cgroup_udp4_recvmsg",
+  ],
+  user_ip6: [
+    "cgroup_inet6_bind",
+    "cgroup_inet6_connect",
+    "cgroup_inet6_getpeername",
+    "cgroup_inet6_getsockname",
+    "cgroup_udp6_sendmsg",
+    "cgroup_udp6_recvmsg",
+  ],
+  msg_src_ip4: ["cgroup_udp4_sendmsg"],
+  msg_src_ip6: ["cgroup_udp6_sendmsg"],
+};
+
+// sock_addr_is_valid_access
+function sockAddrAccess(off: number, size: number, write: boolean, o: CtxAccessOptions): CtxAccessResult {
+  const f = fieldAt(BPF_SOCK_ADDR, off);
+  if (off < 0 || off >= BPF_SOCK_ADDR.size || off % size !== 0 || !f) return result(f, false);
+  const families = SOCK_ADDR_FAMILY_FIELDS[f.name];
+  if (families && !families.includes(o.expectedAttachType ?? "")) return result(f, false);
+  switch (f.name) {
+    case "user_ip4":
+    case "user_ip6":
+    case "msg_src_ip4":
+    case "msg_src_ip6":
+    case "user_port": {
+      const wide =
+        wideOk(off, size, fieldByName(BPF_SOCK_ADDR, "user_ip6")) ||
+        wideOk(off, size, fieldByName(BPF_SOCK_ADDR, "msg_src_ip6"));
+      if (wide) return result(f, true);
+      return result(f, write ? size === 4 : narrowOk(size, 4));
+    }
+    case "sk":
+      return result(f, !write && size === 8, "sock");
+    case "user_family":
+    case "family":
+    case "type":
+    case "protocol":
+      return result(f, !write && size === 4);
+    default:
+      return result(f, false);
+  }
+}
+
+// sock_ops_is_valid_access
+function sockOpsAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(BPF_SOCK_OPS, off);
+  if (off < 0 || off >= BPF_SOCK_OPS.size || off % size !== 0) return result(f, false);
+  if (write) return result(f, (off === 4 || off === 164) && size === 4); // reply, sk_txhash
+  switch (f?.name) {
+    case "bytes_received":
+    case "bytes_acked":
+    case "skb_hwtstamp":
+      return result(f, size === 8);
+    case "sk":
+      return result(f, size === 8, "sock_or_null");
+    case "skb_data":
+      return result(f, size === 8, "pkt");
+    case "skb_data_end":
+      return result(f, size === 8, "pkt_end");
+    case "skb_tcp_flags":
+      if (off === f.offset) return result(f, narrowOk(size, 4));
+      return result(f, size === 4);
+    default:
+      return result(f, size === 4);
+  }
+}
+
+// sk_msg_is_valid_access
+function skMsgAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(SK_MSG_MD, off);
+  if (write || off % size !== 0 || !f) return result(f, false);
+  switch (f.name) {
+    case "data":
+      return result(f, size === 8, "pkt");
+    case "data_end":
+      return result(f, size === 8, "pkt_end");
+    case "sk":
+      return result(f, size === 8, "sock");
+    default:
+      return result(f, size === 4);
+  }
+}
+
+// sk_lookup_is_valid_access
+function skLookupAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(BPF_SK_LOOKUP, off);
+  if (off < 0 || off >= BPF_SK_LOOKUP.size || off % size !== 0 || write) return result(f, false);
+  if (off === 38 || off === 39) return result(undefined, narrowOk(size, 2)); // remote_port's zero padding
+  if (!f) return result(f, false);
+  if (f.name === "sk") return result(f, size === 8, "sock_or_null");
+  if (f.name === "remote_port") return result(f, size === 4 || narrowOk(size, 2));
+  return result(f, narrowOk(size, 4));
+}
+
+// sk_reuseport_is_valid_access
+function skReuseportAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(SK_REUSEPORT_MD, off);
+  if (off < 0 || off >= SK_REUSEPORT_MD.size || off % size !== 0 || write || !f) return result(f, false);
+  const exact = off === f.offset;
+  switch (f.name) {
+    case "data":
+      return result(f, exact && size === 8, "pkt");
+    case "data_end":
+      return result(f, exact && size === 8, "pkt_end");
+    case "hash":
+      return result(f, exact && size === 4);
+    case "sk":
+      return result(f, exact && size === 8, "sock");
+    case "migrating_sk":
+      return result(f, exact && size === 8, "sock_common_or_null");
+    case "eth_protocol":
+      return result(f, size >= 2 && narrowOk(size, 4));
+    default:
+      return result(f, narrowOk(size, 4));
+  }
+}
+
+// sysctl_is_valid_access
+function sysctlAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(BPF_SYSCTL, off);
+  if (off < 0 || off + size > BPF_SYSCTL.size || off % size !== 0 || !f) return result(f, false);
+  if (f.name === "write") return result(f, !write && narrowOk(size, 4));
+  return result(f, write ? size === 4 : narrowOk(size, 4));
+}
+
+// cg_sockopt_is_valid_access
+function sockoptAccess(off: number, size: number, write: boolean, o: CtxAccessOptions): CtxAccessResult {
+  const f = fieldAt(BPF_SOCKOPT, off);
+  if (off < 0 || off >= BPF_SOCKOPT.size || off % size !== 0 || !f) return result(f, false);
+  const get = o.expectedAttachType === "cgroup_getsockopt";
+  const set = o.expectedAttachType === "cgroup_setsockopt";
+  if (write) {
+    if (off !== f.offset) return result(f, false);
+    switch (f.name) {
+      case "retval":
+        return result(f, size === 4 && get);
+      case "optname":
+      case "level":
+        return result(f, size === 4 && set);
+      case "optlen":
+        return result(f, size === 4);
+      default:
+        return result(f, false);
+    }
+  }
+  switch (f.name) {
+    case "sk":
+      return result(f, size === 8, "sock");
+    case "optval":
+      return result(f, size === 8, "pkt");
+    case "optval_end":
+      return result(f, size === 8, "pkt_end");
+    case "retval":
+      return result(f, size === 4 && get);
+    default:
+      return result(f, size === 4);
+  }
+}
+
+// cgroup_dev_is_valid_access
+function cgroupDevAccess(off: number, size: number, write: boolean): CtxAccessResult {
+  const f = fieldAt(BPF_CGROUP_DEV_CTX, off);
+  if (write || off < 0 || off + size > BPF_CGROUP_DEV_CTX.size || off % size !== 0 || !f)
+    return result(f, false);
+  if (f.name === "access_type") return result(f, narrowOk(size, 4));
+  return result(f, size === 4);
+}
+
 /** The context struct a program type sees; undefined for the ones not modelled (see file comment). */
 export function contextLayoutFor(progType: string): CtxLayout | undefined {
   if (SKB_PROFILE_OF[progType] || progType === "flow_dissector") return SK_BUFF;
@@ -485,6 +806,22 @@ export function contextLayoutFor(progType: string): CtxLayout | undefined {
       return BPF_RAW_TRACEPOINT_ARGS;
     case "tracepoint":
       return TRACE_ENTRY; // the rest of the record depends on the tracepoint: parseTracepointFormat()
+    case "cgroup_sock_addr":
+      return BPF_SOCK_ADDR;
+    case "sock_ops":
+      return BPF_SOCK_OPS;
+    case "sk_msg":
+      return SK_MSG_MD;
+    case "sk_lookup":
+      return BPF_SK_LOOKUP;
+    case "sk_reuseport":
+      return SK_REUSEPORT_MD;
+    case "cgroup_sysctl":
+      return BPF_SYSCTL;
+    case "cgroup_sockopt":
+      return BPF_SOCKOPT;
+    case "cgroup_device":
+      return BPF_CGROUP_DEV_CTX;
     default:
       return undefined;
   }
@@ -501,6 +838,14 @@ export const CTX_MODELLED_PROG_TYPES: readonly string[] = [
   "raw_tracepoint",
   "raw_tracepoint_writable",
   "tracepoint",
+  "cgroup_sock_addr",
+  "sock_ops",
+  "sk_msg",
+  "sk_lookup",
+  "sk_reuseport",
+  "cgroup_sysctl",
+  "cgroup_sockopt",
+  "cgroup_device",
 ];
 
 /**
@@ -536,6 +881,22 @@ export function checkCtxAccess(
       return rawTpAccess(off, size, write, true);
     case "tracepoint":
       return tracepointAccess(off, size, write);
+    case "cgroup_sock_addr":
+      return sockAddrAccess(off, size, write, opts);
+    case "sock_ops":
+      return sockOpsAccess(off, size, write);
+    case "sk_msg":
+      return skMsgAccess(off, size, write);
+    case "sk_lookup":
+      return skLookupAccess(off, size, write);
+    case "sk_reuseport":
+      return skReuseportAccess(off, size, write);
+    case "cgroup_sysctl":
+      return sysctlAccess(off, size, write);
+    case "cgroup_sockopt":
+      return sockoptAccess(off, size, write, opts);
+    case "cgroup_device":
+      return cgroupDevAccess(off, size, write);
     default:
       return undefined;
   }

@@ -1,8 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  BPF_CGROUP_DEV_CTX,
   BPF_PERF_EVENT_DATA,
+  BPF_SK_LOOKUP,
   BPF_SOCK,
+  BPF_SOCK_ADDR,
+  BPF_SOCK_OPS,
+  BPF_SOCKOPT,
+  BPF_SYSCTL,
   CTX_MODELLED_PROG_TYPES,
   type CtxAccessOptions,
   type CtxLayout,
@@ -15,6 +21,9 @@ import {
   PT_REGS,
   parseTracepointFormat,
   SK_BUFF,
+  SK_MSG_MD,
+  SK_REUSEPORT_MD,
+  SOCK_OPS_UNION_ALIASES,
   TRACE_EVENT_RAW_SYS_ENTER,
   XDP_MD,
 } from "../../src/abi/contexts.js";
@@ -24,7 +33,22 @@ import { vmlinux, vmlinuxSkipReason } from "./vmlinux-btf.js";
 
 describe("context layouts", () => {
   it("fields are sorted, inside the struct and do not overlap", () => {
-    for (const l of [SK_BUFF, XDP_MD, BPF_SOCK, PT_REGS, BPF_PERF_EVENT_DATA, TRACE_EVENT_RAW_SYS_ENTER]) {
+    for (const l of [
+      SK_BUFF,
+      XDP_MD,
+      BPF_SOCK,
+      PT_REGS,
+      BPF_PERF_EVENT_DATA,
+      TRACE_EVENT_RAW_SYS_ENTER,
+      BPF_SOCK_ADDR,
+      BPF_SOCK_OPS,
+      SK_MSG_MD,
+      BPF_SK_LOOKUP,
+      SK_REUSEPORT_MD,
+      BPF_SYSCTL,
+      BPF_SOCKOPT,
+      BPF_CGROUP_DEV_CTX,
+    ]) {
       let end = 0;
       for (const f of l.fields) {
         expect(f.offset, `${l.struct}.${f.name}`).toBeGreaterThanOrEqual(end);
@@ -39,7 +63,8 @@ describe("context layouts", () => {
     expect(fieldByName(PT_REGS, "di")?.name).toBe("rdi");
     expect(fieldByName(PT_REGS, "rdi")?.offset).toBe(112);
     expect(contextLayoutFor("sched_cls")).toBe(SK_BUFF);
-    expect(contextLayoutFor("sk_msg")).toBeUndefined();
+    expect(contextLayoutFor("sk_msg")).toBe(SK_MSG_MD);
+    expect(contextLayoutFor("lsm")).toBeUndefined();
   });
   it("answers the common questions", () => {
     expect(checkCtxAccess("sched_cls", 76, 4, false)).toMatchObject({ ok: true, pointer: "pkt" });
@@ -79,6 +104,25 @@ describe.skipIf(!vmlinux)(`layouts against vmlinux BTF ${vmlinuxSkipReason}`, ()
     compare(BPF_PERF_EVENT_DATA, "bpf_perf_event_data");
     for (const l of [XDP_MD, BPF_SOCK, BPF_PERF_EVENT_DATA])
       expect(vmlinux!.structSize(l.struct)).toBe(l.size);
+  });
+  it("the other socket and cgroup contexts", () => {
+    const all = [
+      BPF_SOCK_ADDR,
+      BPF_SOCK_OPS,
+      SK_MSG_MD,
+      BPF_SK_LOOKUP,
+      SK_REUSEPORT_MD,
+      BPF_SYSCTL,
+      BPF_SOCKOPT,
+      BPF_CGROUP_DEV_CTX,
+    ];
+    for (const l of all) {
+      compare(l, l.struct);
+      expect(vmlinux!.structSize(l.struct), l.struct).toBe(l.size);
+    }
+    const ops = vmlinux!.members("bpf_sock_ops")!;
+    for (const a of SOCK_OPS_UNION_ALIASES)
+      expect(ops.find((m) => m.name === a.name)).toMatchObject({ offset: a.offset, size: a.size });
   });
   it("pt_regs (offsets; the kernel makes cs/ss unions with narrower first members)", () => {
     compare(PT_REGS, "pt_regs", { sizes: false });
@@ -135,6 +179,19 @@ describe.skipIf(!kernel)(`context access rules against the verifier ${kernelSkip
     { pt: "raw_tracepoint", span: 104 },
     { pt: "raw_tracepoint_writable", span: 104 },
     { pt: "tracepoint", span: 64 },
+    { pt: "cgroup_sock_addr", attach: "cgroup_inet4_connect", span: 80 },
+    { pt: "cgroup_sock_addr", attach: "cgroup_inet6_connect", span: 80 },
+    { pt: "cgroup_sock_addr", attach: "cgroup_udp4_sendmsg", span: 80 },
+    { pt: "cgroup_sock_addr", attach: "cgroup_udp6_sendmsg", span: 80 },
+    { pt: "cgroup_sock_addr", attach: "cgroup_unix_connect", span: 80 },
+    { pt: "sock_ops", span: 232 },
+    { pt: "sk_msg", span: 88 },
+    { pt: "sk_lookup", attach: "sk_lookup", span: 80 },
+    { pt: "sk_reuseport", span: 64 },
+    { pt: "cgroup_sysctl", span: 16 },
+    { pt: "cgroup_sockopt", attach: "cgroup_getsockopt", span: 48 },
+    { pt: "cgroup_sockopt", attach: "cgroup_setsockopt", span: 48 },
+    { pt: "cgroup_device", span: 16 },
   ];
   for (const c of cases) {
     it(`${c.pt}${c.attach ? ` (${c.attach})` : ""}`, () => {
@@ -150,7 +207,8 @@ describe.skipIf(!kernel)(`context access rules against the verifier ${kernelSkip
             const insn: [number, number, number, number] = write
               ? [0x63 | SIZE_CODE[size]!, 1 | (2 << 4), off, 0] // *(uN *)(r1 + off) = r2
               : [0x61 | SIZE_CODE[size]!, 0 | (1 << 4), off, 0]; // r0 = *(uN *)(r1 + off)
-            const prog = encodeInsns([[0xb7, 2, 0, 0], insn, [0xb7, 0, 0, 0], [0x95, 0, 0, 0]]);
+            // r0 = 1 suits every return range here (recvmsg-style hooks must return 1).
+            const prog = encodeInsns([[0xb7, 2, 0, 0], insn, [0xb7, 0, 0, 1], [0x95, 0, 0, 0]]);
             const r = kernel!.progLoad(progType, prog, { expectedAttachType });
             const model = checkCtxAccess(c.pt, off, size, write, opts)!;
             if (r.errno === 0) accepted++;
