@@ -230,6 +230,41 @@ const progTypeProvider = new Map<string, string>();
   }
 }
 
+/**
+ * BTF id table entries (`btf_sock_ids[BTF_SOCK_TYPE_TCP]`, `bpf_d_path_btf_ids[0]`) -> the kernel
+ * type they name, from BTF_ID_LIST* declarations and the BTF_SOCK_TYPE / BTF_TRACING_TYPE lists.
+ */
+const btfIdTypes = new Map<string, string>();
+{
+  const allText = [
+    ...sources.map((x) => x.text),
+    stripComments(readFileSync(join(root, "kernel/bpf/cgroup_iter.c"), "utf8")),
+  ];
+  for (const text of allText) {
+    for (const m of text.matchAll(/BTF_ID_LIST(?:_GLOBAL)?_SINGLE\((\w+),\s*(\w+),\s*(\w+)\)/g))
+      btfIdTypes.set(`${m[1]}[0]`, `${m[2]} ${m[3]}`);
+    for (const m of text.matchAll(/BTF_ID_LIST\((\w+)\)\s*((?:BTF_ID\(\w+,\s*\w+\)\s*)+)/g)) {
+      [...m[2]!.matchAll(/BTF_ID\((\w+),\s*(\w+)\)/g)].forEach((e, i) => {
+        btfIdTypes.set(`${m[1]}[${i}]`, `${e[1]} ${e[2]}`);
+      });
+    }
+  }
+  const ids = readFileSync(join(root, "include/linux/btf_ids.h"), "utf8");
+  for (const m of ids.matchAll(/BTF_SOCK_TYPE\((BTF_SOCK_TYPE_\w+),\s*(\w+)\)/g))
+    btfIdTypes.set(`btf_sock_ids[${m[1]}]`, `struct ${m[2]}`);
+  for (const m of ids.matchAll(/BTF_TRACING_TYPE\((BTF_TRACING_TYPE_\w+),\s*(\w+)\)/g))
+    btfIdTypes.set(`btf_tracing_ids[${m[1]}]`, `struct ${m[2]}`);
+  // bpf_tcp_ca.c looks this one up by name at init.
+  btfIdTypes.set("tcp_sock_id", "struct tcp_sock");
+}
+const btfType = (expr: string | null): string | null => {
+  if (expr === null) return null;
+  if (expr === "BPF_PTR_POISON") return null; // resolved per call from the map's BTF record
+  const t = btfIdTypes.get(expr);
+  if (!t) throw new Error(`unresolved BTF id ${expr}`);
+  return t;
+};
+
 const usedProtos = new Set<string>();
 for (const byFn of uses.values()) for (const s of byFn.values()) for (const p of s) usedProtos.add(p);
 
@@ -249,8 +284,15 @@ const protoRows = [...protos.values()]
       `args: ${JSON.stringify(p.args)}`,
     ];
     if (p.argSizes.some((s) => s !== null)) parts.push(`argSizes: ${JSON.stringify(p.argSizes)}`);
-    if (p.argBtfIds.some((s) => s !== null)) parts.push(`argBtfIds: [${p.argBtfIds.map(q).join(", ")}]`);
-    if (p.retBtfId) parts.push(`retBtfId: ${q(p.retBtfId)}`);
+    if (p.argBtfIds.some((s) => s !== null)) {
+      parts.push(`argBtfIds: [${p.argBtfIds.map(q).join(", ")}]`);
+      parts.push(`argBtfTypes: [${p.argBtfIds.map((b) => q(btfType(b))).join(", ")}]`);
+    }
+    if (p.retBtfId) {
+      parts.push(`retBtfId: ${q(p.retBtfId)}`);
+      const t = btfType(p.retBtfId);
+      if (t) parts.push(`retBtfType: ${q(t)}`);
+    }
     if (p.allowed) parts.push(`allowed: ${q(p.allowed)}`);
     return `  { ${parts.join(", ")} },`;
   });
@@ -298,7 +340,10 @@ export interface KernelHelperProto {
   readonly argSizes?: readonly (number | null)[];
   /** BTF id table entry named by argN_btf_id (ARG_PTR_TO_BTF_ID arguments), null elsewhere. */
   readonly argBtfIds?: readonly (string | null)[];
+  /** The kernel type those entries name (\`struct task_struct\`); null for BPF_PTR_POISON (set per call). */
+  readonly argBtfTypes?: readonly (string | null)[];
   readonly retBtfId?: string;
+  readonly retBtfType?: string;
   /** Name of the kernel's extra \`allowed(prog)\` predicate, when there is one. */
   readonly allowed?: string;
 }

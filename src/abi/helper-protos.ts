@@ -23,7 +23,10 @@ export interface KernelHelperProto {
   readonly argSizes?: readonly (number | null)[];
   /** BTF id table entry named by argN_btf_id (ARG_PTR_TO_BTF_ID arguments), null elsewhere. */
   readonly argBtfIds?: readonly (string | null)[];
+  /** The kernel type those entries name (`struct task_struct`); null for BPF_PTR_POISON (set per call). */
+  readonly argBtfTypes?: readonly (string | null)[];
   readonly retBtfId?: string;
+  readonly retBtfType?: string;
   /** Name of the kernel's extra `allowed(prog)` predicate, when there is one. */
   readonly allowed?: string;
 }
@@ -50,6 +53,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_ANYTHING"]],
     argBtfIds: ["bpf_bprm_opts_set_btf_ids[0]", null],
+    argBtfTypes: ["struct linux_binprm", null],
   },
   {
     symbol: "bpf_btf_find_by_name_kind_proto",
@@ -71,6 +75,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_CONST_MAP_PTR"], ["ARG_PTR_TO_BTF_ID_OR_NULL"]],
     argBtfIds: [null, "bpf_cgroup_btf_id[0]"],
+    argBtfTypes: [null, "struct cgroup"],
   },
   {
     symbol: "bpf_cgrp_storage_get_proto",
@@ -87,6 +92,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, "bpf_cgroup_btf_id[0]", null, null],
+    argBtfTypes: [null, "struct cgroup", null, null],
   },
   {
     symbol: "bpf_clone_redirect_proto",
@@ -124,6 +130,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, null, null, "btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null],
+    argBtfTypes: [null, null, null, "struct task_struct", null],
   },
   {
     symbol: "bpf_csum_diff_proto",
@@ -181,6 +188,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_MEM", "MEM_WRITE"], ["ARG_CONST_SIZE_OR_ZERO"]],
     argBtfIds: ["bpf_d_path_btf_ids[0]", null, null],
+    argBtfTypes: ["struct path", null, null],
     allowed: "bpf_d_path_allowed",
   },
   {
@@ -272,6 +280,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: ["btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null, null, null, null],
+    argBtfTypes: ["struct task_struct", null, null, null, null],
   },
   {
     symbol: "bpf_flow_dissector_load_bytes_proto",
@@ -433,6 +442,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_TRUSTED"],
     args: [],
     retBtfId: "btf_tracing_ids[BTF_TRACING_TYPE_TASK]",
+    retBtfType: "struct task_struct",
   },
   {
     symbol: "bpf_get_current_task_proto",
@@ -850,6 +860,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_UNINIT_MEM"], ["ARG_CONST_SIZE_OR_ZERO"], ["ARG_ANYTHING"]],
     argBtfIds: ["btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null, null, null],
+    argBtfTypes: ["struct task_struct", null, null, null],
   },
   {
     symbol: "bpf_get_task_stack_sleepable_proto",
@@ -861,6 +872,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_UNINIT_MEM"], ["ARG_CONST_SIZE_OR_ZERO"], ["ARG_ANYTHING"]],
     argBtfIds: ["btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null, null, null],
+    argBtfTypes: ["struct task_struct", null, null, null],
   },
   {
     symbol: "bpf_ima_file_hash_proto",
@@ -872,6 +884,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_UNINIT_MEM"], ["ARG_CONST_SIZE"]],
     argBtfIds: ["bpf_ima_file_hash_btf_ids[0]", null, null],
+    argBtfTypes: ["struct file", null, null],
     allowed: "bpf_ima_inode_hash_allowed",
   },
   {
@@ -884,6 +897,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_UNINIT_MEM"], ["ARG_CONST_SIZE"]],
     argBtfIds: ["bpf_ima_inode_hash_btf_ids[0]", null, null],
+    argBtfTypes: ["struct inode", null, null],
     allowed: "bpf_ima_inode_hash_allowed",
   },
   {
@@ -896,6 +910,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_CONST_MAP_PTR"], ["ARG_PTR_TO_BTF_ID_OR_NULL"]],
     argBtfIds: [null, "bpf_inode_storage_btf_ids[0]"],
+    argBtfTypes: [null, "struct inode"],
   },
   {
     symbol: "bpf_inode_storage_get_proto",
@@ -912,6 +927,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, "bpf_inode_storage_btf_ids[0]", null, null],
+    argBtfTypes: [null, "struct inode", null, null],
   },
   {
     symbol: "bpf_jiffies64_proto",
@@ -949,6 +965,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_KPTR_XCHG_DEST"], ["ARG_PTR_TO_BTF_ID_OR_NULL", "OBJ_RELEASE"]],
     argBtfIds: [null, "BPF_PTR_POISON"],
+    argBtfTypes: [null, null],
     retBtfId: "BPF_PTR_POISON",
   },
   {
@@ -1554,6 +1571,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: ["btf_seq_file_ids[0]", null, null, null],
+    argBtfTypes: ["struct seq_file", null, null, null],
   },
   {
     symbol: "bpf_seq_printf_proto",
@@ -1571,6 +1589,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_CONST_SIZE_OR_ZERO"],
     ],
     argBtfIds: ["btf_seq_file_ids[0]", null, null, null, null],
+    argBtfTypes: ["struct seq_file", null, null, null, null],
   },
   {
     symbol: "bpf_seq_write_proto",
@@ -1582,6 +1601,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_PTR_TO_MEM", "MEM_RDONLY"], ["ARG_CONST_SIZE_OR_ZERO"]],
     argBtfIds: ["btf_seq_file_ids[0]", null, null],
+    argBtfTypes: ["struct seq_file", null, null],
   },
   {
     symbol: "bpf_set_hash_invalid_proto",
@@ -1777,6 +1797,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_CONST_MAP_PTR"], ["ARG_PTR_TO_BTF_ID_OR_NULL"]],
     argBtfIds: [null, "btf_sock_ids[BTF_SOCK_TYPE_SOCK_COMMON]"],
+    argBtfTypes: [null, "struct sock_common"],
     allowed: "bpf_sk_storage_tracing_allowed",
   },
   {
@@ -1819,6 +1840,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, "btf_sock_ids[BTF_SOCK_TYPE_SOCK_COMMON]", null, null],
+    argBtfTypes: [null, "struct sock_common", null, null],
     allowed: "bpf_sk_storage_tracing_allowed",
   },
   {
@@ -2032,6 +2054,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_CONST_SIZE_OR_ZERO"],
     ],
     argBtfIds: ["bpf_skb_output_btf_ids[0]", null, null, null, null],
+    argBtfTypes: ["struct sk_buff", null, null, null, null],
   },
   {
     symbol: "bpf_skb_pull_data_proto",
@@ -2145,6 +2168,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_MPTCP]",
+    retBtfType: "struct mptcp_sock",
   },
   {
     symbol: "bpf_skc_to_tcp_request_sock_proto",
@@ -2156,6 +2180,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_TCP_REQ]",
+    retBtfType: "struct tcp_request_sock",
   },
   {
     symbol: "bpf_skc_to_tcp_sock_proto",
@@ -2167,6 +2192,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_TCP]",
+    retBtfType: "struct tcp_sock",
   },
   {
     symbol: "bpf_skc_to_tcp_timewait_sock_proto",
@@ -2178,6 +2204,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_TCP_TW]",
+    retBtfType: "struct tcp_timewait_sock",
   },
   {
     symbol: "bpf_skc_to_tcp6_sock_proto",
@@ -2189,6 +2216,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_TCP6]",
+    retBtfType: "struct tcp6_sock",
   },
   {
     symbol: "bpf_skc_to_udp6_sock_proto",
@@ -2200,6 +2228,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_UDP6]",
+    retBtfType: "struct udp6_sock",
   },
   {
     symbol: "bpf_skc_to_unix_sock_proto",
@@ -2211,6 +2240,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID_SOCK_COMMON"]],
     retBtfId: "btf_sock_ids[BTF_SOCK_TYPE_UNIX]",
+    retBtfType: "struct unix_sock",
   },
   {
     symbol: "bpf_snprintf_btf_proto",
@@ -2334,7 +2364,9 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID_OR_NULL"],
     args: [["ARG_PTR_TO_BTF_ID"]],
     argBtfIds: ["bpf_sock_from_file_btf_ids[1]"],
+    argBtfTypes: ["struct file"],
     retBtfId: "bpf_sock_from_file_btf_ids[0]",
+    retBtfType: "struct socket",
   },
   {
     symbol: "bpf_sock_hash_update_proto",
@@ -2438,6 +2470,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_VOID"],
     args: [["ARG_PTR_TO_SPIN_LOCK"]],
     argBtfIds: ["BPF_PTR_POISON"],
+    argBtfTypes: [null],
   },
   {
     symbol: "bpf_spin_unlock_proto",
@@ -2449,6 +2482,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_VOID"],
     args: [["ARG_PTR_TO_SPIN_LOCK"]],
     argBtfIds: ["BPF_PTR_POISON"],
+    argBtfTypes: [null],
   },
   {
     symbol: "bpf_strncmp_proto",
@@ -2572,7 +2606,9 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_PTR_TO_BTF_ID"],
     args: [["ARG_PTR_TO_BTF_ID"]],
     argBtfIds: ["btf_tracing_ids[BTF_TRACING_TYPE_TASK]"],
+    argBtfTypes: ["struct task_struct"],
     retBtfId: "bpf_task_pt_regs_ids[0]",
+    retBtfType: "struct pt_regs",
   },
   {
     symbol: "bpf_task_storage_delete_proto",
@@ -2584,6 +2620,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_CONST_MAP_PTR"], ["ARG_PTR_TO_BTF_ID_OR_NULL"]],
     argBtfIds: [null, "btf_tracing_ids[BTF_TRACING_TYPE_TASK]"],
+    argBtfTypes: [null, "struct task_struct"],
   },
   {
     symbol: "bpf_task_storage_delete_recur_proto",
@@ -2595,6 +2632,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_CONST_MAP_PTR"], ["ARG_PTR_TO_BTF_ID_OR_NULL"]],
     argBtfIds: [null, "btf_tracing_ids[BTF_TRACING_TYPE_TASK]"],
+    argBtfTypes: [null, "struct task_struct"],
   },
   {
     symbol: "bpf_task_storage_get_proto",
@@ -2611,6 +2649,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, "btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null, null],
+    argBtfTypes: [null, "struct task_struct", null, null],
   },
   {
     symbol: "bpf_task_storage_get_recur_proto",
@@ -2627,6 +2666,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_ANYTHING"],
     ],
     argBtfIds: [null, "btf_tracing_ids[BTF_TRACING_TYPE_TASK]", null, null],
+    argBtfTypes: [null, "struct task_struct", null, null],
   },
   {
     symbol: "bpf_tc_sk_lookup_tcp_proto",
@@ -2776,6 +2816,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"], ["ARG_ANYTHING"]],
     argBtfIds: ["tcp_sock_id", null],
+    argBtfTypes: ["struct tcp_sock", null],
   },
   {
     symbol: "bpf_tcp_sock_proto",
@@ -2997,6 +3038,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
     ret: ["RET_INTEGER"],
     args: [["ARG_PTR_TO_BTF_ID"]],
     argBtfIds: ["bpf_xdp_get_buff_len_bpf_ids[0]"],
+    argBtfTypes: ["struct xdp_buff"],
   },
   {
     symbol: "bpf_xdp_load_bytes_proto",
@@ -3024,6 +3066,7 @@ export const KERNEL_HELPER_PROTOS: readonly KernelHelperProto[] = [
       ["ARG_CONST_SIZE_OR_ZERO"],
     ],
     argBtfIds: ["bpf_xdp_output_btf_ids[0]", null, null, null, null],
+    argBtfTypes: ["struct xdp_buff", null, null, null, null],
   },
   {
     symbol: "bpf_xdp_redirect_map_proto",

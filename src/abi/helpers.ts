@@ -42,6 +42,8 @@ export interface HelperArg extends HelperType {
   readonly size?: number;
   /** Kernel BTF id table entry for ARG_PTR_TO_BTF_ID arguments (e.g. `btf_tracing_ids[BTF_TRACING_TYPE_TASK]`). */
   readonly btfId?: string;
+  /** The kernel type that entry names, e.g. `struct task_struct` (absent for BPF_PTR_POISON: set per call). */
+  readonly btfType?: string;
 }
 
 export interface HelperProto {
@@ -49,6 +51,8 @@ export interface HelperProto {
   readonly symbol: string;
   readonly ret: HelperType;
   readonly retBtfId?: string;
+  /** The kernel type a RET_PTR_TO_BTF_ID* result points to, e.g. `struct tcp_sock`. */
+  readonly retBtfType?: string;
   readonly args: readonly HelperArg[];
   readonly gplOnly: boolean;
   readonly pktAccess: boolean;
@@ -113,13 +117,16 @@ function toProto(k: KernelHelperProto): HelperProto {
     symbol: k.symbol,
     ret: splitType(k.ret),
     ...(k.retBtfId ? { retBtfId: k.retBtfId } : {}),
+    ...(k.retBtfType ? { retBtfType: k.retBtfType } : {}),
     args: k.args.map((a, i) => {
       const size = k.argSizes?.[i];
       const btfId = k.argBtfIds?.[i];
+      const btfType = k.argBtfTypes?.[i];
       return {
         ...splitType(a),
         ...(size != null ? { size } : {}),
         ...(btfId != null ? { btfId } : {}),
+        ...(btfType != null ? { btfType } : {}),
       };
     }),
     gplOnly: k.gplOnly,

@@ -91,6 +91,27 @@ describe.skipIf(!vmlinux)(`helper ids against vmlinux BTF ${vmlinuxSkipReason}`,
     for (const [n, v] of real) expect(helperByName(n)?.id, n).toBe(v);
   });
 
+  it("BTF-typed arguments and results name types this kernel has", () => {
+    let n = 0;
+    for (const h of HELPERS)
+      for (const v of h.variants) {
+        const types = [...v.proto.args.map((a) => a.btfType), v.proto.retBtfType].filter(
+          (t): t is string => t !== undefined,
+        );
+        for (const t of types) {
+          const [kind, name] = t.split(" ");
+          expect(
+            vmlinux!.typeId(name!, kind === "struct" ? "STRUCT" : "FUNC"),
+            `${h.name}: ${t}`,
+          ).toBeDefined();
+          n++;
+        }
+      }
+    expect(n).toBeGreaterThan(20);
+    expect(helperByName("bpf_skc_to_tcp_sock")!.proto!.retBtfType).toBe("struct tcp_sock");
+    expect(helperByName("bpf_task_storage_get")!.proto!.args[1]!.btfType).toBe("struct task_struct");
+  });
+
   it("MEM_FIXED_SIZE argument sizes match the kernel structs", () => {
     const sizes = new Set<number>();
     for (const h of HELPERS)
