@@ -22,6 +22,12 @@ export interface HelperCall {
    * also bpf_tail_call's success). The helper's own return value is then ignored.
    */
   stop(r0: bigint): void;
+  /**
+   * Call a function of the program (the value an ld_imm64 with src 4 loaded, passed to the
+   * helper as an argument) with r1..r5 = args, in a new frame; returns its r0. What bpf_loop and
+   * bpf_for_each_map_elem do with their callback. The helper's own arguments stay readable.
+   */
+  invoke(fn: bigint, args: readonly bigint[]): bigint;
   /** A fault attributed to the call instruction (kind "helper" unless told). */
   fault(detail: string, kind?: VmFaultKind, address?: bigint): VmFault;
 }

@@ -8,7 +8,7 @@
 import { UsageError } from "../errors.js";
 import type { Instruction } from "../isa/instruction.js";
 import { OP_LD_IMM64 } from "../isa/instruction.js";
-import { reservedFieldError } from "../isa/opcodes.js";
+import { PSEUDO_LD, reservedFieldError } from "../isa/opcodes.js";
 import {
   DEFAULT_BUDGET,
   type Helper,
@@ -43,6 +43,9 @@ const OP_WIDE_SLOT = 0x100; // second slot of ld_imm64
 const OP_UNRESOLVED = 0x101; // ld_imm64 with a pseudo source nobody resolved
 const OP_BAD_REG = 0x102; // uses a register number above r10
 const OP_TRUNCATED = 0x103; // ld_imm64 without its second slot (the program's last slot)
+
+/** High half of a function's address (ld_imm64 src 4): below every region, so never memory. */
+const CODE_HI = REGION_HI_BASE - 1;
 
 export interface VmOptions {
   /**
@@ -112,7 +115,11 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
     } else if (i.opcode === OP_LD_IMM64) {
       code.op[pc + 1] = OP_WIDE_SLOT;
       code.imm[pc + 1] = i.wide?.imm ?? 0;
-      if (i.src !== 0 && code.op[pc] === OP_LD_IMM64) {
+      if (i.src === PSEUDO_LD.FUNC && code.op[pc] === OP_LD_IMM64) {
+        // the address of a function of this program, for helpers that call back (bpf_loop)
+        code.imm[pc] = pc + i.imm + 1;
+        code.imm[pc + 1] = CODE_HI;
+      } else if (i.src !== 0 && code.op[pc] === OP_LD_IMM64) {
         let v: bigint | undefined;
         try {
           v = env.resolveLdImm64?.(i, pc);
@@ -173,6 +180,10 @@ class Machine implements HelperCall {
   private readonly loops = new Float64Array(MAX_CALL_FRAMES);
   private stopped: Stop | undefined;
   private packet: Region | undefined;
+  /** Budget of the run, what is left of it, and the current frame depth (kept in fields across helper calls). */
+  private budget = 0;
+  private left = 0;
+  private depth = 0;
 
   constructor(
     private readonly code: Code,
@@ -228,12 +239,70 @@ class Machine implements HelperCall {
     if (!Number.isSafeInteger(budget) || budget < 0) {
       throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
     }
-    const left = this.exec(budget);
-    return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - left };
+    this.budget = budget;
+    this.left = budget;
+    this.depth = 0;
+    this.loops[0] = MAY_GOTO_BUDGET;
+    this.exec(this.entry, 0);
+    return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - this.left };
   }
 
-  /** The loop. Returns the budget left. */
-  private exec(budget: number): number {
+  /**
+   * Call a BPF function from a helper (bpf_loop, bpf_for_each_map_elem...): `fn` is the value an
+   * ld_imm64 of a function (src 4) loaded. It runs in a new frame with r1-r5 = args and its
+   * own stack; the helper's own r0-r5 are kept for it. Returns the function's r0, or 0 without
+   * running it once the program has been stopped.
+   */
+  invoke(fn: bigint, args: readonly bigint[]): bigint {
+    const f = BigInt.asUintN(64, fn);
+    if (f >> 32n !== BigInt(CODE_HI) || Number(f & 0xffffffffn) >= this.code.n) {
+      throw this.fault(`callback 0x${f.toString(16)} is not a function of the program`, "bad-jump");
+    }
+    if (this.stopped !== undefined) return 0n;
+    const { L, H } = this;
+    const depth = this.depth;
+    if (depth + 1 >= MAX_CALL_FRAMES) {
+      throw this.fault(`call stack deeper than ${MAX_CALL_FRAMES} frames`, "call-depth");
+    }
+    const keepL = L.slice(0, 6);
+    const keepH = H.slice(0, 6);
+    for (let i = 0; i < 5; i++) {
+      const v = BigInt.asUintN(64, args[i] ?? 0n);
+      L[i + 1] = Number(BigInt.asIntN(32, v));
+      H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+    }
+    for (let i = 0; i < 4; i++) {
+      this.savedL[depth * 4 + i] = L[6 + i];
+      this.savedH[depth * 4 + i] = H[6 + i];
+    }
+    const st = this.stacks[depth + 1];
+    st.end = STACK_SIZE;
+    L[10] = STACK_SIZE;
+    H[10] = st.hi;
+    this.loops[depth + 1] = MAY_GOTO_BUDGET;
+    const insn = this.insn;
+    this.exec(Number(f & 0xffffffffn), depth + 1);
+    // back in the helper's frame
+    this.depth = depth;
+    this.insn = insn;
+    st.end = 0;
+    for (let i = 0; i < 4; i++) {
+      L[6 + i] = this.savedL[depth * 4 + i];
+      H[6 + i] = this.savedH[depth * 4 + i];
+    }
+    L[10] = STACK_SIZE;
+    H[10] = this.stacks[depth].hi;
+    const r0 = (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0);
+    L.set(keepL, 0);
+    H.set(keepH, 0);
+    return r0;
+  }
+
+  /**
+   * The loop, from slot `start` in frame `base` until that frame exits (or a helper stops the
+   * program). It consumes this.left, the budget shared by nested callback runs.
+   */
+  private exec(start: number, base: number): void {
     const { L, H, code, memory: mem } = this;
     const regions = mem.regions;
     const OP = code.op;
@@ -241,15 +310,14 @@ class Machine implements HelperCall {
     const SRC = code.src;
     const OFF = code.off;
     const IMM = code.imm;
-    let pc = this.entry;
-    let depth = 0;
-    let left = budget;
-    this.loops[0] = MAY_GOTO_BUDGET;
+    let pc = start;
+    let depth = base;
+    let left = this.left;
     try {
-      for (;;) {
+      run: for (;;) {
         if (--left < 0) {
           left = 0;
-          throw new VmFault("budget", `instruction budget of ${budget} exhausted`);
+          throw new VmFault("budget", `instruction budget of ${this.budget} exhausted`);
         }
         switch (OP[pc]) {
           // ---- ALU64 ----
@@ -714,8 +782,11 @@ class Machine implements HelperCall {
               pc += IMM[pc];
             } else if (kind === 0) {
               this.insn = pc;
+              this.depth = depth;
+              this.left = left;
               this.callHelper(IMM[pc], 0);
-              if (this.stopped !== undefined) return left;
+              left = this.left;
+              if (this.stopped !== undefined) break run;
             } else {
               throw new VmFault(
                 "unsupported",
@@ -727,13 +798,16 @@ class Machine implements HelperCall {
           case 0x8d: {
             // callx: the conformance suite's call through a register holding a helper id
             this.insn = pc;
+            this.depth = depth;
+            this.left = left;
             const r = DST[pc];
             this.callHelper(L[r], H[r]);
-            if (this.stopped !== undefined) return left;
+            left = this.left;
+            if (this.stopped !== undefined) break run;
             break;
           }
           case 0x95:
-            if (depth === 0) return left;
+            if (depth === base) break run;
             this.stacks[depth].end = 0;
             depth--;
             for (let i = 0; i < 4; i++) {
@@ -868,7 +942,7 @@ class Machine implements HelperCall {
               // out of the packet: the kernel's rewrite returns 0 from the current function
               L[0] = 0;
               H[0] = 0;
-              if (depth === 0) return left;
+              if (depth === base) break run;
               pc = this.retPc[depth - 1] - 1;
               this.stacks[depth].end = 0;
               depth--;
@@ -887,7 +961,9 @@ class Machine implements HelperCall {
         }
         pc++;
       }
+      this.left = left;
     } catch (e) {
+      this.left = left;
       const fault =
         e instanceof VmFault
           ? e

@@ -255,6 +255,76 @@ describe("helpers", () => {
   });
 });
 
+describe("callbacks (helpers that call program functions)", () => {
+  // bpf_loop's contract: call fn(i, ctx) for i < n until it returns non-zero; return the count
+  const loop: Helper = {
+    id: 181,
+    name: "loop",
+    fn: (c) => {
+      const n = Number(c.arg(1));
+      let i = 0;
+      while (i < n) {
+        const r = c.invoke(c.arg(2), [BigInt(i), c.arg(3)]);
+        i++;
+        if (r !== 0n) break;
+      }
+      return i;
+    },
+  };
+  // main: sum = 0 on its stack; r0 = loop(10, cb, &sum); return r0 * 1000 + sum + r6 (kept 5)
+  const main = [
+    mov64(6, 5),
+    insn(0x7a, 10, 0, -8, 0),
+    mov64(1, 10),
+    ldImm64(2, 0n, 4), // imm patched below: the callback
+    movReg(3, 10),
+    insn(0x07, 3, 0, 0, -8),
+    mov64(4, 0),
+    insn(0x85, 0, 0, 0, 181),
+    insn(0x27, 0, 0, 0, 1000),
+    insn(0x79, 1, 10, -8),
+    insn(0x0f, 0, 1),
+    insn(0x0f, 0, 6),
+    EXIT,
+  ];
+  // callback(i, ctx): *ctx += i; clobbers r6; returns i == 6
+  const callback = [
+    mov64(6, 99),
+    insn(0x79, 3, 2, 0),
+    insn(0x0f, 3, 1),
+    insn(0x7b, 2, 3, 0),
+    mov64(0, 0),
+    insn(0x55, 1, 0, 1, 6),
+    mov64(0, 1),
+    EXIT,
+  ];
+  // the ld_imm64 is slot 3; main has 14 slots, so the callback starts at slot 14
+  main[3] = ldImm64(2, BigInt(14 - 3 - 1), 4);
+
+  it("run in their own frame, with the helper's arguments and the caller's r6-r9 intact", () => {
+    const r = run([...main, ...callback], { helpers: [loop] });
+    expect(r.r0).toBe(7n * 1000n + (0n + 1n + 2n + 3n + 4n + 5n + 6n) + 5n);
+  });
+
+  it("a callback's fault names its instruction; a bad function address is a bad-jump fault", () => {
+    const faulty = [...callback];
+    faulty[1] = insn(0x79, 3, 2, 4096); // out of the caller's stack
+    const f = faultOf(() => run([...main, ...faulty], { helpers: [loop] }));
+    expect(f.kind).toBe("out-of-bounds");
+    expect(f.insn).toBe(15);
+    const bad: Helper = { id: 1, name: "bad", fn: (c) => c.invoke(c.arg(1), []) };
+    expect(faultOf(() => run([mov64(1, 3), insn(0x85, 0, 0, 0, 1), EXIT], { helpers: [bad] })).kind).toBe(
+      "bad-jump",
+    );
+  });
+
+  it("share the run's budget", () => {
+    const spin = [...callback];
+    spin[4] = insn(0x05, 0, 0, -1, 0); // loop forever in the callback
+    expect(faultOf(() => run([...main, ...spin], { helpers: [loop], budget: 5000 })).kind).toBe("budget");
+  });
+});
+
 describe("ld_imm64 pseudo sources", () => {
   it("are resolved through the environment's resolver", () => {
     const memory = new Memory();
