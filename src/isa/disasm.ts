@@ -23,6 +23,7 @@ import type { ElfFile, ElfSection, ElfSymbol } from "../elf/types.js";
 import { ELF } from "../elf/types.js";
 import { ElfError } from "../errors.js";
 import { type CoreRelocIndex, indexCoreRelocs } from "./disasm-core.js";
+import { TextSink } from "./disasm-sink.js";
 import { hasAlu32, llvmBranchDisplacement, llvmInsnText, type Mcpu } from "./format.js";
 
 export interface DisassembleOptions {
@@ -196,7 +197,7 @@ function lastAtOrBefore(list: readonly DisSymbol[], target: bigint): number {
 }
 
 /** The 8-bytes-a-line hex and ASCII dump llvm-objdump prints for data symbols in code sections. */
-function dumpData(out: string[], sectionAddr: bigint, bytes: Uint8Array, from: number, to: number): void {
+function dumpData(out: TextSink, sectionAddr: bigint, bytes: Uint8Array, from: number, to: number): void {
   let line = "";
   let ascii = "";
   let n = 0;
@@ -267,7 +268,7 @@ function disassembleSection(
   ctx: SectionContext,
   section: ElfSection,
   symbols: DisSymbol[],
-  out: string[],
+  out: TextSink,
 ): void {
   const bytes = section.data;
   const size = bytes.length;
@@ -383,26 +384,29 @@ function disassembleSection(
         }
       }
 
-      let line = smallAddr
-        ? String(Math.floor((secAddrNum + index) / 8)).padStart(8, " ")
-        : BigInt.asIntN(64, (secAddr + BigInt(index)) / 8n)
+      if (smallAddr) out.decimal(Math.floor((secAddrNum + index) / 8), 8);
+      else
+        out.push(
+          BigInt.asIntN(64, (secAddr + BigInt(index)) / 8n)
             .toString()
-            .padStart(8, " ");
-      line += ":";
+            .padStart(8, " "),
+        );
+      out.char(0x3a); // ':'
       if (raw) {
-        line += "\t" + HEX2[bytes[index]];
-        for (let k = 1; k < insnSize; k++) line += " " + HEX2[bytes[index + k]];
+        out.char(0x09);
+        out.hexBytes(bytes, index, insnSize);
       }
+      out.char(0x09);
       if (text === undefined) {
-        line += "\t<unknown>";
+        out.push("<unknown>");
       } else {
-        line += "\t" + text;
+        out.push(text);
         if (disp !== undefined) {
           const target = (secAddr + BigInt(index + 8) + BigInt(disp) * 8n) & MASK64;
-          line += branchAnnotation(ctx, symbols, target);
+          out.push(branchAnnotation(ctx, symbols, target));
         }
       }
-      out.push(line + "\n");
+      out.char(0x0a);
 
       if (core !== undefined) {
         const c = core.get(index);
@@ -438,7 +442,8 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
       file: file.file ?? opts.path,
     });
   }
-  const out: string[] = [objdumpFileHeader(file, path)];
+  const out = new TextSink();
+  out.push(objdumpFileHeader(file, path));
   const { bySection, absolute } = collectSymbols(file);
   const relocs = opts.relocs === true;
   const ctx: SectionContext = {
@@ -458,7 +463,7 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
     const symbols = [...(bySection.get(section.index) ?? [])];
     disassembleSection(ctx, section, symbols, out);
   }
-  return out.join("");
+  return out.toString();
 }
 
 /**
