@@ -139,9 +139,11 @@ export function writeElf(module: AsmModule): Uint8Array {
   for (const sym of module.symbols) {
     const shndx = sym.absolute
       ? ELF.SHN_ABS
-      : sym.section !== undefined
-        ? (sectionIndex.get(sym.section) ?? 0)
-        : ELF.SHN_UNDEF;
+      : sym.common
+        ? ELF.SHN_COMMON
+        : sym.section !== undefined
+          ? (sectionIndex.get(sym.section) ?? 0)
+          : ELF.SHN_UNDEF;
     const e = {
       name: sym.name,
       value: sym.value,

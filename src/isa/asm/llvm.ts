@@ -450,6 +450,21 @@ function directive(b: AsmBuilder, name: string, c: Cursor, pos: SourcePos, col: 
       }
       return;
     }
+    case ".comm":
+    case ".lcomm": {
+      const t = c.next();
+      if (t?.kind !== "ident")
+        throw asmError("E_ASM_DIRECTIVE", `${name} needs a symbol name`, pos, t?.col ?? c.col());
+      c.expectOp(",", "after the symbol name");
+      const size = constArg(c, "size", pos);
+      const align = c.eatOp(",") ? constArg(c, "alignment", pos) : 1n;
+      c.expectEnd();
+      if (size < 0n || size > 1n << 30n || align < 1n || align > 1n << 16n || (align & (align - 1n)) !== 0n) {
+        throw asmError("E_ASM_DIRECTIVE", `bad ${name} size ${size} or alignment ${align}`, pos, col);
+      }
+      b.common(t.text, Number(size), Number(align), name === ".lcomm", pos);
+      return;
+    }
     case ".addrsig":
       c.expectEnd();
       b.addrsig = b.addrsig ?? [];

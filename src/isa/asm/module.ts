@@ -94,6 +94,8 @@ export interface AsmSymbol {
   readonly order: number;
   /** Defined by `.set`/`=` to a number (SHN_ABS). */
   readonly absolute?: boolean;
+  /** A common symbol (SHN_COMMON): `value` is its alignment. */
+  readonly common?: boolean;
 }
 
 export interface AsmModule {
@@ -132,6 +134,8 @@ interface SymbolState {
   visibility?: number;
   readonly order: number;
   defPos?: SourcePos;
+  /** A global common symbol (`.comm`): SHN_COMMON, value = alignment. */
+  common?: { size: number; align: number };
 }
 
 /** A label name that llvm-mc keeps out of the symbol table. */
@@ -224,6 +228,24 @@ export class AsmBuilder {
     s.section = this.current.name;
     s.item = this.current.items.length;
     s.defPos = pos;
+  }
+
+  /** `.comm`/`.lcomm`: a local common symbol is allocated in .bss; a global one stays SHN_COMMON. */
+  common(name: string, size: number, align: number, local: boolean, pos: SourcePos): void {
+    const s = this.symbol(name);
+    if (s.type === undefined) s.type = ELF.STT_OBJECT;
+    s.size = { add: BigInt(size) };
+    if (!local && s.bind !== ELF.STB_LOCAL) {
+      s.common = { size, align };
+      if (s.bind === undefined) s.bind = ELF.STB_GLOBAL;
+      return;
+    }
+    const saved = this.current;
+    this.current = this.section(".bss");
+    this.addAlign(Math.max(1, align));
+    this.defineLabel(name, pos);
+    this.addFill(size, 0);
+    this.current = saved;
   }
 
   setAbsolute(name: string, value: bigint, pos: SourcePos): void {
@@ -403,7 +425,7 @@ export class AsmBuilder {
       symbols.push({
         name: s.name,
         section: s.section,
-        value: this.labelOffset(s) ?? 0n,
+        value: s.common ? BigInt(s.common.align) : (this.labelOffset(s) ?? 0n),
         size,
         type: s.type ?? ELF.STT_NOTYPE,
         bind:
@@ -411,6 +433,7 @@ export class AsmBuilder {
         visibility: s.visibility ?? 0,
         order: s.order,
         ...(s.absolute !== undefined ? { absolute: true } : {}),
+        ...(s.common ? { common: true } : {}),
       });
     }
     return {
