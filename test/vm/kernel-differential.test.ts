@@ -150,6 +150,54 @@ function wrap(bodyInsns: readonly Instruction[]): Instruction[] {
   return [...prologue, ...bodyInsns, ...epilogue];
 }
 
+/**
+ * main: body1, then a bpf-to-bpf call of sub with r1-r5 as body1 left them; r7-r9 keep copies of
+ * r0-r2 across the call; after it, r0 (sub's result), r7-r9 and two of main's stack slots go to
+ * the packet. sub zeroes its own stack, clobbers r6-r9 and runs body2 from r0 = r1.
+ */
+function wrapWithCall(body1: readonly Instruction[], body2: readonly Instruction[]): Instruction[] {
+  const zeroStack = Array.from({ length: 8 }, (_, i) => insn(0x7a, 10, 0, -8 * (i + 1), 0));
+  const head = [insn(0x61, 6, 1, 0), insn(0x61, 7, 1, 4), insn(0xbf, 8, 6), insn(0x07, 8, 0, 0, PKT)];
+  const afterCheck = [
+    ...zeroStack,
+    ...Array.from({ length: 6 }, (_, i) => insn(0x79, i, 6, 8 * i)),
+    ...body1,
+    insn(0xbf, 7, 0),
+    insn(0xbf, 8, 1),
+    insn(0xbf, 9, 2),
+  ];
+  const afterCall = [
+    insn(0xbf, 1, 7),
+    insn(0xbf, 2, 8),
+    insn(0xbf, 3, 9),
+    insn(0x79, 4, 10, -8),
+    insn(0x79, 5, 10, -16),
+    ...Array.from({ length: 6 }, (_, i) => insn(0x7b, 6, i, OUT + 8 * i)),
+  ];
+  const out = [insn(0xb7, 0, 0, 0, XDP_PASS), insn(0x95)];
+  const sub = [
+    ...zeroStack,
+    insn(0xbf, 0, 1),
+    insn(0xb7, 6, 0, 0, -1),
+    insn(0xb7, 7, 0, 0, 7),
+    insn(0xb7, 8, 0, 0, 8),
+    insn(0xb7, 9, 0, 0, 9),
+    ...body2,
+    insn(0x95),
+  ];
+  const checkToOut = afterCheck.length + 1 + afterCall.length; // from the insn after the check
+  const callToSub = afterCall.length + out.length; // from the insn after the call
+  return [
+    ...head,
+    insn(0x2d, 8, 7, checkToOut, 0), // if r8 > r7 goto out
+    ...afterCheck,
+    insn(0x85, 0, 1, 0, callToSub),
+    ...afterCall,
+    ...out,
+    ...sub,
+  ];
+}
+
 function runVm(prog: readonly Instruction[], packet: Uint8Array): { r0: bigint; packet: Uint8Array } {
   const memory = new Memory();
   const p = memory.addPacket(packet);
@@ -190,6 +238,33 @@ describe("VM against the kernel (XDP test run)", () => {
     );
   });
 
+  it("bpf-to-bpf calls: arguments, result, r6-r9 and the caller's stack survive the callee", (ctx) => {
+    if (unavailable) {
+      ctx.skip(unavailable);
+      return;
+    }
+    fc.assert(
+      fc.property(
+        programArb,
+        programArb,
+        fc.uint8Array({ minLength: PKT, maxLength: PKT }),
+        (b1, b2, packet) => {
+          const prog = wrapWithCall(b1, b2);
+          const loaded = loadProgram({ type: XDP, insns: prog });
+          try {
+            const k = testRun(loaded.fd, { data: packet });
+            const v = runVm(prog, packet);
+            expect(Number(v.r0)).toBe(k.retval);
+            expect(Buffer.from(v.packet).toString("hex")).toBe(Buffer.from(k.data).toString("hex"));
+          } finally {
+            loaded.fd.close();
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("LD_ABS / LD_IND: same r0 as a socket filter, in bounds, out of bounds and via SKF_*_OFF", (ctx) => {
     if (unavailable) {
       ctx.skip(unavailable);
@@ -220,7 +295,7 @@ describe("VM against the kernel (XDP test run)", () => {
           const prog = [
             insn(0xbf, 6, 1), // r6 = ctx, as LD_ABS requires
             insn(0xb7, 0, 0, 0, 0),
-            insn(0xb7, 7, 0, 0, ind ? off - split : 0),
+            insn(0xb7, 7, 0, 0, ind ? (off - split) | 0 : 0),
             insn(op, 0, ind ? 7 : 0, 0, ind ? split : off),
             insn(0x95),
           ];
