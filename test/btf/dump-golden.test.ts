@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
-import { btfFromBytes, dumpBtfC, dumpBtfRaw } from "../../src/elf/btf/index.js";
+import { btfFromBytes, dumpBtfC, dumpBtfJson, dumpBtfRaw } from "../../src/elf/btf/index.js";
 import { firstDifference } from "./diff.js";
 
 const ROOT = join(import.meta.dirname, "..", "fixtures");
@@ -62,6 +62,14 @@ describe("btf dump matches bpftool goldens", () => {
     expect(firstDifference(readFileSync(raw, "utf8"), dumpBtfRaw(btf))).toBeUndefined();
   });
 
+  it.each(["el", "eb"])("tricky.%s json (bpftool -j)", (e) => {
+    const obj = join(SAMPLE, `tricky.${e}.o`);
+    const btf = btfFromBytes(new Uint8Array(readFileSync(obj)), { file: obj });
+    const golden = readFileSync(join(SAMPLE, `tricky.${e}.json.txt`), "utf8");
+    expect(dumpBtfJson(btf)).toBe(golden);
+    expect(JSON.parse(golden).types).toHaveLength(btf.typeCount - 1);
+  });
+
   it.each(all)("$name c", ({ obj, c }) => {
     const btf = btfFromBytes(new Uint8Array(readFileSync(obj)), { file: obj });
     expect(firstDifference(readFileSync(c, "utf8"), dumpBtfC(btf))).toBeUndefined();
@@ -88,10 +96,26 @@ describe("tsbpf btf dump (CLI)", () => {
     expect(firstDifference(readFileSync(sample.c, "utf8"), io.out)).toBeUndefined();
   });
 
+  it("prints JSON with -j or 'format json', refuses JSON for the C format", async () => {
+    const golden = readFileSync(join(SAMPLE, "tricky.el.json.txt"), "utf8");
+    for (const args of [
+      ["-j", "file", sample.obj.replace(".eb.", ".el.")],
+      ["file", sample.obj.replace(".eb.", ".el."), "format", "json"],
+    ]) {
+      const io = captureIo();
+      const code = await main(["node", "tsbpf", "btf", "dump", ...args], io);
+      expect(code).toBe(0);
+      expect(io.out).toBe(golden);
+    }
+    const io = captureIo();
+    expect(await main(["node", "tsbpf", "btf", "dump", "-j", "file", sample.obj, "format", "c"], io)).toBe(2);
+    expect(io.err).toMatch(/JSON output for C-syntax dump is not supported/);
+  });
+
   it("rejects bad usage and bad files with exit code 2 and one line", async () => {
     const bad: string[][] = [
       ["btf", "dump", "id", "5"],
-      ["btf", "dump", "file", sample.obj, "format", "json"],
+      ["btf", "dump", "file", sample.obj, "format", "yaml"],
       ["btf", "dump", "file", sample.obj, "colour", "c"],
       ["btf", "dump", "file", "/nonexistent/x.o"],
       ["btf", "dump", "file", join(SAMPLE, "tricky.c")],

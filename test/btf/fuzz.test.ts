@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Btf, dumpBtfC, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
+import { type Btf, dumpBtfC, dumpBtfJson, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
 import { readElf } from "../../src/elf/reader.js";
 import { BtfError } from "../../src/errors.js";
 import { BtfBuilder, KIND } from "./btf-builder.js";
@@ -66,6 +66,7 @@ function exercise(btf: Btf): void {
   onlyBtfError(() => btf.findByName("node"));
   onlyBtfError(() => dumpBtfRaw(btf));
   onlyBtfError(() => dumpBtfC(btf));
+  onlyBtfError(() => dumpBtfJson(btf));
 }
 
 function check(bytes: Uint8Array): void {

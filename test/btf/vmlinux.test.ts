@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BtfKind, dumpBtfC, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
+import { BtfKind, dumpBtfC, dumpBtfJson, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
 import { firstDifference } from "./diff.js";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -24,8 +24,12 @@ function bpftoolWorks(): string | undefined {
 const skipReason = bpftoolWorks();
 if (skipReason) console.warn(`vmlinux BTF tests skipped: ${skipReason}`);
 
-function bpftool(format: "raw" | "c"): string {
-  return execFileSync("bpftool", ["btf", "dump", "file", VMLINUX, "format", format], {
+function bpftool(format: "raw" | "c" | "json"): string {
+  const args =
+    format === "json"
+      ? ["-j", "btf", "dump", "file", VMLINUX]
+      : ["btf", "dump", "file", VMLINUX, "format", format];
+  return execFileSync("bpftool", args, {
     encoding: "utf8",
     maxBuffer: 1 << 30,
   });
@@ -43,6 +47,11 @@ describe.skipIf(skipReason !== undefined)("vmlinux BTF against bpftool", () => {
   it("C dump is byte-identical", () => {
     const btf = parseBtf(bytes);
     expect(firstDifference(bpftool("c"), dumpBtfC(btf))).toBeUndefined();
+  }, 60_000);
+
+  it("JSON dump is byte-identical to bpftool -j", () => {
+    const btf = parseBtf(bytes);
+    expect(firstDifference(bpftool("json"), dumpBtfJson(btf))).toBeUndefined();
   }, 60_000);
 
   it("layout queries agree with the sizes BTF records for kernel structs", () => {

@@ -1,9 +1,11 @@
 /**
- * `tsbpf btf dump file <path> [format raw|c]`: bpftool's argument order and output. Keywords
+ * `tsbpf btf dump file <path> [format raw|c|json]` (and `-j`): bpftool's argument order and output
+ * (`-j` and `format json` print what `bpftool -j btf dump` prints). Keywords
  * may be abbreviated to any prefix, as bpftool allows (`btf dump f x.o fo c`).
  */
 import type { Command } from "commander";
 import { dumpBtfC } from "../../elf/btf/c-dump.js";
+import { dumpBtfJson } from "../../elf/btf/json-dump.js";
 import { loadBtfFile } from "../../elf/btf/load.js";
 import { dumpBtfRaw } from "../../elf/btf/raw-dump.js";
 import { UsageError } from "../../errors.js";
@@ -16,7 +18,11 @@ function isPrefix(word: string, full: string): boolean {
   return word.length > 0 && full.startsWith(word);
 }
 
-export async function runBtfDump(args: readonly string[], io: CliIo): Promise<void> {
+export async function runBtfDump(
+  args: readonly string[],
+  io: CliIo,
+  opts: { json?: boolean } = {},
+): Promise<void> {
   const [src, path, ...rest] = args;
   if (src === undefined || !isPrefix(src, "file")) {
     throw new UsageError(
@@ -27,30 +33,39 @@ export async function runBtfDump(args: readonly string[], io: CliIo): Promise<vo
     );
   }
   if (path === undefined) throw new UsageError("BTF_USAGE", "expected a path after 'file'");
-  let format: "raw" | "c" = "raw";
+  let format: "raw" | "c" | "json" = opts.json ? "json" : "raw";
   for (let i = 0; i < rest.length; i++) {
     if (!isPrefix(rest[i], "format")) throw new UsageError("BTF_USAGE", `unrecognized option: '${rest[i]}'`);
     const value = rest[++i];
     if (value === undefined) throw new UsageError("BTF_USAGE", "expecting value for 'format' option");
-    if (value !== "raw" && value !== "c") {
-      throw new UsageError("BTF_USAGE", `unrecognized format specifier: '${value}', possible values: raw, c`);
+    if (value === "c") {
+      if (opts.json) throw new UsageError("BTF_USAGE", "JSON output for C-syntax dump is not supported");
+      format = "c";
+    } else if (value === "raw" || value === "json") {
+      // `format json` is `-j`: the machine-readable form of the raw listing.
+      format = opts.json || value === "json" ? "json" : "raw";
+    } else {
+      throw new UsageError(
+        "BTF_USAGE",
+        `unrecognized format specifier: '${value}', possible values: raw, c, json`,
+      );
     }
-    format = value;
   }
   // Module BTF under /sys/kernel/btf/ is split BTF on top of vmlinux, as bpftool assumes.
   const base =
     path.startsWith(SYSFS_DIR) && path !== SYSFS_VMLINUX ? await loadBtfFile(SYSFS_VMLINUX) : undefined;
   const btf = await loadBtfFile(path, { base });
-  io.stdout(format === "c" ? dumpBtfC(btf) : dumpBtfRaw(btf));
+  io.stdout(format === "c" ? dumpBtfC(btf) : format === "json" ? dumpBtfJson(btf) : dumpBtfRaw(btf));
 }
 
 export function registerBtf(program: Command, io: CliIo): void {
   const btf = program.command("btf").description("inspect BTF type information");
   btf
     .command("dump")
-    .description("dump BTF types like `bpftool btf dump`: dump file <path> [format raw|c]")
-    .argument("<args...>", "file <path> [format raw|c]")
-    .action(async (args: string[]) => {
-      await runBtfDump(args, io);
+    .description("dump BTF types like `bpftool btf dump`: dump file <path> [format raw|c|json]")
+    .argument("<args...>", "file <path> [format raw|c|json]")
+    .option("-j, --json", "raw listing as JSON, like `bpftool -j`")
+    .action(async (args: string[], opts: { json?: boolean }) => {
+      await runBtfDump(args, io, opts);
     });
 }
