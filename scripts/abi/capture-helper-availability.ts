@@ -3,7 +3,7 @@
  * test/fixtures/golden/helper-availability.json (committed; src/abi/helper-availability.ts is
  * generated from it by scripts/abi/gen-helper-availability.ts).
  *
- * Method: for every program type and helper id, BPF_PROG_LOAD `call <id>; r0 = 0; exit` (license
+ * Method: for every program type and helper id, BPF_PROG_LOAD `call <id>; r0 = 1; exit` (license
  * GPL, log level 1) and read the verifier's verdict on the call instruction. The kernel checks
  * availability before anything else about the call, so:
  *   "program of this type cannot use helper"  -> not available
@@ -23,6 +23,12 @@ const syscall = libc.func("long syscall(long number, ...)");
 const close = libc.func("int close(int fd)");
 const NR_BPF = 321; // x86_64
 const BPF_PROG_LOAD = 5;
+
+function attachName(kernelName: string): string {
+  const e = KERNEL_ATTACH_TYPES.find((a) => a.kernelName === kernelName);
+  if (!e) throw new Error(`no attach type ${kernelName}`);
+  return e.name;
+}
 
 function attachId(name: string): number {
   const e = KERNEL_ATTACH_TYPES.find((a) => a.kernelName === name);
@@ -64,7 +70,7 @@ const SETUP: Record<string, LoadSetup> = {
 function encodeProgram(helperId: number | null): Buffer {
   const insns: [number, number, number, number][] = [];
   if (helperId !== null) insns.push([0x85, 0, 0, helperId]); // call helperId
-  insns.push([0xb7, 0, 0, 0]); // r0 = 0
+  insns.push([0xb7, 0, 0, 1]); // r0 = 1: inside every return range (recvmsg-style hooks need 1)
   insns.push([0x95, 0, 0, 0]); // exit
   const buf = Buffer.alloc(insns.length * 8);
   insns.forEach(([op, regs, off, imm], i) => {
@@ -77,6 +83,8 @@ function encodeProgram(helperId: number | null): Buffer {
 }
 
 const license = Buffer.from("GPL\0");
+/** Buffers the kernel is reading through raw addresses: kept reachable until the call returns. */
+const inFlight = new Set<Buffer[]>();
 const logBuf = Buffer.alloc(1 << 16);
 
 /** Returns the fd (>= 0, closed here) or -1, and the verifier log. */
@@ -94,7 +102,10 @@ function load(progType: number, setup: LoadSetup & { btfId?: number }, helperId:
   if (setup.expectedAttachType) attr.writeUInt32LE(attachId(setup.expectedAttachType), 68);
   if (setup.btfId !== undefined) attr.writeUInt32LE(setup.btfId, 108);
   logBuf.fill(0);
+  const keep = [attr, prog, license, logBuf];
+  inFlight.add(keep);
   const fd = Number(syscall(NR_BPF, "int", BPF_PROG_LOAD, "void *", attr, "uint", attr.length));
+  inFlight.delete(keep);
   const errno = fd < 0 ? koffi.errno() : 0;
   if (fd >= 0) close(fd);
   const end = logBuf.indexOf(0);
@@ -111,13 +122,10 @@ interface ProgTypeResult {
   readonly unavailable: string[];
 }
 
-const result: Record<string, ProgTypeResult> = {};
-for (const pt of KERNEL_PROG_TYPES) {
-  if (pt.id === 0) continue;
-  const setup = SETUP[pt.kernelName] ?? {};
+function measure(ptId: number, ptName: string, setup: LoadSetup): ProgTypeResult {
   const btfId = setup.attachBtfFunc ? vmlinuxBtfId(setup.attachBtfFunc) : undefined;
   const full = { ...setup, ...(btfId !== undefined ? { btfId } : {}) };
-  const base = load(pt.id, full, null);
+  const base = load(ptId, full, null);
   const entry: ProgTypeResult = {
     attachType: setup.expectedAttachType ?? null,
     attachBtfFunc: setup.attachBtfFunc ?? null,
@@ -129,18 +137,58 @@ for (const pt of KERNEL_PROG_TYPES) {
   if (base.fd >= 0) {
     for (const h of KERNEL_HELPER_IDS) {
       if (h.id === 0) continue;
-      const r = load(pt.id, full, h.id);
+      const r = load(ptId, full, h.id);
       if (r.log.includes("program of this type cannot use helper")) entry.unavailable.push(h.name);
       else if (r.log.includes("invalid func")) throw new Error(`kernel does not know helper ${h.name}`);
-      else entry.available.push(h.name);
+      else if (r.fd >= 0 || r.log.includes(`call bpf_${h.name}#${h.id}`)) entry.available.push(h.name);
+      else throw new Error(`${ptName} ${h.name}: no verdict on the call (errno ${r.errno}): ${r.log}`);
     }
   } else {
     console.error(
-      `${pt.name}: empty program does not load (errno ${base.errno}): ${base.log.trim().split("\n").pop()}`,
+      `${ptName}: empty program does not load (errno ${base.errno}): ${base.log.trim().split("\n").pop()}`,
     );
   }
-  result[pt.name] = entry;
-  console.error(`${pt.name}: ${entry.available.length} available, ${entry.unavailable.length} not`);
+  console.error(
+    `${ptName} ${setup.expectedAttachType ?? ""}: ${entry.available.length} available, ${entry.unavailable.length} not`,
+  );
+  return entry;
+}
+
+const result: Record<string, ProgTypeResult> = {};
+for (const pt of KERNEL_PROG_TYPES) {
+  if (pt.id === 0) continue;
+  result[pt.name] = measure(pt.id, pt.name, SETUP[pt.kernelName] ?? {});
+}
+
+/**
+ * Attach types whose helper set differs from the default one measured above (the kernel's
+ * get_func_proto functions switch on expected_attach_type for some helpers).
+ */
+const VARIANTS: [string, string][] = [
+  ["BPF_PROG_TYPE_CGROUP_SKB", "BPF_CGROUP_INET_EGRESS"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK", "BPF_CGROUP_INET_SOCK_RELEASE"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK", "BPF_CGROUP_INET4_POST_BIND"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "BPF_CGROUP_INET4_BIND"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "BPF_CGROUP_UDP4_SENDMSG"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "BPF_CGROUP_UDP4_RECVMSG"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "BPF_CGROUP_INET4_GETPEERNAME"],
+  ["BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "BPF_CGROUP_UNIX_CONNECT"],
+  ["BPF_PROG_TYPE_CGROUP_SOCKOPT", "BPF_CGROUP_SETSOCKOPT"],
+  ["BPF_PROG_TYPE_SOCK_OPS", "BPF_CGROUP_SOCK_OPS"],
+  ["BPF_PROG_TYPE_XDP", "BPF_XDP_DEVMAP"],
+  ["BPF_PROG_TYPE_XDP", "BPF_XDP_CPUMAP"],
+  ["BPF_PROG_TYPE_SK_SKB", "BPF_SK_SKB_STREAM_VERDICT"],
+  ["BPF_PROG_TYPE_SK_REUSEPORT", "BPF_SK_REUSEPORT_SELECT_OR_MIGRATE"],
+  ["BPF_PROG_TYPE_KPROBE", "BPF_TRACE_KPROBE_MULTI"],
+  ["BPF_PROG_TYPE_KPROBE", "BPF_TRACE_UPROBE_MULTI"],
+  ["BPF_PROG_TYPE_KPROBE", "BPF_TRACE_KPROBE_SESSION"],
+  ["BPF_PROG_TYPE_KPROBE", "BPF_TRACE_UPROBE_SESSION"],
+];
+const variants: Record<string, ProgTypeResult> = {};
+for (const [ptName, attach] of VARIANTS) {
+  const pt = KERNEL_PROG_TYPES.find((p) => p.kernelName === ptName)!;
+  const r = measure(pt.id, pt.name, { expectedAttachType: attach });
+  if (r.baseline !== null) variants[`${pt.name}:${attachName(attach)}`] = r;
 }
 
 const golden = {
@@ -148,6 +196,7 @@ const golden = {
     "Captured by scripts/abi/capture-helper-availability.ts: per program type, the helpers the running kernel lets it call (license GPL, root).",
   kernel: release(),
   progTypes: result,
+  variants,
 };
 const target = fileURLToPath(new URL("../../test/fixtures/golden/helper-availability.json", import.meta.url));
 writeFileSync(target, `${JSON.stringify(golden, null, 1)}\n`);

@@ -15,7 +15,11 @@
  * The short lists below (acquire, packet-changing, callback ...) are transcribed from 6.18
  * kernel/bpf/verifier.c and net/core/filter.c.
  */
-import { MEASURED_HELPER_AVAILABILITY } from "./helper-availability.js";
+import {
+  MEASURED_HELPER_AVAILABILITY,
+  MEASURED_HELPER_AVAILABILITY_BY_ATTACH,
+  MEASURED_HELPER_AVAILABILITY_SETUP,
+} from "./helper-availability.js";
 import {
   KERNEL_FUNC_PROTO_FALLBACKS,
   KERNEL_HELPER_PROTO_USES,
@@ -206,13 +210,30 @@ export function measuredProgramTypes(): readonly string[] {
 /**
  * Whether a program type may call a helper on this kernel: true/false as measured, undefined when
  * the program type was not measured (lirc_mode2, struct_ops, ext, lsm) or the helper id is unknown.
- * Availability can depend on the attach type; see MEASURED_HELPER_AVAILABILITY_SETUP.
+ * With an expected attach type (libbpf name) that was measured separately
+ * (MEASURED_HELPER_AVAILABILITY_BY_ATTACH) that measurement answers; any other attach type gets the
+ * default measurement (MEASURED_HELPER_AVAILABILITY_SETUP says which attach type that was), which
+ * can be wrong for the few helpers whose prototype depends on the attach type.
  */
-export function isHelperAvailable(helper: Helper | number, progType: string): boolean | undefined {
+export function isHelperAvailable(
+  helper: Helper | number,
+  progType: string,
+  expectedAttachType?: string,
+): boolean | undefined {
   const h = typeof helper === "number" ? byId.get(helper) : helper;
-  const ids = MEASURED_HELPER_AVAILABILITY[progType];
-  if (!h || !ids) return undefined;
+  if (!h) return undefined;
+  const variant =
+    expectedAttachType !== undefined
+      ? MEASURED_HELPER_AVAILABILITY_BY_ATTACH[`${progType}:${expectedAttachType}`]
+      : undefined;
+  const ids = variant ?? MEASURED_HELPER_AVAILABILITY[progType];
+  if (!ids) return undefined;
   return ids.includes(h.id);
+}
+
+/** The attach type the default availability of a program type was measured with, if any. */
+export function measuredAttachType(progType: string): string | undefined {
+  return MEASURED_HELPER_AVAILABILITY_SETUP[progType]?.expectedAttachType;
 }
 
 /** The prototype the kernel gives a program type's get_func_proto function, if it names one. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MEASURED_HELPER_AVAILABILITY_BY_ATTACH } from "../../src/abi/helper-availability.js";
 import {
   ACQUIRE_HELPERS,
   HELPER_MAP_TYPES,
@@ -16,7 +17,7 @@ import {
 } from "../../src/abi/helpers.js";
 import { KERNEL_HELPER_IDS } from "../../src/abi/kernel-enums.js";
 import { mapTypeByName } from "../../src/abi/map-types.js";
-import { progTypeByName } from "../../src/abi/program-types.js";
+import { attachTypeByName, progTypeByName } from "../../src/abi/program-types.js";
 import { encodeInsns, kernel, kernelSkipReason } from "./kernel-probe.js";
 import { vmlinux, vmlinuxSkipReason } from "./vmlinux-btf.js";
 
@@ -137,7 +138,7 @@ describe("static availability (sources) against measured availability (kernel)",
     [/:bpf_probe_write_user$/, "security_locked_down(LOCKDOWN_BPF_WRITE_USER) at load"],
     [/^kprobe:bpf_override_return$/, "CONFIG_BPF_KPROBE_OVERRIDE is not set"],
     [/:bpf_[gs]et_retval$/, "NULL for the measured attach type (cgroup_common_func_proto's nested switch)"],
-    [/^cgroup_sockopt:bpf_[gs]etsockopt$/, "only for the other sockopt attach type / not for getsockopt"],
+    [/^cgroup_sockopt:bpf_[gs]etsockopt$/, "setsockopt hooks only (see the cgroup_setsockopt measurement)"],
     [/^(tracing|syscall):bpf_seq_/, "iterator programs only (BPF_TRACE_ITER)"],
     [/^(tracing|syscall):bpf_get_func_/, "fentry/fexit/fmod_ret only"],
     [/^syscall:bpf_get_attach_cookie$/, "tracing attach types only"],
@@ -164,6 +165,47 @@ describe("static availability (sources) against measured availability (kernel)",
     expect(unexplained).toEqual([]);
     expect(refused).toBeLessThan(40);
   });
+});
+
+describe("availability per attach type", () => {
+  it("uses the attach-type measurement where there is one", () => {
+    const set = helperByName("bpf_setsockopt")!;
+    expect(isHelperAvailable(set, "cgroup_sockopt")).toBe(false);
+    expect(isHelperAvailable(set, "cgroup_sockopt", "cgroup_setsockopt")).toBe(true);
+    const bind = helperByName("bpf_bind")!;
+    expect(isHelperAvailable(bind, "cgroup_sock_addr", "cgroup_inet4_connect")).toBe(true);
+    expect(isHelperAvailable(bind, "cgroup_sock_addr", "cgroup_inet4_bind")).toBe(false);
+    expect(isHelperAvailable(bind, "lsm")).toBeUndefined();
+  });
+
+  it.skipIf(!kernel)(
+    `agrees with a fresh load for every helper whose answer depends on the attach type ${kernelSkipReason}`,
+    () => {
+      let checked = 0;
+      for (const key of Object.keys(MEASURED_HELPER_AVAILABILITY_BY_ATTACH)) {
+        const [pt, attach] = key.split(":") as [string, string];
+        for (const h of HELPERS) {
+          if (h.id === 0) continue;
+          const v = isHelperAvailable(h, pt, attach);
+          if (v === isHelperAvailable(h, pt) && h.id % 25 !== 0) continue; // differing ones, and a sample
+          const r = kernel!.progLoad(
+            progTypeByName(pt)!.id,
+            encodeInsns([
+              [0x85, 0, 0, h.id],
+              [0xb7, 0, 0, 1],
+              [0x95, 0, 0, 0],
+            ]),
+            {
+              expectedAttachType: attachTypeByName(attach)!.id,
+            },
+          );
+          expect(!r.log.includes("cannot use helper"), `${key} ${h.name}`).toBe(v);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(50);
+    },
+  );
 });
 
 /**

@@ -36,6 +36,9 @@ export function encodeInsns(insns: readonly (readonly [number, number, number, n
   return buf;
 }
 
+/** Buffers the kernel is reading through raw addresses: kept reachable until the call returns. */
+const inFlight = new Set<Buffer[]>();
+
 function open(): KernelProbe | string {
   if (process.platform !== "linux" || process.arch !== "x64") return "not Linux x86_64";
   if (process.getuid?.() !== 0) return "not root";
@@ -70,7 +73,10 @@ function open(): KernelProbe | string {
       attr.writeUInt32LE(opts.progFlags ?? 0, 44);
       attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
       attr.writeUInt32LE(opts.attachBtfId ?? 0, 108);
+      const keep = [attr, insns, license, logBuf];
+      inFlight.add(keep);
       const fd = Number(syscall(321, "int", 5, "void *", attr, "uint", attr.length));
+      inFlight.delete(keep);
       const errno = fd < 0 ? koffi.errno() : 0;
       if (fd >= 0) close(fd);
       const end = logBuf.indexOf(0);
