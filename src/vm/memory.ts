@@ -224,6 +224,11 @@ export class Memory {
    * uses for a (pointer, size) argument pair. `write` requires a writable region.
    */
   slice(address: bigint, length: number, write = false): Uint8Array {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new VmFault("out-of-bounds", `access of ${length} bytes at ${this.describe(address)}`, {
+        address,
+      });
+    }
     if (length === 0) return new Uint8Array(0);
     const { region, offset } = this.check(address, length, write);
     return region.bytes.subarray(offset, offset + length);

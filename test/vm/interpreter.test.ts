@@ -406,7 +406,15 @@ describe("strict check and invalid instructions", () => {
 
 describe("robustness", () => {
   it("random instruction streams end in r0 or a VmFault, never another error or a hang", () => {
-    const helpers: Helper[] = [{ id: 1, name: "h", fn: (c) => c.arg(1) }];
+    const helpers: Helper[] = [
+      { id: 1, name: "h", fn: (c) => c.arg(1) },
+      { id: 2, name: "callback", fn: (c) => c.invoke(c.arg(1), [c.arg(2)]) },
+      {
+        id: 3,
+        name: "slice",
+        fn: (c) => c.memory.slice(c.arg(1), Number(c.arg(2) & 0xffffn) - 8, true).length,
+      },
+    ];
     const slot = fc.record({
       opcode: fc.oneof(
         fc.integer({ min: 0, max: 255 }),
