@@ -59,6 +59,8 @@ interface BtfInit {
   readonly pointerSize?: number;
 }
 
+const utf8 = new TextDecoder();
+
 const KIND_NAMES_LOOKUP: ReadonlyMap<string, number> = new Map(
   BTF_KIND_NAMES.map((n, i) => [i === 0 ? "VOID" : n, i]),
 );
@@ -159,7 +161,7 @@ export class BtfImpl implements Btf {
     }
     const end = this.strText.indexOf("\0", off);
     if (this.strAscii) return this.strText.slice(off, end);
-    return new TextDecoder().decode(this.strBytes.subarray(off, end));
+    return utf8.decode(this.strBytes.subarray(off, end));
   }
 
   /** Whether every string (this blob's and the base's) is ASCII. */
@@ -298,10 +300,11 @@ export class BtfImpl implements Btf {
 
   // ---- lookup ----
 
+  /** Name -> ids of this blob's own types (the base keeps its own index). */
   private index(): Map<string, number[]> {
     if (!this.nameIndex) {
       const m = new Map<string, number[]>();
-      for (let id = 1; id < this.typeCount; id++) {
+      for (let id = this.startId; id < this.typeCount; id++) {
         const off = this.word(id, 0);
         if (off === 0) continue;
         const name = this.stringAt(off);
@@ -315,19 +318,16 @@ export class BtfImpl implements Btf {
   }
 
   findAllByName(name: string, kind?: BtfKindName): readonly number[] {
-    const ids = this.index().get(name);
-    if (!ids) return [];
-    if (kind === undefined) return ids;
-    const k = KIND_NAMES_LOOKUP.get(kind);
-    return ids.filter((id) => this.kindOf(id) === k);
+    const own = this.index().get(name) ?? [];
+    const fromBase = this.base ? this.base.findAllByName(name, kind) : [];
+    const k = kind === undefined ? -1 : KIND_NAMES_LOOKUP.get(kind);
+    const mine = k === -1 ? own : own.filter((id) => this.kindOf(id) === k);
+    return fromBase.length === 0 ? mine : [...fromBase, ...mine];
   }
 
   findByName(name: string, kind?: BtfKindName): BtfType | undefined {
-    const ids = this.index().get(name);
-    if (!ids) return undefined;
-    const k = kind === undefined ? -1 : KIND_NAMES_LOOKUP.get(kind);
-    for (const id of ids) if (k === -1 || this.kindOf(id) === k) return this.typeById(id);
-    return undefined;
+    const ids = this.findAllByName(name, kind);
+    return ids.length > 0 ? this.typeById(ids[0]) : undefined;
   }
 
   // ---- layout ----
