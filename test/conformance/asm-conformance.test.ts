@@ -55,14 +55,14 @@ describe.skipIf(!ROOT)("bpf_conformance negative/*.data", () => {
   const reasons: Record<string, RegExp> = {
     "invalid_imm32_dec_range.data": /immediate 2147483648 is out of range/,
     "invalid_imm32_hex_range.data": /immediate 0x100000000 is out of range/,
-    "invalid_label.data": /undefined label 'NOT_A_LABEL'/,
+    "invalid_label.data": /:4:4: undefined label 'NOT_A_LABEL'/,
     "invalid_lock.data": /Invalid number of operands for lock/,
     "invalid_lock2.data": /Invalid number of operands for lock/,
     "invalid_mnemonic.data": /invalid mnemonic 'ldxq'/,
     "invalid_offset.data": /invalid memory operand '%r1'/,
     "invalid_offset_range.data": /offset \+0x10000 is out of range/,
     "invalid_operand_count.data": /'lddw' takes 2 operands, found 1/,
-    "invalid_register.data": /invalid register '%r50'/,
+    "invalid_register.data": /:4:9: invalid register '%r50'/,
     "invalid_unknown_directive.data": /unknown section directive '-- Unknown directive'/,
   };
   for (const f of invalid) {
@@ -71,7 +71,7 @@ describe.skipIf(!ROOT)("bpf_conformance negative/*.data", () => {
       let err: unknown;
       try {
         const d = parseConformanceData(text, { file: f });
-        assemble(d.asm ?? "", { file: f, syntax: "conformance" });
+        assemble(d.asm ?? "", { file: f, syntax: "conformance", firstLine: d.asmLine });
       } catch (e) {
         err = e;
       }

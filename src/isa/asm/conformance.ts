@@ -56,19 +56,24 @@ const labelName = (name: string): string => `.L${name}`;
 
 interface Ctx {
   readonly pos: SourcePos;
+  /** Column of the statement. */
   readonly col: number;
+  /** The source line, to point errors at the operand they are about. */
+  readonly line: string;
 }
 
-function fail(ctx: Ctx, code: string, message: string): never {
-  throw asmError(code, message, ctx.pos, ctx.col);
+/** Throw, pointing at `near` (an operand's text) when the line contains it. */
+function fail(ctx: Ctx, code: string, message: string, near?: string): never {
+  const at = near !== undefined && near.trim() !== "" ? ctx.line.indexOf(near.trim(), ctx.col - 1) : -1;
+  throw asmError(code, message, ctx.pos, at >= 0 ? at + 1 : ctx.col);
 }
 
 function reg(ctx: Ctx, text: string | undefined): number {
   if (text === undefined) fail(ctx, "E_ASM_OPERANDS", "missing register operand");
   const m = /^%r([0-9]+)$/.exec(text.trim());
-  if (!m) fail(ctx, "E_ASM_REGISTER", `invalid register '${text.trim()}' (expected %r0..%r10)`);
+  if (!m) fail(ctx, "E_ASM_REGISTER", `invalid register '${text.trim()}' (expected %r0..%r10)`, text);
   const n = Number(m[1]);
-  if (n > 10) fail(ctx, "E_ASM_REGISTER", `invalid register '${text.trim()}' (expected %r0..%r10)`);
+  if (n > 10) fail(ctx, "E_ASM_REGISTER", `invalid register '${text.trim()}' (expected %r0..%r10)`, text);
   return n;
 }
 
@@ -79,7 +84,7 @@ function number(ctx: Ctx, text: string | undefined, bits: 16 | 32 | 64, what: st
   if (text === undefined) fail(ctx, "E_ASM_OPERANDS", `missing ${what}`);
   const t = text.trim();
   const m = /^([+-]?)(0[xX][0-9a-fA-F]+|[0-9]+)$/.exec(t);
-  if (!m) fail(ctx, "E_ASM_NUMBER", `invalid ${what} '${t}'`);
+  if (!m) fail(ctx, "E_ASM_NUMBER", `invalid ${what} '${t}'`, t);
   const neg = m[1] === "-";
   const hex = /^0[xX]/.test(m[2]);
   const mag = BigInt(m[2]);
@@ -87,7 +92,8 @@ function number(ctx: Ctx, text: string | undefined, bits: 16 | 32 | 64, what: st
   const half = 1n << BigInt(bits - 1);
   const lo = -half;
   const hi = hex && !neg ? (1n << BigInt(bits)) - 1n : half - 1n;
-  if (v < lo || v > hi) fail(ctx, "E_ASM_RANGE", `${what} ${t} is out of range for ${bits} bits`);
+  if (v < lo || v > hi)
+    fail(ctx, "E_ASM_RANGE", `${what} ${t} is out of range for ${bits} bits`, t.replace(/^\+/, ""));
   return v;
 }
 
@@ -98,7 +104,7 @@ const imm32 = (ctx: Ctx, text: string | undefined, what = "immediate"): number =
 function mem(ctx: Ctx, text: string | undefined): { reg: number; off: number } {
   if (text === undefined) fail(ctx, "E_ASM_OPERANDS", "missing memory operand");
   const m = /^\[\s*(%?\w+)\s*(?:([+-])\s*(\w+))?\s*\]$/.exec(text.trim());
-  if (!m) fail(ctx, "E_ASM_OPERAND", `invalid memory operand '${text.trim()}' (expected [%rN+offset])`);
+  if (!m) fail(ctx, "E_ASM_OPERAND", `invalid memory operand '${text.trim()}' (expected [%rN+offset])`, text);
   const r = reg(ctx, m[1]);
   const off = m[3] === undefined ? 0n : number(ctx, `${m[2]}${m[3]}`, 16, "offset");
   return { reg: r, off: Number(BigInt.asIntN(16, off)) };
@@ -136,8 +142,9 @@ function jumpTarget(
   if (text === undefined) fail(ctx, "E_ASM_OPERANDS", "missing jump target");
   const t = text.trim();
   if (/^[+-]/.test(t)) return { value: Number(number(ctx, t, field === "off" ? 16 : 32, "jump offset")) };
-  if (!/^[A-Za-z_.$][\w.$]*$/.test(t)) fail(ctx, "E_ASM_OPERAND", `invalid jump target '${t}'`);
-  return { value: 0, fixup: { kind: "jump", target: labelName(t), field, col: ctx.col, display: t } };
+  if (!/^[A-Za-z_.$][\w.$]*$/.test(t)) fail(ctx, "E_ASM_OPERAND", `invalid jump target '${t}'`, t);
+  const col = ctx.line.lastIndexOf(t) + 1 || ctx.col;
+  return { value: 0, fixup: { kind: "jump", target: labelName(t), field, col, display: t } };
 }
 
 function encodeLine(ctx: Ctx, mnemonic: string, ops: string[]): { insn: Instruction; fixup?: InsnFixup } {
@@ -313,7 +320,7 @@ export function assembleConformance(b: AsmBuilder, source: string, file?: string
       lm = /^([A-Za-z_.$][\w.$]*)\s*:\s*/.exec(text);
     }
     if (text === "") return;
-    const ctx: Ctx = { pos, col: lead + 1 };
+    const ctx: Ctx = { pos, col: lead + 1, line: raw };
     const sp = text.search(/\s/);
     const mnemonic = sp < 0 ? text : text.slice(0, sp);
     const rest = sp < 0 ? "" : text.slice(sp);
@@ -329,7 +336,11 @@ export function assembleConformance(b: AsmBuilder, source: string, file?: string
           .split(/\s+/)
           .filter((w) => w !== ""),
       );
-    else out = encodeLine(ctx, mnemonic, splitOperands(rest));
+    else if (mnemonic === "callx") {
+      const ops = splitOperands(rest);
+      count(ctx, mnemonic, ops, 1);
+      out = { insn: insn(CLASS.JMP | JMP_OPS.call | SRC_X, reg(ctx, ops[0])) };
+    } else out = encodeLine(ctx, mnemonic, splitOperands(rest));
     if (mnemonic === "exit" && !sawExit && !userExitLabel) {
       b.defineLabel(labelName("exit"), pos);
       sawExit = true;

@@ -19,6 +19,8 @@ export interface AssembleOptions {
   readonly syntax?: AsmSyntax;
   /** Byte order of the data the module holds (instructions are returned as fields). */
   readonly byteOrder?: ByteOrder;
+  /** Line number of the text's first line in its file (e.g. ConformanceData.asmLine), for errors. */
+  readonly firstLine?: number;
 }
 
 export type { AsmModule, AsmRelocation, AsmSection, AsmSymbol } from "./module.js";
@@ -36,7 +38,7 @@ export function detectSyntax(text: string): Exclude<AsmSyntax, "auto"> {
   const conf =
     /^(mov|add|sub|mul|div|sdiv|mod|smod|or|and|xor|lsh|rsh|arsh|neg|movsx\d+|ldx[bhw]|ldxdw|ldxs[bhw]|st[bhw]|stdw|stx[bhw]|stxdw|lddw|j[a-z]+|be\d+|le\d+|bswap\d+|swap\d+|lock)(32)?\b/;
   for (const l of code) {
-    if (/%r\d/.test(l)) return "conformance";
+    if (/%r\d/.test(l) || /^call\s+(local|helper|runtime)\s/.test(l)) return "conformance";
     const w = l.replace(/^[A-Za-z_.$][\w.$]*:\s*/, "");
     if (w === "" || w.startsWith(".")) continue;
     if (
@@ -51,7 +53,9 @@ export function detectSyntax(text: string): Exclude<AsmSyntax, "auto"> {
 }
 
 /** Assemble a text into a module (all sections, symbols and relocations). */
-export function assembleModule(text: string, opts: AssembleOptions = {}): AsmModule {
+export function assembleModule(source: string, opts: AssembleOptions = {}): AsmModule {
+  // Blank lines in front keep every later line number right (no syntax gives them meaning).
+  const text = opts.firstLine && opts.firstLine > 1 ? "\n".repeat(opts.firstLine - 1) + source : source;
   const syntax = !opts.syntax || opts.syntax === "auto" ? detectSyntax(text) : opts.syntax;
   const b = new AsmBuilder(opts.byteOrder ?? "le");
   switch (syntax) {
