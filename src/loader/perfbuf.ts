@@ -36,6 +36,7 @@ import {
   parseCpuList,
   type Sys,
 } from "./sys.js";
+import { EpollWaiter, WAIT_SLICE_MS } from "./waiter.js";
 
 export type PerfRecord =
   | {
@@ -66,15 +67,13 @@ interface CpuRing {
   readonly size: number;
 }
 
-const WAIT_SLICE_MS = 100;
-
 export class PerfBuffer implements Disposable, AsyncIterable<PerfRecord> {
   readonly #sys: Sys;
   #rings: CpuRing[] = [];
   readonly #map: number;
   #epfd = -1;
   #closed = false;
-  #waiting = false;
+  #waiter: EpollWaiter | undefined;
 
   constructor(map: FdLike, o: PerfBufferOptions = {}) {
     const sys = o.sys ?? getSys();
@@ -125,6 +124,11 @@ export class PerfBuffer implements Disposable, AsyncIterable<PerfRecord> {
         if (r < 0) throw new BpfSyscallError("epoll_ctl", -r);
         perfIoctl(fd, PERF_EVENT_IOC_ENABLE, 0, sys);
       }
+      this.#waiter = new EpollWaiter(
+        sys,
+        this.#epfd,
+        this.#rings.map((r) => r.fd.value),
+      );
     } catch (e) {
       this.#release();
       throw e;
@@ -145,33 +149,24 @@ export class PerfBuffer implements Disposable, AsyncIterable<PerfRecord> {
 
   /** Wait without blocking the event loop until some CPU's ring signals data, or timeout. */
   async wait(timeoutMs = -1): Promise<boolean> {
-    const deadline = timeoutMs < 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#closed) return false;
-      if (this.#rings.some((r) => Atomics.load(r.head, 0) !== Atomics.load(r.tail, 0))) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      this.#waiting = true;
-      const r = await this.#sys.epollWaitAsync(
-        this.#epfd,
-        this.#rings.length,
-        Math.ceil(Math.min(WAIT_SLICE_MS, left)),
-      );
-      this.#waiting = false;
-      if (this.#closed) {
-        this.#release();
-        return false;
-      }
-      if (typeof r !== "number" && r.length > 0) return true;
-      if (typeof r === "number" && r !== -4) throw new BpfSyscallError("epoll_wait", -r);
+    if (this.#closed) return false;
+    const waiter = this.#waiter!;
+    const r = await waiter.wait(
+      timeoutMs,
+      () => !this.#closed && this.#rings.some((x) => Atomics.load(x.head, 0) !== Atomics.load(x.tail, 0)),
+    );
+    if (this.#closed) {
+      if (!waiter.busy) this.#release();
+      return false;
     }
+    return r;
   }
 
   async *records(signal?: AbortSignal): AsyncGenerator<PerfRecord> {
     while (!this.#closed && !signal?.aborted) {
       const batch = this.poll();
       for (const rec of batch) yield rec;
-      if (batch.length === 0) await this.wait(signal ? WAIT_SLICE_MS : -1);
+      if (batch.length === 0 && !this.#closed) await this.wait(signal ? WAIT_SLICE_MS : -1);
     }
   }
 
@@ -182,7 +177,8 @@ export class PerfBuffer implements Disposable, AsyncIterable<PerfRecord> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#waiting) this.#release();
+    this.#waiter?.cancel();
+    if (!this.#waiter?.busy) this.#release();
   }
 
   [Symbol.dispose](): void {

@@ -24,12 +24,11 @@ import {
   PROT_WRITE,
   type Sys,
 } from "./sys.js";
+import { EpollWaiter, WAIT_SLICE_MS } from "./waiter.js";
 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
-/** How long one blocking wait lasts at most; bounds how late close() takes effect. */
-const WAIT_SLICE_MS = 100;
 const RINGBUF_MAP_TYPE = 27;
 
 export interface RingBufferOptions {
@@ -62,7 +61,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
   #dataView: DataView;
   #epfd = -1;
   #closed = false;
-  #waiting: Promise<unknown> | undefined;
+  #waiter: EpollWaiter | undefined;
   #records = 0;
   #discarded = 0;
 
@@ -94,6 +93,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
       if (this.#epfd < 0) throw new BpfSyscallError("epoll_create1", -this.#epfd);
       const r = sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, fd, EPOLLIN, 0);
       if (r < 0) throw new BpfSyscallError("epoll_ctl", -r);
+      this.#waiter = new EpollWaiter(sys, this.#epfd);
     } catch (e) {
       this.#release();
       throw e;
@@ -185,28 +185,18 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Wait without blocking the event loop until the kernel signals data or `timeoutMs` passes
-   * (-1: until data or close). Resolves true when records may be ready.
+   * (-1: until data or close). Resolves true when records may be ready, false on timeout/close.
    */
   async wait(timeoutMs = -1): Promise<boolean> {
     this.#check();
-    const deadline = timeoutMs < 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#closed) return false;
-      if (this.pending > 0) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      const slice = Math.min(WAIT_SLICE_MS, left === Number.POSITIVE_INFINITY ? WAIT_SLICE_MS : left);
-      const p = this.#sys.epollWaitAsync(this.#epfd, 1, Math.ceil(slice));
-      this.#waiting = p;
-      const r = await p;
-      this.#waiting = undefined;
-      if (this.#closed) {
-        this.#release();
-        return false;
-      }
-      if (typeof r !== "number" && r.length > 0) return true;
-      if (typeof r === "number" && r !== -4) throw new BpfSyscallError("epoll_wait", -r);
+    const waiter = this.#waiter!;
+    const r = await waiter.wait(timeoutMs, () => !this.#closed && this.pending > 0);
+    // A close() during a fallback wait left the release to us, once the worker let go.
+    if (this.#closed) {
+      if (!waiter.busy) this.#release();
+      return false;
     }
+    return r;
   }
 
   /** Records as they arrive, until close() or `signal` aborts. */
@@ -214,7 +204,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
     while (!this.#closed && !signal?.aborted) {
       const batch = this.poll();
       for (const rec of batch) yield rec;
-      if (batch.length === 0) await this.wait(signal ? WAIT_SLICE_MS : -1);
+      if (batch.length === 0 && !this.#closed) await this.wait(signal ? WAIT_SLICE_MS : -1);
     }
   }
 
@@ -226,8 +216,9 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // A worker thread may still be inside epoll_wait on our epoll fd: release after it returns.
-    if (!this.#waiting) this.#release();
+    this.#waiter?.cancel();
+    // A worker thread may still be inside epoll_wait on our epoll fd: then wait() releases.
+    if (!this.#waiter?.busy) this.#release();
   }
 
   [Symbol.dispose](): void {

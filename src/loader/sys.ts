@@ -45,6 +45,11 @@ export interface Sys {
   epollWait(epfd: number, maxEvents: number, timeoutMs: number): EpollEvent[] | number;
   /** epoll_wait on a worker thread, so a blocking wait does not stall the event loop. */
   epollWaitAsync(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[] | number>;
+  /**
+   * Optional: call `onReadable` (on the event loop) whenever `fd` polls readable, until the
+   * returned watch is stopped. Without it, readers fall back to epollWaitAsync.
+   */
+  pollReadable?(fd: number, onReadable: () => void): { stop(): void };
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, optname: number, value: Uint8Array): number;
   pageSize(): number;
@@ -231,6 +236,30 @@ export function createNativeSys(): Sys {
           resolve(again < 0 ? again : parseEvents(raw, again));
         });
       });
+    },
+    pollReadable(fd, onReadable) {
+      const n = loadNative();
+      // koffi's libuv poll handle: the fd joins Node's own event loop, no worker thread.
+      if (typeof n.koffi.node?.poll !== "function") {
+        throw new LoaderError("E_NO_POLL", "this koffi has no node.poll");
+      }
+      // The callback gets (status, events); a failed poll (status < 0) also wakes the caller,
+      // which looks at the ring and waits again.
+      const handle = n.koffi.node.poll(
+        fd,
+        { readable: true },
+        (status: number, ev?: { readable?: boolean }) => {
+          if (status < 0 || ev?.readable) onReadable();
+        },
+      );
+      let open = true;
+      return {
+        stop() {
+          if (!open) return;
+          open = false;
+          handle.close();
+        },
+      };
     },
     socket(domain, type, protocol) {
       const n = loadNative();

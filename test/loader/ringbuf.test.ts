@@ -8,6 +8,7 @@ import { MapType, ProgType } from "../../src/loader/consts.js";
 import type { Fd } from "../../src/loader/fd.js";
 import { probeBpf } from "../../src/loader/probe.js";
 import { RingBuffer } from "../../src/loader/ringbuf.js";
+import { getSys, type Sys } from "../../src/loader/sys.js";
 import {
   add64Imm,
   and64Imm,
@@ -98,10 +99,14 @@ function packet(seq: number, len = 64): Uint8Array {
   return p;
 }
 
-function setup(size: number, program: (fd: number) => Instruction[]): { map: Fd; prog: Fd; rb: RingBuffer } {
+function setup(
+  size: number,
+  program: (fd: number) => Instruction[],
+  sys?: Sys,
+): { map: Fd; prog: Fd; rb: RingBuffer } {
   const map = createMap({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: size });
   const prog = loadProgram({ type: ProgType.XDP, insns: program(map.value) }).fd;
-  const rb = new RingBuffer(map);
+  const rb = new RingBuffer(map, { sys });
   return { map, prog, rb };
 }
 
@@ -171,35 +176,42 @@ describe("ring buffer", () => {
     }
   });
 
-  kit("async iteration delivers records produced later, and ends on close", async () => {
-    const s = setup(8192, (fd) => outputProgram(fd, 16));
-    try {
-      const got: number[] = [];
-      const consumer = (async () => {
-        for await (const rec of s.rb) {
-          got.push(new DataView(rec.buffer).getUint32(0, true));
-          if (got.length === 30) break;
+  // Two wait strategies: libuv poll on the event loop (native default), and epoll_wait slices on
+  // a koffi worker thread (any Sys without pollReadable).
+  const modes: ReadonlyArray<readonly [string, () => Sys | undefined]> = [
+    ["event-loop poll", () => undefined],
+    ["worker epoll_wait", () => ({ ...getSys(), pollReadable: undefined })],
+  ];
+  for (const [mode, sysFor] of modes)
+    kit(`async iteration (${mode}) delivers records produced later, ends on close`, async () => {
+      const s = setup(8192, (fd) => outputProgram(fd, 16), sysFor());
+      try {
+        const got: number[] = [];
+        const consumer = (async () => {
+          for await (const rec of s.rb) {
+            got.push(new DataView(rec.buffer).getUint32(0, true));
+            if (got.length === 30) break;
+          }
+        })();
+        for (let i = 0; i < 30; i++) {
+          await new Promise((r) => setTimeout(r, i % 10 === 0 ? 20 : 0));
+          testRun(s.prog, { data: packet(i) });
         }
-      })();
-      for (let i = 0; i < 30; i++) {
-        await new Promise((r) => setTimeout(r, i % 10 === 0 ? 20 : 0));
-        testRun(s.prog, { data: packet(i) });
+        await consumer;
+        expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i));
+        // A wait with nothing to read times out.
+        const t0 = Date.now();
+        expect(await s.rb.wait(50)).toBe(false);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(40);
+        // close() during a wait ends the wait.
+        const pending = s.rb.wait();
+        s.rb.close();
+        expect(await pending).toBe(false);
+        expect(() => s.rb.poll()).toThrow(/after close/);
+      } finally {
+        cleanup(s);
       }
-      await consumer;
-      expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i));
-      // A wait with nothing to read times out.
-      const t0 = Date.now();
-      expect(await s.rb.wait(50)).toBe(false);
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(40);
-      // close() during a wait ends the wait.
-      const pending = s.rb.wait();
-      s.rb.close();
-      expect(await pending).toBe(false);
-      expect(() => s.rb.poll()).toThrow(/after close/);
-    } finally {
-      cleanup(s);
-    }
-  });
+    });
 
   kit("a non-ringbuf map is refused by name", () => {
     using m = createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, name: "not_rb" });
