@@ -945,3 +945,39 @@ export function parseTracepointFormat(text: string): TracepointFormat {
   }
   return { name, id, fields };
 }
+
+/** One context field with the access widths the verifier allows at its first byte. */
+export interface CtxFieldAccess {
+  readonly field: CtxField;
+  /** Load sizes (bytes) accepted at the field's offset. */
+  readonly read: readonly number[];
+  /** Store sizes accepted at the field's offset. */
+  readonly write: readonly number[];
+  /** What a load of the field yields when it is a pointer. */
+  readonly pointer?: CtxPointer;
+}
+
+/**
+ * A per-field summary of checkCtxAccess for a program type (and attach type): which fields are
+ * readable or writable and at what widths, and which load as pointers. Narrow loads inside a field
+ * (e.g. the second half of a u32) are not listed; ask checkCtxAccess for those. Undefined for
+ * program types whose context is not modelled or has no fixed layout (tracepoint).
+ */
+export function describeContext(progType: string, opts: CtxAccessOptions = {}): CtxFieldAccess[] | undefined {
+  const l = contextLayoutFor(progType);
+  if (!l || progType === "tracepoint") return undefined;
+  return l.fields.map((field) => {
+    const read: number[] = [];
+    const write: number[] = [];
+    let pointer: CtxPointer | undefined;
+    for (const size of [1, 2, 4, 8]) {
+      const r = checkCtxAccess(progType, field.offset, size, false, opts);
+      if (r?.ok) {
+        read.push(size);
+        if (r.pointer) pointer = r.pointer;
+      }
+      if (checkCtxAccess(progType, field.offset, size, true, opts)?.ok) write.push(size);
+    }
+    return { field, read, write, ...(pointer ? { pointer } : {}) };
+  });
+}

@@ -16,6 +16,7 @@ import {
   checkSockAccess,
   contextLayoutFor,
   ctxAccessError,
+  describeContext,
   fieldAt,
   fieldByName,
   PT_REGS,
@@ -65,6 +66,14 @@ describe("context layouts", () => {
     expect(contextLayoutFor("sched_cls")).toBe(SK_BUFF);
     expect(contextLayoutFor("sk_msg")).toBe(SK_MSG_MD);
     expect(contextLayoutFor("lsm")).toBeUndefined();
+  });
+  it("summarises a context per field", () => {
+    const tc = describeContext("sched_cls")!;
+    expect(tc.find((r) => r.field.name === "data")).toMatchObject({ read: [4], write: [], pointer: "pkt" });
+    expect(tc.find((r) => r.field.name === "mark")).toMatchObject({ read: [1, 2, 4], write: [4] });
+    expect(tc.find((r) => r.field.name === "cb")).toMatchObject({ read: [1, 2, 4, 8], write: [1, 2, 4, 8] });
+    expect(describeContext("socket_filter")!.find((r) => r.field.name === "mark")!.write).toEqual([]);
+    expect(describeContext("tracepoint")).toBeUndefined();
   });
   it("answers the common questions", () => {
     expect(checkCtxAccess("sched_cls", 76, 4, false)).toMatchObject({ ok: true, pointer: "pkt" });
