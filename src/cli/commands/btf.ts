@@ -21,14 +21,16 @@ function isPrefix(word: string, full: string): boolean {
 export async function runBtfDump(
   args: readonly string[],
   io: CliIo,
-  opts: { json?: boolean } = {},
+  opts: { json?: boolean; format?: string } = {},
 ): Promise<void> {
-  const [src, path, ...rest] = args;
+  const [src, path, ...keywords] = args;
+  // `--format X` (the tsbpf-wide spelling) is the same as bpftool's trailing `format X`.
+  const rest = opts.format !== undefined ? [...keywords, "format", opts.format] : keywords;
   if (src === undefined || !isPrefix(src, "file")) {
     throw new UsageError(
       "BTF_USAGE",
       src === undefined
-        ? "expected: btf dump file <path> [format raw|c]"
+        ? "expected: btf dump file <path> [format raw|c|json]"
         : `unsupported BTF source '${src}' (only 'file' is supported)`,
     );
   }
@@ -65,7 +67,8 @@ export function registerBtf(program: Command, io: CliIo): void {
     .description("dump BTF types like `bpftool btf dump`: dump file <path> [format raw|c|json]")
     .argument("<args...>", "file <path> [format raw|c|json]")
     .option("-j, --json", "raw listing as JSON, like `bpftool -j`")
-    .action(async (args: string[], opts: { json?: boolean }) => {
+    .option("--format <format>", "raw, c or json (same as the trailing `format` keyword)")
+    .action(async (args: string[], opts: { json?: boolean; format?: string }) => {
       await runBtfDump(args, io, opts);
     });
 }
