@@ -121,9 +121,12 @@ export interface MapCreateOptions {
   readonly valueTypeBtfObjFd?: FdLike;
 }
 
-/** Kernel object names hold 15 characters plus NUL; the kernel rejects other characters. */
-function objName(name: string | undefined): string | undefined {
-  return name === undefined ? undefined : name.slice(0, 15);
+/**
+ * Kernel object names hold 15 characters plus NUL, and only [A-Za-z0-9_.] (EINVAL otherwise):
+ * other characters become '_' and the rest is cut, so a section-derived name never fails a load.
+ */
+export function objName(name: string | undefined): string | undefined {
+  return name === undefined ? undefined : name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, 15);
 }
 
 export function createMap(o: MapCreateOptions, sys: Sys = getSys()): Fd {

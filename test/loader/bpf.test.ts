@@ -171,6 +171,13 @@ describe("programs", () => {
     const info = progInfo(prog);
     expect(info.type).toBe(ProgType.SOCKET_FILTER);
     expect(info.name).toBe("t_len");
+    // Names are made acceptable to the kernel rather than failing the load.
+    using named = loadProgram({
+      type: ProgType.SOCKET_FILTER,
+      insns: [ldxW(0, 1, 0), exit()],
+      name: "tp/sys-enter:long_name",
+    }).fd;
+    expect(progInfo(named).name).toBe("tp_sys_enter_lo");
     expect(info.tag).toMatch(/^[0-9a-f]{16}$/);
     expect(info.runCnt).toBe(0n); // stats are off unless enabled
   });
