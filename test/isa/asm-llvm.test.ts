@@ -68,6 +68,11 @@ describe("LLVM syntax refusals", () => {
     ["\t.byte 256", "E_ASM_RANGE", /does not fit in 1 byte/, 0],
     ['\t.ascii "abc', "E_ASM_STRING", /unterminated string/, 9],
     ["\tr1 = 1 % 0", "E_ASM_EXPR", /division by zero/, 9],
+    // After the first token llvm-mc matches keywords and registers exactly.
+    ["\tIF r1 > r2 GOTO +1", "E_ASM_SYNTAX", /expected 'goto'/, 13],
+    ["\tr1 = R2", "E_ASM_EXPR", /symbol 'R2' needs 'll'/, 7],
+    ["\tr1 = *(U32 *)(r1 + 0)", "E_ASM_SYNTAX", /expected a size/, 9],
+    ["\tr1 = 5ll", "E_ASM_NUMBER", /write '5 ll' with a space/, 7],
   ];
   for (const [text, code, msg, col] of cases) {
     it(JSON.stringify(text), () => {
@@ -87,6 +92,11 @@ describe("LLVM syntax refusals", () => {
 });
 
 describe("LLVM syntax: what clang writes that llvm-mc does not read", () => {
+  it("matches the first token case-insensitively, as llvm-mc does", () => {
+    expect(hex("\tEXIT")).toBe(hex("exit"));
+    expect(hex("\tR1 = 2")).toBe(hex("r1 = 2"));
+    expect(hex("\tIF r1 > r2 goto +1")).toBe(hex("if r1 > r2 goto +1"));
+  });
   it("reads `rX = wY` (clang's zero-extending move) as `wX = wY`", () => {
     expect(hex("r1 = w0")).toBe(hex("w1 = w0"));
     expect(hex("r1 = w0")).toBe("bc01000000000000");

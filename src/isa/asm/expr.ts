@@ -32,7 +32,8 @@ export class Cursor {
   }
   isIdent(text?: string, k = 0): boolean {
     const t = this.peek(k);
-    return t?.kind === "ident" && (text === undefined || t.text.toLowerCase() === text);
+    // Keywords after the first token are matched exactly, as llvm-mc does (`GOTO` is refused).
+    return t?.kind === "ident" && (text === undefined || t.text === text);
   }
   eatOp(text: string): boolean {
     if (this.isOp(text)) {

@@ -156,7 +156,12 @@ export function lex(text: string, pos: SourcePos, colBase = 1): Token[] {
       while (j < text.length && /[0-9A-Za-z_]/.test(text[j])) j++;
       const word = text.slice(i, j);
       const value = parseNumber(word);
-      if (value === undefined) throw asmError("E_ASM_NUMBER", `invalid number '${word}'`, pos, col);
+      if (value === undefined) {
+        const hint = /^[0-9]+ll$/i.test(word)
+          ? ` (write '${word.slice(0, -2)} ll' with a space for a 64-bit load)`
+          : "";
+        throw asmError("E_ASM_NUMBER", `invalid number '${word}'${hint}`, pos, col);
+      }
       out.push({ kind: "num", value, text: word, col });
       i = j;
       continue;

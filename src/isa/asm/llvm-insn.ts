@@ -26,9 +26,13 @@ interface Reg {
 /** LLVM's BPF register file: r0..r11 (r11 is internal but llvm-mc accepts it). */
 export const MAX_REG = 11;
 
-export function regOf(t: Token | undefined): { n: number; wide: boolean } | undefined {
+/**
+ * A register token. llvm-mc matches the statement's first token case-insensitively (`R1 = 2`,
+ * `EXIT`) and every later one exactly (`r1 = R2` reads R2 as a symbol), and so do we.
+ */
+export function regOf(t: Token | undefined, first = false): { n: number; wide: boolean } | undefined {
   if (t?.kind !== "ident") return undefined;
-  const m = /^([rRwW])([0-9]+)$/.exec(t.text);
+  const m = (first ? /^([rRwW])([0-9]+)$/ : /^([rw])([0-9]+)$/).exec(t.text);
   if (!m) return undefined;
   return { n: Number(m[2]), wide: m[1] === "r" || m[1] === "R" };
 }
@@ -94,7 +98,7 @@ class InsnParser {
 
   reg(what = "a register"): Reg {
     const t = this.c.peek();
-    const r = regOf(t);
+    const r = regOf(t, this.c.i === 0);
     if (!r || !t) {
       this.fail("E_ASM_REGISTER", `expected ${what}${t ? `, found '${t.text}'` : " at end of line"}`);
     }
@@ -105,7 +109,7 @@ class InsnParser {
   }
 
   isReg(k = 0): boolean {
-    return regOf(this.c.peek(k)) !== undefined;
+    return regOf(this.c.peek(k), this.c.i + k === 0) !== undefined;
   }
 
   wideReg(what: string): Reg {
@@ -376,7 +380,7 @@ class InsnParser {
       return this.load(dst);
     }
     if (t.kind === "ident" && !this.isReg()) {
-      const word = t.text.toLowerCase();
+      const word = t.text;
       const em = ENDIAN.exec(word);
       if (em && this.isReg(1)) return this.endian(dst, em[1], Number(em[2]));
       if (word in FETCH_OPS) return this.fetch(dst, FETCH_OPS[word]);
