@@ -24,7 +24,15 @@ import { ELF } from "../elf/types.js";
 import { ElfError } from "../errors.js";
 import { type CoreRelocIndex, indexCoreRelocs } from "./disasm-core.js";
 import { TextSink } from "./disasm-sink.js";
-import { hasAlu32, llvmBranchDisplacement, llvmInsnText, type Mcpu } from "./format.js";
+import {
+  ASM_STYLE,
+  hasAlu32,
+  llvmBranchDisplacement,
+  llvmInsnText,
+  type Mcpu,
+  OBJDUMP_STYLE,
+  type OperandStyle,
+} from "./format.js";
 
 export interface DisassembleOptions {
   /** Print relocations inline (`-r`). */
@@ -33,6 +41,8 @@ export interface DisassembleOptions {
   readonly showRawInsn?: boolean;
   /** `--mcpu`; the default (none) behaves like v1. */
   readonly mcpu?: Mcpu;
+  /** Immediates in hex (llvm-objdump's default); false is `--no-print-imm-hex` (decimal). */
+  readonly printImmHex?: boolean;
   /** The path printed in the file header line (default: the ElfFile's own path). */
   readonly path?: string;
 }
@@ -221,6 +231,7 @@ interface SectionContext {
   readonly alu32: boolean;
   readonly raw: boolean;
   readonly relocs: boolean;
+  readonly style: OperandStyle;
   readonly core: CoreRelocIndex | undefined;
   readonly absolute: readonly DisSymbol[];
   readonly sectionsByAddr: readonly ElfSection[] | undefined;
@@ -286,6 +297,7 @@ function disassembleSection(
   const le = ctx.le;
   const raw = ctx.raw;
   const alu32 = ctx.alu32;
+  const style = ctx.style;
   const core = ctx.core?.get(section.index);
   const smallAddr = secAddr <= 0xffff_ffffn;
   const secAddrNum = Number(secAddr);
@@ -379,7 +391,7 @@ function disassembleSection(
           }
         }
         if (insnSize !== 1) {
-          text = llvmInsnText(op, dst, src, off, imm, hi, alu32);
+          text = llvmInsnText(op, dst, src, off, imm, hi, alu32, style);
           if (text !== undefined) disp = llvmBranchDisplacement(op, off, imm);
         }
       }
@@ -452,6 +464,8 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
     alu32: hasAlu32(opts.mcpu),
     raw: opts.showRawInsn !== false,
     relocs,
+    // Decimal immediates are exactly the assembly printer's spelling.
+    style: opts.printImmHex === false ? ASM_STYLE : OBJDUMP_STYLE,
     core: relocs ? indexCoreRelocs(file) : undefined,
     absolute,
     sectionsByAddr: file.header.type === ELF.ET_REL ? undefined : sectionsByAddress(file),

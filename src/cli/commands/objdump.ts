@@ -1,6 +1,6 @@
 /**
- * `tsbpf objdump -d [-r] [--no-show-raw-insn] [--mcpu=v1|v2|v3|v4] <file.o>...`: the output of
- * `llvm-objdump-19` with the same flags, byte for byte. `-r` alone prints the relocation tables.
+ * `tsbpf objdump -d [-r] [--no-show-raw-insn] [--no-print-imm-hex] [--mcpu=v1|v2|v3|v4] <file.o>...`:
+ * the output of `llvm-objdump-19` with the same flags, byte for byte. `-r` alone prints the relocation tables.
  * Files are printed one after another; like llvm-objdump, the first unreadable file stops the
  * run (after the files before it were printed), here with one error line and exit code 2.
  */
@@ -16,6 +16,7 @@ export interface ObjdumpCliOptions {
   readonly disassemble?: boolean;
   readonly reloc?: boolean;
   readonly showRawInsn?: boolean;
+  readonly printImmHex?: boolean;
   readonly mcpu?: string;
 }
 
@@ -54,6 +55,7 @@ export async function runObjdump(
           path,
           relocs: opts.reloc === true,
           showRawInsn: opts.showRawInsn !== false,
+          printImmHex: opts.printImmHex !== false,
           mcpu,
         }),
       );
@@ -71,6 +73,8 @@ export function registerObjdump(program: Command, io: CliIo): void {
     .option("-d, --disassemble", "disassemble executable sections")
     .option("-r, --reloc", "show relocations (inline with -d)")
     .option("--no-show-raw-insn", "do not print instruction bytes")
+    .option("--print-imm-hex", "print immediates in hex (the default)")
+    .option("--no-print-imm-hex", "print immediates in decimal")
     .option(
       "--mcpu <cpu>",
       "BPF CPU version v1, v2, v3 or v4 (v3+ prints w registers for sub-word memory ops)",

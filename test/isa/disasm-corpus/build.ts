@@ -8,9 +8,10 @@
  * Writes obj/<case>.o, golden/<case>/<flagset>.txt and manifest.json next to this file.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readElf } from "../../../src/elf/reader.js";
 import { type CorpusElf, type CorpusSymbol, writeCorpusElf } from "./elf-writer.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -97,11 +98,145 @@ const fn = (name: string, value: number, shndx = 1, extra: Partial<CorpusSymbol>
   ...extra,
 });
 
-/** Each case: an object and the llvm-objdump flag sets recorded for it. */
+/** Each case: an object (described, or given as bytes) and the llvm-objdump flag sets for it. */
 interface Case {
   readonly name: string;
-  readonly elf: CorpusElf;
+  readonly elf?: CorpusElf;
+  readonly bytes?: Uint8Array;
   readonly flagsets: readonly string[];
+}
+
+/** src/core_kinds.c compiled by clang-19 for one byte order. */
+function compileCore(be: boolean): Uint8Array {
+  const out = join(HERE, `core_kinds.tmp.${be ? "eb" : "el"}.o`);
+  execFileSync("clang-19", [
+    "-target",
+    be ? "bpfeb" : "bpfel",
+    "-I/usr/include/x86_64-linux-gnu",
+    "-O2",
+    "-g",
+    "-mcpu=v3",
+    "-c",
+    join(HERE, "src", "core_kinds.c"),
+    "-o",
+    out,
+  ]);
+  const bytes = readFileSync(out);
+  rmSync(out);
+  return new Uint8Array(bytes);
+}
+
+interface CoreRecord {
+  /** File offset of the 16-byte record (insn_off, type_id, access_str_off, kind). */
+  readonly at: number;
+  readonly type: number;
+  readonly spec: number;
+  readonly kind: number;
+}
+
+/**
+ * Rewrites CO-RE records of a compiled object so llvm-objdump's describer meets every kind
+ * name, every type kind and each of its complaints (bad spec strings, unknown ids, indices out
+ * of range). `edit` gets the records, the .BTF string table and a writer for a u32 field.
+ */
+function mutateCore(
+  bytes: Uint8Array,
+  be: boolean,
+  edit: (recs: CoreRecord[], strings: Uint8Array, set: (at: number, v: number) => void) => void,
+): Uint8Array {
+  const out = bytes.slice();
+  const elf = readElf(out);
+  const le = !be;
+  const view = new DataView(out.buffer);
+  const ext = elf.section(".BTF.ext")!;
+  const btf = elf.section(".BTF")!;
+  const hdrLen = view.getUint32(ext.offset + 4, le);
+  const relOff = view.getUint32(ext.offset + 24, le);
+  const relLen = view.getUint32(ext.offset + 28, le);
+  const start = ext.offset + hdrLen + relOff;
+  const recSize = view.getUint32(start, le);
+  const recs: CoreRecord[] = [];
+  for (let at = start + 4; at < start + relLen; ) {
+    const n = view.getUint32(at + 4, le);
+    at += 8;
+    for (let i = 0; i < n; i++, at += recSize) {
+      recs.push({
+        at,
+        type: view.getUint32(at + 4, le),
+        spec: view.getUint32(at + 8, le),
+        kind: view.getUint32(at + 12, le),
+      });
+    }
+  }
+  const strOff = btf.offset + view.getUint32(btf.offset + 4, le) + view.getUint32(btf.offset + 16, le);
+  const strLen = view.getUint32(btf.offset + 20, le);
+  const strings = out.subarray(strOff, strOff + strLen);
+  edit(recs, strings, (at, v) => view.setUint32(at, v >>> 0, le));
+  return out;
+}
+
+/** Offset of the first match of `re` in the NUL-separated string table (plus `delta`). */
+function findString(strings: Uint8Array, re: RegExp, delta = 0): number {
+  const text = new TextDecoder("latin1").decode(strings);
+  const m = re.exec(text);
+  if (m === null) throw new Error(`no string matching ${re}`);
+  return m.index + delta;
+}
+
+function coreCases(be: boolean): Case[] {
+  const sfx = be ? ".eb" : ".el";
+  const base = compileCore(be);
+  const zeroSpec = (recs: CoreRecord[]): number => recs.find((r) => r.kind === 6)!.spec;
+  return [
+    { name: `core_kinds${sfx}`, bytes: base, flagsets: ["d", "dr"] },
+    {
+      // Every record a type_size relocation of type i: each BTF kind's spelling, void included.
+      name: `core_types${sfx}`,
+      bytes: mutateCore(base, be, (recs, _s, set) => {
+        const zero = zeroSpec(recs);
+        recs.forEach((r, i) => {
+          set(r.at + 4, i);
+          set(r.at + 8, zero);
+          set(r.at + 12, 9);
+        });
+      }),
+      flagsets: ["dr"],
+    },
+    {
+      // Every relocation kind number 0..n on struct outer with a field spec, unknown ones too.
+      name: `core_reloc_kinds${sfx}`,
+      bytes: mutateCore(base, be, (recs, _s, set) => {
+        recs.forEach((r, i) => {
+          set(r.at + 4, 5);
+          set(r.at + 12, i);
+        });
+      }),
+      flagsets: ["dr"],
+    },
+    {
+      // The describer's complaints.
+      name: `core_errors${sfx}`,
+      bytes: mutateCore(base, be, (recs, strings, set) => {
+        const field = recs.filter((r) => r.kind <= 5);
+        const byKind = (k: number) => recs.find((r) => r.kind === k)!;
+        set(field[0].at + 4, 99999); // unknown type id
+        set(field[1].at + 8, 0); // empty spec: field spec too short
+        set(field[2].at + 8, findString(strings, /:\d+:/)); // starts with ':': not a number
+        set(field[3].at + 8, findString(strings, /\d[^\d:\0]/)); // digit then junk: bad delimiter
+        set(field[4].at + 8, findString(strings, /0:4:2:0/)); // fine, then...
+        set(field[4].at + 4, 1); // ...on a non-struct type: unexpected type kind
+        set(field[5].at + 8, findString(strings, /0:6:0/)); // on struct inner: member out of range
+        set(field[5].at + 4, recs.find((r) => r.kind === 9)!.type);
+        set(byKind(6).at + 8, findString(strings, /0:2/)); // type-based spec must be "0"
+        set(byKind(10).at + 8, findString(strings, /0:2/, 2)); // "2": bad enum value index
+        set(byKind(11).at + 8, findString(strings, /0:2/)); // enum spec of two numbers
+        set(recs.filter((r) => r.kind === 11)[1].at + 4, 5); // enum reloc on a struct
+        set(field[6].at + 8, findString(strings, /0:4:3:1:1/, 0)); // array index path...
+        set(field[6].at + 4, 13); // ...from a typedef'd modifier chain
+      }),
+      flagsets: ["dr"],
+    },
+  ];
 }
 
 const FLAGSETS: Readonly<Record<string, readonly string[]>> = {
@@ -114,8 +249,11 @@ const FLAGSETS: Readonly<Record<string, readonly string[]>> = {
   "d-mcpu-v3": ["-d", "--mcpu=v3"],
   "d-mcpu-v4": ["-d", "--mcpu=v4"],
   "dr-mcpu-v3": ["-d", "-r", "--mcpu=v3"],
+  r: ["-r"],
+  "d-decimal": ["-d", "--no-print-imm-hex"],
+  "dr-decimal": ["-d", "-r", "--no-print-imm-hex"],
 };
-const ALL = ["d", "dr", "d-noraw", "dr-noraw"];
+const ALL = ["d", "dr", "d-noraw", "dr-noraw", "r", "dr-decimal"];
 
 function edgeCases(be: boolean): Case[] {
   const s = (op: number, dst: number, src: number, off: number, imm: number) =>
@@ -393,9 +531,10 @@ function allCases(): Case[] {
         sections: [{ name: "xdp", data: randomCode(be ? 0xbeef : 0x1234, 12, be) }],
         symbols: [fn("prog", 0)],
       },
-      flagsets: ["d", "d-mcpu-v1", "d-mcpu-v3", "d-noraw"],
+      flagsets: ["d", "d-mcpu-v1", "d-mcpu-v3", "d-noraw", "d-decimal"],
     });
     cases.push(...edgeCases(be));
+    cases.push(...coreCases(be));
   }
   return cases;
 }
@@ -415,9 +554,10 @@ function main(): void {
   rmSync(goldenDir, { recursive: true, force: true });
   mkdirSync(objDir, { recursive: true });
   const entries: ManifestEntry[] = [];
-  for (const c of allCases()) {
+  const cases = allCases();
+  for (const c of cases) {
     const objPath = join(objDir, `${c.name}.o`);
-    writeFileSync(objPath, writeCorpusElf(c.elf));
+    writeFileSync(objPath, c.bytes ?? writeCorpusElf(c.elf!));
     const rel = relative(ROOT, objPath);
     mkdirSync(join(goldenDir, c.name), { recursive: true });
     for (const fs of c.flagsets) {
@@ -440,7 +580,7 @@ function main(): void {
     entries,
   };
   writeFileSync(join(HERE, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-  console.log(`${entries.length} goldens for ${allCases().length} objects`);
+  console.log(`${entries.length} goldens for ${cases.length} objects`);
 }
 
 main();
