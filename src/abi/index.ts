@@ -1,3 +1,4 @@
+export * from "./context-access.js";
 export * from "./contexts.js";
 export * from "./helper-availability.js";
 export * from "./helper-protos.js";
@@ -6,3 +7,4 @@ export * from "./kernel-enums.js";
 export * from "./map-types.js";
 export * from "./program-rules.js";
 export * from "./program-types.js";
+export * from "./tracepoint-format.js";

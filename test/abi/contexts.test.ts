@@ -1,6 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  CTX_MODELLED_PROG_TYPES,
+  type CtxAccessOptions,
+  checkCtxAccess,
+  checkSockAccess,
+  ctxAccessError,
+  describeContext,
+} from "../../src/abi/context-access.js";
+import {
   BPF_CGROUP_DEV_CTX,
   BPF_PERF_EVENT_DATA,
   BPF_SK_LOOKUP,
@@ -9,18 +17,11 @@ import {
   BPF_SOCK_OPS,
   BPF_SOCKOPT,
   BPF_SYSCTL,
-  CTX_MODELLED_PROG_TYPES,
-  type CtxAccessOptions,
   type CtxLayout,
-  checkCtxAccess,
-  checkSockAccess,
   contextLayoutFor,
-  ctxAccessError,
-  describeContext,
   fieldAt,
   fieldByName,
   PT_REGS,
-  parseTracepointFormat,
   SK_BUFF,
   SK_MSG_MD,
   SK_REUSEPORT_MD,
@@ -29,6 +30,7 @@ import {
   XDP_MD,
 } from "../../src/abi/contexts.js";
 import { attachTypeByName, progTypeByName } from "../../src/abi/program-types.js";
+import { parseTracepointFormat } from "../../src/abi/tracepoint-format.js";
 import { encodeInsns, kernel, kernelSkipReason } from "./kernel-probe.js";
 import { vmlinux, vmlinuxSkipReason } from "./vmlinux-btf.js";
 

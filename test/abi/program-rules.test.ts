@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkCtxAccess, fieldByName, SK_BUFF, XDP_MD } from "../../src/abi/contexts.js";
+import { checkCtxAccess } from "../../src/abi/context-access.js";
+import { fieldByName, SK_BUFF, XDP_MD } from "../../src/abi/contexts.js";
 import {
   allowsLegacyPacketLoads,
   packetAccess,

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CTX_MODELLED_PROG_TYPES, checkCtxAccess } from "../../src/abi/contexts.js";
+import { CTX_MODELLED_PROG_TYPES, checkCtxAccess } from "../../src/abi/context-access.js";
 import { checkMapShape, MAP_TYPES } from "../../src/abi/map-types.js";
 import {
   closestKnownSection,
