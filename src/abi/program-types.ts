@@ -329,8 +329,28 @@ export function closestKnownSection(name: string): string | undefined {
   return best.distance <= limit ? best.spelling : undefined;
 }
 
-/** The one-line error for a section libbpf would not know. */
+/**
+ * Sections current libbpf knows whose attach types came after 6.18 (so the table above leaves them
+ * out): pattern (matched like `x+`) -> the attach type it needs.
+ */
+export const POST_6_18_SECTIONS: Readonly<Record<string, string>> = {
+  fsession: "trace_fsession",
+  "fsession.s": "trace_fsession",
+  "fsession.multi": "trace_fsession_multi",
+  "fsession.multi.s": "trace_fsession_multi",
+  "fentry.multi": "trace_fentry_multi",
+  "fexit.multi": "trace_fexit_multi",
+  "fentry.multi.s": "trace_fentry_multi",
+  "fexit.multi.s": "trace_fexit_multi",
+};
+
+/** The one-line error for a section libbpf would not know (or this kernel cannot load). */
 export function unknownSectionMessage(name: string): string {
+  const bare = name.startsWith("?") ? name.slice(1) : name;
+  for (const [pattern, attach] of Object.entries(POST_6_18_SECTIONS)) {
+    if (bare === pattern || bare.startsWith(`${pattern}/`))
+      return `section '${name}' needs attach type ${attach}, which this kernel (6.18) does not have`;
+  }
   const hint = closestKnownSection(name);
   return hint ? `unknown section '${name}': did you mean '${hint}'?` : `unknown section '${name}'`;
 }

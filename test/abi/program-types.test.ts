@@ -166,6 +166,12 @@ describe("unknown sections", () => {
     expect(closestKnownSection("kprobe.mult/f")).toBe("kprobe.multi/");
     expect(closestKnownSection("completely_else")).toBeUndefined();
     expect(unknownSectionMessage("foo")).toBe("unknown section 'foo'");
+    // current libbpf knows these, the 6.18 kernel has no attach type for them
+    expect(programTypeForSection("fentry.multi/do_*")).toBeUndefined();
+    expect(unknownSectionMessage("fentry.multi/do_*")).toBe(
+      "section 'fentry.multi/do_*' needs attach type trace_fentry_multi, which this kernel (6.18) does not have",
+    );
+    expect(attachTypeByName("trace_fentry_multi")).toBeUndefined();
   });
   it("edit distance is a metric on small samples (symmetric, zero iff equal)", () => {
     const words = ["xdp", "xpd", "tc", "tracepoint", "tracepont", "", "kprobe"];
