@@ -99,6 +99,7 @@ function writeField(
     }
     case "u64": {
       const n = v instanceof Uint8Array ? address(v) : asBigInt(v as FieldValue, what);
+      if (n < -(1n << 63n) || n >= 1n << 64n) throw new LoaderError("E_LAYOUT", `${what}: ${n} out of range`);
       view.setBigUint64(f.offset, BigInt.asUintN(64, n), true);
       return;
     }
@@ -110,13 +111,13 @@ function writeField(
       return;
     }
     default: {
-      const n = asBigInt(v, what);
-      const bits = f.size * 8;
+      // Plain numbers (the common case) stay out of BigInt: this runs on every map operation.
+      const n = typeof v === "number" && Number.isInteger(v) ? v : Number(asBigInt(v, what));
+      const span = 2 ** (f.size * 8);
       // Accept both the signed and the unsigned spelling of a value (-1 == 0xffffffff).
-      if (n < -(1n << BigInt(bits - 1)) || n > (1n << BigInt(bits)) - 1n) {
-        throw new LoaderError("E_LAYOUT", `${what}: ${n} out of range`);
-      }
-      const u = Number(BigInt.asUintN(bits, n));
+      if (!(n >= -span / 2 && n < span))
+        throw new LoaderError("E_LAYOUT", `${what}: ${String(v)} out of range`);
+      const u = n < 0 ? n + span : n;
       if (f.size === 1) view.setUint8(f.offset, u);
       else if (f.size === 2) view.setUint16(f.offset, u, true);
       else view.setUint32(f.offset, u, true);
