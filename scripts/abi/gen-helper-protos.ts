@@ -6,7 +6,8 @@
  * It reads facts (field values) out of the kernel's C sources and writes them in our own shape; no
  * kernel code is carried over. The output is committed; re-run only to move to another kernel:
  *   npx tsx scripts/abi/gen-helper-protos.ts <linux-source-dir> [<version label>]
- * The committed table was made from a linux-6.18.y tree (6.18.19), matching the 6.18 kernel here.
+ * <linux-source-dir> is a kernel source tree (at least kernel/, net/, include/, drivers/). The
+ * committed table was made from a linux-6.18.y tree (6.18.19), matching the 6.18 kernel here.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -25,7 +26,11 @@ function cFiles(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const st = statSync(p);
-    if (st.isDirectory()) out.push(...cFiles(p));
+    if (st.isDirectory()) {
+      // Selftests and samples define test-only prototypes and get_func_proto functions.
+      if (dir === root && ["tools", "samples", "Documentation"].includes(name)) continue;
+      out.push(...cFiles(p));
+    }
     else if (name.endsWith(".c")) {
       const text = readFileSync(p, "utf8");
       if (text.includes("bpf_func_proto")) out.push(p);
