@@ -84,6 +84,7 @@ export class BtfImpl implements Btf {
   private allTypes: readonly BtfType[] | undefined;
   private nameIndex: Map<string, number[]> | undefined;
   private ptrSz = 0;
+  private maxStrLen = -1;
   /** Memoized alignments (layout.ts): 0 unknown, -1 in progress, else align + 1. */
   alignCache: Int32Array | undefined;
 
@@ -162,6 +163,22 @@ export class BtfImpl implements Btf {
     const end = this.strText.indexOf("\0", off);
     if (this.strAscii) return this.strText.slice(off, end);
     return utf8.decode(this.strBytes.subarray(off, end));
+  }
+
+  /** Length of the longest string (this blob's and the base's), for sizing output buffers. */
+  get maxStringLength(): number {
+    if (this.maxStrLen < 0) {
+      let max = 0;
+      const t = this.strBytes;
+      for (let start = 0; start < t.length; ) {
+        let end = t.indexOf(0, start);
+        if (end < 0) end = t.length;
+        if (end - start > max) max = end - start;
+        start = end + 1;
+      }
+      this.maxStrLen = Math.max(max, this.base?.maxStringLength ?? 0);
+    }
+    return this.maxStrLen;
   }
 
   /** Whether every string (this blob's and the base's) is ASCII. */

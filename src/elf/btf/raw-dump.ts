@@ -8,13 +8,24 @@ import type { Btf, BtfImpl } from "./btf.js";
 import { BTF_KIND_NAMES, BtfKind as K } from "./types.js";
 
 const encoder = new TextEncoder();
-function ascii(s: string): Uint8Array {
-  return encoder.encode(s);
+
+/**
+ * A constant piece of text as [byte length, then the bytes packed little-endian into 32-bit
+ * words]: written with one DataView store per 4 bytes (stores may spill up to 3 bytes past the
+ * piece; they are overwritten by what follows, and the buffer always has slack).
+ */
+type Piece = Uint32Array;
+function ascii(s: string): Piece {
+  const bytes = encoder.encode(s);
+  const out = new Uint32Array(1 + Math.ceil(bytes.length / 4));
+  out[0] = bytes.length;
+  for (let i = 0; i < bytes.length; i++) out[1 + (i >> 2)] |= bytes[i] << ((i & 3) * 8);
+  return out;
 }
 
 const KIND_PREFIX = BTF_KIND_NAMES.map((n) => ascii(`] ${n} '`));
 const KIND_PAREN = BTF_KIND_NAMES.map((n) => ascii(` (${n} '`));
-const INT_ENCODINGS: Record<number, Uint8Array> = {
+const INT_ENCODINGS: Record<number, Piece> = {
   0: ascii("(none)"),
   1: ascii("SIGNED"),
   2: ascii("CHAR"),
@@ -65,9 +76,10 @@ function grow(buf: Uint8Array, at: number, need: number): Uint8Array {
   return out;
 }
 
-function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i];
-  return at;
+function put(dv: DataView, at: number, piece: Piece): number {
+  const n = piece.length;
+  for (let k = 1, a = at; k < n; k++, a += 4) dv.setUint32(a, piece[k], true);
+  return at + piece[0];
 }
 
 function putU32(buf: Uint8Array, at: number, n: number): number {
@@ -115,40 +127,28 @@ function putI32(buf: Uint8Array, at: number, word: number): number {
   return putU32(buf, at + 1, -v);
 }
 
+/** Copy the name at global string offset `off` ("(anon)" for 0); capacity is ensured by the caller. */
+function putName(buf: Uint8Array, dv: DataView, at: number, b: BtfImpl, off: number): number {
+  if (off === 0) return put(dv, at, ANON);
+  let blob = b;
+  while (off < blob.startStrOff) blob = blob.base!;
+  const table = blob.strBytes;
+  for (let i = off - blob.startStrOff, c = table[i]; c !== 0; c = table[++i]) buf[at++] = c;
+  return at;
+}
+
 /**
- * The dump works on a local buffer and write position, growing it before each record: every
- * record's fixed text is bounded, and names are measured before they are copied.
+ * The dump works on a local buffer and write position (no closures over them, so they stay in
+ * registers), growing the buffer before each record by a bound on what the record can print.
  */
 export function dumpBtfRaw(btf: Btf): string {
   const b = btf as BtfImpl;
   const words = b.words;
   const offs = b.offs;
-  const table = b.strBytes;
-  const tableStart = b.startStrOff;
+  const perEntry = FIXED_PER_ENTRY + 2 * b.maxStringLength;
   let buf: Uint8Array = new Uint8Array(Math.max(1 << 16, words.length * 16));
+  let dv = new DataView(buf.buffer);
   let at = 0;
-
-  // Copies the name at `off` ("(anon)" for 0) into buf at `at`; returns the new position.
-  const name = (off: number): number => {
-    if (off === 0) {
-      if (at + 8 > buf.length) buf = grow(buf, at, 8);
-      return put(buf, at, ANON);
-    }
-    let src: Uint8Array = table;
-    let i = off - tableStart;
-    if (off < tableStart) {
-      // A base BTF string: rare (DATASEC entries only), take the slow path.
-      const s = new TextEncoder().encode(b.stringAt(off));
-      src = new Uint8Array(s.length + 1);
-      src.set(s);
-      i = 0;
-    }
-    let end = i;
-    while (src[end] !== 0) end++;
-    if (at + (end - i) + FIXED_PER_ENTRY > buf.length) buf = grow(buf, at, end - i + FIXED_PER_ENTRY);
-    for (; i < end; i++) buf[at++] = src[i];
-    return at;
-  };
 
   for (let id = b.startId; id < b.typeCount; id++) {
     const p = offs[id - b.startId];
@@ -157,25 +157,27 @@ export function dumpBtfRaw(btf: Btf): string {
     const vlen = info & 0xffff;
     const kflag = info >>> 31 === 1;
     const st = words[p + 2];
-    if (at + FIXED_PER_RECORD + vlen * FIXED_PER_ENTRY > buf.length) {
-      buf = grow(buf, at, FIXED_PER_RECORD + vlen * FIXED_PER_ENTRY);
+    const need = FIXED_PER_RECORD + perEntry + vlen * perEntry;
+    if (at + need > buf.length) {
+      buf = grow(buf, at, need);
+      dv = new DataView(buf.buffer);
     }
     buf[at++] = LBRACKET;
     at = putU32(buf, at, id);
-    at = put(buf, at, KIND_PREFIX[kind]);
-    at = name(words[p]);
+    at = put(dv, at, KIND_PREFIX[kind]);
+    at = putName(buf, dv, at, b, words[p]);
     buf[at++] = QUOTE;
     switch (kind) {
       case K.INT: {
         const v = words[p + 3];
-        at = put(buf, at, S.size);
+        at = put(dv, at, S.size);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.bitsOffset);
+        at = put(dv, at, S.bitsOffset);
         at = putU32(buf, at, (v >>> 16) & 0xff);
-        at = put(buf, at, S.nrBits);
+        at = put(dv, at, S.nrBits);
         at = putU32(buf, at, v & 0xff);
-        at = put(buf, at, S.encoding);
-        at = put(buf, at, INT_ENCODINGS[(v >>> 24) & 0x0f] ?? UNKN);
+        at = put(dv, at, S.encoding);
+        at = put(dv, at, INT_ENCODINGS[(v >>> 24) & 0x0f] ?? UNKN);
         break;
       }
       case K.PTR:
@@ -184,34 +186,34 @@ export function dumpBtfRaw(btf: Btf): string {
       case K.RESTRICT:
       case K.TYPEDEF:
       case K.TYPE_TAG:
-        at = put(buf, at, S.typeId);
+        at = put(dv, at, S.typeId);
         at = putU32(buf, at, st);
         break;
       case K.ARRAY:
-        at = put(buf, at, S.typeId);
+        at = put(dv, at, S.typeId);
         at = putU32(buf, at, words[p + 3]);
-        at = put(buf, at, S.indexTypeId);
+        at = put(dv, at, S.indexTypeId);
         at = putU32(buf, at, words[p + 4]);
-        at = put(buf, at, S.nrElems);
+        at = put(dv, at, S.nrElems);
         at = putU32(buf, at, words[p + 5]);
         break;
       case K.STRUCT:
       case K.UNION:
-        at = put(buf, at, S.size);
+        at = put(dv, at, S.size);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.vlen);
+        at = put(dv, at, S.vlen);
         at = putU32(buf, at, vlen);
         for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
           const o = words[q + 2];
-          at = put(buf, at, S.memberStart);
-          at = name(words[q]);
-          at = put(buf, at, S.memberTypeId);
+          at = put(dv, at, S.memberStart);
+          at = putName(buf, dv, at, b, words[q]);
+          at = put(dv, at, S.memberTypeId);
           at = putU32(buf, at, words[q + 1]);
-          at = put(buf, at, S.bitsOffset);
+          at = put(dv, at, S.bitsOffset);
           if (kflag) {
             at = putU32(buf, at, o & 0xffffff);
             if (o >>> 24) {
-              at = put(buf, at, S.bitfieldSize);
+              at = put(dv, at, S.bitfieldSize);
               at = putU32(buf, at, o >>> 24);
             }
           } else {
@@ -220,85 +222,85 @@ export function dumpBtfRaw(btf: Btf): string {
         }
         break;
       case K.ENUM:
-        at = put(buf, at, kflag ? S.signedEnc : S.unsignedEnc);
+        at = put(dv, at, kflag ? S.signedEnc : S.unsignedEnc);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.vlen);
+        at = put(dv, at, S.vlen);
         at = putU32(buf, at, vlen);
         for (let j = 0, q = p + 3; j < vlen; j++, q += 2) {
-          at = put(buf, at, S.memberStart);
-          at = name(words[q]);
-          at = put(buf, at, S.val);
+          at = put(dv, at, S.memberStart);
+          at = putName(buf, dv, at, b, words[q]);
+          at = put(dv, at, S.val);
           at = kflag ? putI32(buf, at, words[q + 1]) : putU32(buf, at, words[q + 1]);
         }
         break;
       case K.ENUM64:
-        at = put(buf, at, kflag ? S.signedEnc : S.unsignedEnc);
+        at = put(dv, at, kflag ? S.signedEnc : S.unsignedEnc);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.vlen);
+        at = put(dv, at, S.vlen);
         at = putU32(buf, at, vlen);
         for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
           const u = (BigInt(words[q + 2]) << 32n) | BigInt(words[q + 1]);
-          at = put(buf, at, S.memberStart);
-          at = name(words[q]);
-          at = put(buf, at, S.val);
-          at = put(buf, at, ascii(kflag ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`));
+          at = put(dv, at, S.memberStart);
+          at = putName(buf, dv, at, b, words[q]);
+          at = put(dv, at, S.val);
+          at = put(dv, at, ascii(kflag ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`));
         }
         break;
       case K.FWD:
-        at = put(buf, at, kflag ? S.fwdUnion : S.fwdStruct);
+        at = put(dv, at, kflag ? S.fwdUnion : S.fwdStruct);
         break;
       case K.FUNC:
-        at = put(buf, at, S.typeId);
+        at = put(dv, at, S.typeId);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.linkage);
-        at = put(buf, at, LINKAGE[vlen] ?? UNKNOWN_LINKAGE);
+        at = put(dv, at, S.linkage);
+        at = put(dv, at, LINKAGE[vlen] ?? UNKNOWN_LINKAGE);
         break;
       case K.FUNC_PROTO:
-        at = put(buf, at, S.retTypeId);
+        at = put(dv, at, S.retTypeId);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.vlen);
+        at = put(dv, at, S.vlen);
         at = putU32(buf, at, vlen);
         for (let j = 0, q = p + 3; j < vlen; j++, q += 2) {
-          at = put(buf, at, S.memberStart);
-          at = name(words[q]);
-          at = put(buf, at, S.memberTypeId);
+          at = put(dv, at, S.memberStart);
+          at = putName(buf, dv, at, b, words[q]);
+          at = put(dv, at, S.memberTypeId);
           at = putU32(buf, at, words[q + 1]);
         }
         break;
       case K.VAR:
-        at = put(buf, at, S.typeId);
+        at = put(dv, at, S.typeId);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.varLinkage);
-        at = put(buf, at, LINKAGE[words[p + 3]] ?? UNKNOWN_LINKAGE);
+        at = put(dv, at, S.varLinkage);
+        at = put(dv, at, LINKAGE[words[p + 3]] ?? UNKNOWN_LINKAGE);
         break;
       case K.DATASEC:
-        at = put(buf, at, S.size);
+        at = put(dv, at, S.size);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.vlen);
+        at = put(dv, at, S.vlen);
         at = putU32(buf, at, vlen);
         for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
           const vt = words[q];
-          at = put(buf, at, S.secTypeId);
+          at = put(dv, at, S.secTypeId);
           at = putU32(buf, at, vt);
-          at = put(buf, at, S.offset);
+          at = put(dv, at, S.offset);
           at = putU32(buf, at, words[q + 1]);
-          at = put(buf, at, S.size);
+          at = put(dv, at, S.size);
           at = putU32(buf, at, words[q + 2]);
           if (vt < b.typeCount) {
-            at = put(buf, at, KIND_PAREN[b.kindOf(vt)]);
-            at = name(b.nameOffOf(vt));
-            at = put(buf, at, S.quoteParen);
+            at = put(dv, at, KIND_PAREN[b.kindOf(vt)]);
+            at = putName(buf, dv, at, b, b.nameOffOf(vt));
+            at = put(dv, at, S.quoteParen);
           }
         }
         break;
       case K.FLOAT:
-        at = put(buf, at, S.size);
+        at = put(dv, at, S.size);
         at = putU32(buf, at, st);
         break;
       case K.DECL_TAG:
-        at = put(buf, at, S.typeId);
+        at = put(dv, at, S.typeId);
         at = putU32(buf, at, st);
-        at = put(buf, at, S.componentIdx);
+        at = put(dv, at, S.componentIdx);
         at = putI32(buf, at, words[p + 3]);
         break;
       default:
