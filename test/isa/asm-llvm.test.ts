@@ -36,6 +36,7 @@ describe("LLVM syntax refusals", () => {
     ["\tlock *(u16 *)(r1 + 0) += w2", "E_ASM_LOCK", /32 or 64 bits/, 9],
     ["\tlock *(u64 *)(r1 + 0) -= r2", "E_ASM_LOCK", /expected \+=, \|=, &= or \^=/, 24],
     ["\tlock *(u64 *)(r1 + 0) += w2", "E_ASM_REGISTER", /needs an r register/, 27],
+    ["\tlock *(u32 *)(r1 + 0) |= r2", "E_ASM_REGISTER", /32-bit lock \|= needs a w register/, 27],
     [
       "\tr2 = atomic_fetch_add((u64 *)(r1 + 0), r0)",
       "E_ASM_REGISTER",

@@ -303,6 +303,10 @@ class InsnParser {
     const src = this.reg("source register");
     if (cast.bits === 64 && !src.wide)
       this.fail("E_ASM_REGISTER", "a 64-bit lock operation needs an r register", src.col);
+    // llvm-mc takes `lock *(u32 *)... += rN` (the old XADDW spelling) but only w for |= &= ^=.
+    if (cast.bits === 32 && src.wide && aop !== ATOMIC_OPS.add) {
+      this.fail("E_ASM_REGISTER", `a 32-bit lock ${opTok.text} needs a w register`, src.col);
+    }
     c.expectEnd();
     return { insn: insn(CLASS.STX | MODE.ATOMIC | SIZES[cast.bits], base.n, src.n, off, aop) };
   }
