@@ -3,7 +3,8 @@
  *   <plugin> [<memory hex>] [--elf] [--other-options]   (program hex on stdin)
  * The memory and the program are hex bytes separated by whitespace ("aa  bb  11  "). The plugin
  * runs the program (r1 = memory, r2 = its length) and prints r0 as unsigned 64-bit hex; on any
- * failure it prints a message on stderr and exits 1 (2 for unusable input).
+ * failure it prints one line on stdout (where the runner reads the error text of a failing
+ * plugin) and exits 1 (a fault or refused program) or 2 (unusable input).
  */
 import { readElf } from "../elf/reader.js";
 import { isTsbpfError, UsageError } from "../errors.js";
@@ -85,11 +86,15 @@ export function runPlugin(args: readonly string[], stdin: string, io: CliIo = de
     let memHex: string | undefined;
     let elf = false;
     for (const a of args) {
-      if (a === "--elf") elf = true;
-      else if (a.startsWith("--"))
-        continue; // runner options this plugin does not need
-      else if (memHex === undefined) memHex = a;
-      else throw new UsageError("E_PLUGIN_USAGE", `unexpected argument '${a}'`);
+      const t = a.trim();
+      if (t.startsWith("--")) {
+        // the runner passes its plugin options as one argument ("--elf --x"), empty when none
+        for (const opt of t.split(/\s+/)) if (opt === "--elf") elf = true;
+      } else if (memHex === undefined) {
+        memHex = a;
+      } else if (t !== "") {
+        throw new UsageError("E_PLUGIN_USAGE", `unexpected argument '${a}'`);
+      }
     }
     const mem = parseHexBytes(memHex ?? "", "memory");
     const code = parseHexBytes(stdin, "program");
@@ -98,15 +103,17 @@ export function runPlugin(args: readonly string[], stdin: string, io: CliIo = de
     io.stdout(`${r0.toString(16)}\n`);
     return ExitCode.Ok;
   } catch (e) {
+    // The runner reads a failing plugin's stdout as its error text, so the message goes there.
+    const message = e instanceof Error ? e.message : String(e);
     if (e instanceof VmFault) {
-      io.stderr(`tsbpf-conformance-plugin: ${e.message}\n`);
+      io.stdout(`${message}\n`);
       return ExitCode.Failed;
     }
     if (isTsbpfError(e)) {
-      io.stderr(`tsbpf-conformance-plugin: ${e.message}\n`);
+      io.stdout(`${message}\n`);
       return ExitCode.BadInput;
     }
-    io.stderr(`tsbpf-conformance-plugin: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stdout(`internal error: ${message}\n`);
     return ExitCode.Failed;
   }
 }
