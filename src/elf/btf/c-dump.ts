@@ -56,7 +56,7 @@ function cycleError(id: number, what = "unsatisfiable type cycle"): never {
 class CDumper {
   readonly btf: BtfImpl;
   /** Output bytes (UTF-8): pieces are copied in at once so no string outlives its print. */
-  private buf = new Uint8Array(1 << 16);
+  private buf: Uint8Array;
   private len = 0;
   readonly ptrSz: number;
   /** typeString mode: original names, anonymous types shown as `struct {...}`. */
@@ -79,6 +79,8 @@ class CDumper {
     this.plain = plain;
     this.ptrSz = btf.pointerSize;
     this.outLimit = Math.max(MIN_OUTPUT_LIMIT, btf.words.length * 4 * 16);
+    // A C header is usually smaller than the type section it comes from.
+    this.buf = new Uint8Array(plain ? 256 : Math.max(1 << 16, btf.words.length * 4));
     if (!plain) {
       const n = btf.typeCount;
       this.orderState = new Uint8Array(n);
