@@ -7,6 +7,7 @@ export * from "./attr.js";
 export * from "./bpf.js";
 export * from "./consts.js";
 export * from "./errors.js";
+export * from "./fake.js";
 export * from "./fd.js";
 export * from "./info.js";
 export * from "./layout.js";

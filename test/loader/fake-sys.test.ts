@@ -1,159 +1,83 @@
-// The syscall layer is swappable: these tests install an in-memory fake Sys (no kernel, no
+// The syscall layer is swappable: these tests install the in-memory fake Sys (no kernel, no
 // koffi) and drive the same wrappers through it: map commands, the PROG_LOAD log retry,
 // errno mapping, fd closing, and the ring buffer parser over fake mmap'd memory.
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { BpfCmd, MAP_CREATE, MAP_ELEM, PROG_LOAD } from "../../src/loader/attr.js";
-import { createMap, loadProgram, mapLookup, mapUpdate } from "../../src/loader/bpf.js";
+import {
+  createMap,
+  loadProgram,
+  mapDelete,
+  mapInfo,
+  mapKeys,
+  mapLookup,
+  mapUpdate,
+} from "../../src/loader/bpf.js";
 import { BpfSyscallError } from "../../src/loader/errors.js";
-import { type Field, readNumber } from "../../src/loader/layout.js";
+import { createFakeSys } from "../../src/loader/fake.js";
+import { readNumber } from "../../src/loader/layout.js";
 import { RingBuffer } from "../../src/loader/ringbuf.js";
-import { type EpollEvent, getSys, type MappedRegion, type Sys, setSys } from "../../src/loader/sys.js";
+import { getSys, type MappedRegion, type Sys, setSys } from "../../src/loader/sys.js";
 import { exit, mov64Imm } from "./asm.js";
 
 const EACCES = 13;
-const ENOENT = 2;
 const ENOSPC = 28;
-
-/** Memory the fake kernel reaches through "addresses". */
-class FakeMemory {
-  #next = 0x10000n;
-  readonly #bufs = new Map<bigint, Uint8Array>();
-  address(buf: Uint8Array): bigint {
-    const a = this.#next;
-    this.#next += 0x100000n;
-    this.#bufs.set(a, buf);
-    return a;
-  }
-  at(attr: Uint8Array, f: Field): Uint8Array {
-    const a = new DataView(attr.buffer, attr.byteOffset).getBigUint64(f.offset, true);
-    const b = this.#bufs.get(a);
-    if (!b) throw new Error(`fake: bad address ${a}`);
-    return b;
-  }
-}
-
-interface FakeKernel extends Sys {
-  readonly calls: string[];
-  readonly closed: number[];
-  verifierLog: string;
-  /** Bytes of data area; records are written by the test. */
-  ring?: { consumer: ArrayBuffer; producer: ArrayBuffer };
-}
-
-function fakeSys(): FakeKernel {
-  const mem = new FakeMemory();
-  const maps = new Map<number, { keySize: number; valueSize: number; data: Map<string, Uint8Array> }>();
-  let nextFd = 100;
-  const k: FakeKernel = {
-    calls: [],
-    closed: [],
-    verifierLog: "0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n",
-    bpf(cmd, attr) {
-      k.calls.push(`${cmd}:${attr.byteLength}`);
-      switch (cmd) {
-        case BpfCmd.MAP_CREATE: {
-          const f = MAP_CREATE.fields;
-          const fd = nextFd++;
-          maps.set(fd, {
-            keySize: readNumber(attr, f.key_size),
-            valueSize: readNumber(attr, f.value_size),
-            data: new Map(),
-          });
-          return fd;
-        }
-        case BpfCmd.MAP_UPDATE_ELEM:
-        case BpfCmd.MAP_LOOKUP_ELEM: {
-          const f = MAP_ELEM.fields;
-          const m = maps.get(readNumber(attr, f.map_fd));
-          if (!m) return -9;
-          const key = mem.at(attr, f.key).slice(0, m.keySize).join(",");
-          const value = mem.at(attr, f.value);
-          if (cmd === BpfCmd.MAP_UPDATE_ELEM) {
-            m.data.set(key, value.slice(0, m.valueSize));
-            return 0;
-          }
-          const v = m.data.get(key);
-          if (!v) return -ENOENT;
-          value.set(v);
-          return 0;
-        }
-        case BpfCmd.PROG_LOAD: {
-          const f = PROG_LOAD.fields;
-          const level = readNumber(attr, f.log_level);
-          if (level === 0) return -EACCES;
-          const size = readNumber(attr, f.log_size);
-          const buf = mem.at(attr, f.log_buf);
-          const text = new TextEncoder().encode(k.verifierLog);
-          const need = text.byteLength + 1;
-          new DataView(attr.buffer).setUint32(f.log_true_size.offset, need, true);
-          // Like kernels >= 6.4: keep what fits, report the full size, fail with ENOSPC.
-          buf.set(text.subarray(0, Math.min(size - 1, text.byteLength)));
-          return need > size ? -ENOSPC : -EACCES;
-        }
-        default:
-          return -22;
-      }
-    },
-    address: (buf) => mem.address(buf),
-    close(fd) {
-      k.closed.push(fd);
-      return 0;
-    },
-    perfEventOpen: () => -38,
-    ioctl: () => -38,
-    mmap(length, _prot, _flags, _fd, offset): MappedRegion | number {
-      if (!k.ring) return -19;
-      const buffer = offset === 0 ? k.ring.consumer : k.ring.producer;
-      return { buffer, length, handle: offset };
-    },
-    munmap: () => 0,
-    epollCreate: () => nextFd++,
-    epollCtl: () => 0,
-    epollWait: (): EpollEvent[] => [],
-    epollWaitAsync: async (): Promise<EpollEvent[]> => [],
-    socket: () => -38,
-    setsockopt: () => -38,
-    pageSize: () => 4096,
-  };
-  return k;
-}
 
 let prev: Sys | undefined;
 afterEach(() => {
   setSys(prev);
 });
 
-function install(): FakeKernel {
-  const k = fakeSys();
-  prev = setSys(k);
-  return k;
+function install<T extends Sys>(sys: T): T {
+  prev = setSys(sys);
+  return sys;
 }
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
 
 describe("a fake Sys replaces the kernel", () => {
   it("map wrappers run against the fake, fds close through it once", () => {
-    const k = install();
+    const k = install(createFakeSys());
     expect(getSys()).toBe(k);
-    const m = createMap({ type: 1, keySize: 4, valueSize: 4, maxEntries: 8 });
+    const m = createMap({ type: 1, keySize: 4, valueSize: 4, maxEntries: 8, name: "fake" });
     expect(m.value).toBe(100);
-    mapUpdate(m, new Uint8Array([1, 2, 3, 4]), new Uint8Array([5, 6, 7, 8]));
-    expect(mapLookup(m, new Uint8Array([1, 2, 3, 4]), 4)).toEqual(new Uint8Array([5, 6, 7, 8]));
-    expect(mapLookup(m, new Uint8Array([9, 9, 9, 9]), 4)).toBeUndefined();
+    mapUpdate(m, u32(1), u32(11));
+    mapUpdate(m, u32(2), u32(22));
+    expect(mapLookup(m, u32(1), 4)).toEqual(u32(11));
+    expect(mapLookup(m, u32(9), 4)).toBeUndefined();
+    expect([...mapKeys(m, 4)]).toEqual([u32(1), u32(2)]);
+    expect(mapDelete(m, u32(1))).toBe(true);
+    expect(mapDelete(m, u32(1))).toBe(false);
+    expect(mapInfo(m)).toMatchObject({ type: 1, keySize: 4, valueSize: 4, maxEntries: 8, name: "fake" });
     // Each command passes exactly its layout's size.
-    expect(k.calls).toEqual([
-      `${BpfCmd.MAP_CREATE}:${MAP_CREATE.size}`,
-      `${BpfCmd.MAP_UPDATE_ELEM}:${MAP_ELEM.size}`,
-      `${BpfCmd.MAP_LOOKUP_ELEM}:${MAP_ELEM.size}`,
-      `${BpfCmd.MAP_LOOKUP_ELEM}:${MAP_ELEM.size}`,
+    expect(k.calls.slice(0, 3)).toEqual([
+      { cmd: BpfCmd.MAP_CREATE, size: MAP_CREATE.size },
+      { cmd: BpfCmd.MAP_UPDATE_ELEM, size: MAP_ELEM.size },
+      { cmd: BpfCmd.MAP_UPDATE_ELEM, size: MAP_ELEM.size },
     ]);
     m.close();
     m.close();
     expect(k.closed).toEqual([100]);
   });
 
-  it("PROG_LOAD: a silent failure is retried with a log, grown on ENOSPC to log_true_size", () => {
-    const k = install();
-    k.verifierLog = `${"x".repeat(70_000)}\nR0 !read_ok\n`;
+  it("PROG_LOAD: the fake records the program; a scripted failure is retried with a growing log", () => {
+    const k = install(createFakeSys());
+    using ok = loadProgram({ type: 1, insns: [mov64Imm(0, 0), exit()], name: "p", license: "MIT" }).fd;
+    expect(k.programs.get(ok.value)).toMatchObject({ type: 1, name: "p", license: "MIT" });
+    expect(k.programs.get(ok.value)!.insns.byteLength).toBe(16);
+
+    const log = `${"x".repeat(70_000)}\nR0 !read_ok\n`;
+    k.on(BpfCmd.PROG_LOAD, (c) => {
+      const f = PROG_LOAD.fields;
+      if (readNumber(c.attr, f.log_level) === 0) return -EACCES;
+      const size = readNumber(c.attr, f.log_size);
+      const text = new TextEncoder().encode(log);
+      new DataView(c.attr.buffer).setUint32(f.log_true_size.offset, text.byteLength + 1, true);
+      // Like kernels >= 6.4: keep what fits, report the full size, fail with ENOSPC.
+      c.deref(f.log_buf)!.set(text.subarray(0, Math.min(size - 1, text.byteLength)));
+      return text.byteLength + 1 > size ? -ENOSPC : -EACCES;
+    });
+    const before = k.calls.length;
     let err: unknown;
     try {
       loadProgram({ type: 1, insns: [mov64Imm(0, 0), exit()] });
@@ -164,19 +88,25 @@ describe("a fake Sys replaces the kernel", () => {
     const e = err as BpfSyscallError;
     expect(e.errnoName).toBe("EACCES");
     expect(e.code).toBe("E_SYSCALL_EACCES");
-    expect(e.log).toBe(k.verifierLog);
+    expect(e.log).toBe(log);
     expect(e.logTruncated).toBe(false);
     // no log, then a 64 KiB log (ENOSPC), then the size the fake kernel asked for.
-    expect(k.calls.length).toBe(3);
+    expect(k.calls.length - before).toBe(3);
   });
 
   it("ring buffer parsing: order, discard, busy stop, wrap-around, consumer position", () => {
-    const k = install();
     const size = 4096;
     const page = 4096;
     const consumer = new ArrayBuffer(page);
     const producer = new ArrayBuffer(page + 2 * size);
-    k.ring = { consumer, producer };
+    install({
+      ...createFakeSys(),
+      mmap: (length: number, _p: number, _f: number, _fd: number, offset: number): MappedRegion => ({
+        buffer: offset === 0 ? consumer : producer,
+        length,
+        handle: offset,
+      }),
+    });
     const data = new DataView(producer, page);
     const prod = new BigUint64Array(producer, 0, 1);
     let pos = 0;
