@@ -184,6 +184,21 @@ describe("objdump -d output as input", () => {
       "E_ASM_ADDRESS",
     );
   });
+  it("reads `...` (a run of zero bytes llvm-objdump skipped) up to the next address", () => {
+    const zeros = [
+      "0000000000000000 <.text>:",
+      "       0:\tb7 00 00 00 00 00 00 00\tr0 = 0x0",
+      "\t\t...",
+      "       9:\t95 00 00 00 00 00 00 00\texit",
+    ].join("\n");
+    const t = assembleModule(zeros, { syntax: "objdump" }).sections[0];
+    expect(t.insnOffsets).toEqual([0, 72]);
+    expect(t.size).toBe(80);
+    expect([...t.data.subarray(8, 72)].every((b) => b === 0)).toBe(true);
+  });
+  it("refuses an instruction that is not 8-byte aligned", () => {
+    expect(refusal("\tr0 = 0\n\t.byte 1\n\texit\n").code).toBe("E_ASM_ALIGN");
+  });
   it("takes the src of `call N` from the bytes (helper and bpf-to-bpf calls print alike)", () => {
     const insns = assemble("       0:\t85 10 00 00 ff ff ff ff\tcall -0x1\n", { syntax: "objdump" });
     expect(insns[0].src).toBe(1);

@@ -468,6 +468,13 @@ export class AsmBuilder {
       }
       switch (it.kind) {
         case "insn": {
+          if (at % 8 !== 0) {
+            throw asmError(
+              "E_ASM_ALIGN",
+              `instruction at byte ${at} of '${sec.name}' is not 8-byte aligned`,
+              it.pos,
+            );
+          }
           const insn = this.resolveInsn(it.insn, it.fixup, sec, i, it.pos, relocations, at);
           data.set(encode([insn], this.byteOrder), at);
           insns.push(insn);

@@ -69,6 +69,8 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
   // Byte offset reached in each section, and the instruction emitted last (for relocations).
   const offsets = new Map<string, number>();
   let section: string | undefined;
+  // After a `...` line: the zero bytes llvm-objdump did not print end at the next address.
+  let zeroRun = false;
   let last:
     | { pos: SourcePos; offset: number; size: number; insn: Instruction; fixup?: InsnFixup }
     | undefined;
@@ -84,6 +86,7 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
     let m = SECTION_LINE.exec(line);
     if (m) {
       flushLast();
+      zeroRun = false;
       section = m[1];
       b.switchTo(section, { type: ELF.SHT_PROGBITS, flags: ELF.SHF_ALLOC | ELF.SHF_EXECINSTR });
       if (!offsets.has(section)) offsets.set(section, 0);
@@ -94,7 +97,13 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
       flushLast();
       if (section === undefined) section = ".text";
       const at = Number.parseInt(m[1], 16);
-      const here = offsets.get(section) ?? 0;
+      let here = offsets.get(section) ?? 0;
+      if (zeroRun && at > here) {
+        b.addFill(at - here, 0);
+        here = at;
+        offsets.set(section, here);
+      }
+      zeroRun = false;
       if (at !== here) {
         throw asmError(
           "E_ASM_ADDRESS",
@@ -139,6 +148,12 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
       }
       return;
     }
+    if (/^\s+\.\.\.$/.test(line)) {
+      // llvm-objdump skips a run of zero bytes: the next address says how long it was.
+      flushLast();
+      zeroRun = true;
+      return;
+    }
     m = INSN_LINE.exec(line);
     if (!m) throw asmError("E_ASM_SYNTAX", "not a line of llvm-objdump -d output", pos, 1);
     flushLast();
@@ -147,7 +162,12 @@ export function assembleObjdump(b: AsmBuilder, source: string, file?: string): v
       offsets.set(section, 0);
     }
     const slot = Number(m[1]);
-    const here = offsets.get(section) ?? 0;
+    let here = offsets.get(section) ?? 0;
+    if (zeroRun && slot * 8 > here) {
+      b.addFill(slot * 8 - here, 0);
+      here = slot * 8;
+    }
+    zeroRun = false;
     if (slot * 8 !== here) {
       throw asmError(
         "E_ASM_ADDRESS",
