@@ -59,11 +59,14 @@ function symbolText(name: string): string {
   return /^[A-Za-z_.$][\w.$]*$/.test(name) ? name : `"${name.replace(/["\\]/g, "\\$&")}"`;
 }
 
-/** `sym`, `sym + 8` or `sym - 8` for an ld_imm64 whose 64-bit immediate is the addend. */
+/**
+ * `sym`, `sym + 8` or `sym - 8` for a relocated ld_imm64. llvm-mc keeps the addend of a
+ * symbol in the low word only (the high word stays 0), so that is what the text can carry.
+ */
 function symbolValue(name: string, insn: Instruction): string {
-  const addend = BigInt.asIntN(64, (BigInt(insn.wide?.imm ?? 0) << 32n) | BigInt(insn.imm >>> 0));
-  if (addend === 0n) return symbolText(name);
-  return addend < 0n ? `${symbolText(name)} - ${-addend}` : `${symbolText(name)} + ${addend}`;
+  const addend = insn.imm | 0;
+  if (addend === 0) return symbolText(name);
+  return addend < 0 ? `${symbolText(name)} - ${-addend}` : `${symbolText(name)} + ${addend}`;
 }
 
 function byteLines(insn: Instruction, order: ByteOrder): string {
@@ -120,7 +123,7 @@ export function formatAsm(insns: readonly Instruction[], opts: FormatAsmOptions 
       ok = dst === 0 && off === 0;
     } else if (sym !== undefined && opcode === OP_LD_IMM64) {
       operands = { value: symbolValue(sym, insn) };
-      ok = sameFields({ ...canon, src: insn.src }, insn);
+      ok = sameFields({ ...canon, src: insn.src }, insn) && (insn.wide?.imm ?? 0) === 0;
     } else if (opcode === 0x85 && src === 1 && dst === 0 && off === 0) {
       // A local call without a reference: a label in the list gives back src = 1 and the offset.
       const t = targetOf(i, imm);
