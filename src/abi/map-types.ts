@@ -35,7 +35,11 @@ export interface MapTypeInfo extends KernelEnumEntry {
   readonly maxEntries: EntriesRule;
   /** One value slot per possible CPU: user space reads/writes `round_up(value, 8) * ncpus` bytes. */
   readonly perCpu: boolean;
-  /** Whether BTF key/value type ids may be given (no `map_check_no_btf`). */
+  /**
+   * Whether the map can be created with BTF type ids describing its key and value: the type has no
+   * `map_check_no_btf`, and a map without a key needs its own BTF check (syscall.c map_check_btf),
+   * which queue and stack lack. Ring buffers and arenas have neither key nor value to describe.
+   */
   readonly btfAllowed: boolean;
   /** Creation fails without btf_key_type_id and btf_value_type_id (local storages). */
   readonly btfRequired: boolean;
@@ -115,8 +119,8 @@ const RULES: Readonly<Record<string, Rules>> = {
     maxEntries: { kind: "zero" },
     perCpu: true,
   }),
-  queue: rules({ key: zero, value: nonzero, keyless: true }),
-  stack: rules({ key: zero, value: nonzero, keyless: true }),
+  queue: rules({ key: zero, value: nonzero, keyless: true, btfAllowed: false }),
+  stack: rules({ key: zero, value: nonzero, keyless: true, btfAllowed: false }),
   sk_storage: rules({
     key: u32,
     value: nonzero,
@@ -133,7 +137,13 @@ const RULES: Readonly<Record<string, Rules>> = {
     },
     maxEntries: { kind: "one" },
   }),
-  ringbuf: rules({ key: zero, value: zero, maxEntries: { kind: "pagePowerOfTwo" }, keyless: true }),
+  ringbuf: rules({
+    key: zero,
+    value: zero,
+    maxEntries: { kind: "pagePowerOfTwo" },
+    keyless: true,
+    btfAllowed: false,
+  }),
   inode_storage: rules({
     key: u32,
     value: nonzero,
@@ -149,7 +159,13 @@ const RULES: Readonly<Record<string, Rules>> = {
     requiredFlags: BPF_F_NO_PREALLOC,
   }),
   bloom_filter: rules({ key: zero, value: nonzero, keyless: true }),
-  user_ringbuf: rules({ key: zero, value: zero, maxEntries: { kind: "pagePowerOfTwo" }, keyless: true }),
+  user_ringbuf: rules({
+    key: zero,
+    value: zero,
+    maxEntries: { kind: "pagePowerOfTwo" },
+    keyless: true,
+    btfAllowed: false,
+  }),
   cgrp_storage: rules({
     key: u32,
     value: nonzero,
@@ -158,7 +174,7 @@ const RULES: Readonly<Record<string, Rules>> = {
     requiredFlags: BPF_F_NO_PREALLOC,
   }),
   // max_entries is the number of pages of the arena
-  arena: rules({ key: zero, value: zero, requiredFlags: BPF_F_MMAPABLE, keyless: true }),
+  arena: rules({ key: zero, value: zero, requiredFlags: BPF_F_MMAPABLE, keyless: true, btfAllowed: false }),
 };
 
 export const MAP_TYPES: readonly MapTypeInfo[] = KERNEL_MAP_TYPES.map((e) => {

@@ -15,7 +15,17 @@ export interface ProgLoadResult {
 
 export interface KernelProbe {
   /** errno of BPF_MAP_CREATE, 0 on success (the map is closed again). */
-  mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  mapCreate(
+    type: number,
+    keySize: number,
+    valueSize: number,
+    maxEntries: number,
+    flags: number,
+    btf?: { fd: number; keyTypeId: number; valueTypeId: number },
+  ): number;
+  /** BPF_BTF_LOAD of a raw BTF blob: the fd (caller closes it with closeFd) or -errno. */
+  btfLoad(blob: Buffer): number;
+  closeFd(fd: number): void;
   /** BPF_PROG_LOAD of raw instructions (8 bytes each, little endian). */
   progLoad(
     progType: number,
@@ -47,8 +57,13 @@ function open(): KernelProbe | string {
   const syscall = libc.func("long syscall(long number, ...)");
   const close = libc.func("int close(int fd)");
   return {
-    mapCreate(type, keySize, valueSize, maxEntries, flags) {
+    mapCreate(type, keySize, valueSize, maxEntries, flags, btf) {
       const attr = Buffer.alloc(128);
+      if (btf) {
+        attr.writeUInt32LE(btf.fd, 48);
+        attr.writeUInt32LE(btf.keyTypeId, 52);
+        attr.writeUInt32LE(btf.valueTypeId, 56);
+      }
       attr.writeUInt32LE(type, 0);
       attr.writeUInt32LE(keySize, 4);
       attr.writeUInt32LE(valueSize, 8);
@@ -58,6 +73,19 @@ function open(): KernelProbe | string {
       if (fd < 0) return koffi.errno();
       close(fd);
       return 0;
+    },
+    btfLoad(blob) {
+      const attr = Buffer.alloc(40);
+      attr.writeBigUInt64LE(koffi.address(blob), 0);
+      attr.writeUInt32LE(blob.length, 16);
+      const keep = [attr, blob];
+      inFlight.add(keep);
+      const fd = Number(syscall(321, "int", 18, "void *", attr, "uint", attr.length));
+      inFlight.delete(keep);
+      return fd < 0 ? -koffi.errno() : fd;
+    },
+    closeFd(fd) {
+      close(fd);
     },
     progLoad(progType, insns, opts = {}) {
       const license = Buffer.from(`${opts.license ?? "GPL"}\0`);
