@@ -30,7 +30,8 @@ export interface Instruction extends RawSlot {
  */
 export type InsnRef =
   | { readonly kind: "map"; readonly map: string }
-  | { readonly kind: "mapValue"; readonly map: string; readonly offset: number }
+  /** Address of a map's value at `offset` (global data); `symbol` is the variable when the relocation named one. */
+  | { readonly kind: "mapValue"; readonly map: string; readonly offset: number; readonly symbol?: string }
   | { readonly kind: "subprog"; readonly symbol: string }
   | { readonly kind: "extern"; readonly symbol: string }
   | { readonly kind: "symbol"; readonly symbol: string; readonly section?: string };
