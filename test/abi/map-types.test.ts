@@ -143,6 +143,19 @@ describe.skipIf(!kernel)(`map shapes against BPF_MAP_CREATE ${kernelSkipReason}`
         checked++;
       }
       expect(checked).toBeGreaterThan(18);
+      // Local storages need BTF (btfRequired): refused without it, created with it.
+      for (const m of MAP_TYPES.filter((t) => t.btfRequired)) {
+        const without = kernel!.mapCreate(m.id, 4, 4, 0, BPF_F_NO_PREALLOC);
+        const withBtf = kernel!.mapCreate(m.id, 4, 4, 0, BPF_F_NO_PREALLOC, {
+          fd,
+          keyTypeId: 1,
+          valueTypeId: 1,
+        });
+        expect([m.name, without === 0, withBtf]).toEqual([m.name, false, 0]);
+        expect(
+          checkMapShape({ type: m.id, keySize: 4, valueSize: 4, maxEntries: 0, flags: BPF_F_NO_PREALLOC }),
+        ).toEqual([`${m.name}: needs BTF key and value types`]);
+      }
     } finally {
       kernel!.closeFd(fd);
     }
