@@ -651,7 +651,9 @@ export class AsmBuilder {
       case "ldimm": {
         const t = this.relocTarget(fixup.target);
         relocations.push({ offset: at, type: R_BPF["64_64"], symbol: t.symbol, section: t.section });
-        const v = BigInt.asUintN(64, t.addend + fixup.addend);
+        // The relocation's addend lives in the low word only (llvm-mc's REL addend for
+        // R_BPF_64_64); the high word stays 0 even for a negative addend.
+        const v = BigInt.asUintN(32, t.addend + fixup.addend);
         const ref: InsnRef =
           target.section !== undefined
             ? { kind: "symbol", symbol: fixup.target, section: target.section }
