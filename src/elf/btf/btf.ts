@@ -34,9 +34,13 @@ export interface Btf {
   findAllByName(name: string, kind?: BtfKindName): readonly number[];
   /** Follow typedef/const/volatile/restrict/type_tag to the underlying type id. */
   resolve(id: number): number;
-  /** Size in bytes as the C compiler lays it out; throws BtfError for unsized types (void, fwd, func). */
+  /** Size in bytes (arrays multiplied out, pointers pointerSize); BtfError for void, fwd, func. */
   sizeOf(id: number): number;
-  /** Alignment in bytes (1 for packed structs); throws BtfError for types without one. */
+  /**
+   * Alignment in bytes by libbpf's rules (btf__align_of): integers, enums and floats align to
+   * their size capped at the pointer size (so `__int128` gives 8), structs whose layout is not
+   * natural must have been packed (1). Throws BtfError for types without one (void, fwd, func).
+   */
   alignOf(id: number): number;
   /** The C spelling of a type, like `struct task_struct *` or `int (*)(void *)`. */
   typeString(id: number): string;
