@@ -1,6 +1,8 @@
 /**
  * `tsbpf-conformance-plugin`: the plugin side of the bpf_conformance runner's protocol.
- *   <plugin> [<memory hex>] [--elf] [--other-options]   (program hex on stdin)
+ *   <plugin> [<memory hex>] [--xdp] [--elf] [--other-options]   (program hex on stdin)
+ * `--xdp` (implied by an ELF program in section `xdp`): r1 is an xdp_md context over the memory,
+ * for programs the runner prefixed with its XDP prolog.
  * The memory and the program are hex bytes separated by whitespace ("aa  bb  11  "). The plugin
  * runs the program (r1 = memory, r2 = its length) and prints r0 as unsigned 64-bit hex; on any
  * failure it prints one line on stdout (where the runner reads the error text of a failing
@@ -32,19 +34,20 @@ const STT_FUNC = 2;
 const R_BPF_64_32 = 10;
 
 /**
- * The program of an ELF object: all of `.text`, entered at function `main`. Calls to global
- * functions of `.text` that the compiler left to the linker (R_BPF_64_32 on a call) are
- * resolved to relative calls, as libbpf does.
+ * The program of an ELF object as the runner writes it: function `main` in `.text` (or in
+ * `xdp` with the runner's XDP prolog, which then needs an xdp_md context). The whole section
+ * is kept and entered at main; calls to global functions of that section that the compiler left
+ * to the linker (R_BPF_64_32 on a call) are resolved to relative calls, as libbpf does.
  */
-export function programFromElf(bytes: Uint8Array): { insns: Instruction[]; entry: number } {
+export function programFromElf(bytes: Uint8Array): { insns: Instruction[]; entry: number; xdp: boolean } {
   const elf = readElf(bytes, { file: "<stdin>" });
-  const text = elf.section(".text");
-  if (!text) throw new UsageError("E_PLUGIN_ELF", "ELF object has no .text section");
-  const main = elf.symbols.find((s) => s.name === "main" && s.shndx === text.index && s.type === STT_FUNC);
-  if (!main) throw new UsageError("E_PLUGIN_ELF", "no function main in .text");
+  const mains = elf.symbols.filter((s) => s.name === "main" && s.type === STT_FUNC);
+  const main = mains.find((s) => elf.sections[s.shndx]?.name === ".text") ?? mains[0];
+  const text = main ? elf.sections[main.shndx] : undefined;
+  if (!main || !text) throw new UsageError("E_PLUGIN_ELF", "no function main in the ELF object");
   const start = Number(main.value);
   if (start % 8 !== 0 || start >= text.data.byteLength) {
-    throw new UsageError("E_PLUGIN_ELF", `function main at .text+${start} is not an instruction of .text`);
+    throw new UsageError("E_PLUGIN_ELF", `function main at ${text.name}+${start} is not an instruction`);
   }
   const code = Uint8Array.from(text.data);
   const view = new DataView(code.buffer);
@@ -57,16 +60,16 @@ export function programFromElf(bytes: Uint8Array): { insns: Instruction[]; entry
       if (!sym || sym.shndx !== text.index || sym.type !== STT_FUNC) {
         throw new UsageError(
           "E_PLUGIN_ELF",
-          `call at .text+${at} to '${sym?.name ?? r.symbol}' outside .text`,
+          `call at ${text.name}+${at} to '${sym?.name ?? r.symbol}' outside its section`,
         );
       }
       code[at + 1] = (code[at + 1] & 0x0f) | 0x10; // src = BPF_PSEUDO_CALL
       view.setInt32(at + 4, Number(sym.value) / 8 - (at / 8 + 1), true);
     }
   }
-  const insns = decodeProgram(code, ".text");
-  // the entry is a slot index; decode() keeps ld_imm64 as one instruction of two slots
-  return { insns, entry: start / 8 };
+  const insns = decodeProgram(code, text.name);
+  const xdp = text.name === "xdp" || text.name.startsWith("xdp/") || text.name.startsWith("xdp.");
+  return { insns, entry: start / 8, xdp };
 }
 
 function decodeProgram(bytes: Uint8Array, what: string): Instruction[] {
@@ -85,11 +88,15 @@ export function runPlugin(args: readonly string[], stdin: string, io: CliIo = de
   try {
     let memHex: string | undefined;
     let elf = false;
+    let xdp = false;
     for (const a of args) {
       const t = a.trim();
       if (t.startsWith("--")) {
         // the runner passes its plugin options as one argument ("--elf --x"), empty when none
-        for (const opt of t.split(/\s+/)) if (opt === "--elf") elf = true;
+        for (const opt of t.split(/\s+/)) {
+          if (opt === "--elf") elf = true;
+          else if (opt === "--xdp") xdp = true;
+        }
       } else if (memHex === undefined) {
         memHex = a;
       } else if (t !== "") {
@@ -98,8 +105,8 @@ export function runPlugin(args: readonly string[], stdin: string, io: CliIo = de
     }
     const mem = parseHexBytes(memHex ?? "", "memory");
     const code = parseHexBytes(stdin, "program");
-    const prog = elf ? programFromElf(code) : { insns: decodeProgram(code, "program"), entry: 0 };
-    const { r0 } = runConformance(prog.insns, mem, { entry: prog.entry });
+    const prog = elf ? programFromElf(code) : { insns: decodeProgram(code, "program"), entry: 0, xdp: false };
+    const { r0 } = runConformance(prog.insns, mem, { entry: prog.entry, xdp: xdp || prog.xdp });
     io.stdout(`${r0.toString(16)}\n`);
     return ExitCode.Ok;
   } catch (e) {

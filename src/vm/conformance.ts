@@ -5,6 +5,10 @@
  * first argument, and when that value is 0 the whole program ends at once with r0 = 0;
  * otherwise execution continues with r0 = r1. (call_unwind_fail and callx pass -1, so the
  * program goes on and returns 2.)
+ *
+ * With the runner's XDP option the program is instead prefixed with a prolog that reads
+ * xdp_md.data and xdp_md.data_end from r1: `xdp` runs it with r1 = an xdp_md context over the
+ * memory as the packet.
  */
 import type { Instruction } from "../isa/instruction.js";
 import type { Helper, RunResult } from "./env.js";
@@ -23,7 +27,12 @@ export const CONFORMANCE_UNWIND_HELPER: Helper = {
 
 export interface ConformanceRunOptions extends VmOptions {
   readonly budget?: number;
+  /** r1 = an xdp_md context whose data..data_end is the memory (the runner's --xdp_prolog). */
+  readonly xdp?: boolean;
 }
+
+/** xdp_md: data, data_end, data_meta (u32 fields that load pointers), then three u32 ids. */
+const XDP_MD_SIZE = 24;
 
 /** Run a conformance program against its input memory (copied: the caller's bytes stay intact). */
 export function runConformance(
@@ -34,7 +43,25 @@ export function runConformance(
   const memory = new Memory();
   const vm = createVm(insns, { memory, helpers: [CONFORMANCE_UNWIND_HELPER] }, opts);
   let args: bigint[] = [0n, 0n];
-  if (mem.byteLength > 0) {
+  if (opts.xdp) {
+    const p = memory.addPacket(mem, { headroom: 256 });
+    const ctx = memory.add({
+      kind: "ctx",
+      name: "xdp_md",
+      size: XDP_MD_SIZE,
+      writable: false,
+      hooks: {
+        load: (off, size) => {
+          if (size !== 4) return undefined;
+          if (off === 0) return p.data;
+          if (off === 4) return p.dataEnd;
+          if (off === 8) return p.dataMeta;
+          return undefined;
+        },
+      },
+    });
+    args = [ctx.address(0)];
+  } else if (mem.byteLength > 0) {
     const region = memory.add({ kind: "mem", name: "memory", bytes: Uint8Array.from(mem) });
     args = [region.address(0), BigInt(mem.byteLength)];
   }

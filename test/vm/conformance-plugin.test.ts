@@ -56,6 +56,15 @@ describe("tsbpf-conformance-plugin (spawned)", () => {
     expect(r.out.trim()).toBe((40 + 1 + 100 * 3 + 2).toString(16));
   });
 
+  it("--elf with main in section xdp runs with an xdp_md context over the memory", () => {
+    const elf = readFileSync(join(here, "fixtures/plugin-xdp.o"));
+    const ok = spawnPlugin([hex(Uint8Array.from([9, 2, 3])), "--elf"], hex(elf));
+    expect(ok.out.trim()).toBe((2 + 3).toString(16));
+    // memory shorter than the prolog's bounds check: the prolog returns -1
+    const short = spawnPlugin([hex(Uint8Array.from([9, 2])), "--elf"], hex(elf));
+    expect(short.out.trim()).toBe("ffffffffffffffff");
+  });
+
   it("a refused program exits non-zero with a message", () => {
     const data = parseConformanceData(
       readFileSync(join(SUITE, "negative/unused-add64_imm-offset.data"), "utf8"),
@@ -83,6 +92,25 @@ describe("plugin input handling (in-process)", () => {
     // r0 = *(u64 *)(r1 + 0) without memory: r1 = 0 is no pointer
     expect(runPlugin([""], hex(encode([insn(0x79, 0, 1), insn(0x95)])), io3)).toBe(1);
     expect(io3.out).toMatch(/out-of-bounds|invalid address/);
+  });
+
+  it("--xdp: a raw program with the runner's XDP prolog", () => {
+    // the runner's prolog for a 4-byte memory, then r0 = *(u16 *)(r1 + 2) + r2
+    const prolog = [
+      insn(0xb7, 0, 0, 0, -1),
+      insn(0xbf, 6, 1),
+      insn(0x61, 1, 6, 0),
+      insn(0x61, 2, 6, 4),
+      insn(0xbf, 3, 1),
+      insn(0x07, 3, 0, 0, 4),
+      insn(0xbd, 3, 2, 1),
+      insn(0x95),
+      insn(0xb7, 2, 0, 0, 4),
+    ];
+    const prog = encode([...prolog, insn(0x69, 0, 1, 2), insn(0x0f, 0, 2), insn(0x95)]);
+    const io = captureIo();
+    expect(runPlugin([hex(Uint8Array.from([1, 2, 0x34, 0x12])), "--xdp"], hex(prog), io)).toBe(0);
+    expect(io.out.trim()).toBe((0x1234 + 4).toString(16));
   });
 
   it("--elf without a function main is bad input", () => {
