@@ -207,6 +207,20 @@ describe("parseBtf: every kind", () => {
     expect(dumpBtfC(be)).toBe(dumpBtfC(btf));
   });
 
+  it("reads bytes at any alignment (a view into a larger buffer)", () => {
+    const bytes = b.bytes();
+    const padded = new Uint8Array(bytes.length + 3);
+    padded.set(bytes, 1);
+    expect(parseBtf(padded.subarray(1, 1 + bytes.length)).types).toEqual(btf.types);
+  });
+
+  it("gives string table access by offset", () => {
+    expect(btf.stringAt(0)).toBe("");
+    expect(btf.stringAt(b.str("s_t"))).toBe("s_t");
+    expect(btf.stringAt(b.str("s_t") + 2)).toBe("t");
+    expect(() => btf.stringAt(btf.stringsLength)).toThrow(BtfError);
+  });
+
   it("honours a longer header and a gap before the strings", () => {
     const wide = parseBtf(b.bytes({ hdrLen: 32, gap: 12 }));
     expect(wide.types).toEqual(btf.types);
