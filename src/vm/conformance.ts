@@ -27,7 +27,10 @@ export const CONFORMANCE_UNWIND_HELPER: Helper = {
 
 export interface ConformanceRunOptions extends VmOptions {
   readonly budget?: number;
-  /** r1 = an xdp_md context whose data..data_end is the memory (the runner's --xdp_prolog). */
+  /**
+   * r1 = an xdp_md context whose data..data_end is the memory (the runner's --xdp_prolog, which
+   * it only adds when the test has memory: without memory the run is the usual one).
+   */
   readonly xdp?: boolean;
 }
 
@@ -43,7 +46,8 @@ export function runConformance(
   const memory = new Memory();
   const vm = createVm(insns, { memory, helpers: [CONFORMANCE_UNWIND_HELPER] }, opts);
   let args: bigint[] = [0n, 0n];
-  if (opts.xdp) {
+  if (opts.xdp && mem.byteLength > 0) {
+    // (the runner adds its prolog only when there is memory)
     const p = memory.addPacket(mem, { headroom: 256 });
     const ctx = memory.add({
       kind: "ctx",

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { assemble, parseConformanceData } from "../../src/isa/asm/index.js";
 import { decode } from "../../src/isa/codec.js";
-import type { Instruction } from "../../src/isa/instruction.js";
+import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { runConformance } from "../../src/vm/conformance.js";
 import { VmFault } from "../../src/vm/errors.js";
 
@@ -52,5 +52,32 @@ describe("bpf_conformance negative/unused-*", () => {
     }
     expect(fault).toBeInstanceOf(VmFault);
     expect((fault as VmFault).kind).toBe("invalid-insn");
+  });
+});
+
+describe("bpf_conformance tests/ in the runner's XDP mode", () => {
+  // The runner's --xdp_prolog: before a program with memory, r1 = xdp_md.data, r2 =
+  // xdp_md.data_end, a bounds check of the memory's size (else return -1), then r2 = size.
+  const prolog = (size: number): Instruction[] => [
+    insn(0xb7, 0, 0, 0, -1),
+    insn(0xbf, 6, 1),
+    insn(0x61, 1, 6, 0),
+    insn(0x61, 2, 6, 4),
+    insn(0xbf, 3, 1),
+    insn(0x07, 3, 0, 0, size),
+    insn(0xbd, 3, 2, 1),
+    insn(0x95),
+    insn(0xb7, 2, 0, 0, size),
+  ];
+  it("every test gives its result with the packet as memory", () => {
+    const failed: string[] = [];
+    for (const f of testFiles) {
+      const { insns, mem, result } = programOf(join(SUITE, "tests", f));
+      const size = mem?.byteLength ?? 0;
+      const prog = size > 0 ? [...prolog(size), ...insns] : insns;
+      const r = runConformance(prog, mem, { xdp: true });
+      if (r.r0 !== result) failed.push(`${f}: 0x${r.r0.toString(16)}`);
+    }
+    expect(failed).toEqual([]);
   });
 });
