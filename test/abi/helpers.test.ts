@@ -274,6 +274,56 @@ describe.skipIf(!kernel)(`prototypes against the verifier ${kernelSkipReason}`, 
     }
   });
 
+  it("pkt_access: packet pointers in every argument register", () => {
+    // The kernel asks pkt_access before anything else about a non-ARG_ANYTHING argument that holds a
+    // packet pointer ("helper access to the packet is not allowed").
+    const packetTypes: [string, number, number][] = [
+      ["sched_cls", 76, 80],
+      ["xdp", 0, 4],
+      ["cgroup_skb", 76, 80],
+      ["sk_skb", 76, 80],
+      ["lwt_xmit", 76, 80],
+      ["lwt_in", 76, 80],
+      ["flow_dissector", 76, 80],
+    ];
+    let checked = 0;
+    const seen = new Set<boolean>();
+    for (const h of HELPERS) {
+      if (h.id === 0) continue;
+      for (const [pt, data, end] of packetTypes) {
+        if (!isHelperAvailable(h, pt)) continue;
+        const protos = protosForProgType(h, pt);
+        if (protos?.length !== 1) break;
+        const proto = protos[0]!;
+        if (proto.mightSleep || proto.allowed || proto.args.every((a) => a.base === "ARG_ANYTHING")) break;
+        const log = load(
+          pt,
+          [
+            [0x61, 2 | (1 << 4), data, 0], // r2 = data
+            [0x61, 3 | (1 << 4), end, 0], // r3 = data_end
+            [0xbf, 4 | (2 << 4), 0, 0], // r4 = r2
+            [0x07, 4, 0, 64], // r4 += 64
+            [0x2d, 4 | (3 << 4), 6, 0], // if r4 > r3 goto exit (past the call)
+            [0xbf, 1 | (2 << 4), 0, 0], // r1 = r2
+            [0xbf, 3 | (2 << 4), 0, 0], // r3 = r2
+            [0xbf, 4 | (2 << 4), 0, 0], // r4 = r2
+            [0xbf, 5 | (2 << 4), 0, 0], // r5 = r2
+            [0xb7, 0, 0, 0], // r0 = 0 (the jump above lands on the r0 = 0 after the call)
+          ],
+          h.id,
+        );
+        expect(log.includes("helper access to the packet is not allowed"), `${h.name} in ${pt}`).toBe(
+          !proto.pktAccess,
+        );
+        seen.add(proto.pktAccess);
+        checked++;
+        break;
+      }
+    }
+    expect(checked).toBeGreaterThan(80);
+    expect([...seen].sort()).toEqual([false, true]);
+  });
+
   it("whether the first argument accepts a NULL scalar", () => {
     const scalarOk = new Set([
       "ARG_ANYTHING",
