@@ -5,13 +5,14 @@
  * and C, and must match byte for byte. References only go to lower ids, except pointers to
  * named structs and unions, so every graph is one C can express.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { dumpBtfC, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
+import { BtfError } from "../../src/errors.js";
 import { BtfBuilder, info, KIND } from "./btf-builder.js";
 import { firstDifference } from "./diff.js";
 
@@ -216,5 +217,97 @@ describe.skipIf(!BPFTOOL)("random BTF: dumps match bpftool", () => {
       { numRuns: Number(process.env.BTF_DIFF_RUNS ?? 150) },
     );
     expect(compared).toBeGreaterThan(50);
+  }, 300_000);
+});
+
+/**
+ * Any reference may point anywhere, so graphs have cycles C cannot express (libbpf then fails,
+ * crashes or loops; bpftool gets 2 s). Where bpftool succeeds, we must print the same; where it
+ * does not, we may only fail with BtfError; and we always finish.
+ */
+function cyclicGraph(rand: (n: number) => number): Uint8Array {
+  const kinds = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8, 8, 9, 10, 11, 13, 18, 19];
+  const names = ["a", "b", "s", ""];
+  const n = 1 + rand(8);
+  const b = new BtfBuilder();
+  const ref = (): number => rand(n + 1);
+  for (let i = 1; i <= n; i++) {
+    const k = kinds[rand(kinds.length)];
+    const nm = b.str(names[rand(names.length)]);
+    switch (k) {
+      case KIND.INT:
+        b.raw(b.str("int"), info(KIND.INT), 4, (1 << 24) | 32);
+        break;
+      case KIND.ARRAY:
+        b.raw(0, info(KIND.ARRAY), 0, ref(), ref(), rand(4));
+        break;
+      case KIND.STRUCT:
+      case KIND.UNION: {
+        const v = rand(3);
+        const w: number[] = [];
+        for (let m = 0; m < v; m++) w.push(b.str(`f${m}`), ref(), m * 32);
+        b.raw(nm, info(k, v), v * 4 + rand(8), ...w);
+        break;
+      }
+      case KIND.ENUM:
+        b.raw(nm, info(KIND.ENUM, 1), 4, b.str(`E${rand(3)}`), rand(9));
+        break;
+      case KIND.FWD:
+        b.raw(b.str("fw"), info(KIND.FWD, 0, rand(2) === 1), 0);
+        break;
+      case KIND.TYPEDEF:
+        b.raw(nm || b.str("t"), info(KIND.TYPEDEF), ref());
+        break;
+      case KIND.FUNC_PROTO: {
+        const v = rand(3);
+        const w: number[] = [];
+        for (let m = 0; m < v; m++) w.push(b.str("p"), ref());
+        b.raw(0, info(KIND.FUNC_PROTO, v), ref(), ...w);
+        break;
+      }
+      case KIND.TYPE_TAG:
+        b.raw(b.str("tag"), info(KIND.TYPE_TAG), ref());
+        break;
+      case KIND.ENUM64:
+        b.raw(nm, info(KIND.ENUM64, 1), 8, b.str("F"), rand(9), rand(2));
+        break;
+      default:
+        b.raw(0, info(k), ref());
+    }
+  }
+  return b.bytes();
+}
+
+describe.skipIf(!BPFTOOL)("random cyclic BTF: where bpftool succeeds, the C dump matches", () => {
+  it("seeded graphs", () => {
+    let state = 7;
+    const rand = (n: number): number => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return state % n;
+    };
+    let compared = 0;
+    const path = join(dir, "cyclic.btf");
+    for (let iter = 0; iter < Number(process.env.BTF_CYCLIC_RUNS ?? 200); iter++) {
+      const bytes = cyclicGraph(rand);
+      writeFileSync(path, bytes);
+      const theirs = spawnSync("bpftool", ["btf", "dump", "file", path, "format", "c"], {
+        encoding: "utf8",
+        timeout: 2000,
+      });
+      let ours: string | undefined;
+      try {
+        ours = dumpBtfC(parseBtf(bytes));
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw e;
+      }
+      if (theirs.status === 0 && theirs.signal === null) {
+        expect(
+          ours === undefined ? "threw BtfError" : firstDifference(theirs.stdout, ours),
+          `graph ${iter}`,
+        ).toBeUndefined();
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
   }, 300_000);
 });
