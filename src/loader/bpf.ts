@@ -471,7 +471,11 @@ export function loadProgram(o: ProgramLoadOptions, sys: Sys = getSys()): LoadedP
     return { ret: c.ret, trueSize: readNumber(c.attr, PROG_LOAD.fields.log_true_size) };
   });
   if (r.ret < 0) {
-    throw new BpfSyscallError("BPF_PROG_LOAD", -r.ret, { log: r.log, logTruncated: r.truncated });
+    const detail =
+      r.ret === -EPERM && r.log === ""
+        ? "the kernel refused before verification (needs CAP_BPF + CAP_PERFMON or CAP_SYS_ADMIN; an LSM policy may forbid this program type)"
+        : undefined;
+    throw new BpfSyscallError("BPF_PROG_LOAD", -r.ret, { log: r.log, logTruncated: r.truncated, detail });
   }
   return { fd: new Fd(r.ret, "prog", sys), log: r.log, attempts: r.attempts };
 }

@@ -9,6 +9,7 @@ export * from "./consts.js";
 export * from "./errors.js";
 export * from "./fake.js";
 export * from "./fd.js";
+export * from "./features.js";
 export * from "./info.js";
 export * from "./layout.js";
 export * from "./perf.js";
