@@ -192,9 +192,15 @@ describe("objdump -d output as input", () => {
       "       9:\t95 00 00 00 00 00 00 00\texit",
     ].join("\n");
     const t = assembleModule(zeros, { syntax: "objdump" }).sections[0];
-    expect(t.insnOffsets).toEqual([0, 72]);
+    // The zero bytes are slots of the section (opcode 0, which llvm-objdump elides as `...`).
+    expect(t.insnOffsets).toEqual([0, 8, 16, 24, 32, 40, 48, 56, 64, 72]);
+    expect(t.insns[9].opcode).toBe(0x95);
     expect(t.size).toBe(80);
     expect([...t.data.subarray(8, 72)].every((b) => b === 0)).toBe(true);
+  });
+  it("counts .byte lines in a code section as the instructions they encode", () => {
+    const insns = assemble("\tr0 = 1\n\t.byte 0x95, 0, 0, 0, 0, 0, 0, 0\n", { syntax: "llvm" });
+    expect(insns).toEqual([assemble("r0 = 1")[0], { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
   });
   it("refuses an instruction that is not 8-byte aligned", () => {
     expect(refusal("\tr0 = 0\n\t.byte 1\n\texit\n").code).toBe("E_ASM_ALIGN");

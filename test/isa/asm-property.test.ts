@@ -1,15 +1,16 @@
 /**
- * Property tests. Print-then-assemble: any valid instruction (unused fields zero) that LLVM's
- * syntax can express, printed as llvm-objdump-19 prints it (formatInsn, mcpu v4), assembles
- * back to the same instruction. (The dedicated printer formatAsm is not in the tree yet; the
- * objdump text is LLVM syntax too.) Robustness: any text, in any syntax, either assembles or
- * throws AsmError, never another exception.
+ * Property tests. Print-then-assemble: any valid instruction (unused fields zero), printed by
+ * formatAsm (LLVM syntax, `.byte` lines for what the syntax cannot say), assembles back to the
+ * same instruction, in both byte orders; and any such instruction LLVM's syntax can express,
+ * printed as llvm-objdump-19 prints it (formatInsn), does too. Robustness: any text, in any
+ * syntax, either assembles or throws AsmError, never another exception.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AsmError } from "../../src/errors.js";
 import { assemble } from "../../src/isa/asm/index.js";
 import { formatInsn } from "../../src/isa/format.js";
+import { formatAsm } from "../../src/isa/format-asm.js";
 import type { Instruction } from "../../src/isa/instruction.js";
 import { isKnownOpcode, reservedFieldError } from "../../src/isa/opcodes.js";
 
@@ -71,7 +72,45 @@ const rawInsn = fc
       f.opcode === 0x18 ? { ...f, wide: { opcode: 0, dst: 0, src: 0, off: 0, imm: hi } } : f,
   );
 
-describe("print then assemble", () => {
+/** Any valid instruction (unused fields zero), expressible in LLVM's syntax or not. */
+function valid(raw: Instruction): Instruction | undefined {
+  for (let mask = 0; mask < 8; mask++) {
+    const base: Instruction = {
+      opcode: raw.opcode,
+      dst: raw.dst,
+      src: mask & 1 ? 0 : raw.src,
+      off: mask & 2 ? 0 : raw.off,
+      imm: mask & 4 ? 0 : raw.imm,
+    };
+    const i: Instruction =
+      raw.opcode === 0x18
+        ? { ...base, wide: { opcode: 0, dst: 0, src: 0, off: 0, imm: raw.wide?.imm ?? 0 } }
+        : base;
+    if (reservedFieldError(i) === undefined) return i;
+  }
+  return undefined;
+}
+
+describe("formatAsm then assemble", () => {
+  for (const byteOrder of ["le", "be"] as const) {
+    it(`gives back the instruction (${byteOrder})`, () => {
+      let checked = 0;
+      fc.assert(
+        fc.property(rawInsn, (raw) => {
+          const i = valid(raw);
+          if (!i) return;
+          checked++;
+          const text = formatAsm([i], { byteOrder, mcpu: "v4" });
+          expect(assemble(text, { syntax: "llvm", byteOrder }), text).toEqual([i]);
+        }),
+        { numRuns: 2000 },
+      );
+      expect(checked).toBeGreaterThan(1000);
+    });
+  }
+});
+
+describe("objdump text then assemble", () => {
   it("gives back the instruction (LLVM syntax)", () => {
     let checked = 0;
     fc.assert(

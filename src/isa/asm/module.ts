@@ -5,7 +5,7 @@
  * its instruction list and src/elf/writer.ts turns into a relocatable ELF file.
  */
 import { ELF, R_BPF } from "../../elf/types.js";
-import { encode } from "../codec.js";
+import { decode, encode } from "../codec.js";
 import type { ByteOrder, InsnRef, Instruction } from "../instruction.js";
 import { asmError, type SourcePos } from "./lexer.js";
 
@@ -534,6 +534,7 @@ export class AsmBuilder {
         }
       }
     });
+    const code = this.codeOf(sec, data, insns, insnOffsets);
     return {
       name: sec.name,
       type: sec.type,
@@ -543,10 +544,37 @@ export class AsmBuilder {
       data,
       size: sec.size,
       relocations,
-      insns,
-      insnOffsets,
+      insns: code.insns,
+      insnOffsets: code.offsets,
       order: sec.order,
     };
+  }
+
+  /**
+   * The instructions of an executable section are its bytes read as instructions, so `.byte`
+   * lines (how a printer writes what LLVM's syntax cannot say) count as the instructions they
+   * encode; instructions written as such keep their symbolic references.
+   */
+  private codeOf(
+    sec: SectionState,
+    data: Uint8Array,
+    written: readonly Instruction[],
+    writtenAt: readonly number[],
+  ): { insns: Instruction[]; offsets: number[] } {
+    if ((sec.flags & ELF.SHF_EXECINSTR) === 0n || sec.type === ELF.SHT_NOBITS) {
+      return { insns: [...written], offsets: [...writtenAt] };
+    }
+    const byOffset = new Map<number, Instruction>();
+    writtenAt.forEach((at, k) => byOffset.set(at, written[k]));
+    const insns: Instruction[] = [];
+    const offsets: number[] = [];
+    let at = 0;
+    for (const d of decode(data, this.byteOrder)) {
+      insns.push(byOffset.get(at) ?? d);
+      offsets.push(at);
+      at += d.opcode === 0x18 && d.wide ? 16 : 8;
+    }
+    return { insns, offsets };
   }
 
   /**
