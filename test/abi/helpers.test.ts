@@ -274,6 +274,42 @@ describe.skipIf(!kernel)(`prototypes against the verifier ${kernelSkipReason}`, 
     }
   });
 
+  it("arity, where the leading arguments accept zero", () => {
+    // With R1..R(k-1) = 0 and R(k) never written, the kernel reads R(k) iff the helper has k arguments
+    // (and the zeros passed the earlier argument checks).
+    let exact = 0;
+    for (const h of checked) {
+      const { pt, proto } = pick(h)!;
+      if (proto.allowed || proto.mightSleep) continue;
+      for (let k = 1; k <= 5; k++) {
+        const zeros: [number, number, number, number][] = [];
+        for (let r = 1; r < k; r++) zeros.push([0xb7, r, 0, 0]);
+        // k = 1: clobber R1 (the context) with a first helper call's result registers instead
+        const ktime = helperByName("bpf_ktime_get_ns")!;
+        if (k === 1 && !isHelperAvailable(ktime, pt)) continue;
+        const r = kernel!.progLoad(
+          progTypeByName(pt)!.id,
+          encodeInsns([
+            ...(k === 1 ? [[0x85, 0, 0, ktime.id] as [number, number, number, number]] : zeros),
+            [0x85, 0, 0, h.id],
+            [0xb7, 0, 0, 0],
+            [0x95, 0, 0, 0],
+          ]),
+        );
+        if (r.log.includes(`R${k} !read_ok`)) {
+          expect(proto.args.length, `${h.name} reads R${k}`).toBeGreaterThanOrEqual(k);
+          continue;
+        }
+        if (r.errno === 0) {
+          expect(proto.args.length, `${h.name} accepted without R${k}`).toBe(k - 1);
+          exact++;
+        }
+        break; // refused for another reason: the zeros did not suit an earlier argument
+      }
+    }
+    expect(exact).toBeGreaterThan(20);
+  });
+
   it("pkt_access: packet pointers in every argument register", () => {
     // The kernel asks pkt_access before anything else about a non-ARG_ANYTHING argument that holds a
     // packet pointer ("helper access to the packet is not allowed").
