@@ -137,8 +137,6 @@ export function llvmInsnText(
   sym?: SymbolicOperands,
 ): string | undefined {
   const cls = opcode & 7;
-  const mem = (base: string, o: number): string => base + style.disp(o);
-  const brOff = (v: number): string => sym?.target ?? style.br(v);
   const code = opcode >> 4;
   const x = (opcode & 8) !== 0;
   switch (cls) {
@@ -202,14 +200,16 @@ export function llvmInsnText(
         const regs = cls === 5 ? R : W;
         if (x) {
           if (src > 11) return undefined;
-          return "if " + regs[dst] + " " + op + " " + regs[src] + " goto " + brOff(off);
+          return "if " + regs[dst] + " " + op + " " + regs[src] + " goto " + (sym?.target ?? style.br(off));
         }
-        return "if " + regs[dst] + " " + op + " " + style.imm(imm) + " goto " + brOff(off);
+        return (
+          "if " + regs[dst] + " " + op + " " + style.imm(imm) + " goto " + (sym?.target ?? style.br(off))
+        );
       }
-      if (cls === 6) return opcode === 0x06 ? "gotol " + brOff(imm) : undefined;
+      if (cls === 6) return opcode === 0x06 ? "gotol " + (sym?.target ?? style.br(imm)) : undefined;
       switch (opcode) {
         case 0x05:
-          return "goto " + brOff(off);
+          return "goto " + (sym?.target ?? style.br(off));
         case 0x85:
           return "call " + (sym?.target ?? style.imm(imm));
         case 0x8d:
@@ -217,7 +217,7 @@ export function llvmInsnText(
         case 0x95:
           return imm === 0 ? "exit" : undefined;
         case 0xe5:
-          return "may_goto " + brOff(off);
+          return "may_goto " + (sym?.target ?? style.br(off));
         default:
           return undefined;
       }
@@ -246,16 +246,18 @@ export function llvmInsnText(
       const mode = opcode & 0xe0;
       if (mode === 0x60) {
         const d = alu32 && size !== 3 ? W[dst] : R[dst];
-        return d + " = *(" + SIZE_NAME[size] + " *)(" + mem(R[src], off) + ")";
+        return d + " = *(" + SIZE_NAME[size] + " *)(" + R[src] + style.disp(off) + ")";
       }
       if (mode === 0x80 && size !== 3)
-        return R[dst] + " = *(" + SSIZE_NAME[size] + " *)(" + mem(R[src], off) + ")";
+        return R[dst] + " = *(" + SSIZE_NAME[size] + " *)(" + R[src] + style.disp(off) + ")";
       return undefined;
     }
     case 2: {
       // ST
       if ((opcode & 0xe0) !== 0x60 || dst > 11) return undefined;
-      return "*(" + SIZE_NAME[(opcode >> 3) & 3] + " *)(" + mem(R[dst], off) + ") = " + style.imm(imm);
+      return (
+        "*(" + SIZE_NAME[(opcode >> 3) & 3] + " *)(" + R[dst] + style.disp(off) + ") = " + style.imm(imm)
+      );
     }
     default: {
       // STX
@@ -264,16 +266,17 @@ export function llvmInsnText(
       const mode = opcode & 0xe0;
       if (mode === 0x60) {
         const s = alu32 && size !== 3 ? W[src] : R[src];
-        return "*(" + SIZE_NAME[size] + " *)(" + mem(R[dst], off) + ") = " + s;
+        return "*(" + SIZE_NAME[size] + " *)(" + R[dst] + style.disp(off) + ") = " + s;
       }
       if (mode !== 0xc0) return undefined;
       const aop = (imm >> 4) & 0xf;
       const fetch = (imm & 0xf) === 1;
-      if (size === 3) return atomicText(aop, fetch, R, src, mem(R[dst], off), "u64", "_64");
+      if (size === 3) return atomicText(aop, fetch, R, src, R[dst] + style.disp(off), "u64", "_64");
       if (size !== 0) return undefined;
       // Without ALU32, LLVM only knows the legacy 32-bit xadd (any low nibble).
-      if (!alu32) return aop === 0 ? "lock *(u32 *)(" + mem(R[dst], off) + ") += " + R[src] : undefined;
-      return atomicText(aop, fetch, W, src, mem(R[dst], off), "u32", "32_32");
+      if (!alu32)
+        return aop === 0 ? "lock *(u32 *)(" + R[dst] + style.disp(off) + ") += " + R[src] : undefined;
+      return atomicText(aop, fetch, W, src, R[dst] + style.disp(off), "u32", "32_32");
     }
   }
 }
