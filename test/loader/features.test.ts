@@ -17,13 +17,13 @@ try {
 }
 const reason = !probe.ok ? probe.reason : typeof features === "string" ? features : undefined;
 if (reason) console.warn(`SKIP feature probe comparison: ${reason}`);
-const fit = reason ? it.skip : it;
+const pit = reason ? it.skip : it;
 
 /** Types our probes knowingly answer false for: they need BTF or a target object to create/load. */
 const NEEDS_TARGET = new Set(["STRUCT_OPS", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE"]);
 
 describe("feature probes", () => {
-  fit("program types agree with bpftool", () => {
+  pit("program types agree with bpftool", () => {
     if (typeof features === "string") return;
     let compared = 0;
     for (const [key, theirs] of Object.entries(features.program_types)) {
@@ -40,7 +40,7 @@ describe("feature probes", () => {
     expect(haveProgType(9999)).toBe(false);
   });
 
-  fit("map types agree with bpftool", () => {
+  pit("map types agree with bpftool", () => {
     if (typeof features === "string") return;
     let compared = 0;
     for (const [key, theirs] of Object.entries(features.map_types)) {
@@ -57,7 +57,7 @@ describe("feature probes", () => {
     expect(haveMapType(9999)).toBe(false);
   });
 
-  fit("helpers: what the ring buffer and perf tests load is available, skb helpers are not for XDP", () => {
+  pit("helpers: what the ring buffer and perf tests load is available, skb helpers are not for XDP", () => {
     // ringbuf.test.ts and perfbuf.test.ts load XDP programs calling these.
     for (const helper of [1, 25, 130, 131, 132, 133]) expect(haveHelper(ProgType.XDP, helper)).toBe(true);
     // bpf_skb_store_bytes (9) takes an sk_buff: the verifier refuses it for XDP by name.

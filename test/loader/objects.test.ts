@@ -22,6 +22,8 @@ import {
   btfData,
   btfInfo,
   createMap,
+  fdById,
+  ids,
   linkCreate,
   linkDetach,
   linkInfo,
@@ -98,6 +100,9 @@ describe("BTF", () => {
     expect(info.size).toBe(blob.byteLength);
     expect(info.kernelBtf).toBe(false);
     expect(btfData(btf)).toEqual(blob);
+    expect([...ids("btf")]).toContain(info.id);
+    using b2 = fdById("btf", info.id);
+    expect(btfData(b2)).toEqual(blob);
     using m = createMap({
       type: MapType.ARRAY,
       keySize: 4,
@@ -228,6 +233,14 @@ describe("attach", () => {
       const li = linkInfo(link);
       expect(li.type).toBe(LinkType.RAW_TRACEPOINT);
       expect(li.progId).toBe(progInfo(prog).id);
+      // Every kind of object is reachable by id: listed by *_GET_NEXT_ID, opened by *_GET_FD_BY_ID.
+      const progId = progInfo(prog).id;
+      expect([...ids("prog")]).toContain(progId);
+      expect([...ids("link")]).toContain(li.id);
+      using p2 = fdById("prog", progId);
+      expect(progInfo(p2).id).toBe(progId);
+      using l2 = fdById("link", li.id);
+      expect(linkInfo(l2).progId).toBe(progId);
     } finally {
       link.close();
     }
