@@ -5,6 +5,7 @@
  * never allocates a BigInt. Anything the program may not do ends the run with a VmFault; it
  * cannot read or write outside its regions, and the instruction budget bounds every run.
  */
+import { helperById } from "../abi/helpers.js";
 import { UsageError } from "../errors.js";
 import type { Instruction } from "../isa/instruction.js";
 import { OP_LD_IMM64 } from "../isa/instruction.js";
@@ -995,11 +996,17 @@ class Machine implements HelperCall {
   private callHelper(idLo: number, idHi: number): void {
     const h = idHi === 0 && idLo >= 0 ? this.helpers[idLo] : undefined;
     if (h === undefined) {
-      const id =
-        idHi === 0
-          ? String(idLo >>> 0)
-          : `0x${((BigInt(idHi >>> 0) << 32n) | BigInt(idLo >>> 0)).toString(16)}`;
-      throw new VmFault("unknown-helper", `unknown helper ${id}`);
+      if (idHi !== 0 || idLo < 0) {
+        const id = (BigInt(idHi >>> 0) << 32n) | BigInt(idLo >>> 0);
+        throw new VmFault("unknown-helper", `unknown helper 0x${id.toString(16)}`);
+      }
+      const known = helperById(idLo);
+      throw new VmFault(
+        "unknown-helper",
+        known
+          ? `helper ${known.name}#${idLo} is not in this environment's helper table`
+          : `unknown helper ${idLo}`,
+      );
     }
     const v = h.fn(this);
     if (this.stopped !== undefined) {

@@ -235,9 +235,12 @@ describe("helpers", () => {
     expect(run([insn(0x85, 0, 0, 0, 2), EXIT], { helpers: [neg] }).r0).toBe(BigInt.asUintN(64, -22n));
   });
   it("an unknown helper is a fault naming its id", () => {
-    const f = faultOf(() => run([insn(0x85, 0, 0, 0, 99), EXIT]));
+    const f = faultOf(() => run([insn(0x85, 0, 0, 0, 9999), EXIT]));
     expect(f.kind).toBe("unknown-helper");
-    expect(f.message).toContain("99");
+    expect(f.message).toBe("insn 0: unknown helper 9999");
+    // a kernel helper the environment does not provide is named
+    const g = faultOf(() => run([insn(0x85, 0, 0, 0, 1), EXIT]));
+    expect(g.message).toBe("insn 0: helper bpf_map_lookup_elem#1 is not in this environment's helper table");
   });
   it("a helper can stop the program", () => {
     const stopper: Helper = {
