@@ -442,3 +442,22 @@ export function protosForProgType(helper: Helper, progType: string): readonly He
   };
   return walk(start)?.map((s) => protoBySymbol.get(s)!);
 }
+
+/**
+ * The verifier's messages for a helper call refused before its arguments are looked at, in the
+ * order it checks (verifier.c check_helper_call).
+ */
+export const HELPER_CALL_MESSAGES = {
+  /** The id is beyond the kernel's helper list. */
+  invalid: (id: number): string => `invalid func unknown#${id}`,
+  /** The program type's get_func_proto has no prototype for it. */
+  unavailable: (h: Helper): string => `program of this type cannot use helper ${h.name}#${h.id}`,
+  /** gpl_only helper, license not GPL-compatible. */
+  gplOnly: (): string => "cannot call GPL-restricted function from non-GPL compatible program",
+  /** The prototype's allowed(prog) predicate said no. */
+  notAllowed: (): string => "helper call is not allowed in probe",
+  /** might_sleep helper in a program not loaded with BPF_F_SLEEPABLE. */
+  mightSleep: (): string => "helper call might sleep in a non-sleepable prog",
+  /** A packet pointer passed to a helper without pkt_access. */
+  packetAccess: (): string => "helper access to the packet is not allowed",
+} as const;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MEASURED_HELPER_AVAILABILITY_BY_ATTACH } from "../../src/abi/helper-availability.js";
 import {
   ACQUIRE_HELPERS,
+  HELPER_CALL_MESSAGES,
   HELPER_MAP_TYPES,
   HELPERS,
   type Helper,
@@ -199,7 +200,7 @@ describe("availability per attach type", () => {
               expectedAttachType: attachTypeByName(attach)!.id,
             },
           );
-          expect(!r.log.includes("cannot use helper"), `${key} ${h.name}`).toBe(v);
+          expect(!r.log.includes(HELPER_CALL_MESSAGES.unavailable(h)), `${key} ${h.name}`).toBe(v);
           checked++;
         }
       }
@@ -242,6 +243,18 @@ describe.skipIf(!kernel)(`prototypes against the verifier ${kernelSkipReason}`, 
 
   const checked = HELPERS.filter((h) => h.id !== 0 && pick(h));
 
+  it("an unknown helper id", () => {
+    const r = kernel!.progLoad(
+      1,
+      encodeInsns([
+        [0x85, 0, 0, 5000],
+        [0xb7, 0, 0, 0],
+        [0x95, 0, 0, 0],
+      ]),
+    );
+    expect(r.log).toContain(HELPER_CALL_MESSAGES.invalid(5000));
+  });
+
   it("covers most helpers", () => {
     expect(checked.length).toBeGreaterThan(150);
   });
@@ -250,7 +263,7 @@ describe.skipIf(!kernel)(`prototypes against the verifier ${kernelSkipReason}`, 
     for (const h of checked) {
       const { pt, proto } = pick(h)!;
       const log = load(pt, [], h.id, "Proprietary");
-      expect(log.includes("cannot call GPL-restricted function"), `${h.name} in ${pt}`).toBe(proto.gplOnly);
+      expect(log.includes(HELPER_CALL_MESSAGES.gplOnly()), `${h.name} in ${pt}`).toBe(proto.gplOnly);
     }
   });
 
@@ -348,7 +361,7 @@ describe.skipIf(!kernel)(`prototypes against the verifier ${kernelSkipReason}`, 
           ],
           h.id,
         );
-        expect(log.includes("helper access to the packet is not allowed"), `${h.name} in ${pt}`).toBe(
+        expect(log.includes(HELPER_CALL_MESSAGES.packetAccess()), `${h.name} in ${pt}`).toBe(
           !proto.pktAccess,
         );
         seen.add(proto.pktAccess);
