@@ -120,7 +120,7 @@ describe("perf buffer", () => {
     for (; runs < 300; runs++) testRun(prog, { data: packet(runs) });
     take();
     expect(samples).toBeLessThan(300);
-    for (let i = 0; i < 200 && samples + lost !== runs; i++, runs++) {
+    for (let i = 0; i < 5000 && samples + lost !== runs; i++, runs++) {
       testRun(prog, { data: packet(runs) });
       take();
     }
