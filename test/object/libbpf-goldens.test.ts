@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { openObject } from "../../src/elf/object/index.js";
 import type { MapSpec, ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
-import { slotOffsets } from "../../src/isa/instruction.js";
+import { insnWidth, slotOffsets } from "../../src/isa/instruction.js";
 
 const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 const GOLD = join(ROOT, "test/fixtures/golden/libbpf-objects");
@@ -35,6 +35,10 @@ const kernelName = (s: string): string => s.slice(0, 15);
 function slotIndex(p: ProgramSpec): Map<number, number> {
   const offs = slotOffsets(p.insns);
   return new Map(offs.map((s, i) => [s, i]));
+}
+
+function totalSlots(p: ProgramSpec): number {
+  return p.insns.reduce((n, x) => n + insnWidth(x), 0);
 }
 
 /** Base slot of a function (the program itself or a linked subprogram) inside a program. */
@@ -97,9 +101,8 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
       for (const p of obj.programs) {
         const i = p.subprogs.findIndex((s) => s.name === f.name);
         if (i < 0) continue;
-        const next = p.subprogs[i + 1]?.slot ?? slotOffsets(p.insns).length + 0;
-        const total = p.insns.reduce((n, x) => n + (x.opcode === 0x18 ? 2 : 1), 0);
-        expect((p.subprogs[i + 1] ? next : total) - p.subprogs[i]!.slot, `${p.name}/${f.name}`).toBe(f.size);
+        const end = p.subprogs[i + 1]?.slot ?? totalSlots(p);
+        expect(end - p.subprogs[i]!.slot, `${p.name}/${f.name}`).toBe(f.size);
       }
     }
     counts.programs += mains.length;
@@ -114,8 +117,8 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
     const order: string[] = [];
     const defs = new Map<string, Record<string, number | boolean>>();
     const def = (n: string): Record<string, number | boolean> => {
-      let d = defs.get(n);
-      if (!d) defs.set(n, (d = {}));
+      const d = defs.get(n) ?? {};
+      defs.set(n, d);
       return d;
     };
     for (const l of log) {
