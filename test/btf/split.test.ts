@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { captureIo } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
 import { type Btf, dumpBtfC, dumpBtfRaw, parseBtf } from "../../src/elf/btf/index.js";
 import { BtfError } from "../../src/errors.js";
 import { BtfBuilder, KIND } from "./btf-builder.js";
@@ -79,6 +81,21 @@ describe("split BTF on a hand-made base", () => {
   it("reads a big-endian split blob the same way", () => {
     const be = parseBtf(buildSplit(base, intId, false), { base });
     expect(be.types).toEqual(split.types);
+  });
+
+  it("dumps through the CLI with -B base", async () => {
+    const basePath = join(dir, "cli-base.btf");
+    const splitPath = join(dir, "cli-split.btf");
+    writeFileSync(basePath, baseBytes);
+    writeFileSync(splitPath, splitBytes);
+    const io = captureIo();
+    const code = await main(
+      ["node", "tsbpf", "btf", "dump", "-B", basePath, "file", splitPath, "format", "c"],
+      io,
+    );
+    expect(io.err).toBe("");
+    expect(code).toBe(0);
+    expect(io.out).toBe(dumpBtfC(split));
   });
 
   it("needs the base to resolve its references", () => {

@@ -21,7 +21,7 @@ function isPrefix(word: string, full: string): boolean {
 export async function runBtfDump(
   args: readonly string[],
   io: CliIo,
-  opts: { json?: boolean; format?: string } = {},
+  opts: { json?: boolean; format?: string; baseBtf?: string } = {},
 ): Promise<void> {
   const [src, path, ...keywords] = args;
   // `--format X` (the tsbpf-wide spelling) is the same as bpftool's trailing `format X`.
@@ -53,9 +53,13 @@ export async function runBtfDump(
       );
     }
   }
-  // Module BTF under /sys/kernel/btf/ is split BTF on top of vmlinux, as bpftool assumes.
+  // Split BTF: an explicit base (-B, as bpftool's), or vmlinux for module BTF under /sys/kernel/btf/.
   const base =
-    path.startsWith(SYSFS_DIR) && path !== SYSFS_VMLINUX ? await loadBtfFile(SYSFS_VMLINUX) : undefined;
+    opts.baseBtf !== undefined
+      ? await loadBtfFile(opts.baseBtf)
+      : path.startsWith(SYSFS_DIR) && path !== SYSFS_VMLINUX
+        ? await loadBtfFile(SYSFS_VMLINUX)
+        : undefined;
   const btf = await loadBtfFile(path, { base });
   io.stdout(format === "c" ? dumpBtfC(btf) : format === "json" ? dumpBtfJson(btf) : dumpBtfRaw(btf));
 }
@@ -68,7 +72,8 @@ export function registerBtf(program: Command, io: CliIo): void {
     .argument("<args...>", "file <path> [format raw|c|json]")
     .option("-j, --json", "raw listing as JSON, like `bpftool -j`")
     .option("--format <format>", "raw, c or json (same as the trailing `format` keyword)")
-    .action(async (args: string[], opts: { json?: boolean; format?: string }) => {
+    .option("-B, --base-btf <path>", "base BTF of a split BTF file, like bpftool's -B")
+    .action(async (args: string[], opts: { json?: boolean; format?: string; baseBtf?: string }) => {
       await runBtfDump(args, io, opts);
     });
 }
