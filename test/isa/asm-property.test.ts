@@ -17,13 +17,14 @@ import { isKnownOpcode, reservedFieldError } from "../../src/isa/opcodes.js";
 const KNOWN = Array.from({ length: 256 }, (_, i) => i).filter(isKnownOpcode);
 
 /**
- * What LLVM's text cannot say: pseudo-call and pseudo-ld_imm64 kinds, v4.1 load-acquire and
- * store-release, the immediate of LD_IND (`skb[rN]` has no place for it).
+ * What LLVM's text cannot say: pseudo-call kinds, the high word of a pseudo ld_imm64, v4.1
+ * load-acquire and store-release, the immediate of LD_IND (`skb[rN]` has no place for it).
  */
 function expressible(i: Instruction): boolean {
   if ((i.opcode & 0xe7) === 0x40 && i.imm !== 0) return false;
   if (i.opcode === 0x85 && i.src !== 0) return false;
-  if (i.opcode === 0x18 && i.src !== 0) return false;
+  // ld_pseudo prints only the low word of the immediate.
+  if (i.opcode === 0x18 && i.src !== 0 && (i.wide?.imm ?? 0) !== 0) return false;
   if ((i.opcode & 0xe7) === 0xc3 && (i.imm === 0x100 || i.imm === 0x110)) return false;
   return true;
 }

@@ -224,6 +224,8 @@ class InsnParser {
           return this.cond();
         case "lock":
           return this.lock();
+        case "ld_pseudo":
+          return this.ldPseudo();
         default:
           this.fail("E_ASM_MNEMONIC", `unknown instruction '${first.text}'`, first.col);
       }
@@ -231,6 +233,31 @@ class InsnParser {
     if (first.kind === "op" && first.text === "*") return this.store();
     if (this.isReg()) return this.assign();
     this.fail("E_ASM_SYNTAX", `unexpected '${first.text}' at the start of an instruction`, first.col);
+  }
+
+  /**
+   * `ld_pseudo rD, SRC, IMM`: an ld_imm64 with a pseudo source register (map fd, BTF id...).
+   * llvm-mc encodes only the low word of IMM (the high word is 0); a symbol crashes it.
+   */
+  ldPseudo(): ParsedInsn {
+    const c = this.c;
+    c.next();
+    const dst = this.wideReg("destination register");
+    c.expectOp(",", "after the destination register");
+    const src = Number(this.constant(0n, 15n, "pseudo source"));
+    c.expectOp(",", "after the pseudo source");
+    const imm = this.imm32();
+    c.expectEnd();
+    return {
+      insn: {
+        opcode: 0x18,
+        dst: dst.n,
+        src,
+        off: 0,
+        imm,
+        wide: { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 },
+      },
+    };
   }
 
   call(): ParsedInsn {

@@ -565,7 +565,7 @@ export class AsmBuilder {
       return { insns: [...written], offsets: [...writtenAt] };
     }
     const byOffset = new Map<number, Instruction>();
-    writtenAt.forEach((at, k) => byOffset.set(at, written[k]));
+    for (let k = 0; k < writtenAt.length; k++) byOffset.set(writtenAt[k], written[k]);
     const insns: Instruction[] = [];
     const offsets: number[] = [];
     let at = 0;
