@@ -31,25 +31,46 @@ export interface VmlinuxBtf {
   typeId(name: string, kind: string): number | undefined;
 }
 
+/**
+ * Lazy view of bpftool's raw dump: a type's block is found with indexOf when asked for (parsing all
+ * ~700k lines up front costs seconds per test file).
+ */
 function parse(text: string): VmlinuxBtf {
-  const byId = new Map<number, RawType>();
-  const byName = new Map<string, RawType[]>();
-  let cur:
-    | { id: number; kind: string; name: string; attrs: Record<string, string>; lines: string[] }
-    | undefined;
-  for (const line of text.split("\n")) {
-    const head = /^\[(\d+)\] (\w+) '([^']*)'(.*)$/.exec(line);
-    if (head) {
-      const attrs: Record<string, string> = {};
-      for (const m of head[4]!.matchAll(/(\w+)=(\S+)/g)) attrs[m[1]!] = m[2]!;
-      cur = { id: Number(head[1]), kind: head[2]!, name: head[3]!, attrs, lines: [] };
-      byId.set(cur.id, cur);
-      if (!byName.has(cur.name)) byName.set(cur.name, []);
-      byName.get(cur.name)!.push(cur);
-    } else if (cur && line.startsWith("\t")) cur.lines.push(line.slice(1));
-  }
+  const cache = new Map<number, RawType | undefined>();
+  const blockAt = (start: number): RawType | undefined => {
+    const lineEnd = text.indexOf("\n", start);
+    const head = /^\[(\d+)\] (\w+) '([^']*)'(.*)$/.exec(text.slice(start, lineEnd < 0 ? undefined : lineEnd));
+    if (!head) return undefined;
+    const attrs: Record<string, string> = {};
+    for (const m of head[4]!.matchAll(/(\w+)=(\S+)/g)) attrs[m[1]!] = m[2]!;
+    const lines: string[] = [];
+    let pos = lineEnd + 1;
+    while (lineEnd >= 0 && pos < text.length && text[pos] === "\t") {
+      const e = text.indexOf("\n", pos);
+      lines.push(text.slice(pos + 1, e < 0 ? undefined : e));
+      if (e < 0) break;
+      pos = e + 1;
+    }
+    return { id: Number(head[1]), kind: head[2]!, name: head[3]!, attrs, lines };
+  };
+  const byId = (id: number): RawType | undefined => {
+    if (!cache.has(id)) {
+      const at = text.startsWith(`[${id}] `) ? 0 : text.indexOf(`\n[${id}] `) + 1;
+      cache.set(id, at > 0 || text.startsWith(`[${id}] `) ? blockAt(at) : undefined);
+    }
+    return cache.get(id);
+  };
+  const find = (name: string, kinds: string[]): RawType | undefined => {
+    for (const kind of kinds) {
+      const at = text.indexOf(`] ${kind} '${name}'`);
+      if (at < 0) continue;
+      const lineStart = text.lastIndexOf("\n", at) + 1;
+      return blockAt(lineStart);
+    }
+    return undefined;
+  };
   const sizeOf = (id: number): number => {
-    const t = byId.get(id);
+    const t = byId(id);
     if (!t) return 0;
     switch (t.kind) {
       case "INT":
@@ -68,13 +89,11 @@ function parse(text: string): VmlinuxBtf {
     }
   };
   const resolve = (id: number): RawType | undefined => {
-    let t = byId.get(id);
+    let t = byId(id);
     while (t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind))
-      t = byId.get(Number(t.attrs.type_id));
+      t = byId(Number(t.attrs.type_id));
     return t;
   };
-  const find = (name: string, kinds: string[]): RawType | undefined =>
-    byName.get(name)?.find((t) => kinds.includes(t.kind));
   const membersOf = (t: RawType, base: number): BtfMember[] => {
     const out: BtfMember[] = [];
     for (const l of t.lines) {
