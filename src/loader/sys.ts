@@ -63,7 +63,7 @@ export const EPOLL_CTL_DEL = 2;
 export const EPOLLIN = 0x1;
 export const EPOLL_CLOEXEC = 0x80000;
 
-/** x86_64 numbers; asm-generic (arm64, riscv) numbers in the second column. */
+/** Syscall numbers: x86_64 has its own table; arm64 and riscv64 share the asm-generic one. */
 const NR: Readonly<Record<string, { readonly bpf: number; readonly perfEventOpen: number }>> = {
   x64: { bpf: 321, perfEventOpen: 298 },
   arm64: { bpf: 280, perfEventOpen: 241 },
