@@ -51,6 +51,8 @@ function buildSplit(base: Btf, intId: number, littleEndian = true): Uint8Array {
   b.ref(KIND.TYPEDEF, s, "mod_state_t");
   const proto = b.funcProto(intId, [["st", b.ref(KIND.PTR, s)]]);
   b.raw(b.str("mod_fn"), (KIND.FUNC << 24) | 1, proto);
+  // A section entry naming a base type: its name comes from the base's strings.
+  b.raw(b.str(".data.mod"), (KIND.DATASEC << 24) | 2, 8, intId, 0, 4, s, 4, 4);
   return b.bytes({ littleEndian });
 }
 
@@ -66,7 +68,7 @@ describe("split BTF on a hand-made base", () => {
 
   it("continues ids and string offsets after the base", () => {
     expect(split.startId).toBe(base.typeCount);
-    expect(split.typeCount).toBe(base.typeCount + 6);
+    expect(split.typeCount).toBe(base.typeCount + 7);
     expect(split.typeById(intId)).toBe(base.typeById(intId));
     const st = split.findByName("mod_state", "STRUCT");
     expect(st?.id).toBe(base.typeCount + 1);
