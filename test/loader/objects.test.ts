@@ -42,7 +42,13 @@ import {
 } from "../../src/loader/bpf.js";
 import { AttachType, LinkType, MapType, ProgType } from "../../src/loader/consts.js";
 import { BpfSyscallError } from "../../src/loader/errors.js";
-import { PerfType, perfEventOpen } from "../../src/loader/perf.js";
+import {
+  PERF_EVENT_IOC_ENABLE,
+  PERF_EVENT_IOC_SET_BPF,
+  PerfType,
+  perfEventOpen,
+  perfIoctl,
+} from "../../src/loader/perf.js";
 import { probeBpf } from "../../src/loader/probe.js";
 import { add64Imm, call, exit, jeqImm, ldMapFd, mov64Imm, mov64Reg } from "./asm.js";
 
@@ -300,6 +306,18 @@ describe("attach", () => {
     while (Date.now() - t0 < 30) x += Math.sqrt(x + 1);
     expect(readCount(m)).toBeGreaterThan(0n);
     expect(linkInfo(link).type).toBe(LinkType.PERF_EVENT);
+    link.close();
+    // The pre-link way: PERF_EVENT_IOC_SET_BPF then ENABLE on a second event.
+    mapUpdate(m, key0, new Uint8Array(8));
+    using ev2 = perfEventOpen(
+      { type: PerfType.SOFTWARE, config: 0, sample_period: 100_000, disabled: true },
+      { pid: 0, cpu: -1 },
+    );
+    perfIoctl(ev2, PERF_EVENT_IOC_SET_BPF, prog.value);
+    perfIoctl(ev2, PERF_EVENT_IOC_ENABLE, 0);
+    const t1 = Date.now();
+    while (Date.now() - t1 < 30) x += Math.sqrt(x + 1);
+    expect(readCount(m)).toBeGreaterThan(0n);
   });
 
   kit("XDP and tcx links on a veth device, observed through link info and PROG_QUERY", () => {
