@@ -79,19 +79,21 @@ export function parseGoldenLog(path: string): GoldenLog {
       relos.push(r);
     }
     const rest = m[3];
-    let x: RegExpExecArray | null;
+    const cand = MATCH.exec(rest);
+    const patch = PATCH.exec(rest);
+    const subst = SUBST.exec(rest);
     if (rest.startsWith("<")) r.spec = rest;
-    else if ((x = MATCH.exec(rest))) r.candidates.push({ matched: x[1] === "matching", spec: x[2] });
+    else if (cand) r.candidates.push({ matched: cand[1] === "matching", spec: cand[2] });
     else if (rest === "no matching targets found") r.noMatch = true;
-    else if ((x = PATCH.exec(rest)))
+    else if (patch) {
       r.patches.push({
-        insn: Number(x[1]),
-        insnClass: x[2],
-        field: x[3],
-        from: BigInt(x[4]),
-        to: BigInt(x[5]),
+        insn: Number(patch[1]),
+        insnClass: patch[2],
+        field: patch[3],
+        from: BigInt(patch[4]),
+        to: BigInt(patch[5]),
       });
-    else if ((x = SUBST.exec(rest))) r.substituted.push(Number(x[1]));
+    } else if (subst) r.substituted.push(Number(subst[1]));
     else if (rest.includes("accesses field incorrectly")) r.warning = true;
     else throw new Error(`${path}: unexpected relo line: ${line}`);
   }
