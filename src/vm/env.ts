@@ -5,6 +5,7 @@
  */
 import type { Instruction } from "../isa/instruction.js";
 import type { VmFault, VmFaultKind } from "./errors.js";
+import type { VmProgram } from "./interpreter.js";
 import type { Memory, Region } from "./memory.js";
 
 /** What a helper sees of the machine during a call. */
@@ -28,6 +29,13 @@ export interface HelperCall {
    * bpf_for_each_map_elem do with their callback. The helper's own arguments stay readable.
    */
   invoke(fn: bigint, args: readonly bigint[]): bigint;
+  /**
+   * bpf_tail_call's success path: after the helper returns, `target` (created on the same
+   * memory) replaces the running program in the current frame, entered with r1 = this call's r1.
+   * False when the run already chained MAX_TAIL_CALLS (33) tail calls or inside a callback;
+   * the helper then returns its error and the program goes on.
+   */
+  tailCall(target: VmProgram): boolean;
   /** A fault attributed to the call instruction (kind "helper" unless told). */
   fault(detail: string, kind?: VmFaultKind, address?: bigint): VmFault;
 }

@@ -42,31 +42,36 @@ export class VmFault extends TsbpfError {
   readonly address: bigint | undefined;
   /** The source line of the instruction, when the caller knows it (BTF line info). */
   readonly source: VmSourceLine | undefined;
+  /** The name of the program the instruction belongs to, when it has one (tail calls). */
+  readonly program: string | undefined;
   /** The bare description, without the "insn N:" prefix of `message`. */
   readonly detail: string;
 
   constructor(
     kind: VmFaultKind,
     detail: string,
-    opts: { insn?: number; address?: bigint; source?: VmSourceLine } = {},
+    opts: { insn?: number; address?: bigint; source?: VmSourceLine; program?: string } = {},
   ) {
     const insn = opts.insn ?? -1;
+    const prog = opts.program !== undefined ? `${opts.program}: ` : "";
     const where = insn >= 0 ? `insn ${insn}: ` : "";
     const line = opts.source ? ` (${opts.source.file}:${opts.source.line})` : "";
-    super(`E_VM_${kind.toUpperCase().replace(/-/g, "_")}`, `${where}${detail}${line}`);
+    super(`E_VM_${kind.toUpperCase().replace(/-/g, "_")}`, `${prog}${where}${detail}${line}`);
     this.insn = insn;
     this.kind = kind;
     this.address = opts.address;
     this.source = opts.source;
+    this.program = opts.program;
     this.detail = detail;
   }
 
-  /** The same fault at a known instruction or with a source line attached. */
-  with(opts: { insn?: number; source?: VmSourceLine }): VmFault {
+  /** The same fault at a known instruction, with a source line or program name attached. */
+  with(opts: { insn?: number; source?: VmSourceLine; program?: string }): VmFault {
     return new VmFault(this.kind, this.detail, {
       insn: opts.insn ?? this.insn,
       address: this.address,
       source: opts.source ?? this.source,
+      program: opts.program ?? this.program,
     });
   }
 }

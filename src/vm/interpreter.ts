@@ -57,6 +57,8 @@ export interface VmOptions {
   readonly strict?: boolean;
   /** Slot where execution starts (default 0): a function that is not first in its section. */
   readonly entry?: number;
+  /** The program's name, prefixed to its faults ("prog: insn 3: ..."). */
+  readonly name?: string;
   /** The source line of a slot (from BTF line info), attached to every fault the run ends with. */
   readonly sourceOf?: (slot: number) => VmSourceLine | undefined;
 }
@@ -79,6 +81,22 @@ interface Code {
   /** imm; for ld_imm64 the low half of the value here and the high half in the next slot. */
   readonly imm: Int32Array;
 }
+
+/** A program as the machine runs it: its code and what goes with it. */
+interface Prog {
+  readonly code: Code;
+  readonly helpers: ReadonlyArray<Helper | undefined>;
+  readonly sourceOf: ((slot: number) => VmSourceLine | undefined) | undefined;
+  readonly entry: number;
+  readonly name: string | undefined;
+  readonly memory: Memory;
+}
+
+/** The Prog behind each VmProgram, for tail calls between programs. */
+const PROGS = new WeakMap<VmProgram, Prog>();
+
+/** The kernel's MAX_TAIL_CALL_CNT: tail calls one run may chain. */
+export const MAX_TAIL_CALLS = 33;
 
 function usesBadRegister(i: Instruction): boolean {
   const op = i.opcode;
@@ -152,13 +170,23 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   }
   const helpers: Array<Helper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
-  const machine = new Machine(code, env, stacks, helpers, opts.sourceOf, opts.entry ?? 0);
-  return {
+  const prog: Prog = {
+    code,
+    helpers,
+    sourceOf: opts.sourceOf,
+    entry: opts.entry ?? 0,
+    name: opts.name,
+    memory: mem,
+  };
+  const machine = new Machine(prog, env, stacks);
+  const vm: VmProgram = {
     insns,
     slots: code.n,
     stacks,
     run: (runOpts: RunOptions = {}) => machine.run(runOpts),
   };
+  PROGS.set(vm, prog);
+  return vm;
 }
 
 /** Recorded by a helper's stop(): the loop returns right after the call with this r0. */
@@ -185,16 +213,24 @@ class Machine implements HelperCall {
   private budget = 0;
   private left = 0;
   private depth = 0;
+  /** The program executing now (a tail call replaces it), and the one of each caller frame. */
+  private cur: Prog;
+  private readonly frameProg: Prog[] = [];
+  /** A tail call the last helper asked for, with the context it passes as r1. */
+  private tail: Prog | undefined;
+  private tailR1L = 0;
+  private tailR1H = 0;
+  private tailCalls = 0;
+  /** How many helper callbacks (invoke) are running: tail calls are refused inside them. */
+  private nested = 0;
 
   constructor(
-    private readonly code: Code,
+    private readonly prog: Prog,
     readonly env: VmEnv,
     private readonly stacks: readonly Region[],
-    private readonly helpers: ReadonlyArray<Helper | undefined>,
-    private readonly sourceOf: ((slot: number) => VmSourceLine | undefined) | undefined,
-    private readonly entry: number,
   ) {
     this.memory = env.memory;
+    this.cur = prog;
   }
 
   // HelperCall
@@ -244,7 +280,11 @@ class Machine implements HelperCall {
     this.left = budget;
     this.depth = 0;
     this.loops[0] = MAY_GOTO_BUDGET;
-    this.exec(this.entry, 0);
+    this.cur = this.prog;
+    this.tail = undefined;
+    this.tailCalls = 0;
+    this.nested = 0;
+    this.exec(this.prog.entry, 0);
     return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - this.left };
   }
 
@@ -256,7 +296,7 @@ class Machine implements HelperCall {
    */
   invoke(fn: bigint, args: readonly bigint[]): bigint {
     const f = BigInt.asUintN(64, fn);
-    if (f >> 32n !== BigInt(CODE_HI) || Number(f & 0xffffffffn) >= this.code.n) {
+    if (f >> 32n !== BigInt(CODE_HI) || Number(f & 0xffffffffn) >= this.cur.code.n) {
       throw this.fault(`callback 0x${f.toString(16)} is not a function of the program`, "bad-jump");
     }
     if (this.stopped !== undefined) return 0n;
@@ -282,7 +322,14 @@ class Machine implements HelperCall {
     H[10] = st.hi;
     this.loops[depth + 1] = MAY_GOTO_BUDGET;
     const insn = this.insn;
-    this.exec(Number(f & 0xffffffffn), depth + 1);
+    const cur = this.cur;
+    this.nested++;
+    try {
+      this.exec(Number(f & 0xffffffffn), depth + 1);
+    } finally {
+      this.nested--;
+    }
+    this.cur = cur;
     // back in the helper's frame
     this.depth = depth;
     this.insn = insn;
@@ -300,17 +347,37 @@ class Machine implements HelperCall {
   }
 
   /**
+   * bpf_tail_call's success: once the helper returns, `target` replaces the running program in
+   * the current frame, entered with r1 = the helper's r1 (the context) and the other registers
+   * and the frame's stack as they are. False, and nothing happens, when the run already made
+   * MAX_TAIL_CALLS tail calls or when called from a callback.
+   */
+  tailCall(target: VmProgram): boolean {
+    const p = PROGS.get(target);
+    if (p === undefined) throw this.fault("tail call target is not a VM program");
+    if (p.memory !== this.memory)
+      throw this.fault("tail call into a program of another memory", "unsupported");
+    if (this.nested > 0 || this.tailCalls >= MAX_TAIL_CALLS) return false;
+    this.tailCalls++;
+    this.tail = p;
+    this.tailR1L = this.L[1];
+    this.tailR1H = this.H[1];
+    return true;
+  }
+
+  /**
    * The loop, from slot `start` in frame `base` until that frame exits (or a helper stops the
    * program). It consumes this.left, the budget shared by nested callback runs.
    */
   private exec(start: number, base: number): void {
-    const { L, H, code, memory: mem } = this;
+    const { L, H, memory: mem } = this;
+    const code = this.cur.code;
     const regions = mem.regions;
-    const OP = code.op;
-    const DST = code.dst;
-    const SRC = code.src;
-    const OFF = code.off;
-    const IMM = code.imm;
+    let OP = code.op;
+    let DST = code.dst;
+    let SRC = code.src;
+    let OFF = code.off;
+    let IMM = code.imm;
     let pc = start;
     let depth = base;
     let left = this.left;
@@ -770,6 +837,7 @@ class Machine implements HelperCall {
                 throw new VmFault("call-depth", `call stack deeper than ${MAX_CALL_FRAMES} frames`);
               }
               this.retPc[depth] = pc + 1;
+              this.frameProg[depth] = this.cur;
               for (let i = 0; i < 4; i++) {
                 this.savedL[depth * 4 + i] = L[6 + i];
                 this.savedH[depth * 4 + i] = H[6 + i];
@@ -788,6 +856,21 @@ class Machine implements HelperCall {
               this.callHelper(IMM[pc], 0);
               left = this.left;
               if (this.stopped !== undefined) break run;
+              if (this.tail !== undefined) {
+                const t = this.tail;
+                this.tail = undefined;
+                this.cur = t;
+                OP = t.code.op;
+                DST = t.code.dst;
+                SRC = t.code.src;
+                OFF = t.code.off;
+                IMM = t.code.imm;
+                L[1] = this.tailR1L;
+                H[1] = this.tailR1H;
+                this.loops[depth] = MAY_GOTO_BUDGET;
+                pc = t.entry;
+                continue;
+              }
             } else {
               throw new VmFault(
                 "unsupported",
@@ -811,6 +894,16 @@ class Machine implements HelperCall {
             if (depth === base) break run;
             this.stacks[depth].end = 0;
             depth--;
+            if (this.frameProg[depth] !== this.cur) {
+              // returning into a caller of another program (the callee was tail-called into)
+              const back = this.frameProg[depth];
+              this.cur = back;
+              OP = back.code.op;
+              DST = back.code.dst;
+              SRC = back.code.src;
+              OFF = back.code.off;
+              IMM = back.code.imm;
+            }
             for (let i = 0; i < 4; i++) {
               L[6 + i] = this.savedL[depth * 4 + i];
               H[6 + i] = this.savedH[depth * 4 + i];
@@ -947,6 +1040,15 @@ class Machine implements HelperCall {
               pc = this.retPc[depth - 1] - 1;
               this.stacks[depth].end = 0;
               depth--;
+              if (this.frameProg[depth] !== this.cur) {
+                const back = this.frameProg[depth];
+                this.cur = back;
+                OP = back.code.op;
+                DST = back.code.dst;
+                SRC = back.code.src;
+                OFF = back.code.off;
+                IMM = back.code.imm;
+              }
               for (let i = 0; i < 4; i++) {
                 L[6 + i] = this.savedL[depth * 4 + i];
                 H[6 + i] = this.savedH[depth * 4 + i];
@@ -970,22 +1072,26 @@ class Machine implements HelperCall {
           ? e
           : new VmFault("helper", `internal error: ${e instanceof Error ? e.message : String(e)}`);
       const insn = fault.insn < 0 ? pc : fault.insn;
-      const source = fault.source ?? this.sourceOf?.(insn);
-      throw insn === fault.insn && source === fault.source ? fault : fault.with({ insn, source });
+      const source = fault.source ?? this.cur.sourceOf?.(insn);
+      const program = fault.program ?? this.cur.name;
+      throw insn === fault.insn && source === fault.source && program === fault.program
+        ? fault
+        : fault.with({ insn, source, program });
     }
   }
 
   private badSlot(pc: number): VmFault {
-    const op = this.code.op[pc];
-    if (pc < 0 || pc >= this.code.n) {
+    const code = this.cur.code;
+    const op = code.op[pc];
+    if (pc < 0 || pc >= code.n) {
       return new VmFault(
         "bad-jump",
-        `jump or fall-through to slot ${pc}, outside the program (0..${this.code.n - 1})`,
+        `jump or fall-through to slot ${pc}, outside the program (0..${code.n - 1})`,
       );
     }
     if (op === OP_WIDE_SLOT) return new VmFault("bad-jump", "jump into the middle of ld_imm64");
     if (op === OP_UNRESOLVED) {
-      return new VmFault("unresolved", `ld_imm64 with pseudo source ${this.code.src[pc]} has no value here`);
+      return new VmFault("unresolved", `ld_imm64 with pseudo source ${code.src[pc]} has no value here`);
     }
     if (op === OP_BAD_REG) return new VmFault("invalid-insn", "register number above r10");
     if (op === OP_TRUNCATED) return new VmFault("invalid-insn", "ld_imm64 without its second slot");
@@ -994,7 +1100,7 @@ class Machine implements HelperCall {
 
   /** Call helper `id` (given as 64-bit halves): r0 = helper(r1..r5). */
   private callHelper(idLo: number, idHi: number): void {
-    const h = idHi === 0 && idLo >= 0 ? this.helpers[idLo] : undefined;
+    const h = idHi === 0 && idLo >= 0 ? this.cur.helpers[idLo] : undefined;
     if (h === undefined) {
       if (idHi !== 0 || idLo < 0) {
         const id = (BigInt(idHi >>> 0) << 32n) | BigInt(idLo >>> 0);

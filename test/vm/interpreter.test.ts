@@ -5,7 +5,7 @@ import { decode } from "../../src/isa/index.js";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
 import type { Helper } from "../../src/vm/env.js";
 import { VmFault } from "../../src/vm/errors.js";
-import { createVm } from "../../src/vm/interpreter.js";
+import { createVm, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory, REGION_HI_BASE } from "../../src/vm/memory.js";
 
 const EXIT = insn(0x95);
@@ -325,6 +325,94 @@ describe("callbacks (helpers that call program functions)", () => {
     const spin = [...callback];
     spin[4] = insn(0x05, 0, 0, -1, 0); // loop forever in the callback
     expect(faultOf(() => run([...main, ...spin], { helpers: [loop], budget: 5000 })).kind).toBe("budget");
+  });
+});
+
+describe("tail calls", () => {
+  // tail_call(ctx, table, index): the kernel helper's shape, over a JS array as the prog array
+  const tailHelper = (table: VmProgram[]): Helper => ({
+    id: 12,
+    name: "tail_call",
+    fn: (c) => {
+      const t = table[Number(c.arg(3))];
+      return t !== undefined && c.tailCall(t) ? 0 : -2;
+    },
+  });
+  const callTail = (index: number): Instruction[] => [mov64(2, 0), mov64(3, index), insn(0x85, 0, 0, 0, 12)];
+
+  it("replace the program: r1 is the context, r6-r9 and the stack carry over", () => {
+    const memory = new Memory();
+    const ctx = memory.add({ kind: "ctx", name: "ctx", size: 8 });
+    const table: VmProgram[] = [];
+    const helpers = [tailHelper(table)];
+    const a = createVm(
+      [mov64(6, 7), insn(0x7a, 10, 0, -8, 100), ...callTail(0), mov64(0, -1), EXIT],
+      { memory, helpers },
+      { name: "a" },
+    );
+    // b: r0 = (r1 == ctx) + r6 + stack[-8]
+    const b = createVm(
+      [
+        ldImm64(2, ctx.address()),
+        mov64(0, 0),
+        insn(0x5d, 1, 2, 1),
+        mov64(0, 1),
+        insn(0x0f, 0, 6),
+        insn(0x79, 3, 10, -8),
+        insn(0x0f, 0, 3),
+        EXIT,
+      ],
+      { memory, helpers },
+      { name: "b" },
+    );
+    table.push(b);
+    expect(a.run({ args: [ctx.address()] }).r0).toBe(1n + 7n + 100n);
+  });
+
+  it("a failed tail call returns an error and the program goes on; a run chains at most 33", () => {
+    const memory = new Memory();
+    const counter = memory.add({ kind: "map-value", name: "counter", size: 8 });
+    const table: VmProgram[] = [];
+    // count the entries in *(u64 *)ctx, then tail-call itself; when that fails return the count
+    const self = createVm(
+      [
+        insn(0x79, 2, 1, 0),
+        insn(0x07, 2, 0, 0, 1),
+        insn(0x7b, 1, 2, 0),
+        insn(0xbf, 6, 2),
+        ...callTail(0),
+        insn(0xbf, 0, 6),
+        EXIT,
+      ],
+      { memory, helpers: [tailHelper(table)] },
+    );
+    table.push(self);
+    expect(self.run({ args: [counter.address()] }).r0).toBe(34n);
+    expect(memory.load(counter.address(), 8)).toBe(34n);
+    // an index with no program: the helper's error, then the program continues
+    const miss = createVm([...callTail(5), EXIT], { memory, helpers: [tailHelper(table)] });
+    expect(miss.run().r0).toBe(BigInt.asUintN(64, -2n));
+  });
+
+  it("from a subprogram: the target's exit returns to the subprogram's caller", () => {
+    const memory = new Memory();
+    const table: VmProgram[] = [];
+    const helpers = [tailHelper(table)];
+    const main = createVm(
+      [insn(0x85, 0, 1, 0, 2), insn(0x07, 0, 0, 0, 2), EXIT, ...callTail(0), mov64(0, -1), EXIT],
+      { memory, helpers },
+    );
+    table.push(createVm([mov64(0, 40), EXIT], { memory, helpers }));
+    expect(main.run().r0).toBe(42n);
+  });
+
+  it("faults in the target name it", () => {
+    const memory = new Memory();
+    const table: VmProgram[] = [];
+    const helpers = [tailHelper(table)];
+    const a = createVm([...callTail(0), EXIT], { memory, helpers }, { name: "a" });
+    table.push(createVm([mov64(1, 0), insn(0x79, 0, 1, 0), EXIT], { memory, helpers }, { name: "b" }));
+    expect(faultOf(() => a.run()).message).toBe("b: insn 1: read of 8 bytes at invalid address 0x0");
   });
 });
 
