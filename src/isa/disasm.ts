@@ -474,7 +474,13 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
   for (const section of file.sections) {
     if ((section.flags & ELF.SHF_EXECINSTR) === 0n || section.type === ELF.SHT_NOBITS) continue;
     if (section.size === 0) continue;
-    const symbols = [...(bySection.get(section.index) ?? [])];
+    // The section's own list: the dummy symbol inserted into it stays visible to branch
+    // targets of later sections, as in llvm-objdump (which matters only for linked files).
+    let symbols = bySection.get(section.index);
+    if (symbols === undefined) {
+      symbols = [];
+      bySection.set(section.index, symbols);
+    }
     disassembleSection(ctx, section, symbols, out);
   }
   return out.toString();
