@@ -18,7 +18,13 @@ const bases = readdirSync(GOLD)
 
 interface ShowGolden {
   readonly object: string;
-  readonly programs: readonly { name: string; type: string; bytes_xlated: number }[];
+  readonly programs: readonly {
+    name: string;
+    type: string;
+    bytes_xlated: number;
+    funcs?: readonly string[];
+    lines?: readonly (readonly [number, number | null, string])[];
+  }[];
   readonly maps: readonly {
     name: string;
     type: string;
@@ -68,6 +74,9 @@ const counts = {
   callFixups: 0,
   core: 0,
   externs: 0,
+  funcInfo: 0,
+  lineInfoExact: 0,
+  lineInfoSubseq: 0,
 };
 
 describe.each(bases)("%s against libbpf 1.1.2", (base) => {
@@ -196,6 +205,31 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
       .map((p) => ({ name: obj.btfExt ? p.name : kernelName(p.name), type: p.type.name }))
       .sort((a, b) => a.name.localeCompare(b.name));
     expect(ours).toEqual(show.programs.map((p) => ({ name: p.name, type: p.type })));
+  });
+
+  it("links func_info and line_info in the order the kernel received them", () => {
+    for (const g of show.programs) {
+      if (!g.funcs || !g.lines) continue;
+      const p = obj.programs.find((x) => x.name === g.name || kernelName(x.name) === g.name);
+      expect(p, g.name).toBeDefined();
+      const names = p!.funcInfo.map((f) => obj.btf!.typeById(f.typeId).name);
+      expect(names.length, g.name).toBe(g.funcs.length);
+      g.funcs.forEach((proto, i) => expect(proto, g.name).toContain(` ${names[i]}(`));
+      counts.funcInfo++;
+      // The kernel drops the records of dead code it removes, so its list is a subsequence of ours.
+      const ours = p!.lineInfo.map((l) => `${l.line}:${l.column}:${l.text.trim()}`);
+      const theirs = g.lines.map(([line, col, src]) => `${line}:${col ?? 0}:${src}`);
+      let j = 0;
+      for (const t of theirs) {
+        while (j < ours.length && ours[j] !== t) j++;
+        expect(j < ours.length, `${g.name}: kernel line_info ${t} not found in order`).toBe(true);
+        j++;
+      }
+      if (ours.length === theirs.length) {
+        expect(ours).toEqual(theirs);
+        counts.lineInfoExact++;
+      } else counts.lineInfoSubseq++;
+    }
   });
 
   it("lays out externs as libbpf does", () => {
