@@ -10,7 +10,10 @@ const cache = new WeakMap<Sys, Map<string, boolean>>();
 
 function cached(sys: Sys, key: string, probe: () => boolean): boolean {
   let m = cache.get(sys);
-  if (!m) cache.set(sys, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    cache.set(sys, m);
+  }
   const hit = m.get(key);
   if (hit !== undefined) return hit;
   const v = probe();
