@@ -3,12 +3,14 @@
  * test/fixtures/build.sh) and the BTF layout torture test (golden/btf-vmlinux-sample/tricky.c),
  * in both byte orders; also through the CLI.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { btfFromBytes, dumpBtfC, dumpBtfJson, dumpBtfRaw } from "../../src/elf/btf/index.js";
+import { BtfError } from "../../src/errors.js";
 import { firstDifference } from "./diff.js";
 
 const ROOT = join(import.meta.dirname, "..", "fixtures");
@@ -73,6 +75,39 @@ describe("btf dump matches bpftool goldens", () => {
   it.each(all)("$name c", ({ obj, c }) => {
     const btf = btfFromBytes(new Uint8Array(readFileSync(obj)), { file: obj });
     expect(firstDifference(readFileSync(c, "utf8"), dumpBtfC(btf))).toBeUndefined();
+  });
+});
+
+function bpftool(args: readonly string[]): string | undefined {
+  try {
+    return execFileSync("bpftool", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch {
+    return undefined;
+  }
+}
+const BPFTOOL = bpftool(["version"]) !== undefined;
+if (!BPFTOOL) console.warn("btf dump of every fixture object against bpftool skipped: no bpftool");
+
+describe.skipIf(!BPFTOOL)("every fixture object (all -mcpu levels) against bpftool, run now", () => {
+  const objs = existsSync(OBJ) ? readdirSync(OBJ).filter((f) => f.endsWith(".o")) : [];
+  it("has objects", () => {
+    expect(objs.length).toBeGreaterThan(10);
+  });
+  it.each(objs)("%s", (f) => {
+    const obj = join(OBJ, f);
+    const raw = bpftool(["btf", "dump", "file", obj]);
+    let btf: ReturnType<typeof btfFromBytes>;
+    try {
+      btf = btfFromBytes(new Uint8Array(readFileSync(obj)), { file: obj });
+    } catch (e) {
+      // Objects without BTF: bpftool refuses them too.
+      expect(e).toBeInstanceOf(BtfError);
+      expect(raw).toBeUndefined();
+      return;
+    }
+    expect(firstDifference(raw ?? "(bpftool failed)", dumpBtfRaw(btf))).toBeUndefined();
+    const c = bpftool(["btf", "dump", "file", obj, "format", "c"]);
+    expect(firstDifference(c ?? "(bpftool failed)", dumpBtfC(btf))).toBeUndefined();
   });
 });
 
