@@ -63,6 +63,8 @@ describe("LLVM syntax refusals", () => {
     ["\tr1 = *(u8 *)skb[1]", "E_ASM_REGISTER", /write r0/, 2],
     ["\texit r0", "E_ASM_SYNTAX", /unexpected 'r0' after the operands/, 7],
     ["\tgoto nowhere", "E_ASM_UNDEFINED", /undefined label 'nowhere'/, 7],
+    ["\tgoto 1f", "E_ASM_UNDEFINED", /undefined label '1f'/, 7],
+    ["\tgoto 2b", "E_ASM_UNDEFINED", /no numeric label '2:' before '2b'/, 7],
     ["\t.frobnicate 1", "E_ASM_DIRECTIVE", /unknown directive '.frobnicate'/, 2],
     ['\t.section foo,"q",@progbits', "E_ASM_DIRECTIVE", /unknown section flag 'q'/, 15],
     ["x:\nx:", "E_ASM_LABEL", /already defined \(first defined at line 1\)/, 1],

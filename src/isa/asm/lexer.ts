@@ -155,6 +155,12 @@ export function lex(text: string, pos: SourcePos, colBase = 1): Token[] {
       let j = i;
       while (j < text.length && /[0-9A-Za-z_]/.test(text[j])) j++;
       const word = text.slice(i, j);
+      if (/^[0-9]+[bf]$/.test(word)) {
+        // `1b` / `1f`: the nearest numeric label `1:` backward / forward.
+        out.push({ kind: "ident", text: word, col });
+        i = j;
+        continue;
+      }
       const value = parseNumber(word);
       if (value === undefined) {
         const hint = /^[0-9]+ll$/i.test(word)

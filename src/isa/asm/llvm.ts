@@ -200,18 +200,32 @@ export function statement(b: AsmBuilder, st: Statement, file?: string): void {
   }
   const toks = lex(st.text, pos, st.col);
   let i = 0;
-  // Labels: `name:` (several may precede a statement on one line).
+  // Labels: `name:` (several may precede a statement on one line); `N:` is a numeric local label.
   while (
     i + 1 < toks.length &&
-    (toks[i].kind === "ident" || toks[i].kind === "str") &&
+    (toks[i].kind === "ident" || toks[i].kind === "str" || toks[i].kind === "num") &&
     isOp(toks[i + 1], ":")
   ) {
     const t = toks[i];
-    const name = t.kind === "str" ? String.fromCharCode(...t.bytes) : t.text;
-    b.defineLabel(name, pos, t.col);
+    if (t.kind === "num") {
+      const n = t.text;
+      const k = (b.numericLabels.get(n) ?? 0) + 1;
+      b.numericLabels.set(n, k);
+      b.defineLabel(numericLabel(n, k), pos, t.col);
+    } else {
+      b.defineLabel(t.kind === "str" ? String.fromCharCode(...t.bytes) : t.text, pos, t.col);
+    }
     i += 2;
   }
-  const rest = toks.slice(i);
+  // `Nb` is the last `N:` so far, `Nf` the next one.
+  const rest = toks.slice(i).map((t): Token => {
+    const m = t.kind === "ident" ? /^([0-9]+)([bf])$/.exec(t.text) : null;
+    if (!m) return t;
+    const k = (b.numericLabels.get(m[1]) ?? 0) + (m[2] === "f" ? 1 : 0);
+    if (k === 0)
+      throw asmError("E_ASM_UNDEFINED", `no numeric label '${m[1]}:' before '${t.text}'`, pos, t.col);
+    return { kind: "ident", text: numericLabel(m[1], k), col: t.col };
+  });
   if (rest.length === 0) return;
   const head = rest[0];
   // `sym = expr` is `.set sym, expr`.
@@ -228,6 +242,9 @@ export function statement(b: AsmBuilder, st: Statement, file?: string): void {
   const parsed = parseLlvmInsn(rest, pos, endCol);
   b.addInsn(parsed.insn, pos, parsed.fixup);
 }
+
+/** The temporary symbol behind the k-th definition of numeric label `n:` (see labelDisplay). */
+const numericLabel = (n: string, k: number): string => `.Lnum${n}$${k}`;
 
 function isOp(t: Token | undefined, text: string): boolean {
   return t?.kind === "op" && t.text === text;

@@ -138,6 +138,12 @@ interface SymbolState {
   common?: { size: number; align: number };
 }
 
+/** How the source wrote a label: numeric local labels are `.Lnum<N>$<k>` inside. */
+export function labelDisplay(name: string): string {
+  const m = /^\.Lnum([0-9]+)\$[0-9]+$/.exec(name);
+  return m ? `${m[1]}f` : name;
+}
+
 /** A label name that llvm-mc keeps out of the symbol table. */
 export const isTemporary = (name: string): boolean => name.startsWith(".L");
 
@@ -159,6 +165,8 @@ export class AsmBuilder {
   private readonly sectionStack: SectionState[] = [];
   fileName?: string;
   addrsig?: string[];
+  /** How many times each numeric label (`1:`) has been defined so far. */
+  readonly numericLabels = new Map<string, number>();
 
   constructor(readonly byteOrder: ByteOrder) {
     this.current = this.section(".text");
@@ -627,7 +635,7 @@ export class AsmBuilder {
         if (target.section === undefined) {
           throw asmError(
             "E_ASM_UNDEFINED",
-            `undefined label '${fixup.display ?? fixup.target}'`,
+            `undefined label '${fixup.display ?? labelDisplay(fixup.target)}'`,
             pos,
             fixup.col,
           );
@@ -656,7 +664,7 @@ export class AsmBuilder {
         if (target.section === undefined && isTemporary(fixup.target)) {
           throw asmError(
             "E_ASM_UNDEFINED",
-            `undefined label '${fixup.display ?? fixup.target}'`,
+            `undefined label '${fixup.display ?? labelDisplay(fixup.target)}'`,
             pos,
             fixup.col,
           );
