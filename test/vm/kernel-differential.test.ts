@@ -7,9 +7,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Instruction, insn } from "../../src/isa/instruction.js";
-import { loadProgram, testRun } from "../../src/loader/bpf.js";
-import { createVm } from "../../src/vm/interpreter.js";
+import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
+import { createMap, loadProgram, mapUpdate, testRun } from "../../src/loader/bpf.js";
+import type { Helper } from "../../src/vm/env.js";
+import { createVm, MAX_TAIL_CALLS, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory } from "../../src/vm/memory.js";
 
 const XDP = 6;
@@ -317,5 +318,91 @@ describe("VM against the kernel (XDP test run)", () => {
       ),
       { numRuns: 1500 },
     );
+  });
+
+  it("tail calls: an XDP program tail-calling itself runs as often as in the kernel", (ctx) => {
+    if (unavailable) {
+      ctx.skip(unavailable);
+      return;
+    }
+    const PROG_ARRAY = 3;
+    const TAIL_CALL = 12;
+    const map = createMap({ type: PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 4 });
+    try {
+      // packet[0] += 1 on every entry; tail_call(ctx, map, 0); when it fails packet[1] = 0xee
+      const prog = (mapFd: number): Instruction[] => [
+        insn(0xbf, 6, 1),
+        insn(0x61, 2, 6, 0),
+        insn(0x61, 3, 6, 4),
+        insn(0xbf, 4, 2),
+        insn(0x07, 4, 0, 0, 8),
+        insn(0x2d, 4, 3, 14, 0), // if r4 > r3 goto out
+        insn(0x71, 5, 2, 0),
+        insn(0x07, 5, 0, 0, 1),
+        insn(0x73, 2, 5, 0),
+        insn(0xbf, 1, 6),
+        ldImm64(2, BigInt(mapFd), 1),
+        insn(0xb7, 3, 0, 0, 0),
+        insn(0x85, 0, 0, 0, TAIL_CALL),
+        // the call forgets the packet bounds: check them again
+        insn(0x61, 2, 6, 0),
+        insn(0x61, 3, 6, 4),
+        insn(0xbf, 4, 2),
+        insn(0x07, 4, 0, 0, 8),
+        insn(0x2d, 4, 3, 1, 0), // if r4 > r3 goto out
+        insn(0x72, 2, 0, 1, 0xee),
+        insn(0xb7, 0, 0, 0, XDP_PASS), // out:
+        insn(0x95),
+      ];
+      const loaded = loadProgram({ type: XDP, insns: prog(map.value) });
+      try {
+        const key = new Uint8Array(4);
+        const value = new Uint8Array(4);
+        new DataView(value.buffer).setUint32(0, loaded.fd.value, true);
+        mapUpdate(map, key, value);
+        const packet = new Uint8Array(64);
+        const k = testRun(loaded.fd, { data: packet });
+
+        const memory = new Memory();
+        const mapRegion = memory.add({ kind: "map", name: "prog_array", size: 0 });
+        const table: VmProgram[] = [];
+        const helpers: Helper[] = [
+          {
+            id: TAIL_CALL,
+            name: "tail_call",
+            fn: (c) => {
+              const t = c.arg(2) === mapRegion.address() ? table[Number(c.arg(3))] : undefined;
+              return t !== undefined && c.tailCall(t) ? 0 : -2;
+            },
+          },
+        ];
+        const p = memory.addPacket(packet);
+        const xdpMd = memory.add({
+          kind: "ctx",
+          name: "xdp_md",
+          size: 24,
+          writable: false,
+          hooks: {
+            load: (off, size) =>
+              size !== 4 ? undefined : off === 0 ? p.data : off === 4 ? p.dataEnd : undefined,
+          },
+        });
+        const vm = createVm(prog(0), {
+          memory,
+          helpers,
+          resolveLdImm64: (i) => (i.src === 1 ? mapRegion.address() : undefined),
+        });
+        table.push(vm);
+        const v = vm.run({ args: [xdpMd.address()] });
+        expect(Number(v.r0)).toBe(k.retval);
+        const out = p.region.bytes.slice(p.region.dataStart, p.region.end);
+        expect(Buffer.from(out).toString("hex")).toBe(Buffer.from(k.data).toString("hex"));
+        expect(out[0]).toBe(1 + MAX_TAIL_CALLS);
+      } finally {
+        loaded.fd.close();
+      }
+    } finally {
+      map.close();
+    }
   });
 });
