@@ -220,5 +220,7 @@ describe("syntax detection", () => {
     expect(detectSyntax("exit")).toBe("llvm");
     expect(detectSyntax("ldxdw %r0, [%r1]\nexit")).toBe("conformance");
     expect(detectSyntax("       0:\t95 00 00 00 00 00 00 00\texit")).toBe("objdump");
+    expect(detectSyntax("       0:\tr0 = 0x1\n       1:\texit")).toBe("objdump");
+    expect(hex("       0:\tr0 = 0x1\n       1:\texit", "auto")).toBe(hex("r0 = 1\nexit"));
   });
 });

@@ -24,7 +24,12 @@ const CORE_LINE = /^\s+([0-9a-f]{8,16}):\s+CO-RE\s+\S/;
 
 /** Does this text look like llvm-objdump -d output? */
 export function looksLikeObjdump(text: string): boolean {
-  return /^\s*[0-9]+:\t[0-9a-f]{2}( [0-9a-f]{2}){7}/m.test(text) || /^Disassembly of section /m.test(text);
+  return (
+    /^\s*[0-9]+:\t[0-9a-f]{2}( [0-9a-f]{2}){7}/m.test(text) ||
+    /^Disassembly of section /m.test(text) ||
+    // --no-show-raw-insn listings: right-aligned slot numbers, a colon and a tab.
+    /^ +[0-9]+:\t/m.test(text)
+  );
 }
 
 const RELOC_TYPES: Readonly<Record<string, number>> = Object.fromEntries(
