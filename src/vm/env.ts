@@ -87,7 +87,12 @@ export interface RunResult {
 }
 
 export const DEFAULT_BUDGET = 1_000_000;
-/** The kernel's loop budget for may_goto (BPF_MAX_LOOPS) per function invocation. */
+/**
+ * may_goto's loop budget per function invocation: the kernel's counter (BPF_MAX_LOOPS, kept in a
+ * stack slot each function's prologue sets). Deliberately deterministic: x86-64 kernels since
+ * 6.13 use a time budget instead (measured on this 6.18 kernel: a tight may_goto loop stops
+ * after ~250 ms, some 450M iterations).
+ */
 export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
 export const MAX_CALL_FRAMES = 8;
 export const STACK_SIZE = 512;
