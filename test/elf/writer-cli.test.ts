@@ -37,6 +37,20 @@ describe("tsbpf asm", () => {
     expect(r.out.split("\n")[0]).toBe(".text:");
     expect(r.out).toContain("85 00 00 00 01 00 00 00");
   });
+  it("prints the module as JSON with --format json", async () => {
+    const r = await run("asm", input, "--format", "json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    const text = j.sections.find((s: { name: string }) => s.name === ".text");
+    expect(text.instructions[0]).toMatchObject({
+      offset: 0,
+      opcode: 0x18,
+      dst: 1,
+      ref: { kind: "symbol", symbol: "m" },
+    });
+    expect(text.relocations).toEqual([{ offset: 0, type: 1, symbol: "m", section: false }]);
+    expect((await run("asm", input, "--format", "yaml")).code).toBe(2);
+  });
   it("reports an assembly error as file:line:col with exit code 2", async () => {
     const bad = join(tmp, "bad.s");
     writeFileSync(bad, "\tr0 = 1\n\tr0 = *(u8 *)(r1 + 70000)\n");
