@@ -7,7 +7,7 @@
  */
 import { helperById } from "../abi/helpers.js";
 import { UsageError } from "../errors.js";
-import type { Instruction } from "../isa/instruction.js";
+import type { Instruction, RawSlot } from "../isa/instruction.js";
 import { OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD, reservedFieldError } from "../isa/opcodes.js";
 import {
@@ -98,6 +98,20 @@ const PROGS = new WeakMap<VmProgram, Prog>();
 /** The kernel's MAX_TAIL_CALL_CNT: tail calls one run may chain. */
 export const MAX_TAIL_CALLS = 33;
 
+/** A field outside its encoding's range (instructions built by hand can hold anything). */
+function badField(i: RawSlot): string | undefined {
+  const check = (v: number, lo: number, hi: number, what: string): string | undefined =>
+    Number.isInteger(v) && v >= lo && v <= hi ? undefined : `${what} ${v} out of range [${lo}, ${hi}]`;
+  return (
+    check(i.opcode, 0, 0xff, "opcode") ??
+    check(i.dst, 0, 15, "dst register") ??
+    check(i.src, 0, 15, "src register") ??
+    check(i.off, -0x8000, 0x7fff, "offset") ??
+    // the unsigned spelling of a 32-bit immediate is accepted, as encode() does
+    check(i.imm, -0x80000000, 0xffffffff, "immediate")
+  );
+}
+
 function usesBadRegister(i: Instruction): boolean {
   const op = i.opcode;
   if (op === OP_LD_IMM64) return i.dst > 10;
@@ -119,6 +133,8 @@ function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Co
   };
   let pc = 0;
   for (const i of insns) {
+    const bad = badField(i) ?? (i.wide ? badField(i.wide) : undefined);
+    if (bad !== undefined) throw new VmFault("invalid-insn", bad, { insn: pc });
     if (strict) {
       const msg = reservedFieldError(i);
       if (msg !== undefined) throw new VmFault("invalid-insn", msg, { insn: pc });

@@ -489,6 +489,23 @@ describe("strict check and invalid instructions", () => {
     expect(f.kind).toBe("invalid-insn");
     expect(f.insn).toBe(1);
   });
+  it("fields outside their encoding are refused when created, strict or not", () => {
+    for (const bad of [
+      insn(0x1b7, 0),
+      insn(0xb7, 16),
+      insn(0xb7, -1),
+      insn(0x05, 0, 0, 0x8000),
+      insn(0xb7, 0, 0, 0, 2 ** 32),
+      insn(0xb7, 0, 0, 0, 0.5),
+    ]) {
+      const f = faultOf(() => createVm([bad, EXIT], { memory: new Memory() }, { strict: false }));
+      expect(f.kind).toBe("invalid-insn");
+      expect(f.message).toMatch(/out of range/);
+    }
+    // the unsigned spelling of an immediate is the same instruction
+    expect(run([insn(0xb7, 0, 0, 0, 0xffffffff), EXIT]).r0).toBe(BigInt.asUintN(64, -1n));
+  });
+
   it("non-strict: unknown opcodes fault only when executed", () => {
     const vm = createVm([insn(0xff), EXIT], { memory: new Memory() }, { strict: false });
     expect(faultOf(() => vm.run()).kind).toBe("invalid-insn");
