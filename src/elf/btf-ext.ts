@@ -116,15 +116,7 @@ interface Raw {
 }
 
 /** Walk one info block: rec_size, then { sec_name_off, num_info, records } until the end. */
-function walk(
-  view: DataView,
-  le: boolean,
-  btf: Btf,
-  kind: Kind,
-  start: number,
-  len: number,
-  sectionSizes: ((name: string) => number | undefined) | undefined,
-): Raw {
+function walk(view: DataView, le: boolean, btf: Btf, kind: Kind, start: number, len: number): Raw {
   if (len === 0) return { recSize: 0, sections: [] };
   const end = start + len;
   if (end > view.byteLength)
@@ -152,8 +144,6 @@ function walk(
       );
     const recs: { at: number }[] = [];
     for (let i = 0; i < num; i++, p += recSize) recs.push({ at: p });
-    if (sectionSizes && sectionSizes(section) === undefined)
-      fail(BTF_EXT_ERROR.RECORD, `${kind} section '${section}' does not exist in the object`);
     sections.push({ section, recs });
   }
   return { recSize, sections };
@@ -161,8 +151,9 @@ function walk(
 
 export interface ParseBtfExtOptions {
   /**
-   * Size in bytes of a section by name (undefined if absent). When given, records must name
-   * existing sections and point inside them at an 8-byte boundary.
+   * Size in bytes of a section by name (undefined if absent). When given, records of an existing
+   * section must point inside it. Records of sections the object lacks are kept (libbpf ignores
+   * them: it looks records up by the name of each program's section).
    */
   readonly sectionSize?: (name: string) => number | undefined;
 }
@@ -207,10 +198,9 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, opts: ParseBtfExtOption
   const sizeOf = opts.sectionSize;
   const [fiStart, fiLen] = block(8);
   const [liStart, liLen] = block(16);
-  const fi = walk(view, le, btf, "func_info", fiStart, fiLen, sizeOf);
-  const li = walk(view, le, btf, "line_info", liStart, liLen, sizeOf);
-  const cr =
-    hdrLen >= 32 ? walk(view, le, btf, "core_relo", ...block(24), sizeOf) : { recSize: 0, sections: [] };
+  const fi = walk(view, le, btf, "func_info", fiStart, fiLen);
+  const li = walk(view, le, btf, "line_info", liStart, liLen);
+  const cr = hdrLen >= 32 ? walk(view, le, btf, "core_relo", ...block(24)) : { recSize: 0, sections: [] };
   const typeCount = btf.typeCount;
 
   const funcInfo = fi.sections.map(({ section, recs }) => ({

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { UsageError } from "../../errors.js";
+import { BtfError, UsageError } from "../../errors.js";
 import type { Btf } from "../btf/btf.js";
 import { parseBtf } from "../btf/parse.js";
 import { type BtfExt, parseBtfExt } from "../btf-ext.js";
@@ -42,9 +42,10 @@ function withSection<T>(file: string | undefined, section: string, fn: () => T):
   try {
     return fn();
   } catch (e) {
-    if (e instanceof Error && e.name === "BtfError") {
-      const where = [file, `section ${section}`].filter(Boolean).join(": ");
-      e.message = `${where}: ${e.message}`;
+    if (e instanceof BtfError) {
+      // BTF.ext messages already name their section.
+      const where = [file, section === ".BTF" ? "section .BTF" : undefined].filter(Boolean).join(": ");
+      if (where) e.message = `${where}: ${e.message}`;
     }
     throw e;
   }
