@@ -214,7 +214,7 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
       expect(p, g.name).toBeDefined();
       const names = p!.funcInfo.map((f) => obj.btf!.typeById(f.typeId).name);
       expect(names.length, g.name).toBe(g.funcs.length);
-      g.funcs.forEach((proto, i) => expect(proto, g.name).toContain(` ${names[i]}(`));
+      for (const [i, proto] of g.funcs.entries()) expect(proto, g.name).toContain(` ${names[i]}(`);
       counts.funcInfo++;
       // The kernel drops the records of dead code it removes, so its list is a subsequence of ours.
       const ours = p!.lineInfo.map((l) => `${l.line}:${l.column}:${l.text.trim()}`);
