@@ -11,11 +11,11 @@
  * memory as the packet.
  */
 import type { Instruction } from "../isa/instruction.js";
-import type { Helper, RunResult } from "./env.js";
+import type { VmHelper, VmRunResult } from "./env.js";
 import { createVm, type VmOptions } from "./interpreter.js";
 import { Memory } from "./memory.js";
 
-export const CONFORMANCE_UNWIND_HELPER: Helper = {
+export const CONFORMANCE_UNWIND_HELPER: VmHelper = {
   id: 5,
   name: "unwind",
   fn: (call) => {
@@ -42,7 +42,7 @@ export function runConformance(
   insns: readonly Instruction[],
   mem: Uint8Array = new Uint8Array(0),
   opts: ConformanceRunOptions = {},
-): RunResult {
+): VmRunResult {
   const memory = new Memory();
   const vm = createVm(insns, { memory, helpers: [CONFORMANCE_UNWIND_HELPER] }, opts);
   let args: bigint[] = [0n, 0n];

@@ -9,7 +9,7 @@ import type { VmProgram } from "./interpreter.js";
 import type { Memory, Region } from "./memory.js";
 
 /** What a helper sees of the machine during a call. */
-export interface HelperCall {
+export interface VmHelperCall {
   readonly memory: Memory;
   readonly env: VmEnv;
   /** Slot index of the call instruction. */
@@ -44,19 +44,19 @@ export interface HelperCall {
  * A helper implementation. The result goes to r0: a bigint is taken modulo 2^64; a number must
  * be a safe integer (negative numbers are two's complement, so `return -22` is -EINVAL).
  */
-export type HelperFn = (call: HelperCall) => bigint | number;
+export type VmHelperFn = (call: VmHelperCall) => bigint | number;
 
-export interface Helper {
+export interface VmHelper {
   readonly id: number;
   readonly name: string;
-  readonly fn: HelperFn;
+  readonly fn: VmHelperFn;
 }
 
 export interface VmEnv {
   /** The address space. Regions the program should see (maps, globals) are added by the caller. */
   readonly memory: Memory;
   /** Helpers by id. */
-  readonly helpers?: readonly Helper[];
+  readonly helpers?: readonly VmHelper[];
   /**
    * Resolve an ld_imm64 whose src is a pseudo source (map fd, map value, BTF id, func...) to its
    * 64-bit value. Called once per such instruction when the program is prepared; an instruction
@@ -70,7 +70,7 @@ export interface VmEnv {
 }
 
 /** Per-run inputs. */
-export interface RunOptions {
+export interface VmRunOptions {
   /** Initial r1..r5 (missing ones are 0). */
   readonly args?: readonly (bigint | number)[];
   /** Instructions the run may execute before faulting with kind "budget". Default 1,000,000. */
@@ -79,7 +79,7 @@ export interface RunOptions {
   readonly packet?: Region;
 }
 
-export interface RunResult {
+export interface VmRunResult {
   /** r0 at exit, unsigned 64-bit. */
   readonly r0: bigint;
   /** Instructions executed (the budget consumed). */

@@ -7,11 +7,32 @@
  *   const { r0, insns: executed } = vm.run({ args: [value.address()], budget: 1_000_000 });
  *
  * Everything a run can do wrong ends in a VmFault (kind, insn slot, address); bad options are
- * UsageErrors. Helpers get a HelperCall (args, memory, stop, invoke for callbacks, fault).
+ * UsageErrors. Helpers get a VmHelperCall (args, memory, stop, invoke for callbacks, tailCall,
+ * fault). The 64-bit arithmetic on halves (int64.ts) stays internal.
  */
-export * from "./conformance.js";
-export * from "./env.js";
-export * from "./errors.js";
-export * from "./int64.js";
-export * from "./interpreter.js";
-export * from "./memory.js";
+export {
+  CONFORMANCE_UNWIND_HELPER,
+  type ConformanceRunOptions,
+  runConformance,
+} from "./conformance.js";
+export {
+  DEFAULT_BUDGET as VM_DEFAULT_BUDGET,
+  MAY_GOTO_BUDGET,
+  type VmEnv,
+  type VmHelper,
+  type VmHelperCall,
+  type VmHelperFn,
+  type VmRunOptions,
+  type VmRunResult,
+} from "./env.js";
+export { isVmFault, VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
+export { createVm, MAX_TAIL_CALLS, type VmOptions, type VmProgram } from "./interpreter.js";
+export {
+  Memory,
+  type PacketRegion,
+  REGION_HI_BASE,
+  Region,
+  type RegionHooks,
+  type RegionKind,
+  type RegionSpec,
+} from "./memory.js";

@@ -12,14 +12,14 @@ import { OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD, reservedFieldError } from "../isa/opcodes.js";
 import {
   DEFAULT_BUDGET,
-  type Helper,
-  type HelperCall,
   MAX_CALL_FRAMES,
   MAY_GOTO_BUDGET,
-  type RunOptions,
-  type RunResult,
   STACK_SIZE,
   type VmEnv,
+  type VmHelper,
+  type VmHelperCall,
+  type VmRunOptions,
+  type VmRunResult,
 } from "./env.js";
 import { VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
 import {
@@ -69,7 +69,7 @@ export interface VmProgram {
   readonly slots: number;
   /** The stack region of each call depth (frame 0 is the entry function). */
   readonly stacks: readonly Region[];
-  run(opts?: RunOptions): RunResult;
+  run(opts?: VmRunOptions): VmRunResult;
 }
 
 interface Code {
@@ -85,7 +85,7 @@ interface Code {
 /** A program as the machine runs it: its code and what goes with it. */
 interface Prog {
   readonly code: Code;
-  readonly helpers: ReadonlyArray<Helper | undefined>;
+  readonly helpers: ReadonlyArray<VmHelper | undefined>;
   readonly sourceOf: ((slot: number) => VmSourceLine | undefined) | undefined;
   readonly entry: number;
   readonly name: string | undefined;
@@ -184,7 +184,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   for (let f = 0; f < MAX_CALL_FRAMES; f++) {
     stacks.push(mem.add({ kind: "stack", name: `stack frame ${f}`, size: STACK_SIZE }));
   }
-  const helpers: Array<Helper | undefined> = [];
+  const helpers: Array<VmHelper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
   const prog: Prog = {
     code,
@@ -199,7 +199,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     insns,
     slots: code.n,
     stacks,
-    run: (runOpts: RunOptions = {}) => machine.run(runOpts),
+    run: (runOpts: VmRunOptions = {}) => machine.run(runOpts),
   };
   PROGS.set(vm, prog);
   return vm;
@@ -213,7 +213,7 @@ class Stop {
   ) {}
 }
 
-class Machine implements HelperCall {
+class Machine implements VmHelperCall {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
   readonly memory: Memory;
@@ -249,7 +249,7 @@ class Machine implements HelperCall {
     this.cur = prog;
   }
 
-  // HelperCall
+  // VmHelperCall
   arg(n: 1 | 2 | 3 | 4 | 5): bigint {
     return (BigInt(this.H[n] >>> 0) << 32n) | BigInt(this.L[n] >>> 0);
   }
@@ -264,7 +264,7 @@ class Machine implements HelperCall {
     return new VmFault(kind, detail, { insn: this.insn, address });
   }
 
-  run(opts: RunOptions): RunResult {
+  run(opts: VmRunOptions): VmRunResult {
     const { L, H } = this;
     L.fill(0);
     H.fill(0);
@@ -1158,7 +1158,7 @@ class Machine implements HelperCall {
   private loadPacket(offset: number, size: number): boolean {
     const p = this.packet;
     if (p === undefined)
-      throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (RunOptions.packet)");
+      throw new VmFault("unsupported", "LD_ABS/LD_IND without a packet (VmRunOptions.packet)");
     let at: number;
     if (offset >= 0) at = p.dataStart + offset;
     else if (offset >= SKF_NET_OFF) at = p.netStart + (offset - SKF_NET_OFF);

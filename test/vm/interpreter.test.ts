@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { decode } from "../../src/isa/index.js";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
-import type { Helper } from "../../src/vm/env.js";
+import type { VmHelper } from "../../src/vm/env.js";
 import { VmFault } from "../../src/vm/errors.js";
 import { createVm, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory, REGION_HI_BASE } from "../../src/vm/memory.js";
@@ -12,7 +12,7 @@ const EXIT = insn(0x95);
 const mov64 = (d: number, imm: number): Instruction => insn(0xb7, d, 0, 0, imm);
 const movReg = (d: number, s: number): Instruction => insn(0xbf, d, s);
 
-function run(insns: Instruction[], opts: { helpers?: Helper[]; budget?: number; args?: bigint[] } = {}) {
+function run(insns: Instruction[], opts: { helpers?: VmHelper[]; budget?: number; args?: bigint[] } = {}) {
   const memory = new Memory();
   const vm = createVm(insns, { memory, helpers: opts.helpers });
   return vm.run({ budget: opts.budget, args: opts.args });
@@ -226,8 +226,8 @@ describe("control flow", () => {
 });
 
 describe("helpers", () => {
-  const add3: Helper = { id: 1, name: "add3", fn: (c) => c.arg(1) + c.arg(2) + c.arg(3) };
-  const neg: Helper = { id: 2, name: "neg", fn: () => -22 };
+  const add3: VmHelper = { id: 1, name: "add3", fn: (c) => c.arg(1) + c.arg(2) + c.arg(3) };
+  const neg: VmHelper = { id: 2, name: "neg", fn: () => -22 };
   it("dispatches by id with r1-r5 and writes r0", () => {
     expect(
       run([mov64(1, 1), mov64(2, 2), mov64(3, -1), insn(0x85, 0, 0, 0, 1), EXIT], { helpers: [add3] }).r0,
@@ -243,7 +243,7 @@ describe("helpers", () => {
     expect(g.message).toBe("insn 0: helper bpf_map_lookup_elem#1 is not in this environment's helper table");
   });
   it("a helper can stop the program", () => {
-    const stopper: Helper = {
+    const stopper: VmHelper = {
       id: 3,
       name: "stop",
       fn: (c) => {
@@ -260,7 +260,7 @@ describe("helpers", () => {
 
 describe("callbacks (helpers that call program functions)", () => {
   // bpf_loop's contract: call fn(i, ctx) for i < n until it returns non-zero; return the count
-  const loop: Helper = {
+  const loop: VmHelper = {
     id: 181,
     name: "loop",
     fn: (c) => {
@@ -315,7 +315,7 @@ describe("callbacks (helpers that call program functions)", () => {
     const f = faultOf(() => run([...main, ...faulty], { helpers: [loop] }));
     expect(f.kind).toBe("out-of-bounds");
     expect(f.insn).toBe(15);
-    const bad: Helper = { id: 1, name: "bad", fn: (c) => c.invoke(c.arg(1), []) };
+    const bad: VmHelper = { id: 1, name: "bad", fn: (c) => c.invoke(c.arg(1), []) };
     expect(faultOf(() => run([mov64(1, 3), insn(0x85, 0, 0, 0, 1), EXIT], { helpers: [bad] })).kind).toBe(
       "bad-jump",
     );
@@ -330,7 +330,7 @@ describe("callbacks (helpers that call program functions)", () => {
 
 describe("tail calls", () => {
   // tail_call(ctx, table, index): the kernel helper's shape, over a JS array as the prog array
-  const tailHelper = (table: VmProgram[]): Helper => ({
+  const tailHelper = (table: VmProgram[]): VmHelper => ({
     id: 12,
     name: "tail_call",
     fn: (c) => {
@@ -469,7 +469,7 @@ describe("fault reports", () => {
     expect(faultOf(() => run([insn(0x20, 0, 0, 0, 0), EXIT])).kind).toBe("unsupported");
   });
   it("a helper that throws something else becomes a helper fault at the call", () => {
-    const bad: Helper = {
+    const bad: VmHelper = {
       id: 1,
       name: "bad",
       fn: () => {
@@ -514,7 +514,7 @@ describe("strict check and invalid instructions", () => {
 
 describe("robustness", () => {
   it("random instruction streams end in r0 or a VmFault, never another error or a hang", () => {
-    const helpers: Helper[] = [
+    const helpers: VmHelper[] = [
       { id: 1, name: "h", fn: (c) => c.arg(1) },
       { id: 2, name: "callback", fn: (c) => c.invoke(c.arg(1), [c.arg(2)]) },
       {

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
 import { createMap, loadProgram, mapUpdate, testRun } from "../../src/loader/bpf.js";
-import type { Helper } from "../../src/vm/env.js";
+import type { VmHelper } from "../../src/vm/env.js";
 import { createVm, MAX_TAIL_CALLS, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory } from "../../src/vm/memory.js";
 
@@ -366,7 +366,7 @@ describe("VM against the kernel (XDP test run)", () => {
         const memory = new Memory();
         const mapRegion = memory.add({ kind: "map", name: "prog_array", size: 0 });
         const table: VmProgram[] = [];
-        const helpers: Helper[] = [
+        const helpers: VmHelper[] = [
           {
             id: TAIL_CALL,
             name: "tail_call",
