@@ -4,6 +4,7 @@
  * candidate lists of each local type.
  */
 import { readFileSync } from "node:fs";
+import type { ObjectCoreReloResult } from "../../src/elf/core/index.js";
 
 export interface GoldenPatch {
   readonly insn: number;
@@ -24,6 +25,8 @@ export interface GoldenRelo {
   /** Instruction numbers replaced by `call 0xbad2310`. */
   readonly substituted: number[];
   warning: boolean;
+  /** libbpf gave up on this record (and so on the object): the reason it printed. */
+  failure: string | undefined;
 }
 
 export interface GoldenLog {
@@ -74,6 +77,7 @@ export function parseGoldenLog(path: string): GoldenLog {
         patches: [],
         substituted: [],
         warning: false,
+        failure: undefined,
       };
       byKey.set(key, r);
       relos.push(r);
@@ -95,7 +99,53 @@ export function parseGoldenLog(path: string): GoldenLog {
       });
     } else if (subst) r.substituted.push(Number(subst[1]));
     else if (rest.includes("accesses field incorrectly")) r.warning = true;
+    else if (/ambiguity|failed to relocate|unexpected insn|failed to patch/.test(rest)) r.failure ??= rest;
     else throw new Error(`${path}: unexpected relo line: ${line}`);
   }
   return { relos, candidates, sections };
+}
+
+/** Differences between one golden relo and each of our results for it (one per linking program). */
+export function compareRelo(g: GoldenRelo, ours: readonly ObjectCoreReloResult[]): string[] {
+  const out: string[] = [];
+  const where = `prog '${g.prog}' relo #${g.relo}`;
+  if (ours.length === 0) return [`${where}: no result of ours`];
+  for (const r of ours) {
+    const w = `${where} (in ${r.program})`;
+    if (r.localSpecText !== g.spec) out.push(`${w}: spec ${r.localSpecText} != ${g.spec}`);
+    const cands = r.candidates.map((c) => ({ matched: c.matched, spec: c.spec }));
+    if (JSON.stringify(cands) !== JSON.stringify(g.candidates)) {
+      out.push(`${w}: candidates ${JSON.stringify(cands)} != ${JSON.stringify(g.candidates)}`);
+    }
+    if (g.failure !== undefined) {
+      if (r.outcome !== "failed") out.push(`${w}: ${r.outcome}, libbpf failed (${g.failure})`);
+      else if (/ambiguity/.test(g.failure) && r.error?.code !== "CORE_AMBIGUOUS") {
+        out.push(`${w}: failed with ${r.error?.code}, libbpf: ${g.failure}`);
+      }
+      continue;
+    }
+    if (g.substituted.length > 0) {
+      if (r.outcome !== "poisoned") out.push(`${w}: ${r.outcome}, libbpf poisoned`);
+      if (r.functionInsn !== Math.min(...g.substituted))
+        out.push(`${w}: insn #${r.functionInsn} != #${g.substituted}`);
+      if (Boolean(r.warning) !== g.warning) out.push(`${w}: warning ${r.warning} vs libbpf ${g.warning}`);
+      continue;
+    }
+    const main = g.patches.find((p) => p.field !== "mem_sz");
+    const memSz = g.patches.find((p) => p.field === "mem_sz");
+    if (!main) {
+      out.push(`${w}: golden has neither a patch nor a substitution`);
+      continue;
+    }
+    if (r.outcome !== "patched") out.push(`${w}: ${r.outcome} (${r.error?.message}), libbpf patched`);
+    if (r.functionInsn !== main.insn) out.push(`${w}: insn #${r.functionInsn} != #${main.insn}`);
+    if (r.insnClass !== main.insnClass) out.push(`${w}: class ${r.insnClass} != ${main.insnClass}`);
+    if (r.oldValue !== main.from || r.newValue !== main.to) {
+      out.push(`${w}: ${r.oldValue} -> ${r.newValue} != ${main.from} -> ${main.to}`);
+    }
+    const ms = r.memSize ? `${r.memSize.from}->${r.memSize.to}` : "none";
+    const gs = memSz ? `${memSz.from}->${memSz.to}` : "none";
+    if (ms !== gs) out.push(`${w}: mem size ${ms} != ${gs}`);
+  }
+  return out;
 }

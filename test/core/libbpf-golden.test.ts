@@ -12,16 +12,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { btfFromBytes } from "../../src/elf/btf/load.js";
-import {
-  CORE_POISON_HELPER,
-  coreContext,
-  findCandidates,
-  type ObjectCoreReloResult,
-  relocate,
-} from "../../src/elf/core/index.js";
+import { CORE_POISON_HELPER, coreContext, findCandidates, relocate } from "../../src/elf/core/index.js";
 import { openObject } from "../../src/elf/object/open.js";
 import { imm64, OP_LD_IMM64, slotOffsets } from "../../src/isa/instruction.js";
-import { type GoldenRelo, parseGoldenLog } from "./golden-log.js";
+import { compareRelo, parseGoldenLog } from "./golden-log.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const GOLD = join(ROOT, "test", "fixtures", "golden", "core");
@@ -42,44 +36,6 @@ if (reason) console.warn(`SKIP CO-RE libbpf golden comparison: ${reason}`);
 const logs = readdirSync(GOLD)
   .filter((f) => f.endsWith(".log"))
   .sort();
-
-/** Differences between one golden relo and each of our results for it (one per linking program). */
-function compare(g: GoldenRelo, ours: readonly ObjectCoreReloResult[]): string[] {
-  const out: string[] = [];
-  const where = `prog '${g.prog}' relo #${g.relo}`;
-  if (ours.length === 0) return [`${where}: no result of ours`];
-  for (const r of ours) {
-    const w = `${where} (in ${r.program})`;
-    if (r.localSpecText !== g.spec) out.push(`${w}: spec ${r.localSpecText} != ${g.spec}`);
-    const cands = r.candidates.map((c) => ({ matched: c.matched, spec: c.spec }));
-    if (JSON.stringify(cands) !== JSON.stringify(g.candidates)) {
-      out.push(`${w}: candidates ${JSON.stringify(cands)} != ${JSON.stringify(g.candidates)}`);
-    }
-    if (g.substituted.length > 0) {
-      if (r.outcome !== "poisoned") out.push(`${w}: ${r.outcome}, libbpf poisoned`);
-      if (r.functionInsn !== Math.min(...g.substituted))
-        out.push(`${w}: insn #${r.functionInsn} != #${g.substituted}`);
-      if (Boolean(r.warning) !== g.warning) out.push(`${w}: warning ${r.warning} vs libbpf ${g.warning}`);
-      continue;
-    }
-    const main = g.patches.find((p) => p.field !== "mem_sz");
-    const memSz = g.patches.find((p) => p.field === "mem_sz");
-    if (!main) {
-      out.push(`${w}: golden has neither a patch nor a substitution`);
-      continue;
-    }
-    if (r.outcome !== "patched") out.push(`${w}: ${r.outcome} (${r.error?.message}), libbpf patched`);
-    if (r.functionInsn !== main.insn) out.push(`${w}: insn #${r.functionInsn} != #${main.insn}`);
-    if (r.insnClass !== main.insnClass) out.push(`${w}: class ${r.insnClass} != ${main.insnClass}`);
-    if (r.oldValue !== main.from || r.newValue !== main.to) {
-      out.push(`${w}: ${r.oldValue} -> ${r.newValue} != ${main.from} -> ${main.to}`);
-    }
-    const ms = r.memSize ? `${r.memSize.from}->${r.memSize.to}` : "none";
-    const gs = memSz ? `${memSz.from}->${memSz.to}` : "none";
-    if (ms !== gs) out.push(`${w}: mem size ${ms} != ${gs}`);
-  }
-  return out;
-}
 
 describe.skipIf(reason !== undefined)("CO-RE decisions equal libbpf 1.1.2's (vmlinux goldens)", () => {
   const vmlinuxBytes = reason ? new Uint8Array() : new Uint8Array(readFileSync(VMLINUX));
@@ -115,7 +71,7 @@ describe.skipIf(reason !== undefined)("CO-RE decisions equal libbpf 1.1.2's (vml
       const diffs: string[] = [];
       for (const g of golden.relos) {
         const ours = results.filter((r) => r.function === g.prog && r.reloIndex === g.relo);
-        const d = compare(g, ours);
+        const d = compareRelo(g, ours);
         compared++;
         if (d.length === 0) equal++;
         diffs.push(...d);
