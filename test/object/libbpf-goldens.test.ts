@@ -1,7 +1,7 @@
 // The object model against what libbpf 1.1.2 itself reported for the same objects
 // (test/fixtures/capture-libbpf-objects.sh: bpftool -d prog loadall, prog show, map show).
 // Every fact compared here comes from libbpf's log or bpftool's output; nothing is hand-written.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -77,6 +77,7 @@ const counts = {
   funcInfo: 0,
   lineInfoExact: 0,
   lineInfoSubseq: 0,
+  datasecs: 0,
 };
 
 describe.each(bases)("%s against libbpf 1.1.2", (base) => {
@@ -229,6 +230,28 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
         expect(ours).toEqual(theirs);
         counts.lineInfoExact++;
       } else counts.lineInfoSubseq++;
+    }
+  });
+
+  it("fixes DATASEC sizes and offsets as libbpf did for the kernel", () => {
+    const file = join(GOLD, `${base}.datasec.txt`);
+    if (!existsSync(file)) return;
+    const secs: { name: string; size: number; vars: { name: string; offset: number }[] }[] = [];
+    for (const l of readFileSync(file, "utf8").split("\n")) {
+      const h = /^\[\d+\] DATASEC '(.+)' size=(\d+) vlen=\d+$/.exec(l);
+      if (h) secs.push({ name: h[1]!, size: Number(h[2]), vars: [] });
+      const v = /^\ttype_id=\d+ offset=(\d+) size=\d+ \(VAR '(.+)'\)$/.exec(l);
+      if (v) secs.at(-1)!.vars.push({ name: v[2]!, offset: Number(v[1]) });
+    }
+    // .ksyms is rewritten by libbpf for the kernel (kfuncs become dummy variables): the loader's job.
+    for (const g of secs.filter((x) => x.name !== ".ksyms")) {
+      const f = obj.datasecFixups.find((x) => x.name === g.name);
+      expect(f, g.name).toBeDefined();
+      expect({ size: f!.size, vars: f!.vars.map(({ name, offset }) => ({ name, offset })) }, g.name).toEqual({
+        size: g.size,
+        vars: g.vars,
+      });
+      counts.datasecs++;
     }
   });
 

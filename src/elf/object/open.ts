@@ -103,7 +103,8 @@ function datasecFixups(
       const name = vt.name;
       let offset = v.offset;
       if (isKconfig) offset = kconfig.find((k) => k.name === name)?.offset ?? offset;
-      else {
+      else if (vt.kind === "VAR" && vt.linkage === 1) {
+        // Static variables keep clang's offset; global ones take their symbol's value.
         const sym = ctx.elf.symbols.find(
           (s) => s.name === name && s.shndx === sec!.index && s.type === ELF.STT_OBJECT,
         );
@@ -111,6 +112,8 @@ function datasecFixups(
       }
       return { varId: v.type, name, offset };
     });
+    // The kernel wants DATASEC members in offset order (libbpf sorts them after fixing them up).
+    vars.sort((a, b) => a.offset - b.offset);
     out.push({ datasecId: t.id, name: t.name, size: isKconfig ? kconfigSize : sec!.size, vars });
   }
   return out;
