@@ -256,3 +256,18 @@ export function ltU(al: number, ah: number, bl: number, bh: number): boolean {
 export function ltS(al: number, ah: number, bl: number, bh: number): boolean {
   return ah === bh ? al >>> 0 < bl >>> 0 : ah < bh;
 }
+
+/** 32-bit division (unsigned, or signed with off 1); by zero gives 0; the result zero-extended. */
+export function div32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
+  if (b === 0) L[d] = 0;
+  else if (signed)
+    L[d] = (L[d] / b) | 0; // INT_MIN / -1 wraps to INT_MIN through ToInt32
+  else L[d] = (L[d] >>> 0) / (b >>> 0);
+  H[d] = 0;
+}
+
+/** 32-bit modulo; by zero leaves the dividend (zero-extended). */
+export function mod32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
+  if (b !== 0) L[d] = signed ? L[d] % b : (L[d] >>> 0) % (b >>> 0);
+  H[d] = 0; // by zero: the dividend, zero-extended
+}

@@ -7,9 +7,18 @@
  */
 import { helperById } from "../abi/helpers.js";
 import { UsageError } from "../errors.js";
-import type { Instruction, RawSlot } from "../isa/instruction.js";
-import { OP_LD_IMM64 } from "../isa/instruction.js";
-import { PSEUDO_LD, reservedFieldError } from "../isa/opcodes.js";
+import type { Instruction } from "../isa/instruction.js";
+import { atomic } from "./atomic.js";
+import {
+  CODE_HI,
+  type Code,
+  compile,
+  OP_BAD_REG,
+  OP_TRUNCATED,
+  OP_UNRESOLVED,
+  OP_WIDE_SLOT,
+  SIZE_OF,
+} from "./code.js";
 import {
   DEFAULT_BUDGET,
   MAX_CALL_FRAMES,
@@ -25,9 +34,11 @@ import { VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
 import {
   arsh64,
   bswap,
+  div32,
   lsh64,
   ltS,
   ltU,
+  mod32,
   mul64,
   rsh64,
   sdiv64,
@@ -37,16 +48,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
-import { checkAccess, loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
-
-/** Internal opcodes for slots that must not execute (never valid BPF opcodes: > 0xff). */
-const OP_WIDE_SLOT = 0x100; // second slot of ld_imm64
-const OP_UNRESOLVED = 0x101; // ld_imm64 with a pseudo source nobody resolved
-const OP_BAD_REG = 0x102; // uses a register number above r10
-const OP_TRUNCATED = 0x103; // ld_imm64 without its second slot (the program's last slot)
-
-/** High half of a function's address (ld_imm64 src 4): below every region, so never memory. */
-const CODE_HI = REGION_HI_BASE - 1;
+import { loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
 
 export interface VmOptions {
   /**
@@ -72,16 +74,6 @@ export interface VmProgram {
   run(opts?: VmRunOptions): VmRunResult;
 }
 
-interface Code {
-  readonly n: number;
-  readonly op: Uint16Array;
-  readonly dst: Uint8Array;
-  readonly src: Uint8Array;
-  readonly off: Int32Array;
-  /** imm; for ld_imm64 the low half of the value here and the high half in the next slot. */
-  readonly imm: Int32Array;
-}
-
 /** A program as the machine runs it: its code and what goes with it. */
 interface Prog {
   readonly code: Code;
@@ -97,84 +89,6 @@ const PROGS = new WeakMap<VmProgram, Prog>();
 
 /** The kernel's MAX_TAIL_CALL_CNT: tail calls one run may chain. */
 export const MAX_TAIL_CALLS = 33;
-
-/** A field outside its encoding's range (instructions built by hand can hold anything). */
-function badField(i: RawSlot): string | undefined {
-  const check = (v: number, lo: number, hi: number, what: string): string | undefined =>
-    Number.isInteger(v) && v >= lo && v <= hi ? undefined : `${what} ${v} out of range [${lo}, ${hi}]`;
-  return (
-    check(i.opcode, 0, 0xff, "opcode") ??
-    check(i.dst, 0, 15, "dst register") ??
-    check(i.src, 0, 15, "src register") ??
-    check(i.off, -0x8000, 0x7fff, "offset") ??
-    // the unsigned spelling of a 32-bit immediate is accepted, as encode() does
-    check(i.imm, -0x80000000, 0xffffffff, "immediate")
-  );
-}
-
-function usesBadRegister(i: Instruction): boolean {
-  const op = i.opcode;
-  if (op === OP_LD_IMM64) return i.dst > 10;
-  if (op === 0x85) return false; // call: src is the pseudo kind, dst unused
-  if (op === 0x8d) return i.dst > 10; // callx: the register is in dst
-  return i.dst > 10 || i.src > 10;
-}
-
-function compile(insns: readonly Instruction[], env: VmEnv, strict: boolean): Code {
-  let n = 0;
-  for (const i of insns) n += i.opcode === OP_LD_IMM64 && i.wide ? 2 : 1;
-  const code: Code = {
-    n,
-    op: new Uint16Array(n),
-    dst: new Uint8Array(n),
-    src: new Uint8Array(n),
-    off: new Int32Array(n),
-    imm: new Int32Array(n),
-  };
-  let pc = 0;
-  for (const i of insns) {
-    const bad = badField(i) ?? (i.wide ? badField(i.wide) : undefined);
-    if (bad !== undefined) throw new VmFault("invalid-insn", bad, { insn: pc });
-    if (strict) {
-      const msg = reservedFieldError(i);
-      if (msg !== undefined) throw new VmFault("invalid-insn", msg, { insn: pc });
-    }
-    code.op[pc] = usesBadRegister(i) ? OP_BAD_REG : i.opcode;
-    code.dst[pc] = i.dst & 0xf;
-    code.src[pc] = i.src & 0xf;
-    code.off[pc] = i.off;
-    code.imm[pc] = i.imm;
-    if (i.opcode === OP_LD_IMM64 && !i.wide) {
-      code.op[pc] = OP_TRUNCATED;
-      pc += 1;
-    } else if (i.opcode === OP_LD_IMM64) {
-      code.op[pc + 1] = OP_WIDE_SLOT;
-      code.imm[pc + 1] = i.wide?.imm ?? 0;
-      if (i.src === PSEUDO_LD.FUNC && code.op[pc] === OP_LD_IMM64) {
-        // the address of a function of this program, for helpers that call back (bpf_loop)
-        code.imm[pc] = pc + i.imm + 1;
-        code.imm[pc + 1] = CODE_HI;
-      } else if (i.src !== 0 && code.op[pc] === OP_LD_IMM64) {
-        let v: bigint | undefined;
-        try {
-          v = env.resolveLdImm64?.(i, pc);
-        } catch {
-          v = undefined;
-        }
-        if (v === undefined) {
-          code.op[pc] = OP_UNRESOLVED;
-        } else {
-          code.imm[pc] = Number(BigInt.asIntN(32, v));
-          code.imm[pc + 1] = Number(BigInt.asIntN(32, v >> 32n));
-        }
-      }
-      pc += 2;
-    } else {
-      pc += 1;
-    }
-  }
-  return code;
-}
 
 /** Create a runnable program bound to an environment (adds its stack regions to the memory). */
 export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOptions = {}): VmProgram {
@@ -1174,113 +1088,3 @@ class Machine implements VmHelperCall {
 
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
-
-/** Access size by opcode (only the memory opcodes are filled). */
-const SIZE_OF: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  const sz = [4, 2, 1, 8];
-  for (let op = 0; op < 256; op++) {
-    const cls = op & 7;
-    if (cls <= 3) t[op] = sz[(op >> 3) & 3];
-  }
-  return t;
-})();
-
-function div32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
-  if (b === 0) L[d] = 0;
-  else if (signed)
-    L[d] = (L[d] / b) | 0; // INT_MIN / -1 wraps to INT_MIN through ToInt32
-  else L[d] = (L[d] >>> 0) / (b >>> 0);
-  H[d] = 0;
-}
-
-function mod32(L: Int32Array, H: Int32Array, d: number, b: number, signed: boolean): void {
-  if (b !== 0) L[d] = signed ? L[d] % b : (L[d] >>> 0) % (b >>> 0);
-  H[d] = 0; // by zero: the dividend, zero-extended
-}
-
-/**
- * BPF_ATOMIC: add/or/and/xor (optionally fetching the old value into src), xchg, cmpxchg
- * (compares with r0, old value to r0), load_acquire and store_release. 32-bit forms
- * zero-extend what they write into a register.
- */
-function atomic(
-  mem: Memory,
-  L: Int32Array,
-  H: Int32Array,
-  size: number,
-  d: number,
-  s: number,
-  off: number,
-  imm: number,
-): void {
-  if (imm === 0x100) {
-    // load_acquire: dst = *(src + off)
-    const a = (L[s] >>> 0) + off;
-    const hi = a < 0 ? H[s] - 1 : a > 0xffffffff ? H[s] + 1 : H[s];
-    loadInto(mem, hi, a >>> 0, size, false, L, H, d);
-    return;
-  }
-  const a = (L[d] >>> 0) + off;
-  const hi = a < 0 ? H[d] - 1 : a > 0xffffffff ? H[d] + 1 : H[d];
-  const lo = a >>> 0;
-  if (imm === 0x110) {
-    storeHalves(mem, hi, lo, size, L[s], H[s]);
-    return;
-  }
-  if (imm === 0xe0 || imm === 0xf0) {
-    throw new VmFault("invalid-insn", `unknown atomic operation 0x${imm.toString(16)}`);
-  }
-  if (size !== 4 && size !== 8)
-    throw new VmFault("invalid-insn", "atomic operation on a 1- or 2-byte operand");
-  const r = checkAccess(mem, hi, lo, size, true);
-  if (r.hooks !== null) throw new VmFault("invalid-insn", `atomic operation on ${r.name}`);
-  const v = r.view;
-  const oldLo = v.getInt32(lo, true);
-  const oldHi = size === 8 ? v.getInt32(lo + 4, true) : 0;
-  let nLo: number;
-  let nHi: number;
-  switch (imm & ~1) {
-    case 0x00: {
-      const sum = (oldLo >>> 0) + (L[s] >>> 0);
-      nLo = sum | 0;
-      nHi = (oldHi + H[s] + (sum > 0xffffffff ? 1 : 0)) | 0;
-      break;
-    }
-    case 0x40:
-      nLo = oldLo | L[s];
-      nHi = oldHi | H[s];
-      break;
-    case 0x50:
-      nLo = oldLo & L[s];
-      nHi = oldHi & H[s];
-      break;
-    case 0xa0:
-      nLo = oldLo ^ L[s];
-      nHi = oldHi ^ H[s];
-      break;
-    case 0xe0: // xchg
-      nLo = L[s];
-      nHi = H[s];
-      break;
-    case 0xf0: {
-      // cmpxchg: store src only when the old value equals r0 (its low half for 32-bit)
-      const eq = oldLo === L[0] && (size === 4 || oldHi === H[0]);
-      nLo = eq ? L[s] : oldLo;
-      nHi = eq ? H[s] : oldHi;
-      v.setInt32(lo, nLo, true);
-      if (size === 8) v.setInt32(lo + 4, nHi, true);
-      L[0] = oldLo;
-      H[0] = oldHi;
-      return;
-    }
-    default:
-      throw new VmFault("invalid-insn", `unknown atomic operation 0x${(imm >>> 0).toString(16)}`);
-  }
-  v.setInt32(lo, nLo, true);
-  if (size === 8) v.setInt32(lo + 4, nHi, true);
-  if ((imm & 1) !== 0) {
-    L[s] = oldLo;
-    H[s] = oldHi;
-  }
-}
