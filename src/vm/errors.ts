@@ -24,8 +24,10 @@ export type VmFaultKind =
   | "budget"
   /** An ld_imm64 with a pseudo source the environment cannot resolve. */
   | "unresolved"
-  /** A helper refused its arguments (it names the reason). */
-  | "helper";
+  /** A helper refused its arguments or failed (it names the reason). */
+  | "helper"
+  /** A bug in the simulator itself (an exception that is not a fault): please report it. */
+  | "internal";
 
 export interface VmSourceLine {
   readonly file: string;

@@ -1000,7 +1000,7 @@ class Machine implements VmHelperCall {
       const fault =
         e instanceof VmFault
           ? e
-          : new VmFault("helper", `internal error: ${e instanceof Error ? e.message : String(e)}`);
+          : new VmFault("internal", `internal error: ${e instanceof Error ? e.message : String(e)}`);
       const insn = fault.insn < 0 ? pc : fault.insn;
       const source = fault.source ?? this.cur.sourceOf?.(insn);
       const program = fault.program ?? this.cur.name;
@@ -1044,7 +1044,13 @@ class Machine implements VmHelperCall {
           : `unknown helper ${idLo}`,
       );
     }
-    const v = h.fn(this);
+    let v: bigint | number;
+    try {
+      v = h.fn(this);
+    } catch (e) {
+      if (e instanceof VmFault) throw e;
+      throw new VmFault("helper", `helper ${h.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
     if (this.stopped !== undefined) {
       this.L[0] = this.stopped.r0lo;
       this.H[0] = this.stopped.r0hi;
