@@ -23,6 +23,7 @@ interface ShowGolden {
     type: string;
     bytes_xlated: number;
     funcs?: readonly string[];
+    mapRefs?: readonly string[];
     lines?: readonly (readonly [number, number | null, string])[];
   }[];
   readonly maps: readonly {
@@ -78,6 +79,8 @@ const counts = {
   lineInfoExact: 0,
   lineInfoSubseq: 0,
   datasecs: 0,
+  mapRefs: 0,
+  mapRefsExact: 0,
 };
 
 describe.each(bases)("%s against libbpf 1.1.2", (base) => {
@@ -230,6 +233,32 @@ describe.each(bases)("%s against libbpf 1.1.2", (base) => {
         expect(ours).toEqual(theirs);
         counts.lineInfoExact++;
       } else counts.lineInfoSubseq++;
+    }
+  });
+
+  it("references maps and map values (with offsets) where the kernel's program does", () => {
+    for (const g of show.programs) {
+      if (!g.mapRefs) continue;
+      const p = obj.programs.find((x) => x.name === g.name || kernelName(x.name) === g.name)!;
+      // A kconfig extern is loaded as the address of its slot in the .kconfig map.
+      const kconfig = obj.maps.find((m) => m.origin === "kconfig");
+      const ours = p.insns.flatMap((i) => {
+        const r = i.ref;
+        if (r?.kind === "map") return [`map[${kernelName(r.map)}]`];
+        if (r?.kind === "mapValue") return [`map[${kernelName(r.map)}][0]+${r.offset}`];
+        const e = r?.kind === "extern" ? obj.externs.find((x) => x.name === r.symbol) : undefined;
+        if (e?.kind === "kconfig") return [`map[${kernelName(kconfig!.name)}][0]+${e.offset}`];
+        return [];
+      });
+      // The kernel removes dead code (e.g. behind frozen .rodata), so its list is a subsequence.
+      let j = 0;
+      for (const t of g.mapRefs) {
+        while (j < ours.length && ours[j] !== t) j++;
+        expect(j < ours.length, `${g.name}: kernel ${t} not found in order in ${ours.join(" ")}`).toBe(true);
+        j++;
+      }
+      if (ours.length === g.mapRefs.length) counts.mapRefsExact++;
+      counts.mapRefs += g.mapRefs.length;
     }
   });
 
