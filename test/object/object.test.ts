@@ -263,3 +263,46 @@ describe("BTF.ext", () => {
     );
   });
 });
+
+describe("references and variables", () => {
+  it("every map-value reference naming a variable points inside that variable", async () => {
+    let checked = 0;
+    for (const f of elObjects) {
+      const o = await openObject(join(OBJ, f));
+      for (const p of o.programs) {
+        for (const i of p.insns) {
+          if (i.ref?.kind !== "mapValue" || i.ref.symbol === undefined) continue;
+          const v = o.variable(i.ref.symbol);
+          expect(v.map, `${f} ${p.name}`).toBe(i.ref.map);
+          expect(i.ref.offset, `${f} ${p.name} ${v.name}`).toBeGreaterThanOrEqual(v.offset);
+          expect(i.ref.offset, `${f} ${p.name} ${v.name}`).toBeLessThan(v.offset + Math.max(v.size, 1));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it("variables carry the BTF type of their VAR and the size of their symbol", async () => {
+    const o = await openObject(join(OBJ, "global_data.el.v3.o"));
+    const btf = o.btf!;
+    for (const v of o.variables.filter((x) => x.global)) {
+      expect(v.btfTypeId, v.name).not.toBe(0);
+      expect(btf.sizeOf(v.btfTypeId), v.name).toBe(v.size);
+    }
+    const data = o.map(o.variable("calls").map).data!;
+    // __u64 calls = 0xfeed in .data, little-endian.
+    const at = o.variable("calls").offset;
+    expect(new DataView(data.buffer, data.byteOffset).getBigUint64(at, true)).toBe(0xfeedn);
+  });
+
+  it("a global subprogram is marked global, static ones are not", async () => {
+    const p = (await openObject(join(OBJ, "subprogs.el.v3.o"))).program("histogram");
+    expect(p.subprogs.map((s) => [s.name, s.global])).toEqual([
+      ["mix", false],
+      ["record_value", true],
+      ["log2_u64", false],
+      ["bump", false],
+    ]);
+  });
+});

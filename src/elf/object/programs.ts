@@ -274,7 +274,13 @@ export function linkPrograms(
           let t = placed.get(target);
           if (!t) {
             t = append(target);
-            subprogs.push({ name: target.name, section: target.section, insn: t.index, slot: t.slot });
+            subprogs.push({
+              name: target.name,
+              section: target.section,
+              insn: t.index,
+              slot: t.slot,
+              global: target.global,
+            });
             link(target);
           }
           const here = at.slot + local;

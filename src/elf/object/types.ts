@@ -39,6 +39,8 @@ export interface LinkedSubprog {
   readonly insn: number;
   /** Slot offset of its first instruction. */
   readonly slot: number;
+  /** STB_GLOBAL: the kernel verifies a global function on its own, from its BTF prototype. */
+  readonly global: boolean;
 }
 
 export interface ProgramSpec {
@@ -76,7 +78,7 @@ export interface ProgramSpec {
 }
 
 /** Where a map's definition came from. */
-export type MapOrigin = "btf" | "legacy" | "data" | "rodata" | "bss" | "kconfig" | "struct_ops";
+export type MapOrigin = "btf" | "legacy" | "data" | "rodata" | "bss" | "kconfig";
 
 export interface MapSpec {
   /** The map's name: the symbol, or for global data libbpf's `<obj prefix>.<section>` name. */
