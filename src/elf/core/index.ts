@@ -4,6 +4,7 @@ export { CORE_ERROR, type CoreErrorCode } from "./btf-access.js";
 export type { CoreReloValues } from "./calc.js";
 export { essentialNameIndex, findCandidates } from "./candidates.js";
 export { fieldsCompatible, typesCompatible, typesMatch } from "./compat.js";
+export { coreResultJson, formatCoreLog, formatCoreResult } from "./format.js";
 export {
   CoreReloKind,
   type CoreReloKindName,

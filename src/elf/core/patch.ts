@@ -97,9 +97,10 @@ export function patchInsn(insn: Instruction, idx: number, res: CoreReloValues): 
       if (res.failMemSizeAdjust) {
         return {
           ...poisonInsn(insn),
+          // libbpf's wording, so that logs compare.
           warning:
-            `insn #${idx} (LDX/ST/STX) accesses field incorrectly: ` +
-            "only pointers, unsigned integers, or fields of matching type and size can change size",
+            `insn #${idx} (LDX/ST/STX) accesses field incorrectly. ` +
+            "Make sure you are accessing pointers, unsigned integers, or fields of matching type and size.",
         };
       }
       let opcode = insn.opcode;

@@ -54,6 +54,8 @@ export interface CoreReloResult {
   readonly insnClass?: PatchedClass;
   /** Load/store size change in bytes. */
   readonly memSize?: { readonly from: number; readonly to: number };
+  /** Poisoned only: how many slots became `call 0xbad2310` (2 for an ld_imm64). */
+  readonly poisonedSlots?: number;
   /** Candidates considered, in target id order. */
   readonly candidates: readonly CoreCandidate[];
   /** Why the record failed (libbpf would refuse to load the object). */
@@ -93,6 +95,9 @@ function toResult(rec: CoreRecordInput, decision: CoreDecision, applied: Applied
           insnClass: patched.insnClass,
           ...(patched.memSize ? { memSize: patched.memSize } : {}),
         }
+      : {}),
+    ...(applied.outcome === "poisoned" && applied.patch
+      ? { poisonedSlots: applied.patch.replacement.length }
       : {}),
     candidates: decision.candidates,
     ...(applied.error ? { error: applied.error } : {}),
