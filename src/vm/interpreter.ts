@@ -153,6 +153,8 @@ class Machine implements VmHelperCall {
   private tailCalls = 0;
   /** How many helper callbacks (invoke) are running: tail calls are refused inside them. */
   private nested = 0;
+  /** The deepest frame used since the stacks were last zeroed (all of them at first). */
+  private deepest = MAX_CALL_FRAMES - 1;
 
   constructor(
     private readonly prog: Prog,
@@ -192,9 +194,11 @@ class Machine implements VmHelperCall {
       L[i + 1] = Number(BigInt.asIntN(32, v));
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
     }
+    // every run starts from zeroed stacks; only the frames the last run reached need it
+    for (let f = 0; f <= this.deepest; f++) this.stacks[f].bytes.fill(0);
+    this.deepest = 0;
     for (let f = 0; f < this.stacks.length; f++) {
       const s = this.stacks[f];
-      s.bytes.fill(0);
       s.start = 0;
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
@@ -246,6 +250,7 @@ class Machine implements VmHelperCall {
       this.savedL[depth * 4 + i] = L[6 + i];
       this.savedH[depth * 4 + i] = H[6 + i];
     }
+    if (depth + 1 > this.deepest) this.deepest = depth + 1;
     const st = this.stacks[depth + 1];
     st.end = STACK_SIZE;
     L[10] = STACK_SIZE;
@@ -773,6 +778,7 @@ class Machine implements VmHelperCall {
                 this.savedH[depth * 4 + i] = H[6 + i];
               }
               depth++;
+              if (depth > this.deepest) this.deepest = depth;
               const st = this.stacks[depth];
               st.end = STACK_SIZE;
               L[10] = STACK_SIZE;

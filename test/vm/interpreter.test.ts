@@ -188,6 +188,28 @@ describe("control flow", () => {
     expect(run(prog).r0).toBe(42n + 6n + 77n);
   });
 
+  it("every run starts with zeroed stacks, in every frame", () => {
+    // main(r1): call sub; sub: r0 = stack[-8]; if r1 != 0 then stack[-8] = 0x55 (main's too)
+    const memory = new Memory();
+    const vm = createVm(
+      [
+        insn(0x79, 6, 10, -8),
+        insn(0x7a, 10, 0, -8, 0x44),
+        insn(0x85, 0, 1, 0, 2),
+        insn(0x0f, 0, 6),
+        EXIT,
+        insn(0x79, 0, 10, -8),
+        insn(0x15, 1, 0, 1, 0),
+        insn(0x7a, 10, 0, -8, 0x55),
+        EXIT,
+      ],
+      { memory },
+    );
+    expect(vm.run({ args: [1n] }).r0).toBe(0n);
+    expect(vm.stacks[1].bytes[512 - 8]).toBe(0x55);
+    expect(vm.run({ args: [0n] }).r0).toBe(0n);
+  });
+
   it("more than 8 frames is a call-depth fault", () => {
     const f = faultOf(() => run([insn(0x85, 0, 1, 0, -1), EXIT]));
     expect(f.kind).toBe("call-depth");
