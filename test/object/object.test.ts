@@ -306,3 +306,19 @@ describe("references and variables", () => {
     ]);
   });
 });
+
+describe("unknown sections on request", () => {
+  it("allowUnknownSections keeps the program with type unspec", () => {
+    const bytes = renameSection(
+      read("tracepoint_hash.el.v3.o"),
+      "tracepoint/raw_syscalls/sys_enter",
+      "my_custom_section",
+    );
+    const p = openObjectSync(bytes, { allowUnknownSections: true }).programs[0]!;
+    expect([p.section, p.type.name, p.expectedAttachType]).toEqual([
+      "my_custom_section",
+      "unspec",
+      undefined,
+    ]);
+  });
+});

@@ -150,7 +150,11 @@ export function objectFromElf(elf: ElfFile, opts: OpenObjectOptions = {}): Objec
   const maps: MapSpec[] = [...collectLegacyMaps(ctx), ...collectBtfMaps(ctx), ...collectDataMaps(ctx)];
   if (externs.some((e) => e.kind === "kconfig")) maps.push(kconfigMap(ctx, kconfigSize));
   const sections = collectFunctions(ctx, maps);
-  const programs = linkPrograms(ctx, sections, { license, kernelVersion });
+  const programs = linkPrograms(ctx, sections, {
+    license,
+    kernelVersion,
+    allowUnknownSections: opts.allowUnknownSections === true,
+  });
   const variables = collectVariables(ctx, maps);
   const fixups = datasecFixups(
     ctx,

@@ -6,7 +6,12 @@
  * the end and link it recursively before going on; then point the call's imm at it. func_info,
  * line_info and CO-RE records follow each function to its new place, in append order.
  */
-import { programTypeForSection, unknownSectionMessage } from "../../abi/program-types.js";
+import {
+  programTypeForSection,
+  progTypeById,
+  type SectionInfo,
+  unknownSectionMessage,
+} from "../../abi/program-types.js";
 import { decode } from "../../isa/codec.js";
 import { type InsnRef, type Instruction, insnWidth, OP_LD_IMM64 } from "../../isa/instruction.js";
 import { ELF } from "../types.js";
@@ -169,7 +174,29 @@ const isPseudoFunc = (i: Instruction): boolean => i.opcode === OP_LD_IMM64 && i.
 interface LinkInput {
   readonly license: string;
   readonly kernelVersion: number;
+  readonly allowUnknownSections?: boolean;
 }
+
+/** What a section libbpf does not know gives: no type (unspec), no attach type, loaded. */
+function unknownInfo(section: string): SectionInfo {
+  const autoload = !section.startsWith("?");
+  return {
+    section,
+    def: { pattern: section, match: "exact", progType: "unspec", flags: NO_FLAGS },
+    progType: progTypeById(0)!,
+    flags: NO_FLAGS,
+    autoload,
+  };
+}
+
+const NO_FLAGS: SectionInfo["flags"] = {
+  attachTypeOptional: false,
+  attachable: false,
+  attachBtf: false,
+  sleepable: false,
+  xdpFrags: false,
+  usdt: false,
+};
 
 /** Build every program (non-.text function) with its subprograms linked. */
 export function linkPrograms(
@@ -183,7 +210,8 @@ export function linkPrograms(
   for (const sec of sections) {
     if (sec.index === ctx.textIndex) continue;
     if (sec.functions.length === 0) continue;
-    const info = programTypeForSection(sec.name);
+    const info =
+      programTypeForSection(sec.name) ?? (input.allowUnknownSections ? unknownInfo(sec.name) : undefined);
     if (!info) throw objError(ctx, OBJECT_ERROR.UNKNOWN_SECTION, unknownSectionMessage(sec.name), sec.name);
     for (const main of sec.functions) {
       const insns: Instruction[] = [];

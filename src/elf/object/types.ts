@@ -184,4 +184,9 @@ export interface OpenObjectOptions {
   readonly file?: string;
   /** Overrides the object name used for global data map names. */
   readonly name?: string;
+  /**
+   * Keep programs of sections libbpf knows no type for (type `unspec`, for the caller to set)
+   * instead of refusing the object. libbpf itself only fails such a program at load.
+   */
+  readonly allowUnknownSections?: boolean;
 }
