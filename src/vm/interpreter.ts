@@ -153,6 +153,7 @@ class Machine implements VmHelperCall {
   private tailCalls = 0;
   /** How many helper callbacks (invoke) are running: tail calls are refused inside them. */
   private nested = 0;
+  private running = false;
   /** The deepest frame used since the stacks were last zeroed (all of them at first). */
   private deepest = MAX_CALL_FRAMES - 1;
 
@@ -181,6 +182,21 @@ class Machine implements VmHelperCall {
   }
 
   run(opts: VmRunOptions): VmRunResult {
+    if (this.running) {
+      throw new UsageError(
+        "E_VM_REENTRANT",
+        "run() of a program that is already running (from one of its helpers)",
+      );
+    }
+    this.running = true;
+    try {
+      return this.runOnce(opts);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private runOnce(opts: VmRunOptions): VmRunResult {
     const { L, H } = this;
     L.fill(0);
     H.fill(0);

@@ -275,6 +275,20 @@ describe("helpers", () => {
     };
     expect(run([insn(0x85, 0, 0, 0, 3), mov64(0, 1), EXIT], { helpers: [stopper] }).r0).toBe(7n);
   });
+  it("a helper cannot re-enter the running program", () => {
+    const memory = new Memory();
+    let target: VmProgram | undefined;
+    const reenter: VmHelper = { id: 1, name: "reenter", fn: () => target?.run().r0 ?? 7n };
+    const vm = createVm([insn(0x85, 0, 0, 0, 1), EXIT], { memory, helpers: [reenter] });
+    target = vm;
+    const f = faultOf(() => vm.run());
+    expect(f.kind).toBe("helper");
+    expect(f.message).toMatch(/already running/);
+    // the failed run left the program runnable
+    target = undefined;
+    expect(vm.run().r0).toBe(7n);
+  });
+
   it("a kfunc call is unsupported", () => {
     expect(faultOf(() => run([insn(0x85, 0, 2, 0, 1234), EXIT])).kind).toBe("unsupported");
   });
