@@ -322,3 +322,22 @@ describe("unknown sections on request", () => {
     ]);
   });
 });
+
+describe("functions without st_size (hand-written assembly)", () => {
+  it("run to the section end or the next function", () => {
+    const bytes = read("subprogs.el.v3.o");
+    const elf = readElf(bytes);
+    const symtab = elf.sections.find((s) => s.name === ".symtab")!;
+    const patched = Uint8Array.from(bytes);
+    const v = new DataView(patched.buffer);
+    for (const name of ["histogram", "log2_u64"]) {
+      const sym = elf.symbols.find((s) => s.name === name)!;
+      v.setBigUint64(symtab.offset + 24 * sym.index + 16, 0n, true);
+    }
+    const a = openObjectSync(bytes);
+    const b = openObjectSync(patched);
+    expect(b.programs.map((p) => [p.name, p.insns, p.subprogs])).toEqual(
+      a.programs.map((p) => [p.name, p.insns, p.subprogs]),
+    );
+  });
+});

@@ -108,10 +108,13 @@ export function collectFunctions(ctx: ObjectContext, maps: readonly MapSpec[]): 
       maps,
     );
     const functions: FunctionCode[] = [];
-    for (const sym of ctx.elf.symbols) {
-      if (sym.shndx !== sec.index || sym.type !== ELF.STT_FUNC) continue;
+    const funcSyms = ctx.elf.symbols.filter((s) => s.shndx === sec.index && s.type === ELF.STT_FUNC);
+    const starts = [...new Set(funcSyms.map((s) => Number(s.value)))].sort((a, b) => a - b);
+    for (const sym of funcSyms) {
       const start = Number(sym.value);
-      const size = Number(sym.size);
+      // Hand-written assembly may leave st_size 0 (no .size): such a function runs to the next
+      // function or the section end (libbpf would load it empty and fail).
+      const size = sym.size === 0n ? (starts.find((x) => x > start) ?? sec.size) - start : Number(sym.size);
       if (start % 8 !== 0 || size % 8 !== 0 || start + size > sec.size || size === 0)
         throw objError(
           ctx,
