@@ -2,9 +2,8 @@
  * The writer's objects against llvm-mc-19's own objects from the same .s (committed by
  * test/fixtures/asm/build.sh), read with our ELF reader: no LLVM tool needed. Every section's
  * type, flags, alignment, entry size and bytes, every relocation (offset, type, symbol), the
- * symbol table (order included) and the address-significance table must be equal, except what
- * llvm-mc derives from `.loc`/`.cfi_*` directives (DWARF .debug_line, .debug_line_str and
- * .debug_frame), which the assembler does not generate.
+ * symbol table (order included) and the address-significance table must be equal, including
+ * the DWARF line and frame tables derived from `.file`/`.loc`/`.cfi_*`.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,15 +15,12 @@ import { ELF } from "../../src/elf/types.js";
 import { assembleObject } from "../../src/elf/writer.js";
 
 const DIR = join(__dirname, "../fixtures/asm");
-const NOT_GENERATED = new Set([".debug_line", ".debug_line_str", ".debug_frame"]);
 // Layout-only: where things are in the file, and the string tables whose order is free.
 const LAYOUT = new Set([".strtab", ".symtab", ".llvm_addrsig"]);
 
 function view(elf: ElfFile) {
-  const skip = (name: string): boolean =>
-    NOT_GENERATED.has(name) || NOT_GENERATED.has(name.replace(/^\.rel/, ""));
   const sections = elf.sections
-    .filter((s) => s.index !== 0 && !skip(s.name) && !LAYOUT.has(s.name) && s.type !== ELF.SHT_REL)
+    .filter((s) => s.index !== 0 && !LAYOUT.has(s.name) && s.type !== ELF.SHT_REL)
     .map((s) => ({
       name: s.name,
       type: s.type,
@@ -34,23 +30,19 @@ function view(elf: ElfFile) {
       entsize: s.entsize.toString(),
       data: Buffer.from(s.data).toString("hex"),
     }));
-  const relocations = elf.relocations
-    .filter((r) => !skip(r.target.name))
-    .map((r) => ({
-      target: r.target.name,
-      entries: r.entries.map((e) => `${e.offset}:${e.type}:${symbolDisplayName(elf, r.symbols[e.symbol])}`),
-    }));
-  const symbols = elf.symbols
-    .filter((y) => !(y.type === ELF.STT_SECTION && skip(elf.sections[y.shndx]?.name ?? "")))
-    .map((y) => ({
-      name: symbolDisplayName(elf, y),
-      value: y.value.toString(),
-      size: y.size.toString(),
-      type: y.type,
-      bind: y.bind,
-      visibility: y.visibility,
-      section: y.shndx >= ELF.SHN_ABS ? y.shndx : (elf.sections[y.shndx]?.name ?? ""),
-    }));
+  const relocations = elf.relocations.map((r) => ({
+    target: r.target.name,
+    entries: r.entries.map((e) => `${e.offset}:${e.type}:${symbolDisplayName(elf, r.symbols[e.symbol])}`),
+  }));
+  const symbols = elf.symbols.map((y) => ({
+    name: symbolDisplayName(elf, y),
+    value: y.value.toString(),
+    size: y.size.toString(),
+    type: y.type,
+    bind: y.bind,
+    visibility: y.visibility,
+    section: y.shndx >= ELF.SHN_ABS ? y.shndx : (elf.sections[y.shndx]?.name ?? ""),
+  }));
   const addrsig = elf.section(".llvm_addrsig");
   const names: string[] = [];
   if (addrsig) {

@@ -2,8 +2,8 @@
  * The LLVM assembly front end: splits the text into statements (comments `#`, `//`, `/* *\/`;
  * `;` separates statements as in llvm-mc), defines labels, runs directives and hands each
  * instruction to llvm-insn.ts. Directives cover what clang -S writes for BPF (sections, symbol
- * attributes, alignment, data, debug-info data) and ignore what only feeds DWARF line/frame
- * tables (`.loc`, `.cfi_*`, `.file N ...`), which do not change code, symbols or relocations.
+ * attributes, alignment, data, debug-info data, and `.file N`/`.loc`/`.cfi_*`, from which
+ * dwarf.ts builds the DWARF line and frame tables as llvm-mc does).
  */
 import { ELF } from "../../elf/types.js";
 import { Cursor, parseExpr } from "./expr.js";
@@ -118,11 +118,7 @@ const DATA_SIZES: Readonly<Record<string, 1 | 2 | 4 | 8>> = {
 
 /** Directives that only feed DWARF line/frame tables or tool metadata: accepted, no effect here. */
 const IGNORED = new Set([
-  ".loc",
   ".ident",
-  ".cfi_sections",
-  ".cfi_startproc",
-  ".cfi_endproc",
   ".cfi_def_cfa",
   ".cfi_def_cfa_offset",
   ".cfi_def_cfa_register",
@@ -311,6 +307,35 @@ function sectionDirective(b: AsmBuilder, st: Statement, pos: SourcePos): void {
   else b.switchTo(name, kind);
 }
 
+/** `.loc file line [column] [basic_block] [prologue_end] [epilogue_begin] [is_stmt N] [isa N] [discriminator N]` */
+function locDirective(b: AsmBuilder, c: Cursor, pos: SourcePos): void {
+  const file = Number(constArg(c, "file number", pos));
+  const line = Number(constArg(c, "line", pos));
+  const column = c.peek()?.kind === "num" ? Number(constArg(c, "column", pos)) : 0;
+  let flags = 0;
+  let isStmt: number | undefined;
+  let isa: number | undefined;
+  let discriminator: number | undefined;
+  while (!c.done()) {
+    const t = c.next();
+    const word = t?.kind === "ident" ? t.text : "";
+    if (word === "basic_block") flags |= 2;
+    else if (word === "prologue_end") flags |= 4;
+    else if (word === "epilogue_begin") flags |= 8;
+    else if (word === "is_stmt") isStmt = Number(constArg(c, "is_stmt", pos));
+    else if (word === "isa") isa = Number(constArg(c, "isa", pos));
+    else if (word === "discriminator") discriminator = Number(constArg(c, "discriminator", pos));
+    else throw asmError("E_ASM_DIRECTIVE", `unknown .loc option '${t?.text}'`, pos, t?.col ?? c.col());
+  }
+  b.dwarf.setLoc(
+    file,
+    line,
+    column,
+    { flags, isStmt, isa, discriminator },
+    { section: b.currentSection, item: b.itemCount() },
+  );
+}
+
 function names(c: Cursor, pos: SourcePos): Array<{ name: string; col: number }> {
   const out: Array<{ name: string; col: number }> = [];
   do {
@@ -332,6 +357,23 @@ function constArg(c: Cursor, what: string, pos: SourcePos): bigint {
 }
 
 function directive(b: AsmBuilder, name: string, c: Cursor, pos: SourcePos, col: number): void {
+  switch (name) {
+    case ".loc":
+      locDirective(b, c, pos);
+      return;
+    case ".cfi_sections":
+      for (const n of names(c, pos)) if (n.name === ".debug_frame") b.dwarf.debugFrame = true;
+      return;
+    case ".cfi_startproc":
+      b.dwarf.startProc(b.currentSection, b.itemCount(), pos);
+      return;
+    case ".cfi_endproc":
+      b.dwarf.endProc(b.currentSection, b.itemCount(), pos);
+      return;
+    default:
+      break;
+  }
+  // Other CFI directives describe register saves BPF code never makes: accepted, no effect.
   if (IGNORED.has(name) || name.startsWith(".cfi_")) return;
   const size = DATA_SIZES[name];
   if (size !== undefined) {
@@ -460,11 +502,41 @@ function directive(b: AsmBuilder, name: string, c: Cursor, pos: SourcePos, col: 
       c.expectEnd();
       return;
     case ".file": {
-      // `.file "name"` names the STT_FILE symbol; `.file N "dir" "name" md5 ...` is DWARF only.
+      // `.file "name"` names the STT_FILE symbol; `.file N ["dir"] "name" [md5 0x..] [source ".."]`
+      // is an entry of the DWARF line table's file list.
       const t = c.peek();
       if (t?.kind === "str") {
         b.fileName = String.fromCharCode(...t.bytes);
+        return;
       }
+      const n = Number(constArg(c, "file number", pos));
+      const strs: string[] = [];
+      while (c.peek()?.kind === "str") {
+        const s = c.next();
+        if (s?.kind === "str") strs.push(new TextDecoder().decode(Uint8Array.from(s.bytes)));
+      }
+      if (strs.length < 1 || strs.length > 2)
+        throw asmError("E_ASM_DIRECTIVE", '.file N needs ["dir"] "name"', pos, col);
+      let md5: Uint8Array | undefined;
+      let source: string | undefined;
+      while (!c.done()) {
+        const k = c.next();
+        if (k?.kind === "ident" && k.text === "md5") {
+          const v = c.next();
+          if (v?.kind !== "num")
+            throw asmError("E_ASM_DIRECTIVE", "md5 needs a 128-bit number", pos, v?.col ?? c.col());
+          md5 = Uint8Array.from({ length: 16 }, (_, i) => Number((v.value >> BigInt(8 * (15 - i))) & 0xffn));
+        } else if (k?.kind === "ident" && k.text === "source") {
+          const v = c.next();
+          if (v?.kind !== "str")
+            throw asmError("E_ASM_DIRECTIVE", "source needs a string", pos, v?.col ?? c.col());
+          source = new TextDecoder().decode(Uint8Array.from(v.bytes));
+        } else {
+          throw asmError("E_ASM_DIRECTIVE", `unexpected '${k?.text}' in .file`, pos, k?.col ?? c.col());
+        }
+      }
+      const [dir, file] = strs.length === 2 ? strs : ["", strs[0]];
+      b.dwarf.file(n, { name: file, dir, md5, source });
       return;
     }
     case ".comm":

@@ -7,6 +7,8 @@
 import { ELF, R_BPF } from "../../elf/types.js";
 import { decode, encode } from "../codec.js";
 import type { ByteOrder, InsnRef, Instruction } from "../instruction.js";
+import { DwarfState } from "./dwarf.js";
+import { lebBytes } from "./leb.js";
 import { asmError, type SourcePos } from "./lexer.js";
 
 /** A relocatable value: `sym - sub + add` (sym/sub absent for plain numbers). */
@@ -157,6 +159,8 @@ export function defaultSectionKind(name: string): { type: number; flags: bigint 
   return { type: ELF.SHT_PROGBITS, flags: 0n };
 }
 
+export { lebBytes } from "./leb.js";
+
 export class AsmBuilder {
   private readonly sections = new Map<string, SectionState>();
   private readonly symbols = new Map<string, SymbolState>();
@@ -167,6 +171,9 @@ export class AsmBuilder {
   addrsig?: string[];
   /** How many times each numeric label (`1:`) has been defined so far. */
   readonly numericLabels = new Map<string, number>();
+  /** Line and frame tables from `.file`/`.loc`/`.cfi_*`. */
+  readonly dwarf = new DwarfState();
+  private readonly placeLabels = new Map<string, string>();
 
   constructor(readonly byteOrder: ByteOrder) {
     this.current = this.section(".text");
@@ -281,7 +288,51 @@ export class AsmBuilder {
     if (e.sub !== undefined) this.symbol(e.sub);
   }
 
+  /** Number of items in the current section (the position of the next one). */
+  itemCount(): number {
+    return this.current.items.length;
+  }
+
+  /** A fresh temporary label at the current position of the current section. */
+  tempLabelHere(): string {
+    return this.tempLabelAt(this.current.name, this.current.items.length);
+  }
+
+  /** A temporary label at item `item` of `section` (one per place). */
+  tempLabelAt(section: string, item: number): string {
+    const key = `${section}\u0000${item}`;
+    let name = this.placeLabels.get(key);
+    if (!name) {
+      name = `.Ltsbpf.${this.placeLabels.size}`;
+      const s = this.symbol(name);
+      s.section = section;
+      s.item = item;
+      this.placeLabels.set(key, name);
+    }
+    return name;
+  }
+
+  /** Byte offset of an item after `layoutAll` (the section's size for the end position). */
+  offsetOf(section: string, item: number): number {
+    return this.sections.get(section)?.offsets[item] ?? 0;
+  }
+
+  sizeOf(section: string): number {
+    return this.sections.get(section)?.size ?? 0;
+  }
+
+  /** Lay out every section until the sizes settle (uleb128 of label differences may move). */
+  private layoutAll(): void {
+    const secs = [...this.sections.values()];
+    for (let pass = 0; pass < 16; pass++) {
+      let changed = false;
+      for (const s of secs) if (this.layout(s)) changed = true;
+      if (!changed) break;
+    }
+  }
+
   addInsn(insn: Instruction, pos: SourcePos, fixup?: InsnFixup): void {
+    this.dwarf.noteInsn(this.current.name, this.current.items.length);
     // A relocation read from objdump output may name a section: decided when resolving.
     if (fixup && fixup.kind !== "reloc") this.symbol(fixup.target);
     this.current.items.push({ kind: "insn", insn, fixup, pos });
@@ -393,6 +444,9 @@ export class AsmBuilder {
   }
 
   finish(): AsmModule {
+    // The DWARF tables need the code laid out; they are appended after everything else.
+    this.layoutAll();
+    this.dwarf.generate(this);
     const secs = [...this.sections.values()];
     // A section's name used as a symbol (`.long .debug_abbrev`) means the section's start.
     const aliases = new Set<string>();
@@ -408,11 +462,7 @@ export class AsmBuilder {
         aliases.add(s.name);
       }
     }
-    for (let pass = 0; pass < 16; pass++) {
-      let changed = false;
-      for (const s of secs) if (this.layout(s)) changed = true;
-      if (!changed) break;
-    }
+    this.layoutAll();
     const usedSectionSyms = new Set<string>();
     const sections: AsmSection[] = secs.map((sec) => {
       const out = this.emitSection(sec);
@@ -710,20 +760,6 @@ export class AsmBuilder {
     return [...this.symbols.values()]
       .filter((s) => s.section === undefined && s.absolute === undefined)
       .map((s) => s.name);
-  }
-}
-
-/** ULEB128 / SLEB128 encoding of a value. */
-export function lebBytes(value: bigint, signed: boolean): number[] {
-  const out: number[] = [];
-  let v = value;
-  if (!signed && v < 0n) v = BigInt.asUintN(64, v);
-  for (;;) {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    const done = signed ? (v === 0n && (byte & 0x40) === 0) || (v === -1n && (byte & 0x40) !== 0) : v === 0n;
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
   }
 }
 
