@@ -19,8 +19,8 @@ export interface VmHelperCall {
   /** Low 32 bits of argument register r1..r5 (unsigned), without building a BigInt. */
   argLo(n: 1 | 2 | 3 | 4 | 5): number;
   /**
-   * End the whole program now with this r0 (what the conformance suite's "unwind" helper does;
-   * also bpf_tail_call's success). The helper's own return value is then ignored.
+   * End the whole run now with this r0 (what the conformance suite's "unwind" helper does).
+   * The helper's own return value is then ignored.
    */
   stop(r0: bigint): void;
   /**
