@@ -1,0 +1,203 @@
+/**
+ * Program-level checks before simulation (check_subprogs, check_cfg) and static facts the
+ * simulation uses: subprogram starts, prune points, registers live before each instruction.
+ */
+import { helperById } from "../abi/helpers.js";
+import type { Instruction } from "../isa/instruction.js";
+import { VerifyAbort } from "./errors.js";
+
+export interface Cfg {
+  /** Instruction at each slot (undefined for the second half of ld_imm64). */
+  readonly code: readonly (Instruction | undefined)[];
+  /** Sorted subprogram start slots (0 first). */
+  readonly subprogs: readonly number[];
+  readonly prunePoints: ReadonlySet<number>;
+  /** Bit set of registers read before being written, from each slot on. */
+  readonly liveBefore: readonly number[];
+}
+
+export function toSlots(insns: readonly Instruction[]): (Instruction | undefined)[] {
+  const code: (Instruction | undefined)[] = [];
+  for (const i of insns) {
+    code.push(i);
+    if (i.opcode === 0x18) code.push(undefined);
+  }
+  return code;
+}
+
+const isJmpClass = (op: number): boolean => (op & 7) === 5 || (op & 7) === 6;
+
+function jumpTarget(t: number, i: Instruction): number | undefined {
+  if (!isJmpClass(i.opcode)) return undefined;
+  const op = i.opcode & 0xf0;
+  if (op === 0x80 || op === 0x90) return undefined;
+  if (op === 0x00) return (i.opcode & 7) === 6 ? t + i.imm + 1 : t + i.off + 1;
+  return t + i.off + 1;
+}
+
+export function buildCfg(code: readonly (Instruction | undefined)[]): Cfg {
+  const n = code.length;
+  // Subprograms: targets of bpf-to-bpf calls and of callback address loads.
+  const starts = new Set<number>([0]);
+  for (let t = 0; t < n; t++) {
+    const i = code[t];
+    if (!i) continue;
+    if (i.opcode === 0x85 && i.src === 1) {
+      const w = t + i.imm + 1;
+      if (w < 0 || w >= n) throw new VerifyAbort(t, "call to invalid destination");
+      starts.add(w);
+    }
+    if (i.opcode === 0x18 && i.src === 4) {
+      const w = t + i.imm + 1;
+      if (w < 0 || w >= n) throw new VerifyAbort(t, "call to invalid destination");
+      starts.add(w);
+    }
+  }
+  const subprogs = [...starts].sort((a, b) => a - b);
+  // check_subprogs: jumps stay in their subprogram; each ends with exit or an unconditional jump.
+  for (let s = 0; s < subprogs.length; s++) {
+    const start = subprogs[s]!;
+    const end = s + 1 < subprogs.length ? subprogs[s + 1]! : n;
+    for (let t = start; t < end; t++) {
+      const i = code[t];
+      if (!i) continue;
+      const w = jumpTarget(t, i);
+      if (w !== undefined && (w < start || w >= end)) {
+        throw new VerifyAbort(t, `jump out of range from insn ${t} to ${w}`);
+      }
+    }
+    let last = end - 1;
+    if (code[last] === undefined && last > start) last--;
+    const li = code[last];
+    const ok = li && (li.opcode === 0x95 || li.opcode === 0x05 || li.opcode === 0x06);
+    if (!ok) throw new VerifyAbort(last, "last insn is not an exit or jmp");
+  }
+  // check_cfg: every instruction reachable from insn 0 (calls and callbacks reach their targets).
+  const seen = new Uint8Array(n);
+  const prune = new Set<number>();
+  const work = [0];
+  seen[0] = 1;
+  const push = (from: number, w: number, branch: boolean): void => {
+    if (w < 0 || w >= n) throw new VerifyAbort(from, `jump out of range from insn ${from} to ${w}`);
+    if (branch) prune.add(w);
+    if (!seen[w]) {
+      seen[w] = 1;
+      work.push(w);
+    }
+  };
+  while (work.length) {
+    const t = work.pop()!;
+    const i = code[t];
+    if (!i) continue;
+    if (i.opcode === 0x18) {
+      seen[t + 1] = 1;
+      if (i.src === 4) push(t, t + i.imm + 1, true);
+      push(t, t + 2, false);
+      continue;
+    }
+    if (!isJmpClass(i.opcode)) {
+      push(t, t + 1, false);
+      continue;
+    }
+    const op = i.opcode & 0xf0;
+    if (op === 0x90) continue;
+    if (op === 0x80) {
+      push(t, t + 1, false);
+      prune.add(t + 1);
+      if (i.src === 1) {
+        prune.add(t);
+        push(t, t + i.imm + 1, true);
+      }
+      continue;
+    }
+    if (op === 0x00) {
+      const w = jumpTarget(t, i)!;
+      push(t, w, false);
+      prune.add(w);
+      continue;
+    }
+    prune.add(t);
+    push(t, t + 1, false);
+    push(t, jumpTarget(t, i)!, true);
+  }
+  for (let t = 0; t < n; t++) if (!seen[t]) throw new VerifyAbort(t, `unreachable insn ${t}`);
+  return { code, subprogs, prunePoints: prune, liveBefore: liveness(code) };
+}
+
+/** Registers used/defined by one instruction, for the backward liveness pass. */
+function useDef(i: Instruction): { use: number; def: number } {
+  const cls = i.opcode & 7;
+  const bit = (r: number): number => 1 << r;
+  const x = (i.opcode & 8) !== 0;
+  const op = i.opcode & 0xf0;
+  switch (cls) {
+    case 4:
+    case 7:
+      if (op === 0xb0) return { use: x ? bit(i.src) : 0, def: bit(i.dst) };
+      return { use: bit(i.dst) | (x && op !== 0x80 && op !== 0xd0 ? bit(i.src) : 0), def: bit(i.dst) };
+    case 1:
+      return { use: bit(i.src), def: bit(i.dst) };
+    case 2:
+      return { use: bit(i.dst), def: 0 };
+    case 3:
+      if ((i.opcode & 0xe0) === 0xc0) {
+        const fetch = (i.imm & 1) !== 0;
+        const cmpx = i.imm === 0xf1;
+        return {
+          use: bit(i.dst) | bit(i.src) | (cmpx ? 1 : 0),
+          def: cmpx ? 1 : fetch ? bit(i.src) : 0,
+        };
+      }
+      return { use: bit(i.dst) | bit(i.src), def: 0 };
+    case 0:
+      if (i.opcode === 0x18) return { use: 0, def: bit(i.dst) };
+      // legacy packet loads: r6 (skb) and the index register; clobber r0-r5
+      return { use: bit(6) | ((i.opcode & 0xe0) === 0x40 ? bit(i.src) : 0), def: 0x3f };
+    default: {
+      if (op === 0x90) return { use: 1, def: 0 };
+      if (op === 0x80) {
+        let use = 0x3e;
+        if (i.src === 0) {
+          const n = helperById(i.imm)?.proto?.args.length ?? 5;
+          use = 0;
+          for (let r = 1; r <= n; r++) use |= bit(r);
+        }
+        return { use, def: 0x3f };
+      }
+      if (op === 0x00) return { use: 0, def: 0 };
+      return { use: bit(i.dst) | (x ? bit(i.src) : 0), def: 0 };
+    }
+  }
+}
+
+function liveness(code: readonly (Instruction | undefined)[]): number[] {
+  const n = code.length;
+  const live = new Array<number>(n).fill(0);
+  const succ = (t: number): number[] => {
+    const i = code[t]!;
+    if (i.opcode === 0x18) return [t + 2];
+    if (!isJmpClass(i.opcode)) return [t + 1];
+    const op = i.opcode & 0xf0;
+    if (op === 0x90) return [];
+    if (op === 0x80) return [t + 1];
+    const w = jumpTarget(t, i)!;
+    return op === 0x00 ? [w] : [t + 1, w];
+  };
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let t = n - 1; t >= 0; t--) {
+      const i = code[t];
+      if (!i) continue;
+      let out = 0;
+      for (const s of succ(t)) if (s >= 0 && s < n) out |= live[s]!;
+      const { use, def } = useDef(i);
+      const v = (use | (out & ~def)) & 0x7ff;
+      if (v !== live[t]) {
+        live[t] = v;
+        changed = true;
+      }
+    }
+  }
+  return live;
+}

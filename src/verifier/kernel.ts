@@ -1,0 +1,121 @@
+/**
+ * The oracle: load one program of an ObjectSpec into the running kernel (maps created from their
+ * MapSpecs without BTF, ld_imm64 references patched with map fds and value offsets, no BTF/func
+ * info) and read the verdict, error line(s), instruction and processed count from the log.
+ */
+import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import type { Instruction } from "../isa/instruction.js";
+import { createMap, loadProgram, mapFreeze, mapUpdate } from "../loader/bpf.js";
+import { BpfSyscallError } from "../loader/errors.js";
+import { type Fd, fdNumber } from "../loader/fd.js";
+
+export interface KernelVerdict {
+  readonly verdict: "accept" | "reject";
+  /** Errors that are not a verifier verdict (map creation failed, EPERM ...). */
+  readonly loadError?: string;
+  readonly message?: string;
+  readonly insn?: number;
+  readonly processedInsns?: number;
+  readonly log: string;
+}
+
+/** Error lines and instruction of a kernel verifier log (level 1). */
+export function parseKernelLog(log: string): { message?: string; insn?: number; processed?: number } {
+  const lines = log.split("\n");
+  const pm = /processed (\d+) insns/.exec(log);
+  const processed = pm ? Number(pm[1]) : undefined;
+  let end = lines.findIndex((l) => l.startsWith("processed "));
+  if (end < 0) end = lines.length;
+  let lastInsn = -1;
+  let insn: number | undefined;
+  for (let k = 0; k < end; k++) {
+    const m = /^(\d+): \([0-9a-f]{2}\)/.exec(lines[k]!);
+    if (m) {
+      lastInsn = k;
+      insn = Number(m[1]);
+    }
+  }
+  const msg = lines
+    .slice(lastInsn + 1, end)
+    .filter(
+      (l) =>
+        l.trim() !== "" &&
+        !/^verification time|^stack depth|^; |^\d+: R\d|^from \d+ to \d+|^\d+: safe|^mark_precise|^ *R\d/.test(
+          l,
+        ),
+    )
+    .filter((l) => !/^(frame\d+: )?R\d+=/.test(l));
+  return {
+    ...(msg.length ? { message: msg.join("\n") } : {}),
+    ...(insn !== undefined ? { insn } : {}),
+    ...(processed !== undefined ? { processed } : {}),
+  };
+}
+
+export function kernelVerify(obj: ObjectSpec, prog: ProgramSpec, logLevel = 1): KernelVerdict {
+  const fds = new Map<string, Fd>();
+  try {
+    for (const m of obj.maps) {
+      if (m.inner) return { verdict: "reject", loadError: "map-in-map not supported by the oracle", log: "" };
+      const fd = createMap({
+        type: m.type,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        flags: m.flags,
+        name: m.name,
+      });
+      fds.set(m.name, fd);
+      if (m.data) {
+        const key = new Uint8Array(4);
+        mapUpdate(fd, key, m.data);
+      }
+      if (m.readonly) mapFreeze(fd);
+    }
+    const insns: Instruction[] = prog.insns.map((i) => {
+      const r = i.ref;
+      if (!r || i.opcode !== 0x18) return i;
+      if (r.kind === "map")
+        return { ...i, src: 1, imm: fdNumber(fds.get(r.map)!), wide: { ...i.wide!, imm: 0 } };
+      if (r.kind === "mapValue") {
+        return { ...i, src: 2, imm: fdNumber(fds.get(r.map)!), wide: { ...i.wide!, imm: r.offset } };
+      }
+      return i;
+    });
+    const res = loadProgram({
+      type: prog.type.id,
+      insns,
+      license: prog.license,
+      name: prog.name,
+      ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.id } : {}),
+      flags: prog.sleepable ? 1 << 4 : 0,
+      logLevel,
+      kernVersion: prog.kernelVersion,
+    });
+    res.fd.close();
+    const p = parseKernelLog(res.log);
+    return {
+      verdict: "accept",
+      log: res.log,
+      ...(p.processed !== undefined ? { processedInsns: p.processed } : {}),
+    };
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.command === "BPF_PROG_LOAD" && e.log) {
+      const p = parseKernelLog(e.log);
+      return {
+        verdict: "reject",
+        log: e.log,
+        ...(p.message !== undefined ? { message: p.message } : {}),
+        ...(p.insn !== undefined ? { insn: p.insn } : {}),
+        ...(p.processed !== undefined ? { processedInsns: p.processed } : {}),
+      };
+    }
+    return {
+      verdict: "reject",
+      loadError: e instanceof Error ? e.message.split("\n")[0]! : String(e),
+      log: "",
+    };
+  } finally {
+    for (const f of fds.values()) f.close();
+  }
+}

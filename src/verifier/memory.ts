@@ -1,0 +1,482 @@
+/**
+ * Memory access rules (check_mem_access and its per-pointer-type checks): stack, map values and
+ * keys, context, packet, helper memory. Messages are the kernel's.
+ */
+import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
+import { packetAccess } from "../abi/program-rules.js";
+import { notModelled, VerifyAbort } from "./errors.js";
+import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
+import {
+  type Frame,
+  newSlot,
+  notInit,
+  pointer,
+  type Reg,
+  type RegType,
+  regTypeStr,
+  unknownScalar,
+  type VState,
+} from "./state.js";
+import { tnumStr } from "./tnum.js";
+
+export const MAX_BPF_STACK = 512;
+export const BPF_MAX_VAR_OFF = 1 << 29;
+
+export interface MemEnv {
+  readonly progType: string;
+  readonly expectedAttachType?: string;
+  /** Reads from frozen read-only maps (.rodata): value bytes by map name. */
+  readonly rodata: (mapName: string) => Uint8Array | undefined;
+  /** Per-frame (by subprog start) maximum stack depth seen. */
+  noteStackDepth(subprog: number, depth: number): void;
+}
+
+function memRegion(
+  insn: number,
+  regno: number,
+  reg: Reg,
+  off: number,
+  size: number,
+  memSize: number,
+  msg: (off: number) => string,
+): void {
+  const smin = reg.smin;
+  if (smin < 0n && (smin === S64_MIN || smin + BigInt(off) < 0n || smin + BigInt(off) < -(1n << 31n))) {
+    throw new VerifyAbort(
+      insn,
+      `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`,
+    );
+  }
+  const lo = Number(smin) + off;
+  if (lo < 0 || lo + size > memSize) {
+    throw new VerifyAbort(insn, `${msg(lo)}\nR${regno} min value is outside of the allowed memory range`);
+  }
+  if (reg.umax >= BigInt(BPF_MAX_VAR_OFF)) {
+    throw new VerifyAbort(
+      insn,
+      `R${regno} unbounded memory access, make sure to bounds check any such access`,
+    );
+  }
+  const hi = Number(reg.umax) + off;
+  if (hi < 0 || hi + size > memSize) {
+    throw new VerifyAbort(insn, `${msg(hi)}\nR${regno} max value is outside of the allowed memory range`);
+  }
+}
+
+const isPkt = (t: RegType): boolean => t === "pkt" || t === "pkt_meta";
+
+/** Loaded value from `size` bytes: unknown scalar truncated to size. */
+function loadedScalar(size: number, signExt: boolean): Reg {
+  const r = unknownScalar();
+  if (!signExt) truncate(r, size);
+  else if (size < 8) {
+    const half = 1n << BigInt(size * 8 - 1);
+    r.smin = -half;
+    r.smax = half - 1n;
+  }
+  return r;
+}
+
+function readLE(bytes: Uint8Array, off: number, size: number): bigint {
+  let v = 0n;
+  for (let k = size - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[off + k]!);
+  return v;
+}
+
+/**
+ * One load (`write` false: returns the loaded register) or store (`value` the stored register,
+ * or undefined for BPF_ST with `stImm`) through register `regno` at insn offset `off`.
+ */
+export function checkMemAccess(
+  env: MemEnv,
+  st: VState,
+  insn: number,
+  regno: number,
+  off: number,
+  size: number,
+  write: boolean,
+  value: Reg | undefined,
+  opts: { signExt?: boolean; stImm?: number; isAtomic?: boolean } = {},
+): Reg | undefined {
+  const frame = st.frames[st.frames.length - 1]!;
+  const reg = frame.regs[regno]!;
+  if (reg.maybeNull) throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+  switch (reg.type) {
+    case "stack":
+      return stackAccess(env, st, insn, regno, reg, off, size, write, value, opts);
+    case "map_value": {
+      const map = reg.map!;
+      const o = reg.off + off;
+      if (write && map.readonly) {
+        throw new VerifyAbort(
+          insn,
+          `write into map forbidden, value_size=${map.valueSize} off=${o} size=${size}`,
+        );
+      }
+      memRegion(
+        insn,
+        regno,
+        reg,
+        o,
+        size,
+        map.valueSize,
+        (x) => `invalid access to map value, value_size=${map.valueSize} off=${x} size=${size}`,
+      );
+      if (write) return undefined;
+      if (map.readonly && map.data && isConst(reg) && !opts.signExt) {
+        const bytes = env.rodata(map.name);
+        const at = o + Number(reg.varOff.value);
+        if (bytes && at + size <= bytes.length)
+          return { ...unknownScalar(), ...constBounds(readLE(bytes, at, size)) };
+      }
+      return loadedScalar(size, opts.signExt ?? false);
+    }
+    case "map_key": {
+      const map = reg.map!;
+      if (write) throw new VerifyAbort(insn, `write to change key R${regno} not allowed`);
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off + off,
+        size,
+        map.keySize,
+        (x) => `invalid access to map key, key_size=${map.keySize} off=${x} size=${size}`,
+      );
+      return loadedScalar(size, opts.signExt ?? false);
+    }
+    case "mem": {
+      if (write && reg.rdonly) throw new VerifyAbort(insn, `R${regno} cannot write into ${regTypeStr(reg)}`);
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off + off,
+        size,
+        reg.memSize,
+        (x) => `invalid access to memory, mem_size=${reg.memSize} off=${x} size=${size}`,
+      );
+      return write ? undefined : loadedScalar(size, opts.signExt ?? false);
+    }
+    case "ctx": {
+      if (opts.isAtomic) throw new VerifyAbort(insn, `BPF_ATOMIC stores into R${regno} ctx is not allowed`);
+      if (write && value === undefined)
+        throw new VerifyAbort(insn, `BPF_ST stores into R${regno} ctx is not allowed`);
+      if (!isConst(reg)) {
+        throw new VerifyAbort(insn, `variable ctx access var_off=${tnumStr(reg.varOff)} disallowed`);
+      }
+      if (reg.off < 0)
+        throw new VerifyAbort(insn, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
+      if (reg.off !== 0)
+        throw new VerifyAbort(insn, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
+      const res = checkCtxAccess(env.progType, off, size, write, {
+        ...(env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {}),
+        ...(opts.signExt ? { signExtend: true } : {}),
+      });
+      if (res === undefined) throw notModelled(insn, `context of program type ${env.progType}`);
+      if (!res.ok) throw new VerifyAbort(insn, ctxAccessError(off, size));
+      if (write) return undefined;
+      if (res.pointer) {
+        switch (res.pointer) {
+          case "pkt":
+          case "pkt_meta":
+          case "pkt_end":
+            return pointer(res.pointer);
+          default:
+            throw notModelled(insn, `context field yielding ${res.pointer}`);
+        }
+      }
+      return loadedScalar(size, opts.signExt ?? false);
+    }
+    case "pkt":
+    case "pkt_meta": {
+      if (opts.isAtomic)
+        throw new VerifyAbort(insn, `BPF_ATOMIC stores into R${regno} ${regTypeStr(reg)} is not allowed`);
+      const access = packetAccess(env.progType);
+      if (write && access !== "readwrite") throw new VerifyAbort(insn, "cannot write into packet");
+      if (!write && access === "none")
+        throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+      const o = reg.off + off;
+      if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);
+      memRegion(
+        insn,
+        regno,
+        reg,
+        o,
+        size,
+        reg.range,
+        (x) =>
+          `invalid access to packet, off=${x} size=${size}, R${regno}(id=${reg.id},off=${x},r=${reg.range})`,
+      );
+      return write ? undefined : loadedScalar(size, opts.signExt ?? false);
+    }
+    case "btf_id":
+    case "sock":
+    case "sock_common":
+    case "tcp_sock":
+    case "flow_keys":
+    case "tp_buffer":
+      throw notModelled(insn, `memory access through ${regTypeStr(reg)}`);
+    default:
+      throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+  }
+}
+
+function growStack(f: Frame, spiCount: number): void {
+  while (f.stack.length < spiCount) f.stack.push(newSlot());
+}
+
+function stackAccess(
+  env: MemEnv,
+  st: VState,
+  insn: number,
+  regno: number,
+  reg: Reg,
+  off: number,
+  size: number,
+  write: boolean,
+  value: Reg | undefined,
+  opts: { signExt?: boolean; stImm?: number; isAtomic?: boolean },
+): Reg | undefined {
+  const frame = st.frames[reg.frameno]!;
+  const what = write ? " write to" : " read from";
+  const varOff = !isConst(reg);
+  let lo: number;
+  let hi: number;
+  if (!varOff) {
+    lo = reg.off + off + Number(BigInt.asIntN(64, reg.varOff.value));
+    hi = lo;
+    if (lo < -MAX_BPF_STACK || lo + size > 0) {
+      throw new VerifyAbort(insn, `invalid${what} stack R${regno} off=${lo} size=${size}`);
+    }
+    // the stack is always strictly aligned
+    if (((lo % size) + size) % size !== 0) {
+      throw new VerifyAbort(
+        insn,
+        `misaligned stack access off ${tnumStr(reg.varOff)}+${reg.off}+${off} size ${size}`,
+      );
+    }
+  } else {
+    if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || reg.smax >= BigInt(BPF_MAX_VAR_OFF)) {
+      throw new VerifyAbort(insn, `invalid unbounded variable-offset${what} stack R${regno}`);
+    }
+    lo = Number(reg.smin) + reg.off + off;
+    hi = Number(reg.smax) + reg.off + off;
+    if (lo < -MAX_BPF_STACK || hi + size > 0) {
+      throw new VerifyAbort(
+        insn,
+        `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${off} size=${size}`,
+      );
+    }
+  }
+  env.noteStackDepth(frame.subprog, -lo);
+  growStack(frame, Math.ceil(-lo / 8));
+  if (write) {
+    if (!varOff && value && size === 8 && lo % 8 === 0) {
+      const slot = frame.stack[(-lo - 8) / 8]!;
+      slot.spilled = { ...value };
+      slot.kinds = Array(8).fill("r");
+      return undefined;
+    }
+    if (!varOff && !value && opts.stImm !== undefined && size === 8 && lo % 8 === 0) {
+      const slot = frame.stack[(-lo - 8) / 8]!;
+      if (opts.stImm === 0) {
+        slot.spilled = notInit();
+        slot.kinds = Array(8).fill("0");
+      } else {
+        slot.spilled = { ...unknownScalar(), ...constBounds(BigInt(opts.stImm)) };
+        slot.kinds = Array(8).fill("r");
+      }
+      return undefined;
+    }
+    const zero =
+      !varOff &&
+      ((value && value.type === "scalar" && isConst(value) && value.varOff.value === 0n) ||
+        (!value && opts.stImm === 0));
+    for (let b = lo; b < hi + size; b++) {
+      const spi = Math.floor((-b - 1) / 8);
+      const slot = frame.stack[spi]!;
+      const k = 7 - ((-b - 1) % 8);
+      if (slot.kinds.includes("r")) {
+        // a partly overwritten spill becomes plain data
+        slot.kinds = slot.kinds.map((c) => (c === "r" ? "m" : c));
+        slot.spilled = notInit();
+      }
+      slot.kinds[k] = varOff
+        ? slot.kinds[k] === "?"
+          ? "m"
+          : slot.kinds[k] === "0"
+            ? "m"
+            : slot.kinds[k]!
+        : zero
+          ? "0"
+          : "m";
+      if (varOff) slot.kinds[k] = "m";
+    }
+    return undefined;
+  }
+  // read
+  if (!varOff) {
+    const spi = Math.floor((-lo - 1) / 8);
+    const slot = frame.stack[spi]!;
+    const first = 7 - ((-lo - 1) % 8);
+    if (slot.kinds[7] === "r" || slot.kinds[first] === "r") {
+      const sp = slot.spilled;
+      if (size === 8) return { ...sp };
+      if (sp.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register fill");
+      if (lo % 8 === 0 && !opts.signExt) {
+        const r = { ...sp, id: 0 };
+        truncate(r, size);
+        return r;
+      }
+      return loadedScalar(size, opts.signExt ?? false);
+    }
+  }
+  let allZero = true;
+  for (let b = lo; b < hi + size; b++) {
+    const spi = Math.floor((-b - 1) / 8);
+    const slot = frame.stack[spi]!;
+    const k = 7 - ((-b - 1) % 8);
+    const c = slot.kinds[k]!;
+    if (c !== "0") allZero = false;
+    if (c === "r" && slot.spilled.type !== "scalar") {
+      if (varOff)
+        throw new VerifyAbort(insn, `spilled ptr in range of var-offset stack read; insn ${insn}`, false);
+    }
+    // CAP_PERFMON (root) may read uninitialised stack: allow_uninit_stack.
+  }
+  if (allZero) return { ...unknownScalar(), ...constBounds(0n) };
+  return loadedScalar(size, opts.signExt ?? false);
+}
+
+/**
+ * Helper memory arguments (check_helper_mem_access): `size` bytes from the pointer in `regno`
+ * (variable sizes are checked by the caller with the size register's umax).
+ */
+export function checkHelperMem(
+  env: MemEnv,
+  st: VState,
+  insn: number,
+  regno: number,
+  minSize: number,
+  maxSize: number,
+  write: boolean,
+  rawMode: boolean,
+  helperName: string,
+): void {
+  const frame = st.frames[st.frames.length - 1]!;
+  const reg = frame.regs[regno]!;
+  if (maxSize === 0) return;
+  switch (reg.type) {
+    case "stack": {
+      const f = st.frames[reg.frameno]!;
+      if (!isConst(reg)) {
+        const lo = Number(reg.smin) + reg.off;
+        const hi = Number(reg.smax) + reg.off + maxSize;
+        if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || lo < -MAX_BPF_STACK || hi > 0) {
+          throw new VerifyAbort(
+            insn,
+            `invalid variable-offset${write ? " write to" : " read from"} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${reg.off} size=${maxSize}`,
+          );
+        }
+        env.noteStackDepth(f.subprog, -lo);
+        growStack(f, Math.ceil(-lo / 8));
+        if (write) markStackMisc(f, lo, hi);
+        return;
+      }
+      const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
+      if (lo < -MAX_BPF_STACK || lo + maxSize > 0) {
+        throw new VerifyAbort(
+          insn,
+          `invalid ${write && rawMode ? "write to" : "read from"} stack R${regno} off=${lo} size=${maxSize}`,
+        );
+      }
+      env.noteStackDepth(f.subprog, -lo);
+      growStack(f, Math.ceil(-lo / 8));
+      if (!rawMode) {
+        // root may read uninitialised stack (allow_uninit_stack): nothing to check
+      }
+      if (write) markStackMisc(f, lo, lo + maxSize);
+      return;
+    }
+    case "map_value": {
+      const map = reg.map!;
+      if (write && map.readonly) {
+        throw new VerifyAbort(
+          insn,
+          `write into map forbidden, value_size=${map.valueSize} off=${reg.off} size=${maxSize}`,
+        );
+      }
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off,
+        maxSize,
+        map.valueSize,
+        (x) => `invalid access to map value, value_size=${map.valueSize} off=${x} size=${maxSize}`,
+      );
+      return;
+    }
+    case "map_key":
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off,
+        maxSize,
+        reg.map!.keySize,
+        (x) => `invalid access to map key, key_size=${reg.map!.keySize} off=${x} size=${maxSize}`,
+      );
+      return;
+    case "mem":
+      if (reg.maybeNull) break;
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off,
+        maxSize,
+        reg.memSize,
+        (x) => `invalid access to memory, mem_size=${reg.memSize} off=${x} size=${maxSize}`,
+      );
+      return;
+    case "pkt":
+    case "pkt_meta":
+      if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);
+      memRegion(
+        insn,
+        regno,
+        reg,
+        reg.off,
+        maxSize,
+        reg.range,
+        (x) =>
+          `invalid access to packet, off=${x} size=${maxSize}, R${regno}(id=${reg.id},off=${x},r=${reg.range})`,
+      );
+      return;
+    default:
+      break;
+  }
+  void minSize;
+  void helperName;
+  throw new VerifyAbort(
+    insn,
+    `R${regno} type=${regTypeStr(reg)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`,
+  );
+}
+
+function markStackMisc(f: Frame, lo: number, hi: number): void {
+  for (let b = lo; b < hi; b++) {
+    const spi = Math.floor((-b - 1) / 8);
+    const slot = f.stack[spi]!;
+    const k = 7 - ((-b - 1) % 8);
+    if (slot.kinds.includes("r")) {
+      slot.kinds = slot.kinds.map((c) => (c === "r" ? "m" : c));
+      slot.spilled = notInit();
+    }
+    slot.kinds[k] = "m";
+  }
+}
+
+export { isPkt };

@@ -1,0 +1,253 @@
+/**
+ * Verifier state: registers with types and ids, stack slots, call frames, acquired references.
+ * Shapes follow the kernel's bpf_reg_state / bpf_func_state / bpf_verifier_state.
+ */
+import type { MapSpec } from "../elf/object/types.js";
+import {
+  type Bounds,
+  constBounds,
+  isConst,
+  S32_MAX,
+  S32_MIN,
+  S64_MAX,
+  S64_MIN,
+  unknownBounds,
+} from "./scalar.js";
+import { tnumIsUnknown, tnumStr, U32, U64 } from "./tnum.js";
+
+export type RegType =
+  | "not_init"
+  | "scalar"
+  | "ctx"
+  | "map_ptr"
+  | "map_value"
+  | "map_key"
+  | "stack"
+  | "pkt"
+  | "pkt_meta"
+  | "pkt_end"
+  | "mem"
+  | "btf_id"
+  | "func"
+  | "sock"
+  | "sock_common"
+  | "tcp_sock"
+  | "flow_keys"
+  | "tp_buffer";
+
+export interface Reg extends Bounds {
+  type: RegType;
+  maybeNull: boolean;
+  /** MEM_RINGBUF for `mem`. */
+  ringbuf: boolean;
+  rdonly: boolean;
+  /** Fixed offset of a pointer. */
+  off: number;
+  id: number;
+  refObjId: number;
+  /** Packet range (bytes from the pointer's base known to be in the packet). */
+  range: number;
+  map?: MapSpec;
+  memSize: number;
+  /** Frame a stack pointer points into. */
+  frameno: number;
+  /** Subprogram (instruction index) of a func pointer. */
+  subprog: number;
+}
+
+export function notInit(): Reg {
+  return {
+    ...unknownBounds(),
+    type: "not_init",
+    maybeNull: false,
+    ringbuf: false,
+    rdonly: false,
+    off: 0,
+    id: 0,
+    refObjId: 0,
+    range: 0,
+    memSize: 0,
+    frameno: 0,
+    subprog: 0,
+  };
+}
+
+export function unknownScalar(): Reg {
+  return { ...notInit(), type: "scalar" };
+}
+
+export function constScalar(v: bigint): Reg {
+  return { ...notInit(), ...constBounds(v), type: "scalar" };
+}
+
+/** A pointer with a zero variable part. */
+export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
+  return { ...notInit(), ...constBounds(0n), type, ...extra };
+}
+
+export const copyReg = (r: Reg): Reg => ({ ...r });
+
+export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
+
+/** One 8-byte stack slot: byte kinds (index 0 = lowest address) and the spilled register. */
+export interface Slot {
+  /** '?' invalid, 'r' spill, 'm' misc, '0' zero. */
+  kinds: string[];
+  spilled: Reg;
+}
+
+export interface Frame {
+  regs: Reg[];
+  /** stack[spi] covers fp-8*(spi+1) .. fp-8*spi-1. */
+  stack: Slot[];
+  frameno: number;
+  /** Instruction index of the call that made this frame (-1 for the main frame). */
+  callsite: number;
+  /** First instruction of the function this frame runs. */
+  subprog: number;
+  /** Allowed R0 range at return, for callbacks. */
+  callbackRet?: readonly [number, number];
+  /** For callbacks: return to the caller with R0 unknown rather than the callee's R0. */
+  isCallback: boolean;
+}
+
+export interface RefState {
+  id: number;
+  insn: number;
+}
+
+export interface VState {
+  frames: Frame[];
+  refs: RefState[];
+  /** The last stored checkpoint this path descends from (for branch counting). */
+  parent?: StoredState;
+  /** Why-trace: branch decisions along this path. */
+  trace: string[];
+}
+
+export interface StoredState {
+  state: VState;
+  insn: number;
+  branches: number;
+  parent?: StoredState;
+}
+
+export function newSlot(): Slot {
+  return { kinds: ["?", "?", "?", "?", "?", "?", "?", "?"], spilled: notInit() };
+}
+
+export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
+  const regs: Reg[] = [];
+  for (let i = 0; i < 11; i++) regs.push(notInit());
+  regs[10] = pointer("stack", { frameno });
+  return { regs, stack: [], frameno, callsite, subprog, isCallback: false };
+}
+
+export function cloneFrame(f: Frame): Frame {
+  return {
+    regs: f.regs.map(copyReg),
+    stack: f.stack.map((s) => ({ kinds: [...s.kinds], spilled: copyReg(s.spilled) })),
+    frameno: f.frameno,
+    callsite: f.callsite,
+    subprog: f.subprog,
+    ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
+    isCallback: f.isCallback,
+  };
+}
+
+export function cloneState(s: VState): VState {
+  return {
+    frames: s.frames.map(cloneFrame),
+    refs: s.refs.map((r) => ({ ...r })),
+    ...(s.parent ? { parent: s.parent } : {}),
+    trace: [...s.trace],
+  };
+}
+
+export const curFrame = (s: VState): Frame => s.frames[s.frames.length - 1]!;
+
+// ------------------------------------------------------------------------------ printing
+
+/** The kernel's reg_type_str. */
+export function regTypeStr(r: Reg): string {
+  let base: string;
+  switch (r.type) {
+    case "not_init":
+      return "?";
+    case "stack":
+      base = "fp";
+      break;
+    case "btf_id":
+      base = "ptr_";
+      break;
+    default:
+      base = r.type;
+  }
+  let prefix = "";
+  if (r.rdonly) prefix += "rdonly_";
+  if (r.ringbuf) prefix += "ringbuf_";
+  const postfix = r.maybeNull ? (r.type === "btf_id" ? "or_null_" : "_or_null") : "";
+  return `${prefix}${base}${postfix}`;
+}
+
+const fmtNum = (v: bigint): string => {
+  if (v >= -(1n << 15n) && v <= 0xffffn) return v.toString();
+  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+};
+const fmtU = (v: bigint): string => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
+
+/** Bounds as the kernel prints them inside "(...)". */
+function boundsStr(r: Reg): string[] {
+  const out: string[] = [];
+  const pairs: [string, bigint, boolean][] = [];
+  if (r.smin !== S64_MIN) pairs.push(["smin", r.smin, true]);
+  if (r.smax !== S64_MAX) pairs.push(["smax", r.smax, true]);
+  if (r.umin !== 0n) pairs.push(["umin", r.umin, false]);
+  if (r.umax !== U64) pairs.push(["umax", r.umax, false]);
+  if (r.s32min !== S32_MIN) pairs.push(["smin32", r.s32min, true]);
+  if (r.s32max !== S32_MAX) pairs.push(["smax32", r.s32max, true]);
+  if (r.u32min !== 0n) pairs.push(["umin32", r.u32min, false]);
+  if (r.u32max !== U32) pairs.push(["umax32", r.u32max, false]);
+  for (const [n, v, signed] of pairs) out.push(`${n}=${signed ? fmtNum(v) : fmtU(v)}`);
+  if (!tnumIsUnknown(r.varOff) && !isConst(r)) out.push(`var_off=${tnumStr(r.varOff)}`);
+  return out;
+}
+
+export function regStr(r: Reg): string {
+  if (r.type === "scalar") {
+    if (isConst(r)) return fmtNum(BigInt.asIntN(64, r.varOff.value));
+    const parts = [...(r.id ? [`id=${r.id}`] : []), ...boundsStr(r)];
+    return parts.length ? `scalar(${parts.join(",")})` : "scalar()";
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  if (r.type === "map_value" || r.type === "map_ptr" || r.type === "map_key") {
+    if (r.map) parts.push(`map=${r.map.name.slice(0, 15)}`, `ks=${r.map.keySize}`, `vs=${r.map.valueSize}`);
+  }
+  if (r.off) parts.push(`off=${r.off}`);
+  if (r.type === "pkt" || r.type === "pkt_meta") parts.push(`r=${r.range}`);
+  if (r.type === "mem") parts.push(`sz=${r.memSize}`);
+  if (!isConst(r) || r.varOff.value !== 0n) parts.push(...boundsStr(r));
+  return `${regTypeStr(r)}${parts.length ? `(${parts.join(",")})` : "()"}`;
+}
+
+/** A frame's live state: registers and stack slots, as the kernel's print_verifier_state. */
+export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
+  const out: string[] = [];
+  f.regs.forEach((r, i) => {
+    if (r.type === "not_init") return;
+    if (only && !only.has(i)) return;
+    out.push(`R${i}=${regStr(r)}`);
+  });
+  if (!only) {
+    f.stack.forEach((s, spi) => {
+      const kinds = [...s.kinds].reverse().join("");
+      if (kinds === "????????") return;
+      const off = -(spi + 1) * 8;
+      if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
+      else out.push(`fp${off}=${kinds}`);
+    });
+  }
+  return out.join(" ");
+}

@@ -1,0 +1,1458 @@
+/**
+ * The offline verifier: a model of the 6.18 kernel verifier's do_check (path exploration over
+ * register/stack states, with state pruning at prune points), its memory, ALU, branch, helper,
+ * call and exit rules, and its log. Privileged loader (root) semantics.
+ */
+import {
+  HELPER_CALL_MESSAGES,
+  type HelperArg,
+  helperById,
+  isHelperAvailable,
+  mapHelperCompatible,
+  PACKET_CHANGING_HELPERS,
+  protosForProgType,
+} from "../abi/helpers.js";
+import { mapTypeById } from "../abi/map-types.js";
+import { allowsLegacyPacketLoads, returnRule } from "../abi/program-rules.js";
+import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import { type Instruction, imm64 } from "../isa/instruction.js";
+import { reservedFieldError } from "../isa/opcodes.js";
+import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
+import { buildCfg, type Cfg, toSlots } from "./cfg.js";
+import { notModelled, VerifyAbort } from "./errors.js";
+import { kernelInsnText } from "./insn-print.js";
+import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import {
+  type AluOp,
+  alu32,
+  alu64,
+  assignBounds,
+  boundsEmpty,
+  byteSwap,
+  constBounds,
+  copyBounds,
+  isConst,
+  neg,
+  S64_MIN,
+  signExtend,
+  signExtend32,
+  syncBounds,
+  truncate,
+  unknownBounds,
+} from "./scalar.js";
+import {
+  cloneState,
+  constScalar,
+  curFrame,
+  type Frame,
+  frameStr,
+  isPointer,
+  newFrame,
+  notInit,
+  pointer,
+  type Reg,
+  type RegType,
+  regStr,
+  regTypeStr,
+  type StoredState,
+  unknownScalar,
+  type VState,
+} from "./state.js";
+import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
+
+export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
+const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+const MAX_CALL_FRAMES = 8;
+
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly text: string;
+}
+
+export interface VerifyError {
+  /** Instruction (slot) index. */
+  readonly insn: number;
+  readonly message: string;
+  readonly source?: SourceLocation;
+  /** False when tsbpf refused a construct it does not model (not a kernel verdict). */
+  readonly modelled: boolean;
+}
+
+export interface VerifyResult {
+  readonly program: string;
+  readonly section: string;
+  readonly type: string;
+  readonly verdict: "accept" | "reject";
+  readonly error?: VerifyError;
+  readonly processedInsns: number;
+  readonly log: string;
+  /** Branch decisions and register bounds along the failing path. */
+  readonly trace?: readonly string[];
+  readonly hint?: string;
+  readonly stats: {
+    readonly maxStatesPerInsn: number;
+    readonly totalStates: number;
+    readonly peakStates: number;
+  };
+}
+
+export interface VerifyOptions {
+  /** 0 none, 1 the kernel's level 1 (path to the error), 2 every instruction with state. */
+  readonly logLevel?: 0 | 1 | 2;
+  /** Instruction budget (the kernel's 1M). */
+  readonly maxInsns?: number;
+}
+
+interface Pending {
+  state: VState;
+  insn: number;
+  prev: number;
+}
+
+interface Env extends MemEnv {
+  readonly prog: ProgramSpec;
+  readonly obj: ObjectSpec;
+  readonly cfg: Cfg;
+  readonly opts: VerifyOptions;
+  idGen: number;
+  processed: number;
+  jmps: number;
+  prevJmps: number;
+  prevProcessed: number;
+  explored: Map<number, StoredState[]>;
+  totalStates: number;
+  peakStates: number;
+  curStates: number;
+  log: string[];
+  stackDepth: Map<number, number>;
+}
+
+const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
+  0: "add",
+  16: "sub",
+  32: "mul",
+  48: "div",
+  64: "or",
+  80: "and",
+  96: "lsh",
+  112: "rsh",
+  144: "mod",
+  160: "xor",
+  192: "arsh",
+};
+const ALU_SYM: Readonly<Record<number, string>> = {
+  0: "+=",
+  16: "-=",
+  32: "*=",
+  48: "/=",
+  64: "|=",
+  80: "&=",
+  96: "<<=",
+  112: ">>=",
+  128: "neg",
+  144: "%=",
+  160: "^=",
+  176: "=",
+  192: "s>>=",
+  208: "endian",
+};
+
+function checkRead(st: VState, insn: number, r: number): Reg {
+  if (r > 10) throw new VerifyAbort(insn, `R${r} is invalid`);
+  const reg = curFrame(st).regs[r]!;
+  if (reg.type === "not_init") throw new VerifyAbort(insn, `R${r} !read_ok`);
+  return reg;
+}
+
+function checkWrite(insn: number, r: number): void {
+  if (r > 10) throw new VerifyAbort(insn, `R${r} is invalid`);
+  if (r === 10) throw new VerifyAbort(insn, "frame pointer is read only");
+}
+
+function setReg(st: VState, r: number, v: Reg): void {
+  curFrame(st).regs[r] = v;
+}
+
+/** All registers (and spilled registers) of every frame. */
+function* allRegs(st: VState): Generator<Reg> {
+  for (const f of st.frames) {
+    for (const r of f.regs) yield r;
+    for (const s of f.stack) if (s.kinds[0] === "r") yield s.spilled;
+  }
+}
+
+function forEachRegSlot(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
+  for (const f of st.frames) {
+    f.regs.forEach((r, i) => fn(r, (v) => (f.regs[i] = v)));
+    for (const s of f.stack) if (s.kinds[0] === "r") fn(s.spilled, (v) => (s.spilled = v));
+  }
+}
+
+// --------------------------------------------------------------------------------- ALU
+
+function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
+  const is64 = (i.opcode & 7) === 7;
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & 8) !== 0;
+  const regs = curFrame(st).regs;
+  if (op === 0x80 || op === 0xd0) {
+    checkRead(st, t, i.dst);
+    if (isPointer(regs[i.dst]!)) {
+      throw new VerifyAbort(t, `R${i.dst} pointer arithmetic prohibited`);
+    }
+    checkWrite(t, i.dst);
+    const d = { ...regs[i.dst]!, id: 0 };
+    if (op === 0x80) neg(d, is64 ? 64 : 32);
+    else byteSwap(d, i.imm as 16 | 32 | 64, is64 || x);
+    setReg(st, i.dst, d);
+    return;
+  }
+  if (op === 0xb0) {
+    if (x) checkRead(st, t, i.src);
+    checkWrite(t, i.dst);
+    if (!x) {
+      setReg(st, i.dst, constScalar(is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0)));
+      return;
+    }
+    const s = regs[i.src]!;
+    if (is64) {
+      if (i.off === 0) {
+        if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
+        setReg(st, i.dst, { ...s });
+      } else {
+        const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
+        signExtend(d, i.off / 8);
+        setReg(st, i.dst, d);
+      }
+      return;
+    }
+    const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
+    if (i.off === 0) truncate(d, 4);
+    else signExtend32(d, i.off / 8);
+    setReg(st, i.dst, d);
+    return;
+  }
+  const name = ALU_OP_NAMES[op];
+  if (!name) throw new VerifyAbort(t, `invalid BPF_ALU opcode ${op.toString(16)}`);
+  let src: Reg;
+  if (x) {
+    src = checkRead(st, t, i.src);
+  } else {
+    src = constScalar(is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0));
+  }
+  const dstIn = checkRead(st, t, i.dst);
+  if ((op === 0x30 || op === 0x90) && !x && i.imm === 0) throw new VerifyAbort(t, "div by zero");
+  if ((op === 0x60 || op === 0x70 || op === 0xc0) && !x && (i.imm < 0 || i.imm >= (is64 ? 64 : 32))) {
+    throw new VerifyAbort(t, `invalid shift ${i.imm}`);
+  }
+  checkWrite(t, i.dst);
+  if (isPointer(dstIn) || isPointer(src)) {
+    pointerAlu(env, st, t, i, dstIn, src, is64, op);
+    return;
+  }
+  const d = { ...dstIn, id: 0 };
+  const s = copyBounds(src);
+  if (is64) alu64(name, d, s);
+  else alu32(name, d, s);
+  setReg(st, i.dst, d);
+}
+
+const NO_ARITH: ReadonlySet<RegType> = new Set([
+  "pkt_end",
+  "sock",
+  "sock_common",
+  "tcp_sock",
+  "map_ptr",
+  "flow_keys",
+  "btf_id",
+  "func",
+]);
+
+function pointerAlu(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  dst: Reg,
+  src: Reg,
+  is64: boolean,
+  op: number,
+): void {
+  const regs = curFrame(st).regs;
+  const sym = ALU_SYM[op]!;
+  if (isPointer(dst) && isPointer(src)) {
+    if (op === 0x10 && is64) {
+      setReg(st, i.dst, unknownScalar());
+      return;
+    }
+    throw new VerifyAbort(t, `R${i.dst} pointer ${sym} pointer prohibited`);
+  }
+  let ptr = dst;
+  let off = src;
+  if (!isPointer(dst)) {
+    if (op === 0x10) throw new VerifyAbort(t, `R${i.dst} tried to subtract pointer from scalar`);
+    ptr = src;
+    off = dst;
+  }
+  const ptrReg = isPointer(dst) ? i.dst : i.src;
+  if (!is64) {
+    throw new VerifyAbort(t, `R${i.dst} 32-bit pointer arithmetic prohibited`);
+  }
+  if (ptr.maybeNull) {
+    throw new VerifyAbort(
+      t,
+      `R${i.dst} pointer arithmetic on ${regTypeStr(ptr)} prohibited, null-check it first`,
+    );
+  }
+  if (NO_ARITH.has(ptr.type)) {
+    if (!(ptr.type === "map_ptr" && isConst(off) && off.varOff.value === 0n && op === 0x00)) {
+      throw new VerifyAbort(t, `R${i.dst} pointer arithmetic on ${regTypeStr(ptr)} prohibited`);
+    }
+  }
+  if (op === 0x50 || op === 0x40 || op === 0xa0) {
+    throw new VerifyAbort(t, `R${i.dst} bitwise operator ${sym} on pointer prohibited`);
+  }
+  if (op !== 0x00 && op !== 0x10) {
+    throw new VerifyAbort(t, `R${i.dst} pointer arithmetic with ${sym} operator prohibited`);
+  }
+  const tstr = regTypeStr(ptr);
+  const known = isConst(off);
+  const val = BigInt.asIntN(64, off.varOff.value);
+  // check_reg_sane_offset on the scalar
+  if (known && (val >= BigInt(BPF_MAX_VAR_OFF) || val <= -BigInt(BPF_MAX_VAR_OFF))) {
+    throw new VerifyAbort(t, `math between ${tstr} pointer and ${val} is not allowed`);
+  }
+  if (off.smin === S64_MIN) {
+    throw new VerifyAbort(
+      t,
+      `math between ${tstr} pointer and register with unbounded min value is not allowed`,
+    );
+  }
+  if (off.smin >= BigInt(BPF_MAX_VAR_OFF) || off.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+    throw new VerifyAbort(t, `value ${off.smin} makes ${tstr} pointer be out of bounds`);
+  }
+  void ptrReg;
+  void regs;
+  const d: Reg = { ...ptr };
+  if (known) {
+    const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
+    if (nOff === (nOff | 0)) {
+      d.off = nOff;
+      setReg(st, i.dst, sanePtr(t, d));
+      return;
+    }
+  }
+  const b = copyBounds(ptr);
+  alu64(op === 0x00 ? "add" : "sub", b, copyBounds(off));
+  assignBounds(d, b);
+  if (isPkt(ptr.type)) {
+    d.id = ++env.idGen;
+    d.range = 0;
+  }
+  setReg(st, i.dst, sanePtr(t, d));
+}
+
+function sanePtr(t: number, d: Reg): Reg {
+  const tstr = regTypeStr(d);
+  if (d.smin === S64_MIN) {
+    throw new VerifyAbort(
+      t,
+      `math between ${tstr} pointer and register with unbounded min value is not allowed`,
+    );
+  }
+  if (d.smin >= BigInt(BPF_MAX_VAR_OFF) || d.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+    throw new VerifyAbort(t, `value ${d.smin} makes ${tstr} pointer be out of bounds`);
+  }
+  if (d.off >= BPF_MAX_VAR_OFF || d.off <= -BPF_MAX_VAR_OFF) {
+    throw new VerifyAbort(t, `value ${d.off} makes ${tstr} pointer be out of bounds`);
+  }
+  return d;
+}
+
+// --------------------------------------------------------------------------------- branches
+
+/** find_good_pkt_pointers: every packet pointer sharing `dst`'s id learns the range. */
+function goodPkt(st: VState, dst: Reg, rightOpen: boolean): void {
+  if (dst.off < 0 || (dst.off === 0 && rightOpen)) return;
+  if (dst.umax > 0xffffn || dst.umax + BigInt(dst.off) > 0xffffn) return;
+  const range = rightOpen ? dst.off + 1 : dst.off;
+  for (const r of allRegs(st)) {
+    if (r.type === dst.type && r.id === dst.id) r.range = Math.max(r.range, range);
+  }
+}
+
+/** try_match_pkt_pointers; returns true when the comparison was a packet range check. */
+function pktCompare(
+  st: VState,
+  other: VState,
+  a: Reg,
+  b: Reg,
+  op: CondOp,
+  ai: number,
+  bi: number,
+  is32: boolean,
+): boolean {
+  if (is32) return false;
+  const rA = (s: VState): Reg => curFrame(s).regs[ai]!;
+  const rB = (s: VState): Reg => curFrame(s).regs[bi]!;
+  const pktVsEnd =
+    (isPkt(a.type) && b.type === "pkt_end") || (a.type === "pkt" && b.type === "pkt_meta" ? false : false);
+  const metaVsPkt = a.type === "pkt_meta" && b.type === "pkt";
+  let o = op;
+  let first = rA;
+  if (!(pktVsEnd || metaVsPkt)) {
+    const rev = (isPkt(b.type) && a.type === "pkt_end") || (b.type === "pkt_meta" && a.type === "pkt");
+    if (!rev) return false;
+    o = flipOp(op);
+    first = rB;
+  }
+  // `first` is the packet pointer on the left of `first <o> end`. st = fall-through, other = taken.
+  switch (o) {
+    case "jgt":
+      goodPkt(st, first(st), false);
+      return true;
+    case "jlt":
+      goodPkt(other, first(other), true);
+      return true;
+    case "jge":
+      goodPkt(st, first(st), true);
+      return true;
+    case "jle":
+      goodPkt(other, first(other), false);
+      return true;
+    default:
+      return true;
+  }
+}
+
+/** mark_ptr_or_null_regs for every register sharing `id`. */
+function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
+  let refToRelease = 0;
+  forEachRegSlot(st, (r, set) => {
+    if (!r.maybeNull || r.id !== id) return;
+    if (isNull) {
+      if (r.refObjId) refToRelease = r.refObjId;
+      set(constScalar(0n));
+    } else {
+      r.maybeNull = false;
+      if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" ? 0 : r.id;
+    }
+  });
+  if (isNull && refToRelease) st.refs = st.refs.filter((x) => x.id !== refToRelease);
+}
+
+/** Propagate a refined scalar to its linked copies (sync_linked_regs). */
+function syncLinked(st: VState, regno: number): void {
+  const r = curFrame(st).regs[regno]!;
+  if (r.type !== "scalar" || r.id === 0) return;
+  forEachRegSlot(st, (o, set) => {
+    if (o !== r && o.type === "scalar" && o.id === r.id) set({ ...r });
+  });
+}
+
+// --------------------------------------------------------------------------------- engine
+
+export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOptions = {}): VerifyResult {
+  const code = toSlots(prog.insns);
+  const env: Env = {
+    prog,
+    obj,
+    cfg: undefined as unknown as Cfg,
+    opts,
+    idGen: 0,
+    processed: 0,
+    jmps: 0,
+    prevJmps: 0,
+    prevProcessed: 0,
+    explored: new Map(),
+    totalStates: 0,
+    peakStates: 0,
+    curStates: 0,
+    log: [],
+    stackDepth: new Map(),
+    progType: prog.type.name,
+    ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
+    rodata: (name) => {
+      const m = obj.maps.find((x) => x.name === name);
+      return m?.readonly ? m.data : undefined;
+    },
+    noteStackDepth(subprog, depth) {
+      if (depth > (this.stackDepth.get(subprog) ?? 0)) this.stackDepth.set(subprog, depth);
+    },
+  };
+  let trace: string[] = [];
+  let error: VerifyError | undefined;
+  try {
+    preChecks(code);
+    (env as { cfg: Cfg }).cfg = buildCfg(code);
+    trace = run(env);
+    checkStackDepth(env);
+  } catch (e) {
+    if (!(e instanceof VerifyAbort)) throw e;
+    const src = sourceFor(prog, e.insn);
+    error = { insn: e.insn, message: e.message, modelled: e.kernelWording, ...(src ? { source: src } : {}) };
+    trace = (e as VerifyAbort & { trace?: string[] }).trace ?? [];
+    for (const line of e.message.split("\n")) env.log.push(line);
+  }
+  const maxStates = Math.max(0, ...[...env.explored.values()].map((l) => l.length));
+  env.log.push(
+    `processed ${env.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`,
+  );
+  const level = opts.logLevel ?? 1;
+  // At level 1 a successful verification keeps only the statistics (the kernel resets its log).
+  const logLines = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
+  const hint = error ? hintFor(error.message) : undefined;
+  return {
+    program: prog.name,
+    section: prog.section,
+    type: prog.type.name,
+    verdict: error ? "reject" : "accept",
+    ...(error ? { error } : {}),
+    processedInsns: env.processed,
+    log: logLines.length ? `${logLines.join("\n")}\n` : "",
+    ...(error ? { trace } : {}),
+    ...(hint ? { hint } : {}),
+    stats: { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates },
+  };
+}
+
+function preChecks(code: readonly (Instruction | undefined)[]): void {
+  for (let t = 0; t < code.length; t++) {
+    const i = code[t];
+    if (!i) continue;
+    if (i.opcode === 0x18) {
+      if (
+        t + 1 >= code.length ||
+        !i.wide ||
+        i.wide.opcode !== 0 ||
+        i.wide.dst !== 0 ||
+        i.wide.src !== 0 ||
+        i.wide.off !== 0
+      ) {
+        throw new VerifyAbort(t, "invalid bpf_ld_imm64 insn");
+      }
+      if (![0, 1, 2, 4, 5, 6].includes(i.src) || i.off !== 0)
+        throw new VerifyAbort(t, "unrecognized bpf_ld_imm64 insn");
+      continue;
+    }
+    const err = reservedFieldError(i);
+    if (err?.startsWith("unknown opcode")) throw new VerifyAbort(t, err);
+  }
+}
+
+function checkStackDepth(env: Env): void {
+  // Combined stack of the deepest call chain (16-byte rounding, as with the JIT).
+  const depthOf = (sp: number): number => {
+    const d = env.stackDepth.get(sp) ?? 0;
+    return Math.ceil(d / 16) * 16;
+  };
+  const code = env.cfg.code;
+  const subs = env.cfg.subprogs;
+  const endOf = (sp: number): number => {
+    const k = subs.indexOf(sp);
+    return k + 1 < subs.length ? subs[k + 1]! : code.length;
+  };
+  const walk = (sp: number, acc: number, frames: number): void => {
+    const total = acc + depthOf(sp);
+    if (total > 512)
+      throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
+    for (let t = sp; t < endOf(sp); t++) {
+      const i = code[t];
+      if (i && i.opcode === 0x85 && i.src === 1) walk(t + i.imm + 1, total, frames + 1);
+    }
+  };
+  walk(0, 0, 1);
+}
+
+function sourceFor(prog: ProgramSpec, insn: number): SourceLocation | undefined {
+  let best: (typeof prog.lineInfo)[number] | undefined;
+  for (const li of prog.lineInfo) if (li.insn <= insn && (!best || li.insn >= best.insn)) best = li;
+  if (!best) return undefined;
+  return { file: best.file, line: best.line, column: best.column, text: best.text };
+}
+
+function hintFor(msg: string): string | undefined {
+  if (/invalid mem access '.*_or_null'/.test(msg)) {
+    return "the pointer may be NULL here: check it (if (!p) return ...) before dereferencing it";
+  }
+  if (/invalid access to packet/.test(msg)) {
+    return "compare the packet pointer plus the access size with data_end before the access";
+  }
+  if (/min value is negative|unbounded memory access|max value is outside|min value is outside/.test(msg)) {
+    return "bound the index on both sides (unsigned type, or if (i < N)) before using it as an offset";
+  }
+  if (/too large|infinite loop|too complex/.test(msg)) {
+    return "a loop the verifier cannot bound: give it a constant trip count, or use bpf_loop()";
+  }
+  if (/Unreleased reference/.test(msg))
+    return "every path must submit or discard the reserved ring buffer record";
+  if (/!read_ok/.test(msg)) return "the register is read before it is set (R1-R5 do not survive a call)";
+  if (/invalid access to map value/.test(msg)) return "the access goes past the end of the map value";
+  return undefined;
+}
+
+function initState(env: Env): VState {
+  const f = newFrame(0, -1, 0);
+  f.regs[1] = pointer("ctx");
+  return { frames: [f], refs: [], trace: [] };
+}
+
+function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
+  const level = env.opts.logLevel ?? 1;
+  if (level === 0) return;
+  const li = env.prog.lineInfo.find((x) => x.insn === t);
+  if (li) env.log.push(`; ${li.text.trim()} @ ${li.file.split("/").pop()}:${li.line}`);
+  env.log.push(`${t}: ${kernelInsnText(i, i.opcode === 0x18 ? imm64(i) : undefined)}`);
+  void st;
+}
+
+function logState(env: Env, st: VState, regs?: number[]): void {
+  if ((env.opts.logLevel ?? 1) === 0) return;
+  const line = frameStr(curFrame(st), regs ? new Set(regs) : undefined);
+  if (!line) return;
+  const last = env.log.length - 1;
+  if (last >= 0 && /^\d+: \(/.test(env.log[last]!)) {
+    env.log[last] = `${env.log[last]!.padEnd(37)} ; ${line}`;
+  } else env.log.push(line);
+}
+
+function finishPath(st: VState): void {
+  let p = st.parent;
+  while (p) {
+    p.branches--;
+    if (p.branches > 0) break;
+    p = p.parent;
+  }
+}
+
+function run(env: Env): string[] {
+  const stack: Pending[] = [];
+  let st = initState(env);
+  let t = 0;
+  let prev = 0;
+  const code = env.cfg.code;
+  const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
+  const fail = (e: unknown): never => {
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace;
+    throw e;
+  };
+  const push = (s: VState, insn: number, from: number): void => {
+    if (s.parent) s.parent.branches++;
+    stack.push({ state: s, insn, prev: from });
+    if (stack.length > COMPLEXITY_LIMIT_JMP_SEQ) {
+      throw new VerifyAbort(from, `The sequence of ${stack.length} jumps is too complex.`);
+    }
+  };
+  let lastEnd = -1;
+  for (;;) {
+    let endPath = false;
+    try {
+      if (t < 0 || t >= code.length)
+        throw new VerifyAbort(t, `invalid insn idx ${t} insn_cnt ${code.length}`);
+      if (++env.processed > maxInsns) {
+        throw new VerifyAbort(t, `BPF program is too large. Processed ${env.processed} insn`);
+      }
+      if (env.cfg.prunePoints.has(t)) {
+        if (isStateVisited(env, st, t)) {
+          if ((env.opts.logLevel ?? 1) >= 1)
+            env.log.push(lastEnd === -2 ? `${t}: safe` : `from ${prev} to ${t}: safe`);
+          finishPath(st);
+          endPath = true;
+        }
+      }
+      if (!endPath) {
+        const i = code[t]!;
+        logInsn(env, st, t, i);
+        const next = step(env, st, t, i, push);
+        prev = t;
+        if (next === -1) {
+          finishPath(st);
+          endPath = true;
+        } else {
+          t = next;
+          lastEnd = -2;
+        }
+      }
+    } catch (e) {
+      fail(e);
+    }
+    if (endPath) {
+      const p = stack.pop();
+      if (!p) return [];
+      st = p.state;
+      t = p.insn;
+      prev = p.prev;
+      lastEnd = -1;
+      if ((env.opts.logLevel ?? 1) >= 2) env.log.push(`from ${prev} to ${t}: ${frameStr(curFrame(st))}`);
+    }
+  }
+}
+
+/** One instruction; returns the next instruction index, or -1 when the path ends. */
+function step(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  push: (s: VState, insn: number, from: number) => void,
+): number {
+  const cls = i.opcode & 7;
+  const regs = (): Reg[] => curFrame(st).regs;
+  const reserved = i.opcode === 0x18 ? undefined : reservedFieldError(i);
+  if (reserved) throw new VerifyAbort(t, reserved);
+  switch (cls) {
+    case 4:
+    case 7:
+      checkAlu(env, st, t, i);
+      logState(env, st, [i.dst]);
+      return t + 1;
+    case 1: {
+      // LDX
+      checkRead(st, t, i.src);
+      checkWrite(t, i.dst);
+      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const sx = (i.opcode & 0xe0) === 0x80;
+      const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, { signExt: sx })!;
+      if (sx && v.type === "scalar" && isConst(v)) {
+        signExtend(v, size);
+      }
+      setReg(st, i.dst, v);
+      logState(env, st, [i.dst]);
+      return t + 1;
+    }
+    case 3: {
+      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      if ((i.opcode & 0xe0) === 0xc0) {
+        checkAtomic(env, st, t, i, size);
+        return t + 1;
+      }
+      const v = checkRead(st, t, i.src);
+      checkRead(st, t, i.dst);
+      checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
+      logState(env, st);
+      return t + 1;
+    }
+    case 2: {
+      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      checkRead(st, t, i.dst);
+      checkMemAccess(env, st, t, i.dst, i.off, size, true, undefined, { stImm: i.imm });
+      logState(env, st);
+      return t + 1;
+    }
+    case 0: {
+      if (i.opcode === 0x18) {
+        checkWrite(t, i.dst);
+        setReg(st, i.dst, ldImm64(env, t, i));
+        logState(env, st, [i.dst]);
+        return t + 2;
+      }
+      const mode = i.opcode & 0xe0;
+      if (mode !== 0x20 && mode !== 0x40) throw new VerifyAbort(t, "invalid BPF_LD mode");
+      if (!allowsLegacyPacketLoads(env.progType)) {
+        throw new VerifyAbort(t, "BPF_LD_[ABS|IND] instructions not allowed for this program type");
+      }
+      if (mode === 0x40) checkRead(st, t, i.src);
+      const r6 = checkRead(st, t, 6);
+      if (r6.type !== "ctx") throw new VerifyAbort(t, "at the time of BPF_LD_ABS|IND R6 != pointer to skb");
+      if (st.frames.length > 1)
+        throw new VerifyAbort(t, "BPF_LD_[ABS|IND] cannot be used inside bpf-to-bpf calls");
+      for (let r = 1; r <= 5; r++) setReg(st, r, notInit());
+      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const r0 = unknownScalar();
+      truncate(r0, size);
+      setReg(st, 0, r0);
+      return t + 1;
+    }
+    default:
+      break;
+  }
+  // JMP / JMP32
+  env.jmps++;
+  const op = i.opcode & 0xf0;
+  const is32 = cls === 6;
+  if (op === 0x80) {
+    if (i.src === 1) return pseudoCall(env, st, t, i, push);
+    if (i.src === 2) throw notModelled(t, "kfunc call");
+    helperCall(env, st, t, i, push);
+    return t + 1;
+  }
+  if (op === 0x90) return exitInsn(env, st, t);
+  if (op === 0x00) return is32 ? t + i.imm + 1 : t + i.off + 1;
+  const cop = COND_OPS[op];
+  if (!cop) throw new VerifyAbort(t, `invalid BPF_JMP/JMP32 opcode ${hex(i.opcode)}`);
+  const x = (i.opcode & 8) !== 0;
+  const a = checkRead(st, t, i.dst);
+  const b = x ? checkRead(st, t, i.src) : constScalar(is32 ? BigInt(i.imm >>> 0) : BigInt(i.imm));
+  const target = t + i.off + 1;
+  const cond = `${i.dst}:${regStr(a)} ${cop} ${x ? regStr(b) : i.imm}`;
+  // pointer comparisons
+  if (isPointer(a) || isPointer(b)) {
+    const pa = isPointer(a);
+    const pb = isPointer(b);
+    if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
+      const p = pa ? a : b;
+      const s = pa ? b : a;
+      if (isConst(s) && s.varOff.value === 0n) {
+        if (!p.maybeNull) {
+          // a non-NULL pointer is never 0
+          const taken = cop === "jne";
+          st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
+          return taken ? target : t + 1;
+        }
+        const other = cloneState(st);
+        const id = p.id;
+        markPtrOrNull(other, id, cop === "jeq");
+        markPtrOrNull(st, id, cop !== "jeq");
+        other.trace.push(`${t}: ${cond} taken`);
+        st.trace.push(`${t}: ${cond} not taken`);
+        push(other, target, t);
+        return t + 1;
+      }
+    }
+    if (p_or_null(a) || p_or_null(b)) {
+      // comparing a maybe-NULL pointer with anything else teaches nothing; both paths
+    }
+    const other = cloneState(st);
+    if (pa && pb) pktCompare(st, other, a, b, cop, i.dst, x ? i.src : -1, is32);
+    other.trace.push(`${t}: ${cond} taken`);
+    st.trace.push(`${t}: ${cond} not taken`);
+    push(other, target, t);
+    return t + 1;
+  }
+  const taken = scalarBranchTaken(a, b, cop, is32);
+  if (taken === 1) {
+    st.trace.push(`${t}: ${cond} -> always taken`);
+    return target;
+  }
+  if (taken === 0) {
+    st.trace.push(`${t}: ${cond} -> never taken`);
+    return t + 1;
+  }
+  const other = cloneState(st);
+  // taken side
+  {
+    const ra = curFrame(other).regs[i.dst]!;
+    const rb = x ? curFrame(other).regs[i.src]! : { ...b };
+    refine(ra, rb, cop, is32, false);
+    if (!boundsEmpty(ra) && !boundsEmpty(rb)) {
+      syncLinked(other, i.dst);
+      if (x) syncLinked(other, i.src);
+      other.trace.push(`${t}: ${cond} taken`);
+      push(other, target, t);
+    }
+  }
+  const ra = regs()[i.dst]!;
+  const rb = x ? regs()[i.src]! : { ...b };
+  refine(ra, rb, cop, is32, true);
+  if (boundsEmpty(ra) || boundsEmpty(rb)) return -1;
+  syncLinked(st, i.dst);
+  if (x) syncLinked(st, i.src);
+  st.trace.push(`${t}: ${cond} not taken`);
+  return t + 1;
+}
+
+const p_or_null = (r: Reg): boolean => r.maybeNull;
+const hex = (n: number): string => n.toString(16).padStart(2, "0");
+
+function ldImm64(env: Env, t: number, i: Instruction): Reg {
+  const r = i.ref;
+  if (r && i.src !== 4) {
+    if (r.kind === "map") {
+      const map = env.obj.maps.find((m) => m.name === r.map);
+      if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
+      return pointer("map_ptr", { map });
+    }
+    if (r.kind === "mapValue") {
+      const map = env.obj.maps.find((m) => m.name === r.map);
+      if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
+      if (map.origin === "kconfig") throw notModelled(t, ".kconfig externs");
+      if (r.offset >= map.valueSize) {
+        throw new VerifyAbort(
+          t,
+          `invalid access to map value pointer, value_size=${map.valueSize} off=${r.offset}`,
+        );
+      }
+      return pointer("map_value", { map, off: r.offset });
+    }
+    if (r.kind === "extern") throw notModelled(t, `extern ${r.symbol}`);
+  }
+  switch (i.src) {
+    case 0:
+      return constScalar(imm64(i));
+    case 1:
+    case 5: {
+      const ref = i.ref;
+      const map =
+        ref && (ref.kind === "map" || ref.kind === "mapValue")
+          ? env.obj.maps.find((m) => m.name === ref.map)
+          : undefined;
+      if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
+      return pointer("map_ptr", { map });
+    }
+    case 2:
+    case 6: {
+      const ref = i.ref;
+      if (!ref || ref.kind !== "mapValue") throw notModelled(t, "ld_imm64 map value without a relocation");
+      const map = env.obj.maps.find((m) => m.name === ref.map);
+      if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
+      if (map.origin === "kconfig") throw notModelled(t, ".kconfig externs");
+      const off = ref.offset;
+      if (off >= map.valueSize) {
+        throw new VerifyAbort(
+          t,
+          `invalid access to map value pointer, value_size=${map.valueSize} off=${off}`,
+        );
+      }
+      return pointer("map_value", { map, off });
+    }
+    case 4:
+      return pointer("func", { subprog: t + i.imm + 1 });
+    default:
+      throw notModelled(t, `ld_imm64 src ${i.src}`);
+  }
+}
+
+function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: number): void {
+  if (size !== 4 && size !== 8) throw new VerifyAbort(t, "invalid atomic operand size");
+  const okOps = [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1];
+  if (!okOps.includes(i.imm)) throw new VerifyAbort(t, `BPF_ATOMIC uses invalid atomic opcode ${hex(i.imm)}`);
+  checkRead(st, t, i.src);
+  checkRead(st, t, i.dst);
+  if (i.imm === 0xf1) checkRead(st, t, 0);
+  const v = curFrame(st).regs[i.src]!;
+  const d = curFrame(st).regs[i.dst]!;
+  if (
+    d.type === "ctx" ||
+    isPkt(d.type) ||
+    d.type === "flow_keys" ||
+    d.type === "sock" ||
+    d.type === "sock_common" ||
+    d.type === "tcp_sock"
+  ) {
+    throw new VerifyAbort(t, `BPF_ATOMIC stores into R${i.dst} ${regTypeStr(d)} is not allowed`);
+  }
+  if (isPointer(v)) throw notModelled(t, "atomic operation with a pointer operand");
+  checkMemAccess(env, st, t, i.dst, i.off, size, false, undefined, { isAtomic: true });
+  checkMemAccess(env, st, t, i.dst, i.off, size, true, unknownScalar(), { isAtomic: true });
+  const fetch = (i.imm & 1) !== 0;
+  if (fetch) {
+    const r = unknownScalar();
+    truncate(r, size);
+    setReg(st, i.imm === 0xf1 ? 0 : i.src, r);
+  }
+}
+
+// --------------------------------------------------------------------------------- calls
+
+function pseudoCall(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  push: (s: VState, insn: number, from: number) => void,
+): number {
+  void push;
+  if (st.frames.length >= MAX_CALL_FRAMES) {
+    throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+  }
+  const target = t + i.imm + 1;
+  const caller = curFrame(st);
+  const callee = newFrame(st.frames.length, t, target);
+  for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
+  st.frames.push(callee);
+  st.trace.push(`${t}: call subprog at ${target}`);
+  return target;
+}
+
+function exitInsn(env: Env, st: VState, t: number): number {
+  const f = curFrame(st);
+  if (st.frames.length > 1) {
+    const r0 = checkRead(st, t, 0);
+    if (f.isCallback) {
+      const [lo, hi] = f.callbackRet ?? [0, 1];
+      if (r0.type !== "scalar") {
+        throw new VerifyAbort(
+          t,
+          `At callback return the register R0 is not a known value (${regTypeStr(r0)})`,
+        );
+      }
+      if (r0.smin < BigInt(lo) || r0.smax > BigInt(hi)) {
+        throw new VerifyAbort(t, invalidScalar("At callback return", r0, lo, hi));
+      }
+    }
+    if (r0.type === "stack" && r0.frameno === f.frameno) {
+      throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
+    }
+    st.frames.pop();
+    const caller = curFrame(st);
+    for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
+    caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
+    return f.callsite + 1;
+  }
+  // main program exit
+  if (st.refs.length > 0) {
+    const r = st.refs[0]!;
+    throw new VerifyAbort(
+      t,
+      `Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`,
+    );
+  }
+  const r0 = checkRead(st, t, 0);
+  const rule = returnRule(
+    env.progType,
+    env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
+  );
+  if (rule.kind === "range") {
+    if (r0.type !== "scalar") {
+      throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
+    }
+    if (r0.smin < BigInt(rule.min) || r0.smax > BigInt(rule.max)) {
+      throw new VerifyAbort(t, invalidScalar("At program exit", r0, rule.min, rule.max));
+    }
+  } else if (rule.kind !== "any") {
+    throw notModelled(t, `return value rule '${rule.kind}'`);
+  }
+  return -1;
+}
+
+function invalidScalar(ctx: string, r: Reg, lo: number, hi: number): string {
+  let s = `${ctx} the register R0 has`;
+  let unknown = true;
+  if (r.smin > S64_MIN) {
+    s += ` smin=${r.smin}`;
+    unknown = false;
+  }
+  if (r.smax < (1n << 63n) - 1n) {
+    s += ` smax=${r.smax}`;
+    unknown = false;
+  }
+  if (unknown) s += " unknown scalar value";
+  return `${s} should have been in [${lo}, ${hi}]`;
+}
+
+function helperCall(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  push: (s: VState, insn: number, from: number) => void,
+): void {
+  const h = helperById(i.imm);
+  if (!h || !h.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
+  const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
+  if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
+  if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
+  const protos = protosForProgType(h, env.progType);
+  const proto = protos && protos.length === 1 ? protos[0]! : h.proto;
+  if (protos && protos.length > 1) {
+    const same = protos.every(
+      (p) =>
+        JSON.stringify(p.args) === JSON.stringify(protos[0]!.args) &&
+        JSON.stringify(p.ret) === JSON.stringify(protos[0]!.ret),
+    );
+    if (!same) throw notModelled(t, `${h.name} (its prototype depends on the attach type)`);
+  }
+  if (proto.gplOnly && !isGpl(env.prog.license)) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
+  if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
+  if (proto.allowed) throw notModelled(t, `${h.name} (${proto.allowed})`);
+  const frame = curFrame(st);
+  let map = undefined as Reg["map"];
+  let releaseRef = 0;
+  let allocSize = 0;
+  let callback = -1;
+  const args = proto.args;
+  for (let k = 0; k < args.length; k++) {
+    const a = args[k]!;
+    const regno = k + 1;
+    if (a.base === "ARG_DONTCARE" || a.base === "") continue;
+    const reg = checkRead(st, t, regno);
+    const maybeNull = a.flags.includes("PTR_MAYBE_NULL");
+    const isNullScalar = reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n;
+    if (isPkt(reg.type) && !proto.pktAccess && a.base !== "ARG_ANYTHING") {
+      throw new VerifyAbort(t, HELPER_CALL_MESSAGES.packetAccess());
+    }
+    const expect = (ok: boolean, expected: string): void => {
+      if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
+    };
+    switch (a.base) {
+      case "ARG_ANYTHING":
+        break;
+      case "ARG_CONST_MAP_PTR":
+        expect(reg.type === "map_ptr", "map_ptr");
+        map = reg.map;
+        break;
+      case "ARG_PTR_TO_MAP_KEY":
+      case "ARG_PTR_TO_MAP_VALUE": {
+        if (maybeNull && isNullScalar) break;
+        memArgType(t, regno, reg);
+        if (!map)
+          throw new VerifyAbort(
+            t,
+            `invalid map_ptr to access map->${a.base === "ARG_PTR_TO_MAP_KEY" ? "key" : "value"}`,
+          );
+        const sz = a.base === "ARG_PTR_TO_MAP_KEY" ? map.keySize : map.valueSize;
+        checkHelperMem(
+          env,
+          st,
+          t,
+          regno,
+          sz,
+          sz,
+          a.flags.includes("MEM_UNINIT"),
+          a.flags.includes("MEM_UNINIT"),
+          h.name,
+        );
+        break;
+      }
+      case "ARG_PTR_TO_MEM": {
+        if (maybeNull && isNullScalar) break;
+        memArgType(t, regno, reg);
+        if (a.flags.includes("MEM_FIXED_SIZE")) {
+          const sz = a.size ?? 0;
+          checkHelperMem(
+            env,
+            st,
+            t,
+            regno,
+            sz,
+            sz,
+            a.flags.includes("MEM_WRITE") || a.flags.includes("MEM_UNINIT"),
+            a.flags.includes("MEM_UNINIT"),
+            h.name,
+          );
+        }
+        break;
+      }
+      case "ARG_CONST_SIZE":
+      case "ARG_CONST_SIZE_OR_ZERO": {
+        expect(reg.type === "scalar", "scalar");
+        const prevArg = args[k - 1]!;
+        const memReg = frame.regs[regno - 1]!;
+        const zeroOk = a.base === "ARG_CONST_SIZE_OR_ZERO";
+        if (reg.smin < 0n) {
+          throw new VerifyAbort(t, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+        }
+        if (reg.umin === 0n && !zeroOk) {
+          throw new VerifyAbort(t, `R${regno} invalid zero-sized read: u64=[${reg.umin},${reg.umax}]`);
+        }
+        if (reg.umax >= BigInt(BPF_MAX_VAR_OFF)) {
+          throw new VerifyAbort(
+            t,
+            `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`,
+          );
+        }
+        const nullMem =
+          prevArg.flags.includes("PTR_MAYBE_NULL") &&
+          memReg.type === "scalar" &&
+          isConst(memReg) &&
+          memReg.varOff.value === 0n;
+        if (!nullMem && reg.umax > 0n) {
+          checkHelperMem(
+            env,
+            st,
+            t,
+            regno - 1,
+            Number(reg.umin),
+            Number(reg.umax),
+            prevArg.flags.includes("MEM_WRITE") || prevArg.flags.includes("MEM_UNINIT"),
+            prevArg.flags.includes("MEM_UNINIT"),
+            h.name,
+          );
+        }
+        break;
+      }
+      case "ARG_CONST_ALLOC_SIZE_OR_ZERO":
+        expect(reg.type === "scalar", "scalar");
+        if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
+        allocSize = Number(reg.varOff.value);
+        break;
+      case "ARG_PTR_TO_CTX":
+        if (maybeNull && isNullScalar) break;
+        expect(reg.type === "ctx", "ctx");
+        if (reg.off !== 0 || !isConst(reg) || reg.varOff.value !== 0n) {
+          throw new VerifyAbort(t, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
+        }
+        break;
+      case "ARG_PTR_TO_STACK":
+        if (maybeNull && isNullScalar) break;
+        expect(reg.type === "stack", "fp");
+        break;
+      case "ARG_PTR_TO_RINGBUF_MEM":
+        expect(reg.type === "mem" && reg.ringbuf && !reg.maybeNull, "ringbuf_mem");
+        if (a.flags.includes("OBJ_RELEASE")) {
+          if (!reg.refObjId)
+            throw new VerifyAbort(t, `R${regno} must be referenced when passed to release function`);
+          if (reg.off !== 0 || !isConst(reg) || reg.varOff.value !== 0n) {
+            throw new VerifyAbort(
+              t,
+              `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`,
+            );
+          }
+          releaseRef = reg.refObjId;
+        }
+        break;
+      case "ARG_PTR_TO_FUNC":
+        expect(reg.type === "func", "func");
+        callback = reg.subprog;
+        break;
+      default:
+        throw notModelled(t, `${h.name} argument kind ${a.base}`);
+    }
+  }
+  if (map) {
+    const mt = mapTypeById(map.type)?.name ?? map.typeName;
+    if (!mapHelperCompatible(mt, h.name))
+      throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
+  }
+  // bpf_loop and friends: the callback runs in its own frame (modelled as zero or one call).
+  if (callback >= 0) {
+    if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
+    if (st.frames.length >= MAX_CALL_FRAMES)
+      throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+    const cb = cloneState(st);
+    const caller = curFrame(cb);
+    const callee = newFrame(cb.frames.length, t, callback);
+    callee.regs[1] = unknownScalar();
+    callee.regs[1].umax = 0xffff_ffffn;
+    callee.regs[1].smin = 0n;
+    callee.regs[1].smax = 0xffff_ffffn;
+    syncBounds(callee.regs[1]);
+    callee.regs[2] = { ...caller.regs[3]! };
+    callee.isCallback = true;
+    callee.callbackRet = [0, 1];
+    cb.frames.push(callee);
+    cb.trace.push(`${t}: bpf_loop callback at ${callback}`);
+    push(cb, callback, t);
+  }
+  if (releaseRef) {
+    st.refs = st.refs.filter((r) => r.id !== releaseRef);
+    forEachRegSlot(st, (r, set) => {
+      if (r.refObjId === releaseRef) set(unknownScalar());
+    });
+  }
+  for (let r = 0; r <= 5; r++) frame.regs[r] = notInit();
+  const ret = proto.ret;
+  const retNull = ret.flags.includes("PTR_MAYBE_NULL");
+  switch (ret.base) {
+    case "RET_INTEGER":
+      frame.regs[0] = unknownScalar();
+      break;
+    case "RET_VOID":
+      frame.regs[0] = notInit();
+      break;
+    case "RET_PTR_TO_MAP_VALUE": {
+      if (!map) throw new VerifyAbort(t, "kernel subsystem misconfigured verifier");
+      const mt = mapTypeById(map.type)?.name ?? "";
+      if (
+        ["array_of_maps", "hash_of_maps", "sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(
+          mt,
+        )
+      ) {
+        throw notModelled(t, `lookups in ${mt}`);
+      }
+      frame.regs[0] = pointer("map_value", { map, maybeNull: retNull, id: retNull ? ++env.idGen : 0 });
+      break;
+    }
+    case "RET_PTR_TO_MEM": {
+      if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
+      const id = ++env.idGen;
+      st.refs.push({ id, insn: t });
+      frame.regs[0] = pointer("mem", {
+        ringbuf: true,
+        maybeNull: retNull,
+        id,
+        refObjId: id,
+        memSize: allocSize,
+      });
+      break;
+    }
+    default:
+      throw notModelled(t, `${h.name} return type ${ret.base}`);
+  }
+  if (PACKET_CHANGING_HELPERS.includes(h.name)) {
+    forEachRegSlot(st, (r, set) => {
+      if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
+    });
+  }
+  logState(env, st, [0]);
+}
+
+function memArgType(t: number, regno: number, reg: Reg): void {
+  const ok = ["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) && !reg.maybeNull;
+  if (!ok) {
+    throw new VerifyAbort(
+      t,
+      `R${regno} type=${regTypeStr(reg)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`,
+    );
+  }
+}
+
+function isGpl(license: string): boolean {
+  return [
+    "GPL",
+    "GPL v2",
+    "GPL and additional rights",
+    "Dual BSD/GPL",
+    "Dual MIT/GPL",
+    "Dual MPL/GPL",
+  ].includes(license);
+}
+
+// --------------------------------------------------------------------------------- pruning
+
+function isStateVisited(env: Env, cur: VState, t: number): boolean {
+  let addNew = env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8;
+  const list = env.explored.get(t) ?? [];
+  for (const sl of list) {
+    if (sl.branches > 0) {
+      if (statesEqual(env, sl.state, cur, t, true)) {
+        throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
+      }
+      if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
+      continue;
+    }
+    if (statesEqual(env, sl.state, cur, t, false)) return true;
+  }
+  if (!addNew) return false;
+  const stored: StoredState = {
+    state: cloneState(cur),
+    insn: t,
+    branches: 1,
+    ...(cur.parent ? { parent: cur.parent } : {}),
+  };
+  stored.state.trace = [];
+  list.push(stored);
+  env.explored.set(t, list);
+  env.totalStates++;
+  env.curStates++;
+  env.peakStates = Math.max(env.peakStates, env.curStates);
+  cur.parent = stored;
+  env.prevJmps = env.jmps;
+  env.prevProcessed = env.processed;
+  return false;
+}
+
+class IdMap {
+  private readonly o2c = new Map<number, number>();
+  private readonly c2o = new Map<number, number>();
+  private tmp = 1 << 30;
+  check(oldId: number, curId: number, scalar: boolean): boolean {
+    let o = oldId;
+    let c = curId;
+    if (scalar) {
+      if (!o && !c) return true;
+      if (!o) o = ++this.tmp;
+      if (!c) c = ++this.tmp;
+    } else if (!o && !c) return true;
+    else if (!o || !c) return false;
+    const m = this.o2c.get(o);
+    const n = this.c2o.get(c);
+    if (m === undefined && n === undefined) {
+      this.o2c.set(o, c);
+      this.c2o.set(c, o);
+      return true;
+    }
+    return m === c && n === o;
+  }
+}
+
+function rangeWithin(o: Reg, c: Reg): boolean {
+  return (
+    o.umin <= c.umin &&
+    o.umax >= c.umax &&
+    o.smin <= c.smin &&
+    o.smax >= c.smax &&
+    o.u32min <= c.u32min &&
+    o.u32max >= c.u32max &&
+    o.s32min <= c.s32min &&
+    o.s32max >= c.s32max
+  );
+}
+
+function boundsSame(o: Reg, c: Reg): boolean {
+  return (
+    o.umin === c.umin &&
+    o.umax === c.umax &&
+    o.smin === c.smin &&
+    o.smax === c.smax &&
+    o.u32min === c.u32min &&
+    o.u32max === c.u32max &&
+    o.s32min === c.s32min &&
+    o.s32max === c.s32max &&
+    tnumEquals(o.varOff, c.varOff)
+  );
+}
+
+function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+  if (o.type === "not_init") return exact ? c.type === "not_init" : true;
+  if (c.type === "not_init") return false;
+  if (o.type !== c.type || o.maybeNull !== c.maybeNull || o.ringbuf !== c.ringbuf || o.rdonly !== c.rdonly)
+    return false;
+  if (exact && !boundsSame(o, c)) return false;
+  if (o.type === "scalar") {
+    return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff) && ids.check(o.id, c.id, true);
+  }
+  if (
+    o.off !== c.off ||
+    o.map !== c.map ||
+    o.memSize !== c.memSize ||
+    o.frameno !== c.frameno ||
+    o.subprog !== c.subprog
+  )
+    return false;
+  if (!rangeWithin(o, c) || !tnumIn(o.varOff, c.varOff)) return false;
+  if (isPkt(o.type) && (exact ? o.range !== c.range : o.range > c.range)) return false;
+  return ids.check(o.id, c.id, false) && ids.check(o.refObjId, c.refObjId, false);
+}
+
+function frameLive(env: Env, st: VState, k: number, t: number): number {
+  if (k === st.frames.length - 1) return env.cfg.liveBefore[t] ?? 0x7ff;
+  const callee = st.frames[k + 1]!;
+  return (env.cfg.liveBefore[callee.callsite + 1] ?? 0x7ff) & ~0x3f;
+}
+
+function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boolean): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  if (old.refs.length !== cur.refs.length) return false;
+  const ids = new IdMap();
+  for (let k = 0; k < old.frames.length; k++) {
+    const fo = old.frames[k]!;
+    const fc = cur.frames[k]!;
+    if (fo.callsite !== fc.callsite) return false;
+    const live = frameLive(env, old, k, t);
+    for (let r = 0; r < 10; r++) {
+      if (!(live & (1 << r))) continue;
+      if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact)) return false;
+    }
+    if (!stackSafe(fo, fc, ids, exact)) return false;
+  }
+  for (let k = 0; k < old.refs.length; k++)
+    if (!ids.check(old.refs[k]!.id, cur.refs[k]!.id, false)) return false;
+  return true;
+}
+
+function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
+  const n = Math.max(fo.stack.length, exact ? fc.stack.length : 0);
+  for (let spi = 0; spi < n; spi++) {
+    const so = fo.stack[spi];
+    const sc = fc.stack[spi];
+    const ko = so ? so.kinds : ["?", "?", "?", "?", "?", "?", "?", "?"];
+    const kc = sc ? sc.kinds : ["?", "?", "?", "?", "?", "?", "?", "?"];
+    if (exact && ko.join("") !== kc.join("")) return false;
+    for (let b = 0; b < 8; b++) {
+      const o = ko[b]!;
+      const c = kc[b]!;
+      if (o === "?") continue;
+      if (o === "m" && (c === "m" || c === "0")) continue;
+      if (o === "0" && c === "0") continue;
+      if (o === "r" && c === "r") continue;
+      return false;
+    }
+    if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+  }
+  return true;
+}
+
+export { constBounds, tnumStr, unknownBounds };
