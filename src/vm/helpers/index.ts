@@ -1,0 +1,41 @@
+/**
+ * The simulated helper table: every helper the simulator implements, keyed by the kernel's
+ * helper id (from src/abi). Helpers not in it fault as unknown when called, naming the helper.
+ */
+import { helperByName } from "../../abi/helpers.js";
+import type { VmHelper, VmHelperFn } from "../env.js";
+import { controlHelpers } from "./control.js";
+import { eventHelpers } from "./events.js";
+import { mapHelpers } from "./maps.js";
+import { packetHelpers } from "./packet.js";
+import { printkHelpers } from "./printk.js";
+import { probeHelpers } from "./probe.js";
+import type { Runtime } from "./runtime.js";
+import { taskHelpers } from "./task.js";
+
+export type { MemorySegment, PacketState, Runtime, TaskInfo } from "./runtime.js";
+
+/** The helper table for a runtime. */
+export function simHelpers(rt: Runtime): VmHelper[] {
+  const fns: Record<string, VmHelperFn> = {
+    ...mapHelpers(rt),
+    ...taskHelpers(rt),
+    ...probeHelpers(rt),
+    ...printkHelpers(rt),
+    ...packetHelpers(rt),
+    ...eventHelpers(rt),
+    ...controlHelpers(rt),
+  };
+  const out: VmHelper[] = [];
+  for (const [name, fn] of Object.entries(fns)) {
+    const h = helperByName(`bpf_${name}`);
+    if (h === undefined) throw new Error(`simulated helper bpf_${name} is not a kernel helper`);
+    out.push({ id: h.id, name: h.name, fn });
+  }
+  return out;
+}
+
+/** Names of the simulated helpers (bpf_ prefix), for documentation and tests. */
+export function simulatedHelperNames(rt: Runtime): string[] {
+  return simHelpers(rt).map((h) => h.name);
+}

@@ -1,0 +1,53 @@
+/** Map helpers: lookup/update/delete, per-CPU lookup, queue/stack push/pop/peek. */
+import type { VmHelperCall, VmHelperFn } from "../env.js";
+import { EINVAL } from "../maps/errno.js";
+import { QueueMap } from "../maps/queue.js";
+import type { Runtime } from "./runtime.js";
+import { mapArg } from "./util.js";
+
+function flagsArg(call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5): number {
+  const f = call.arg(n);
+  // flags beyond 32 bits are invalid for every map; keep them invalid after the conversion
+  return f > 0xffffffffn ? 0x7fffffff : Number(f);
+}
+
+export function mapHelpers(rt: Runtime): Record<string, VmHelperFn> {
+  return {
+    map_lookup_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_lookup_elem");
+      const key = call.memory.slice(call.arg(2), m.def.keySize);
+      return m.lookup(key, rt.cpu);
+    },
+    map_update_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_update_elem");
+      const key = m instanceof QueueMap ? new Uint8Array(0) : call.memory.slice(call.arg(2), m.def.keySize);
+      const value = call.memory.slice(call.arg(3), m.def.valueSize);
+      return m.update(key, value, flagsArg(call, 4), rt.cpu);
+    },
+    map_delete_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_delete_elem");
+      return m.delete(call.memory.slice(call.arg(2), m.def.keySize));
+    },
+    map_lookup_percpu_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_lookup_percpu_elem");
+      const cpu = call.arg(3);
+      if (cpu >= BigInt(rt.cpus)) return 0;
+      return m.lookup(call.memory.slice(call.arg(2), m.def.keySize), Number(cpu));
+    },
+    map_push_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_push_elem");
+      if (!(m instanceof QueueMap)) return -EINVAL;
+      return m.push(call.memory.slice(call.arg(2), m.def.valueSize), flagsArg(call, 3));
+    },
+    map_pop_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_pop_elem");
+      if (!(m instanceof QueueMap)) return -EINVAL;
+      return m.take(call.memory.slice(call.arg(2), m.def.valueSize, true), true);
+    },
+    map_peek_elem: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_map_peek_elem");
+      if (!(m instanceof QueueMap)) return -EINVAL;
+      return m.take(call.memory.slice(call.arg(2), m.def.valueSize, true), false);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/** Make the simulated map for a definition, by map type. */
+import { UsageError } from "../../errors.js";
+import { ArrayMap } from "./array.js";
+import { ArrayOfMaps, HashOfMaps, PerfEventArray, ProgArray } from "./fd-maps.js";
+import { HashMap } from "./hash.js";
+import { QueueMap } from "./queue.js";
+import { RingBuf } from "./ringbuf.js";
+import { StackTraceMap } from "./stack-trace.js";
+import type { MapDef, MapEnv, SimMap } from "./types.js";
+
+/** Map types the simulator implements (bpftool spelling). */
+export const SIMULATED_MAP_TYPES: readonly string[] = [
+  "hash",
+  "array",
+  "prog_array",
+  "perf_event_array",
+  "percpu_hash",
+  "percpu_array",
+  "stack_trace",
+  "lru_hash",
+  "lru_percpu_hash",
+  "array_of_maps",
+  "hash_of_maps",
+  "queue",
+  "stack",
+  "ringbuf",
+];
+
+export function createSimMap(def: MapDef, env: MapEnv): SimMap {
+  switch (def.typeName) {
+    case "hash":
+      return new HashMap(def, env, { lru: false, percpu: false });
+    case "percpu_hash":
+      return new HashMap(def, env, { lru: false, percpu: true });
+    case "lru_hash":
+      return new HashMap(def, env, { lru: true, percpu: false });
+    case "lru_percpu_hash":
+      return new HashMap(def, env, { lru: true, percpu: true });
+    case "array":
+      return new ArrayMap(def, env, false);
+    case "percpu_array":
+      return new ArrayMap(def, env, true);
+    case "prog_array":
+      return new ProgArray(def, env);
+    case "array_of_maps":
+      return new ArrayOfMaps(def, env);
+    case "hash_of_maps":
+      return new HashOfMaps(def, env);
+    case "perf_event_array":
+      // libbpf sizes a perf event array with max_entries 0 to the number of CPUs
+      return new PerfEventArray(def.maxEntries === 0 ? { ...def, maxEntries: env.cpus } : def, env);
+    case "queue":
+      return new QueueMap(def, env, false);
+    case "stack":
+      return new QueueMap(def, env, true);
+    case "ringbuf":
+      return new RingBuf(def, env);
+    case "stack_trace":
+      return new StackTraceMap(def, env);
+    default:
+      throw new UsageError(
+        "E_VM_MAP_TYPE",
+        `map ${def.name}: type ${def.typeName} is not simulated (simulated: ${SIMULATED_MAP_TYPES.join(", ")})`,
+      );
+  }
+}
