@@ -85,7 +85,8 @@ describe("section names", () => {
   };
   const base = read("tracepoint_hash.el.v3.o");
   const from = "tracepoint/raw_syscalls/sys_enter";
-  const names = Object.keys(golden.names).filter((n) => n.length <= from.length && !n.includes("\0"));
+  // `.text` is the subprogram section (see "an object whose only function is in .text").
+  const names = Object.keys(golden.names).filter((n) => n.length <= from.length && n !== ".text");
 
   it.each(names)(
     "SEC(%j) gets the program type libbpf 1.1 gives it, or the table's for newer names",
@@ -339,5 +340,19 @@ describe("functions without st_size (hand-written assembly)", () => {
     expect(b.programs.map((p) => [p.name, p.insns, p.subprogs])).toEqual(
       a.programs.map((p) => [p.name, p.insns, p.subprogs]),
     );
+  });
+});
+
+describe("an object whose only function is in .text", () => {
+  it("makes it a program of no known type, as libbpf does", () => {
+    const bytes = renameSection(
+      read("tracepoint_hash.el.v3.o"),
+      "tracepoint/raw_syscalls/sys_enter",
+      ".text",
+    );
+    const o = openObjectSync(bytes);
+    expect(o.programs.map((p) => [p.name, p.section, p.type.name])).toEqual([
+      ["count_pid_syscalls", ".text", "unspec"],
+    ]);
   });
 });

@@ -12,7 +12,7 @@ import { parseBtf } from "../btf/parse.js";
 import { type BtfExt, parseBtfExt } from "../btf-ext.js";
 import { readElf } from "../reader.js";
 import { ELF, type ElfFile } from "../types.js";
-import { type ObjectContext, u32 } from "./context.js";
+import { isExecSection, type ObjectContext, u32 } from "./context.js";
 import { collectExterns } from "./externs.js";
 import { collectBtfMaps, collectDataMaps, collectLegacyMaps, dataSectionKind, kconfigMap } from "./maps.js";
 import { collectFunctions, linkPrograms } from "./programs.js";
@@ -139,7 +139,8 @@ export function objectFromElf(elf: ElfFile, opts: OpenObjectOptions = {}): Objec
     name: opts.name ?? objectNameOf(file),
     btf,
     btfExt,
-    textIndex: elf.section(".text")?.index,
+    // libbpf's text_shndx: the non-empty executable `.text` (clang also emits an empty one).
+    textIndex: elf.sections.find((s) => s.name === ".text" && isExecSection(s))?.index,
   };
   const licSec = elf.section("license");
   const license = licSec ? cString(licSec.data) : "";

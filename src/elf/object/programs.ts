@@ -210,11 +210,16 @@ export function linkPrograms(
   const fnAt = (secIdx: number, slot: number): FunctionCode | undefined =>
     sections.find((s) => s.index === secIdx)?.functions.find((f) => f.startSlot === slot);
   const programs: ProgramSpec[] = [];
+  // libbpf: .text functions are subprograms, unless the object has exactly one function in all;
+  // that one is a program (of no known type: the caller names it, as for `bpftool prog load`).
+  const loneText = sections.reduce((n, s) => n + s.functions.length, 0) === 1;
   for (const sec of sections) {
-    if (sec.index === ctx.textIndex) continue;
+    const isText = sec.index === ctx.textIndex;
+    if (isText && !loneText) continue;
     if (sec.functions.length === 0) continue;
     const info =
-      programTypeForSection(sec.name) ?? (input.allowUnknownSections ? unknownInfo(sec.name) : undefined);
+      programTypeForSection(sec.name) ??
+      (input.allowUnknownSections || isText ? unknownInfo(sec.name) : undefined);
     if (!info) throw objError(ctx, OBJECT_ERROR.UNKNOWN_SECTION, unknownSectionMessage(sec.name), sec.name);
     for (const main of sec.functions) {
       const insns: Instruction[] = [];
