@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
-import { createMap, loadProgram, mapUpdate, testRun } from "../../src/loader/bpf.js";
+import { createMap, loadBtf, loadProgram, mapUpdate, testRun } from "../../src/loader/bpf.js";
 import type { VmHelper } from "../../src/vm/env.js";
 import { createVm, MAX_TAIL_CALLS, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory } from "../../src/vm/memory.js";
@@ -405,4 +405,164 @@ describe("VM against the kernel (XDP test run)", () => {
       map.close();
     }
   });
+
+  it("callbacks: a bpf_loop callback's frames, arguments and early stop as in the kernel", (ctx) => {
+    if (unavailable) {
+      ctx.skip(unavailable);
+      return;
+    }
+    const LOOP = 181;
+    const STOP = 5;
+    // main: count = bpf_loop(packet[0] & 15, cb, &sum, 0); packet[0..8] = count, [8..16] = sum
+    const CB = 26; // slot of cb
+    const main = (): Instruction[] => [
+      insn(0xbf, 6, 1),
+      insn(0x61, 2, 6, 0),
+      insn(0x61, 3, 6, 4),
+      insn(0xbf, 4, 2),
+      insn(0x07, 4, 0, 0, 16),
+      insn(0x2d, 4, 3, 18, 0), // if r4 > r3 goto out
+      insn(0x7a, 10, 0, -8, 1), // sum = 1
+      insn(0x71, 1, 2, 0),
+      insn(0x57, 1, 0, 0, 15),
+      ldImm64(2, BigInt(CB - 10), 4), // slot 9: callback at 9 + imm + 1
+      insn(0xbf, 3, 10),
+      insn(0x07, 3, 0, 0, -8),
+      insn(0xb7, 4, 0, 0, 0),
+      insn(0x85, 0, 0, 0, LOOP),
+      insn(0xbf, 7, 0),
+      insn(0x61, 2, 6, 0),
+      insn(0x61, 3, 6, 4),
+      insn(0xbf, 4, 2),
+      insn(0x07, 4, 0, 0, 16),
+      insn(0x2d, 4, 3, 3, 0), // if r4 > r3 goto out
+      insn(0x7b, 2, 7, 0),
+      insn(0x79, 1, 10, -8),
+      insn(0x7b, 2, 1, 8),
+      insn(0xb7, 0, 0, 0, XDP_PASS), // out: (slot 24)
+      insn(0x95),
+      // cb(index, ctx): *ctx = *ctx * 3 + index; return index == STOP (slot 26)
+      insn(0x79, 3, 2, 0),
+      insn(0x27, 3, 0, 0, 3),
+      insn(0x0f, 3, 1),
+      insn(0x7b, 2, 3, 0),
+      insn(0xb7, 0, 0, 0, 0),
+      insn(0x55, 1, 0, 1, STOP),
+      insn(0xb7, 0, 0, 0, 1),
+      insn(0x95),
+    ];
+    const prog = main();
+    expect(prog.slice(0, 25).reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0)).toBe(CB);
+    const btf = callbackBtf();
+    const b = loadBtf(btf);
+    try {
+      const funcInfo = new Uint8Array(16);
+      const fv = new DataView(funcInfo.buffer);
+      fv.setUint32(0, 0, true);
+      fv.setUint32(4, 4, true); // main
+      fv.setUint32(8, CB, true);
+      fv.setUint32(12, 6, true); // cb
+      const loaded = loadProgram({ type: XDP, insns: prog, btfFd: b.fd, funcInfo, funcInfoRecSize: 8 });
+      try {
+        for (const n of [0, 1, 3, 5, 6, 15]) {
+          const packet = new Uint8Array(32);
+          packet[0] = n;
+          const k = testRun(loaded.fd, { data: packet });
+          const bpfLoop: VmHelper = {
+            id: LOOP,
+            name: "bpf_loop",
+            fn: (c) => {
+              const nr = c.argLo(1);
+              let i = 0;
+              while (i < nr) {
+                const r = c.invoke(c.arg(2), [BigInt(i), c.arg(3)]);
+                i++;
+                if (r !== 0n) break;
+              }
+              return i;
+            },
+          };
+          const memory = new Memory();
+          const p = memory.addPacket(packet);
+          const xdpMd = memory.add({
+            kind: "ctx",
+            name: "xdp_md",
+            size: 24,
+            writable: false,
+            hooks: {
+              load: (off, size) =>
+                size !== 4 ? undefined : off === 0 ? p.data : off === 4 ? p.dataEnd : undefined,
+            },
+          });
+          const v = createVm(prog, { memory, helpers: [bpfLoop] }).run({ args: [xdpMd.address()] });
+          expect(Number(v.r0)).toBe(k.retval);
+          const out = p.region.bytes.slice(p.region.dataStart, p.region.end);
+          expect(Buffer.from(out).toString("hex"), `n=${n}`).toBe(Buffer.from(k.data).toString("hex"));
+        }
+      } finally {
+        loaded.fd.close();
+      }
+    } finally {
+      b.fd.close();
+    }
+  });
 });
+
+/**
+ * A minimal BTF for the callback test: [1] int, [2] int(void *ctx), [3] void *, [4] main,
+ * [5] int(int idx, void *ctx), [6] static cb. The kernel needs func info to accept a callback.
+ */
+function callbackBtf(): Uint8Array {
+  const strings = "\0int\0ctx\0main\0idx\0cb\0";
+  const off = (name: string): number => strings.indexOf(`\0${name}\0`) + 1;
+  const words: number[] = [
+    // [1] INT int: size 4, signed 32 bits
+    off("int"),
+    (1 << 24) | 0,
+    4,
+    (1 << 24) | 32,
+    // [2] FUNC_PROTO int (void *ctx)
+    0,
+    (13 << 24) | 1,
+    1,
+    off("ctx"),
+    3,
+    // [3] PTR void
+    0,
+    2 << 24,
+    0,
+    // [4] FUNC main, global
+    off("main"),
+    (12 << 24) | 1,
+    2,
+    // [5] FUNC_PROTO int (int idx, void *ctx)
+    0,
+    (13 << 24) | 2,
+    1,
+    off("idx"),
+    1,
+    off("ctx"),
+    3,
+    // [6] FUNC cb, static
+    off("cb"),
+    12 << 24,
+    5,
+  ];
+  const typeLen = words.length * 4;
+  const str = new TextEncoder().encode(strings);
+  const out = new Uint8Array(24 + typeLen + str.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  v.setUint8(2, 1);
+  v.setUint8(3, 0);
+  v.setUint32(4, 24, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, typeLen, true);
+  v.setUint32(16, typeLen, true);
+  v.setUint32(20, str.length, true);
+  words.forEach((w, i) => {
+    v.setUint32(24 + i * 4, w >>> 0, true);
+  });
+  out.set(str, 24 + typeLen);
+  return out;
+}
