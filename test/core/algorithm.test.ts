@@ -231,7 +231,13 @@ describe("field relocations", () => {
     expect(ex.r.outcome).toBe("patched");
     expect(ex.insn.imm).toBe(0);
     expect(ex.r.candidates).toEqual([
-      { id: T.foo, type: "struct foo", matched: false, spec: "<field_exists> [7] struct foo (0 @ offset 0)" },
+      {
+        id: T.foo,
+        source: "vmlinux",
+        type: "struct foo",
+        matched: false,
+        spec: "<field_exists> [7] struct foo (0 @ offset 0)",
+      },
     ]);
     const off = one(K.FIELD_BYTE_OFFSET, L.foo, "0:7", movImm(36));
     expect(off.r.outcome).toBe("poisoned");
@@ -322,7 +328,7 @@ describe("candidates", () => {
     const { results } = relocateInstructions(local, target, [movImm(1), movImm(0)], recs, { context: ctx });
     expect(results[0].candidates.map((c) => c.id)).toEqual([T.bar, T.barDup]);
     expect(results[1].candidates.map((c) => c.id)).toEqual([T.barDup]);
-    expect(ctx.candidates.get(L.bar)).toEqual([T.barDup]);
+    expect(ctx.candidates.get(L.bar)?.map((c) => c.id)).toEqual([T.barDup]);
     // In the other order both candidates match bar.x and both stay.
     const fresh = run([movImm(0)], [recs[1]]);
     expect(fresh.results[0].candidates.map((c) => c.id)).toEqual([T.bar, T.barDup]);
@@ -339,7 +345,7 @@ describe("candidates", () => {
         context: ctx,
       },
     );
-    expect(ctx.candidates.get(L.foo)).toEqual([T.foo]);
+    expect(ctx.candidates.get(L.foo)?.map((c) => c.id)).toEqual([T.foo]);
   });
 
   it("an anonymous local type cannot be searched for", () => {
@@ -459,5 +465,72 @@ describe("instruction patching rules", () => {
 
   it("unknown kinds fail", () => {
     expect(one(13, L.foo, "0:0", movImm(0)).r.error?.code).toBe(CORE_ERROR.UNKNOWN_KIND);
+  });
+});
+
+describe("module BTF", () => {
+  // A module's split BTF on top of `target`: its ids and strings continue after the base's.
+  const modBuilder = new BtfBuilder({ startId: target.typeCount, strBase: target.stringsLength });
+  const modStruct = modBuilder.struct("not_in_target", 8, [
+    { name: "pad", type: T.int, bitOffset: 0 },
+    { name: "x", type: T.int, bitOffset: 32 },
+  ]);
+  modBuilder.struct("foo", 4, [{ name: "a", type: T.int, bitOffset: 0 }]);
+  const mod = parseBtf(modBuilder.bytes(), { base: target });
+
+  it("types vmlinux lacks are searched in the modules, with the module's ids", () => {
+    let loads = 0;
+    const tgt = {
+      btf: target,
+      modules: () => {
+        loads++;
+        return [{ name: "tsbpf_mod", btf: mod }];
+      },
+    };
+    const r = relocateInstructions(
+      local,
+      tgt,
+      [movImm(0), ldImm64(1, 0n)],
+      [
+        { slot: 0, typeId: L.missing, access: "0:0", kindId: K.FIELD_BYTE_OFFSET },
+        { slot: 1, typeId: L.missing, access: "0", kindId: K.TYPE_ID_TARGET },
+      ],
+    );
+    expect(r.results[0].candidates).toEqual([
+      expect.objectContaining({ id: modStruct, source: "tsbpf_mod", matched: true }),
+    ]);
+    expect(r.insns[0].imm).toBe(4);
+    expect(imm64(r.insns[1])).toBe(BigInt(modStruct));
+    expect(modStruct).toBeGreaterThanOrEqual(target.typeCount);
+    expect(loads).toBe(1);
+  });
+
+  it("a type vmlinux has is never looked for in the modules", () => {
+    let loads = 0;
+    const tgt = {
+      btf: target,
+      modules: () => {
+        loads++;
+        return [{ name: "tsbpf_mod", btf: mod }];
+      },
+    };
+    const r = relocateInstructions(
+      local,
+      tgt,
+      [movImm(0)],
+      [{ slot: 0, typeId: L.foo, access: "0:0", kindId: K.FIELD_BYTE_OFFSET }],
+    );
+    expect(r.results[0].candidates.map((c) => c.source)).toEqual(["vmlinux"]);
+    expect(loads).toBe(0);
+  });
+
+  it("a plain BTF target has no modules", () => {
+    const r = relocateInstructions(
+      local,
+      target,
+      [movImm(1)],
+      [{ slot: 0, typeId: L.missing, access: "0", kindId: K.TYPE_EXISTS }],
+    );
+    expect(r.insns[0].imm).toBe(0);
   });
 });

@@ -38,8 +38,11 @@ function isEnumKind(kind: number): boolean {
   return kind === BtfKind.ENUM || kind === BtfKind.ENUM64;
 }
 
-/** Target ids that are candidates for local type `localId`; a BtfError when the local type is anonymous. */
-export function findCandidates(local: Btf, localId: number, target: Btf): number[] {
+/**
+ * Target ids that are candidates for local type `localId`, from `startId` on (a module's split BTF
+ * is searched from its own first id); a BtfError when the local type is anonymous.
+ */
+export function findCandidates(local: Btf, localId: number, target: Btf, startId = 1): number[] {
   const lt = local.typeById(localId);
   if (lt.name === "") {
     coreFail(
@@ -51,6 +54,7 @@ export function findCandidates(local: Btf, localId: number, target: Btf): number
   const lk = local.kindOf(localId);
   const ids = essentialNameIndex(target).get(essentialName(lt.name)) ?? [];
   return ids.filter((id) => {
+    if (id < startId) return false;
     const tk = target.kindOf(id);
     return tk === lk || (isEnumKind(tk) && isEnumKind(lk));
   });

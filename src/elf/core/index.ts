@@ -28,12 +28,15 @@ export {
   relocateInstructions,
 } from "./relocate.js";
 export {
+  type CandidateRef,
   type CoreCandidate,
   type CoreContext,
   type CoreDecision,
   type CoreError,
   type CoreRecordFields,
+  type CoreTarget,
   coreContext,
+  type ModuleBtf,
   resolveRecord,
 } from "./resolve.js";
 export {
@@ -44,4 +47,4 @@ export {
   parseSpec,
   specPath,
 } from "./spec.js";
-export { KERNEL_BTF_PATH, loadTargetBtf, type TargetBtf } from "./target.js";
+export { KERNEL_BTF_PATH, loadKernelModuleBtfs, loadTargetBtf, type TargetBtf } from "./target.js";

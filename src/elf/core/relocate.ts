@@ -18,6 +18,7 @@ import {
   type CoreDecision,
   type CoreError,
   type CoreRecordFields,
+  type CoreTarget,
   coreContext,
   resolveRecord,
 } from "./resolve.js";
@@ -111,7 +112,7 @@ function toResult(rec: CoreRecordInput, decision: CoreDecision, applied: Applied
  */
 export function relocateInstructions(
   localBtf: Btf,
-  targetBtf: Btf,
+  targetBtf: Btf | CoreTarget,
   insns: readonly Instruction[],
   records: readonly CoreRecordInput[],
   opts: RelocateInstructionsOptions = {},
@@ -192,12 +193,13 @@ function locate(prog: ProgramSpec, rec: ProgramCoreRelo, offsets: Map<string, nu
 }
 
 /**
- * Relocate every program of an object for `targetBtf`. Records are resolved once per function
+ * Relocate every program of an object for `targetBtf` (a BTF, or a kernel BTF with its modules'
+ * as loadTargetBtf gives it). Records are resolved once per function
  * (a subprogram linked into several programs gets one decision) and in the object's BTF.ext order,
  * so candidate narrowing happens as in libbpf; then each program's copy is patched.
  * An object without BTF, or without CO-RE records, comes back unchanged.
  */
-export function relocate(spec: ObjectSpec, targetBtf: Btf): RelocatedObject {
+export function relocate(spec: ObjectSpec, targetBtf: Btf | CoreTarget): RelocatedObject {
   const hasRecords = spec.programs.some((p) => p.coreRelos.length > 0);
   if (!hasRecords) return { spec, results: [] };
   if (!spec.btf) {

@@ -16,18 +16,72 @@ import { CoreReloKind } from "./kinds.js";
 import { matchCandidate } from "./match.js";
 import { type CoreSpec, formatSpec, parseSpec, specPath } from "./spec.js";
 
-/** State shared by the records of one object: the two BTFs and the candidate lists. */
+/** A kernel module's BTF: split BTF on top of the vmlinux target. */
+export interface ModuleBtf {
+  readonly name: string;
+  readonly btf: Btf;
+}
+
+/**
+ * What to relocate for: the kernel's BTF and, optionally, its modules' BTF. As libbpf does, a
+ * type is searched in vmlinux first and in the modules only when vmlinux has no candidate.
+ */
+export interface CoreTarget {
+  readonly btf: Btf;
+  /** Module BTFs, or a function giving them (called once, when first needed). */
+  readonly modules?: readonly ModuleBtf[] | (() => readonly ModuleBtf[]);
+}
+
+/** One candidate: a type id in the vmlinux BTF or in a module's. */
+export interface CandidateRef {
+  readonly btf: Btf;
+  readonly id: number;
+  /** "vmlinux" or the module's name (libbpf's log says `in [vmlinux]`). */
+  readonly source: string;
+}
+
+/** State shared by the records of one object: the BTFs and the candidate lists. */
 export interface CoreContext {
   readonly local: Btf;
   readonly target: Btf;
   /** Byte order of the program (decides FIELD_LSHIFT_U64). */
   readonly byteOrder: ByteOrder;
-  /** Local type id -> target candidate ids still in the running (libbpf's cand_cache). */
-  readonly candidates: Map<number, number[]>;
+  /** Local type id -> candidates still in the running (libbpf's cand_cache). */
+  readonly candidates: Map<number, CandidateRef[]>;
+  /** Module BTFs, loaded on first need. */
+  modules(): readonly ModuleBtf[];
 }
 
-export function coreContext(local: Btf, target: Btf, byteOrder?: ByteOrder): CoreContext {
-  return { local, target, byteOrder: byteOrder ?? local.byteOrder, candidates: new Map() };
+export function coreContext(local: Btf, target: Btf | CoreTarget, byteOrder?: ByteOrder): CoreContext {
+  const t: CoreTarget = "typeById" in target ? { btf: target } : target;
+  let mods: readonly ModuleBtf[] | undefined;
+  return {
+    local,
+    target: t.btf,
+    byteOrder: byteOrder ?? local.byteOrder,
+    candidates: new Map(),
+    modules(): readonly ModuleBtf[] {
+      if (!mods) mods = typeof t.modules === "function" ? t.modules() : (t.modules ?? []);
+      return mods;
+    },
+  };
+}
+
+/** Candidates in vmlinux, else in the modules (from each one's own first id). */
+function searchCandidates(ctx: CoreContext, localId: number): CandidateRef[] {
+  const own = findCandidates(ctx.local, localId, ctx.target).map((id) => ({
+    btf: ctx.target,
+    id,
+    source: "vmlinux",
+  }));
+  if (own.length > 0) return own;
+  const out: CandidateRef[] = [];
+  for (const m of ctx.modules()) {
+    for (const id of findCandidates(ctx.local, localId, m.btf, ctx.target.typeCount)) {
+      out.push({ btf: m.btf, id, source: m.name });
+    }
+  }
+  return out;
 }
 
 /** The fields of a CO-RE record the algorithm reads (BTF.ext's bpf_core_relo, minus the offset). */
@@ -43,6 +97,8 @@ export interface CoreRecordFields {
 export interface CoreCandidate {
   /** Target type id. */
   readonly id: number;
+  /** Where it was found: "vmlinux" or a module's name. */
+  readonly source: string;
   /** `struct task_struct`. */
   readonly type: string;
   readonly matched: boolean;
@@ -127,14 +183,21 @@ function decide(
   }
   let cands = ctx.candidates.get(rec.typeId);
   if (!cands) {
-    cands = findCandidates(ctx.local, rec.typeId, ctx.target);
+    cands = searchCandidates(ctx, rec.typeId);
     ctx.candidates.set(rec.typeId, cands);
   }
   let chosen: { spec: CoreSpec; values: CoreReloValues } | undefined;
-  const kept: number[] = [];
-  for (const id of cands) {
-    const m = matchCandidate(localSpec, ctx.target, id);
-    out.push({ id, type: typeLabel(ctx.target, id), matched: m.matched, spec: formatSpec(m.spec) });
+  const kept: CandidateRef[] = [];
+  for (const cand of cands) {
+    const { id } = cand;
+    const m = matchCandidate(localSpec, cand.btf, id);
+    out.push({
+      id,
+      source: cand.source,
+      type: typeLabel(cand.btf, id),
+      matched: m.matched,
+      spec: formatSpec(m.spec),
+    });
     if (!m.matched) continue;
     const values = calcRelo(rec.kindId, localSpec, m.spec, ctx.byteOrder);
     if (!chosen) {
@@ -151,7 +214,7 @@ function decide(
         `relocation decision ambiguity: ${say(values)} != ${say(chosen.values)}`,
       );
     }
-    kept.push(id);
+    kept.push(cand);
   }
   // Later records of the same type only consider the candidates that matched this one.
   if (kept.length > 0) ctx.candidates.set(rec.typeId, kept);
