@@ -13,6 +13,7 @@ import {
   CORE_POISON_HELPER,
   type CoreRecordInput,
   coreContext,
+  coreFailure,
   essentialName,
   CoreReloKind as K,
   relocateInstructions,
@@ -532,5 +533,22 @@ describe("module BTF", () => {
       [{ slot: 0, typeId: L.missing, access: "0", kindId: K.TYPE_EXISTS }],
     );
     expect(r.insns[0].imm).toBe(0);
+  });
+});
+
+describe("coreFailure", () => {
+  it("names the first failed record, or nothing when all went through", () => {
+    const ok = run([movImm(0)], [{ slot: 0, typeId: L.foo, access: "0:0", kindId: K.FIELD_BYTE_OFFSET }]);
+    expect(coreFailure(ok.results)).toBeUndefined();
+    const bad = run(
+      [movImm(0), movImm(5)],
+      [
+        { slot: 0, typeId: L.foo, access: "0:0", kindId: K.FIELD_BYTE_OFFSET },
+        { slot: 1, typeId: L.foo, access: "0:1", kindId: K.FIELD_BYTE_OFFSET },
+      ],
+    );
+    const err = coreFailure(bad.results);
+    expect(err?.code).toBe(CORE_ERROR.BAD_INSN);
+    expect(err?.message).toContain("relo #1: <byte_off> [6] struct foo.b");
   });
 });

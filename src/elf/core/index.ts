@@ -20,6 +20,7 @@ export { CORE_POISON_HELPER, type InsnPatch, type PatchedClass, POISON_SLOT, pat
 export {
   type CoreRecordInput,
   type CoreReloResult,
+  coreFailure,
   type ObjectCoreReloResult,
   type RelocatedInstructions,
   type RelocatedObject,

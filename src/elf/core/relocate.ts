@@ -4,7 +4,7 @@
  * Pure computation: the target BTF is data (the running kernel's, or any file), nothing is loaded.
  */
 
-import { UsageError } from "../../errors.js";
+import { BtfError, UsageError } from "../../errors.js";
 import type { Instruction } from "../../isa/instruction.js";
 import type { Btf } from "../btf/btf.js";
 import type { ObjectSpec, ProgramCoreRelo, ProgramSpec } from "../object/types.js";
@@ -261,4 +261,22 @@ function withPrograms(spec: ObjectSpec, programs: readonly ProgramSpec[]): Objec
     variable: (name: string) => spec.variable(name),
   };
   return copy;
+}
+
+/**
+ * The error libbpf would stop the load with: the first failed record, as a BtfError naming the
+ * program, record and spec (undefined when every record was patched or poisoned). Loaders call
+ * this before loading; offline consumers may go on with the failed instructions untouched.
+ */
+export function coreFailure(results: readonly CoreReloResult[]): BtfError | undefined {
+  const i = results.findIndex((r) => r.outcome === "failed");
+  if (i < 0) return undefined;
+  const r = results[i];
+  const obj = "program" in r ? (r as ObjectCoreReloResult) : undefined;
+  const where = obj ? `prog '${obj.program}': relo #${obj.reloIndex ?? i}` : `relo #${i}`;
+  return new BtfError(
+    r.error?.code ?? "CORE_FAILED",
+    `${where}: ${r.localSpecText}: ${r.error?.message ?? "relocation failed"}`,
+    { typeId: r.typeId },
+  );
 }
