@@ -69,6 +69,9 @@ describe("LLVM syntax refusals", () => {
     ['\t.section foo,"q",@progbits', "E_ASM_DIRECTIVE", /unknown section flag 'q'/, 15],
     ["x:\nx:", "E_ASM_LABEL", /already defined \(first defined at line 1\)/, 1],
     ["\t.byte 256", "E_ASM_RANGE", /does not fit in 1 byte/, 0],
+    ["\t.loc 3 10 2\n\texit", "E_ASM_DIRECTIVE", /unassigned file number 3/, 7],
+    ["\t.cfi_endproc", "E_ASM_DIRECTIVE", /without .cfi_startproc/, 0],
+    ["\t.cfi_startproc\n\t.cfi_startproc", "E_ASM_DIRECTIVE", /inside another procedure/, 0],
     ['\t.ascii "abc', "E_ASM_STRING", /unterminated string/, 9],
     ["\tr1 = 1 % 0", "E_ASM_EXPR", /division by zero/, 9],
     // After the first token llvm-mc matches keywords and registers exactly.

@@ -80,6 +80,11 @@ export class DwarfState {
     this.files.set(n, f);
   }
 
+  /** Whether `.loc n` may be used (file 0, the DWARF 5 root file, always may). */
+  hasFile(n: number): boolean {
+    return n === 0 || this.files.has(n);
+  }
+
   /** `.loc`: is_stmt carries over from the previous `.loc`; the other flags do not. */
   setLoc(
     file: number,

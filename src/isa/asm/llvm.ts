@@ -309,7 +309,16 @@ function sectionDirective(b: AsmBuilder, st: Statement, pos: SourcePos): void {
 
 /** `.loc file line [column] [basic_block] [prologue_end] [epilogue_begin] [is_stmt N] [isa N] [discriminator N]` */
 function locDirective(b: AsmBuilder, c: Cursor, pos: SourcePos): void {
+  const fileCol = c.col();
   const file = Number(constArg(c, "file number", pos));
+  if (!b.dwarf.hasFile(file)) {
+    throw asmError(
+      "E_ASM_DIRECTIVE",
+      `unassigned file number ${file} in '.loc' (no '.file ${file}' before it)`,
+      pos,
+      fileCol,
+    );
+  }
   const line = Number(constArg(c, "line", pos));
   const column = c.peek()?.kind === "num" ? Number(constArg(c, "column", pos)) : 0;
   let flags = 0;
