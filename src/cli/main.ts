@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { isTsbpfError } from "../errors.js";
 import { registerAsm } from "./commands/asm.js";
 import { registerBtf } from "./commands/btf.js";
+import { registerInspect } from "./commands/inspect.js";
 import { registerObjdump } from "./commands/objdump.js";
 import { type CliIo, defaultIo, ExitCode } from "./io.js";
 
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   registerObjdump(program, io);
   registerAsm(program, io);
   registerBtf(program, io);
+  registerInspect(program, io);
   return program;
 }
 
