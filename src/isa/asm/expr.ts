@@ -72,7 +72,7 @@ const BINARY: ReadonlyArray<readonly string[]> = [
 
 const constant = (add: bigint): Expr => ({ add });
 
-/** Parse an expression. `allowRel` false demands a constant. */
+/** Parse an expression (constant, symbol plus constant, or difference of two symbols). */
 export function parseExpr(c: Cursor): Expr {
   return parseBinary(c, 0);
 }

@@ -533,7 +533,7 @@ export class AsmBuilder {
               it.pos,
             );
           }
-          const insn = this.resolveInsn(it.insn, it.fixup, sec, i, it.pos, relocations, at);
+          const insn = this.resolveInsn(it.insn, it.fixup, sec, it.pos, relocations, at);
           data.set(encode([insn], this.byteOrder), at);
           insns.push(insn);
           insnOffsets.push(at);
@@ -658,7 +658,6 @@ export class AsmBuilder {
     insn: Instruction,
     fixup: InsnFixup | undefined,
     sec: SectionState,
-    item: number,
     pos: SourcePos,
     relocations: AsmRelocation[],
     at: number,
@@ -744,7 +743,6 @@ export class AsmBuilder {
           target.section !== undefined
             ? { kind: "symbol", symbol: fixup.target, section: target.section }
             : { kind: "symbol", symbol: fixup.target };
-        void item;
         return {
           ...insn,
           imm: Number(BigInt.asIntN(32, v & 0xffffffffn)),
