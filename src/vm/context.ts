@@ -1,0 +1,282 @@
+/**
+ * Program contexts: the struct r1 points to, built for a run from a packet or plain JS values,
+ * laid out by src/abi/contexts.ts. Like the kernel, which rewrites context loads into the real
+ * skb/xdp_buff fields, the context's `data`, `data_end` and `data_meta` fields load pointers into
+ * the packet region (a 4-byte field gives a 64-bit pointer).
+ *
+ * Packets are set up as BPF_PROG_TEST_RUN does: XDP gets a 4096-byte frame with 256 bytes of
+ * headroom (struct xdp_frame, 40 bytes, at its start) and 320 bytes of skb_shared_info at its
+ * end, so bpf_xdp_adjust_head/tail/meta have the kernel's room; skb programs see the Ethernet
+ * header at `data` for tc (sched_cls/sched_act) and the network header for the others
+ * (socket filters, cgroup_skb), where eth_type_trans has pulled the link layer.
+ */
+import {
+  BPF_PERF_EVENT_DATA,
+  BPF_RAW_TRACEPOINT_ARGS,
+  type CtxLayout,
+  fieldByName,
+  MAX_BPF_FUNC_ARGS,
+  PT_REGS,
+  SK_BUFF,
+  TRACE_ENTRY,
+  TRACE_EVENT_RAW_SYS_ENTER,
+  XDP_MD,
+} from "../abi/contexts.js";
+import { UsageError } from "../errors.js";
+import type { PacketState } from "./helpers/runtime.js";
+import type { Memory, Region } from "./memory.js";
+
+/** A context as the caller gives it: raw bytes, named fields, or (raw tracepoints) the argument list. */
+export type CtxInput = Uint8Array | readonly (number | bigint)[] | { readonly [field: string]: unknown };
+
+export interface ContextRequest {
+  /** Program type name (src/abi spelling: xdp, sched_cls, tracepoint...). */
+  readonly progType: string;
+  /** What follows the section prefix (tracepoint `raw_syscalls/sys_enter`). */
+  readonly attachTarget?: string;
+  readonly ctx?: CtxInput;
+  readonly packet?: Uint8Array;
+  /** Layout of a tracepoint record when the caller knows it (e.g. from the tracefs format file). */
+  readonly tracepointLayout?: CtxLayout;
+}
+
+export interface BuiltContext {
+  readonly region: Region;
+  readonly packet: PacketState | undefined;
+  /** The packet bytes BPF_PROG_TEST_RUN would copy out after the run (undefined without a packet). */
+  packetOut(): Uint8Array | undefined;
+}
+
+const XDP_HEADROOM = 256;
+const XDP_FRAME_SIZE = 4096;
+const SKB_SHARED_INFO = 320;
+const XDP_FRAME_STRUCT = 40;
+const SKB_HEADROOM = 64;
+const ETH_HLEN = 14;
+const LOOPBACK_IFINDEX = 1;
+
+const SKB_TYPES: ReadonlySet<string> = new Set([
+  "socket_filter",
+  "sched_cls",
+  "sched_act",
+  "cgroup_skb",
+  "lwt_in",
+  "lwt_out",
+  "lwt_xmit",
+  "lwt_seg6local",
+  "sk_skb",
+  "flow_dissector",
+]);
+/** Where test_run leaves skb->data at the Ethernet header. */
+const L2_TYPES: ReadonlySet<string> = new Set(["sched_cls", "sched_act"]);
+
+function bad(msg: string): never {
+  throw new UsageError("E_VM_CTX", msg);
+}
+
+function toBig(v: unknown, what: string): bigint {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === "boolean") return v ? 1n : 0n;
+  if (typeof v === "string" && /^-?(0x[0-9a-f]+|\d+)$/i.test(v.trim())) {
+    const s = v.trim();
+    return s.startsWith("-") ? -BigInt(s.slice(1)) : BigInt(s);
+  }
+  return bad(`${what}: expected an integer, got ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+}
+
+function writeInt(b: Uint8Array, off: number, size: number, v: bigint): void {
+  let x = BigInt.asUintN(size * 8, v);
+  for (let i = 0; i < size; i++) {
+    b[off + i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+}
+
+/** Lay out named fields into `bytes` by a context layout (unknown names are a UsageError). */
+export function fillFields(
+  layout: CtxLayout,
+  bytes: Uint8Array,
+  values: { readonly [k: string]: unknown },
+): void {
+  for (const [name, v] of Object.entries(values)) {
+    const f = fieldByName(layout, name);
+    if (f === undefined) {
+      bad(`${layout.struct} has no field '${name}' (fields: ${layout.fields.map((x) => x.name).join(", ")})`);
+    }
+    if (f.count !== undefined) {
+      const es = f.size / f.count;
+      const list = Array.isArray(v) ? v : bad(`${layout.struct}.${name}: expected an array of ${f.count}`);
+      if (list.length > f.count) bad(`${layout.struct}.${name}: at most ${f.count} elements`);
+      list.forEach((x: unknown, i: number) => {
+        writeInt(bytes, f.offset + i * es, es, toBig(x, `${layout.struct}.${name}[${i}]`));
+      });
+    } else if (f.size <= 8) {
+      writeInt(bytes, f.offset, f.size, toBig(v, `${layout.struct}.${name}`));
+    } else if (v instanceof Uint8Array && v.length <= f.size) {
+      bytes.set(v, f.offset);
+    } else {
+      bad(`${layout.struct}.${name}: expected ${f.size} bytes`);
+    }
+  }
+}
+
+function rawCtx(input: CtxInput | undefined, size: number, what: string): Uint8Array | undefined {
+  if (!(input instanceof Uint8Array)) return undefined;
+  if (input.length > size) bad(`${what} context of ${input.length} bytes is larger than ${size}`);
+  const b = new Uint8Array(size);
+  b.set(input);
+  return b;
+}
+
+function objectCtx(input: CtxInput | undefined): { readonly [k: string]: unknown } {
+  if (input === undefined) return {};
+  if (Array.isArray(input) || input instanceof Uint8Array)
+    return bad("expected a context object of named fields");
+  return input as { readonly [k: string]: unknown };
+}
+
+/** A context struct in its own region; `hooks` answer the pointer fields. */
+function ctxRegion(
+  memory: Memory,
+  layout: CtxLayout,
+  bytes: Uint8Array,
+  writable: boolean,
+  pointers?: (offset: number, size: number) => bigint | undefined,
+): Region {
+  return memory.add({
+    kind: "ctx",
+    name: `ctx ${layout.struct}`,
+    bytes,
+    writable,
+    ...(pointers ? { hooks: { load: pointers } } : {}),
+  });
+}
+
+function buildXdp(memory: Memory, req: ContextRequest): BuiltContext {
+  const data = req.packet ?? new Uint8Array(0);
+  const maxData = XDP_FRAME_SIZE - XDP_HEADROOM - SKB_SHARED_INFO;
+  if (data.length > maxData) bad(`XDP packet of ${data.length} bytes: at most ${maxData} fit in one frame`);
+  const hardEnd = XDP_FRAME_SIZE - SKB_SHARED_INFO;
+  const pkt = memory.addPacket(data, {
+    headroom: XDP_HEADROOM,
+    tailroom: hardEnd - XDP_HEADROOM - data.length,
+  });
+  const r = pkt.region;
+  const bytes = new Uint8Array(XDP_MD.size);
+  fillFields(XDP_MD, bytes, { ingress_ifindex: LOOPBACK_IFINDEX, ...objectCtx(req.ctx) });
+  const region = ctxRegion(memory, XDP_MD, bytes, false, (off, size) => {
+    if (size !== 4) return undefined;
+    if (off === 0) return r.address(r.dataStart);
+    if (off === 4) return r.address(r.end);
+    if (off === 8) return r.address(r.start);
+    return undefined;
+  });
+  return {
+    region,
+    packet: { region: r, kind: "xdp", hardStart: XDP_FRAME_STRUCT, hardEnd },
+    packetOut: () => r.bytes.slice(r.start, r.end),
+  };
+}
+
+/** eth_type_trans's pkt_type for a destination MAC, received on the loopback device (address 0). */
+function pktType(frame: Uint8Array): number {
+  if (frame.length < 6) return 0;
+  if (frame[0] & 1) return frame.subarray(0, 6).every((b) => b === 0xff) ? 1 : 2;
+  return frame.subarray(0, 6).every((b) => b === 0) ? 0 : 3;
+}
+
+function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
+  const frame = req.packet ?? bad(`${req.progType} programs need a packet`);
+  if (frame.length < ETH_HLEN) bad(`packet of ${frame.length} bytes is shorter than an Ethernet header`);
+  const pkt = memory.addPacket(frame, { headroom: SKB_HEADROOM, tailroom: 0 });
+  const r = pkt.region;
+  const l2 = L2_TYPES.has(req.progType);
+  r.macStart = SKB_HEADROOM;
+  r.netStart = SKB_HEADROOM + ETH_HLEN;
+  r.dataStart = l2 ? r.macStart : r.netStart;
+  r.start = r.macStart;
+  const bytes = new Uint8Array(SK_BUFF.size);
+  const len = r.end - r.dataStart;
+  fillFields(SK_BUFF, bytes, {
+    len,
+    pkt_type: pktType(frame),
+    // __sk_buff.protocol is the __be16 EtherType as stored
+    protocol: frame[12] | (frame[13] << 8),
+    ifindex: LOOPBACK_IFINDEX,
+    wire_len: len,
+    gso_segs: 1,
+    ...objectCtx(req.ctx),
+  });
+  const region = ctxRegion(memory, SK_BUFF, bytes, true, (off, size) => {
+    if (size !== 4) return undefined;
+    if (off === 76) return r.address(r.dataStart);
+    if (off === 80) return r.address(r.end);
+    if (off === 140) return r.address(r.dataStart);
+    return undefined;
+  });
+  return {
+    region,
+    packet: { region: r, kind: "skb", hardStart: 0, hardEnd: r.bytes.length },
+    packetOut: () => r.bytes.slice(r.macStart, r.end),
+  };
+}
+
+function tracepointLayout(req: ContextRequest): CtxLayout {
+  if (req.tracepointLayout) return req.tracepointLayout;
+  if (req.attachTarget === "raw_syscalls/sys_enter") return TRACE_EVENT_RAW_SYS_ENTER;
+  return TRACE_ENTRY;
+}
+
+function plain(memory: Memory, layout: CtxLayout, input: CtxInput | undefined, size: number): BuiltContext {
+  const bytes = rawCtx(input, size, layout.struct) ?? new Uint8Array(size);
+  if (!(input instanceof Uint8Array) && input !== undefined) {
+    if (Array.isArray(input) && layout === BPF_RAW_TRACEPOINT_ARGS)
+      fillFields(layout, bytes, { args: input });
+    else fillFields(layout, bytes, objectCtx(input));
+  }
+  return { region: ctxRegion(memory, layout, bytes, false), packet: undefined, packetOut: () => undefined };
+}
+
+/** Build the context (and packet) a program of `req.progType` runs with. */
+export function buildContext(memory: Memory, req: ContextRequest): BuiltContext {
+  const t = req.progType;
+  if (t === "xdp") return buildXdp(memory, req);
+  if (SKB_TYPES.has(t)) return buildSkb(memory, req);
+  if (req.packet !== undefined) bad(`${t} programs do not take a packet`);
+  switch (t) {
+    case "tracepoint": {
+      const layout = tracepointLayout(req);
+      const raw = req.ctx instanceof Uint8Array ? req.ctx.length : 0;
+      return plain(memory, layout, req.ctx, Math.max(layout.size, raw));
+    }
+    case "raw_tracepoint":
+    case "raw_tracepoint_writable":
+      return plain(memory, BPF_RAW_TRACEPOINT_ARGS, req.ctx, 8 * MAX_BPF_FUNC_ARGS);
+    case "kprobe":
+      return plain(memory, PT_REGS, req.ctx, PT_REGS.size);
+    case "perf_event": {
+      const input = req.ctx;
+      if (input !== undefined && !(input instanceof Uint8Array) && !Array.isArray(input)) {
+        const { regs, ...rest } = input as { readonly [k: string]: unknown };
+        const bytes = new Uint8Array(BPF_PERF_EVENT_DATA.size);
+        fillFields(BPF_PERF_EVENT_DATA, bytes, rest);
+        if (regs !== undefined) {
+          const rb = new Uint8Array(PT_REGS.size);
+          fillFields(PT_REGS, rb, objectCtx(regs as CtxInput));
+          bytes.set(rb, 0);
+        }
+        return plain(memory, BPF_PERF_EVENT_DATA, bytes, bytes.length);
+      }
+      return plain(memory, BPF_PERF_EVENT_DATA, input, BPF_PERF_EVENT_DATA.size);
+    }
+    default: {
+      const raw = req.ctx instanceof Uint8Array ? req.ctx : new Uint8Array(0);
+      if (req.ctx !== undefined && !(req.ctx instanceof Uint8Array)) {
+        bad(`no context layout for ${t} programs: give the context as bytes`);
+      }
+      const layout: CtxLayout = { struct: `${t} context`, size: raw.length, fields: [] };
+      return plain(memory, layout, raw, raw.length);
+    }
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * simulate(): an ObjectSpec in memory, ready to run offline. Maps are created from the
+ * MapSpecs (global data initialised, .rodata read-only to programs), ld_imm64 references
+ * resolved to them, CO-RE relocated against a target BTF, programs created on one shared
+ * memory (so tail calls work), and helpers simulated from a Runtime the test controls (time,
+ * task, CPU, random, memory image, fake stacks), so runs are deterministic.
+ *
+ *   const sim = simulate(await openObject("count.o"));
+ *   sim.program("trace_sys_enter").run({ ctx: { id: 59 } });
+ *   sim.map("syscall_counts").get(59);   // 1n, decoded via BTF like the live loader's maps
+ */
+import { readFileSync } from "node:fs";
+import type { Btf } from "../elf/btf/btf.js";
+import { btfFromBytes } from "../elf/btf/load.js";
+import { relocate } from "../elf/core/relocate.js";
+import { KERNEL_BTF_PATH } from "../elf/core/target.js";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import { UsageError } from "../errors.js";
+import { type Instruction, OP_LD_IMM64 } from "../isa/instruction.js";
+import { PSEUDO_LD } from "../isa/opcodes.js";
+import { type BuiltContext, buildContext, type CtxInput } from "./context.js";
+import type { VmSourceLine } from "./errors.js";
+import { simHelpers } from "./helpers/index.js";
+import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
+import { createVm, type VmProgram } from "./interpreter.js";
+import { ArrayMap } from "./maps/array.js";
+import { createSimMap } from "./maps/create.js";
+import { ArrayOfMaps, HashOfMaps, ProgArray } from "./maps/fd-maps.js";
+import type { MapDef, SimMap } from "./maps/types.js";
+import { SimMapView } from "./maps/view.js";
+import { Memory } from "./memory.js";
+
+export interface SimulateOptions {
+  /** Target BTF for CO-RE programs: a Btf or a file; default /sys/kernel/btf/vmlinux (read only when needed). */
+  readonly btf?: Btf | string;
+  /** Possible CPUs (per-CPU maps hold this many values). Default 1. */
+  readonly cpus?: number;
+  /** The CPU programs run on (bpf_get_smp_processor_id). Default 0. */
+  readonly cpu?: number;
+  /** The current task. Defaults: pid = tgid = 1000, uid = gid = 0, comm "tsbpf-sim", task 0xffff888000100000. */
+  readonly task?: Partial<TaskInfo>;
+  /** CLOCK_MONOTONIC for time helpers. Default: starts at 1 s and advances 1 µs per reading. */
+  readonly clock?: () => bigint;
+  /** CLOCK_BOOTTIME - CLOCK_MONOTONIC. Default 0. */
+  readonly bootOffsetNs?: bigint;
+  /** u32 source for bpf_get_prandom_u32. Default: a xorshift32 seeded with 1. */
+  readonly random?: () => number;
+  /** Memory bpf_probe_read_kernel / _user (and %s in printk) can read. */
+  readonly kernelMemory?: readonly MemorySegment[];
+  readonly userMemory?: readonly MemorySegment[];
+  /** Instruction pointers bpf_get_stackid / bpf_get_stack "capture". */
+  readonly stacks?: { readonly kernel?: readonly bigint[]; readonly user?: readonly bigint[] };
+  /** Values of __kconfig externs by name (default 0). */
+  readonly kconfig?: { readonly [name: string]: number | bigint | boolean };
+  /** Instruction budget per run. Default 1,000,000. */
+  readonly budget?: number;
+}
+
+export interface SimRunInput {
+  /** The context: named fields, raw bytes, or (raw tracepoints) the argument list. */
+  readonly ctx?: CtxInput;
+  /** The packet (XDP, tc, socket filter, cgroup_skb...). */
+  readonly packet?: Uint8Array;
+  /** Instruction budget of this run. */
+  readonly budget?: number;
+  /** Run this many times (like BPF_PROG_TEST_RUN's repeat); results are the last run's, durationNs the mean. */
+  readonly repeat?: number;
+}
+
+export interface SimRunResult {
+  /** r0 at exit, low 32 bits unsigned: what BPF_PROG_TEST_RUN reports. */
+  readonly retval: number;
+  /** All 64 bits of r0. */
+  readonly r0: bigint;
+  /** The packet after the run (from data_meta for XDP, from the Ethernet header for skb programs). */
+  readonly packetOut?: Uint8Array;
+  /** bpf_printk messages of this run. */
+  readonly printk: readonly string[];
+  /** Instructions executed (of the last run). */
+  readonly insnsExecuted: number;
+  /** Mean wall time per run in ns, measured in this process. */
+  readonly durationNs: number;
+  /** bpf_redirect target, when the program called it. */
+  readonly redirect?: { readonly ifindex: number; readonly flags: number };
+}
+
+export interface SimProgram {
+  readonly spec: ProgramSpec;
+  readonly vm: VmProgram;
+  run(input?: SimRunInput): SimRunResult;
+}
+
+export interface Simulation {
+  /** The spec after CO-RE relocation. */
+  readonly spec: ObjectSpec;
+  /** The helpers' world: change cpu, task, clock... between runs. */
+  readonly runtime: Runtime;
+  readonly memory: Memory;
+  program(name: string): SimProgram;
+  map(name: string): SimMapView;
+  /** Every bpf_printk message since the simulation started. */
+  readonly printk: readonly string[];
+}
+
+let kernelBtfCache: Btf | undefined;
+
+function targetBtf(opt: Btf | string | undefined): Btf {
+  if (opt !== undefined && typeof opt !== "string") return opt;
+  if (opt === undefined && kernelBtfCache) return kernelBtfCache;
+  const path = opt ?? KERNEL_BTF_PATH;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(
+      "E_VM_BTF",
+      `cannot read target BTF ${path}: ${(e as Error).message}; give one with btf`,
+    );
+  }
+  const btf = btfFromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { file: path });
+  if (opt === undefined) kernelBtfCache = btf;
+  return btf;
+}
+
+function defOf(m: MapSpec): MapDef {
+  return {
+    name: m.name,
+    type: m.type,
+    typeName: m.typeName,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    flags: m.flags,
+    readonly: m.readonly,
+    ...(m.data ? { data: m.data } : {}),
+    ...(m.inner ? { inner: defOf(m.inner) } : {}),
+  };
+}
+
+function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function sourceLines(p: ProgramSpec): ((slot: number) => VmSourceLine | undefined) | undefined {
+  if (p.lineInfo.length === 0) return undefined;
+  const lines = [...p.lineInfo].sort((a, b) => a.insn - b.insn);
+  return (slot) => {
+    let best: (typeof lines)[number] | undefined;
+    for (const l of lines) {
+      if (l.insn > slot) break;
+      best = l;
+    }
+    return best && { file: best.file, line: best.line, column: best.column, text: best.text.trim() };
+  };
+}
+
+function writeInt(b: Uint8Array, off: number, size: number, v: bigint): void {
+  let x = BigInt.asUintN(size * 8, v);
+  for (let i = 0; i < size && off + i < b.length; i++) {
+    b[off + i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+}
+
+/** Build a simulation of an object (relocating CO-RE programs against the target BTF first). */
+export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulation {
+  const needsCore = spec0.programs.some((p) => p.coreRelos.length > 0);
+  const spec = needsCore ? relocate(spec0, targetBtf(opts.btf)).spec : spec0;
+  const cpus = opts.cpus ?? 1;
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096)
+    throw new UsageError("E_VM_CPUS", `cpus must be 1..4096, got ${cpus}`);
+  const memory = new Memory();
+  const maps = new Map<string, SimMap>();
+  const byRegion = new Map<number, SimMap>();
+  const env = { memory, cpus };
+  const addMap = (def: MapDef): SimMap => {
+    const m = createSimMap(def, env);
+    byRegion.set(m.region.id, m);
+    return m;
+  };
+  // kconfig values land in the .kconfig map's initial bytes
+  const kconfigData = new Map<string, Uint8Array>();
+  for (const m of spec.maps) {
+    if (m.origin !== "kconfig") continue;
+    const data = new Uint8Array(m.valueSize);
+    for (const x of spec.externs) {
+      const v = opts.kconfig?.[x.name];
+      if (x.kind === "kconfig" && x.offset >= 0 && v !== undefined)
+        writeInt(data, x.offset, x.size, BigInt(v));
+    }
+    kconfigData.set(m.name, data);
+  }
+  for (const m of spec.maps) {
+    const def = defOf(m);
+    const data = kconfigData.get(m.name);
+    maps.set(m.name, addMap(data ? { ...def, data } : def));
+  }
+  // map-in-map initial slots (inner maps named in `values = { ... }`)
+  for (const m of spec.maps) {
+    const sm = maps.get(m.name);
+    for (const s of m.initSlots ?? []) {
+      if (sm instanceof ArrayOfMaps) {
+        const inner = maps.get(s.name);
+        if (inner) sm.set(s.index, inner);
+      } else if (sm instanceof HashOfMaps) {
+        const inner = maps.get(s.name);
+        const key = new Uint8Array(m.keySize);
+        writeInt(key, 0, Math.min(4, m.keySize), BigInt(s.index));
+        if (inner) sm.set(key, inner);
+      } else if (sm instanceof ProgArray) {
+        sm.set(s.index, s.name);
+      }
+    }
+  }
+
+  let clockNs = 1_000_000_000n;
+  const printk: string[] = [];
+  const programs = new Map<string, SimProgram>();
+  const runtime: Runtime = {
+    memory,
+    cpus,
+    cpu: opts.cpu ?? 0,
+    task: {
+      pid: 1000,
+      tgid: 1000,
+      uid: 0,
+      gid: 0,
+      comm: "tsbpf-sim",
+      task: 0xffff888000100000n,
+      ...opts.task,
+    },
+    clock:
+      opts.clock ??
+      (() => {
+        clockNs += 1000n;
+        return clockNs;
+      }),
+    bootOffsetNs: opts.bootOffsetNs ?? 0n,
+    random: opts.random ?? xorshift(1),
+    kernelMemory: opts.kernelMemory ?? [],
+    userMemory: opts.userMemory ?? [],
+    stacks: { kernel: opts.stacks?.kernel ?? [], user: opts.stacks?.user ?? [] },
+    progType: "",
+    packet: undefined,
+    printk,
+    redirect: undefined,
+    mapAt: (address) => {
+      const f = memory.find(address);
+      return f && f.offset === 0 ? byRegion.get(f.region.id) : undefined;
+    },
+    maps: () => byRegion.values(),
+    programByName: (name) => (spec.programs.some((p) => p.name === name) ? program(name).vm : undefined),
+  };
+  const helpers = simHelpers(runtime);
+
+  const kconfigMap = spec.maps.find((m) => m.origin === "kconfig")?.name;
+  const resolve = (insn: Instruction): bigint | undefined => {
+    const ref = insn.ref;
+    if (ref?.kind === "map") return maps.get(ref.map)?.region.address(0);
+    if (ref?.kind === "mapValue") {
+      const m = maps.get(ref.map);
+      return m instanceof ArrayMap ? m.elemRegion(0).address(ref.offset) : undefined;
+    }
+    if (ref?.kind === "extern" && kconfigMap !== undefined) {
+      const x = spec.externs.find((e) => e.name === ref.symbol && e.kind === "kconfig");
+      const m = maps.get(kconfigMap);
+      if (x && m instanceof ArrayMap) return m.elemRegion(0).address(x.offset + insn.imm);
+    }
+    return undefined;
+  };
+  /** Mark ld_imm64 references with the pseudo source libbpf would give them, so the VM resolves them. */
+  const prepare = (insns: readonly Instruction[]): Instruction[] =>
+    insns.map((i) => {
+      if (i.opcode !== OP_LD_IMM64 || i.src !== 0 || !i.ref) return i;
+      if (i.ref.kind === "map") return { ...i, src: PSEUDO_LD.MAP_FD };
+      if (i.ref.kind === "mapValue") return { ...i, src: PSEUDO_LD.MAP_VALUE };
+      if (i.ref.kind === "extern") return { ...i, src: PSEUDO_LD.MAP_VALUE };
+      return i;
+    });
+
+  function program(name: string): SimProgram {
+    const cached = programs.get(name);
+    if (cached) return cached;
+    const p = spec.program(name);
+    const vm = createVm(
+      prepare(p.insns),
+      { memory, helpers, resolveLdImm64: resolve },
+      { name: p.name, sourceOf: sourceLines(p) },
+    );
+    const sp: SimProgram = { spec: p, vm, run: (input = {}) => runProgram(p, vm, input) };
+    programs.set(name, sp);
+    return sp;
+  }
+
+  function runProgram(p: ProgramSpec, vm: VmProgram, input: SimRunInput): SimRunResult {
+    const repeat = input.repeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 1)
+      throw new UsageError("E_VM_REPEAT", `repeat must be >= 1, got ${repeat}`);
+    const budget = input.budget ?? opts.budget;
+    // like BPF_PROG_TEST_RUN, every repetition runs on the same context and packet
+    const built: BuiltContext = buildContext(memory, {
+      progType: p.type.name,
+      ...(p.attachTarget !== undefined ? { attachTarget: p.attachTarget } : {}),
+      ...(input.ctx !== undefined ? { ctx: input.ctx } : {}),
+      ...(input.packet !== undefined ? { packet: input.packet } : {}),
+    });
+    runtime.progType = p.type.name;
+    runtime.packet = built.packet;
+    runtime.redirect = undefined;
+    let r0 = 0n;
+    let insns = 0;
+    const first = printk.length;
+    const runOpts = {
+      args: [built.region.address(0)],
+      ...(budget !== undefined ? { budget } : {}),
+      ...(built.packet ? { packet: built.packet.region } : {}),
+    };
+    let out: Uint8Array | undefined;
+    const t0 = process.hrtime.bigint();
+    let total = 0n;
+    try {
+      for (let i = 0; i < repeat; i++) {
+        const res = vm.run(runOpts);
+        r0 = res.r0;
+        insns = res.insns;
+      }
+      total = process.hrtime.bigint() - t0;
+      out = built.packetOut();
+    } finally {
+      for (const m of byRegion.values()) m.settle();
+      runtime.packet = undefined;
+      memory.remove(built.region);
+      if (built.packet) memory.remove(built.packet.region);
+    }
+
+    const result: SimRunResult = {
+      retval: Number(r0 & 0xffffffffn),
+      r0,
+      ...(out !== undefined ? { packetOut: out } : {}),
+      printk: printk.slice(first),
+      insnsExecuted: insns,
+      durationNs: Number(total / BigInt(repeat)),
+      ...(runtime.redirect ? { redirect: runtime.redirect } : {}),
+    };
+    return result;
+  }
+
+  const views = new Map<string, SimMapView>();
+  return {
+    spec,
+    runtime,
+    memory,
+    program,
+    printk,
+    map(name: string): SimMapView {
+      const cached = views.get(name);
+      if (cached) return cached;
+      const m = maps.get(name);
+      const ms = spec.maps.find((x) => x.name === name);
+      if (!m || !ms) {
+        throw new UsageError(
+          "E_VM_NO_MAP",
+          `no map '${name}' (maps: ${[...maps.keys()].join(", ") || "none"})`,
+        );
+      }
+      const v = new SimMapView({
+        map: m,
+        cpus,
+        ...(spec.btf ? { btf: spec.btf } : {}),
+        keyTypeId: ms.btfKeyTypeId,
+        valueTypeId: ms.btfValueTypeId,
+        mapByName: (n) => maps.get(n),
+        hasProgram: (n) => spec.programs.some((p) => p.name === n),
+      });
+      views.set(name, v);
+      return v;
+    },
+  };
+}
