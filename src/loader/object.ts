@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { Btf } from "../elf/btf/btf.js";
+import { btfFromBytes } from "../elf/btf/load.js";
 import { relocate } from "../elf/core/relocate.js";
 import { loadTargetBtf } from "../elf/core/target.js";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
@@ -429,6 +430,7 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
   const maps = new Map<string, LiveMap>();
   const programs = new Map<string, LiveProgram>();
   let btfFd: Fd | undefined;
+  let decodeBtf: Btf | undefined;
   const templates: Fd[] = [];
   const cleanup = (): void => {
     for (const p of programs.values()) p.close();
@@ -438,6 +440,8 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
   };
   try {
     const rawBtf = fixedObjectBtf(spec);
+    // Values decode through the fixed-up BTF: clang's DATASECs have zero offsets.
+    decodeBtf = rawBtf ? btfFromBytes(rawBtf) : spec.btf;
     if (rawBtf) {
       try {
         btfFd = loadBtf(rawBtf).fd;
@@ -515,7 +519,7 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
           valueSize: m.valueSize,
           maxEntries,
           flags: m.flags,
-          btf: spec.btf,
+          btf: decodeBtf,
           keyTypeId: m.btfKeyTypeId,
           valueTypeId: m.btfValueTypeId,
         }),
