@@ -139,6 +139,22 @@ describe.skipIf(reason !== undefined)("CO-RE decisions equal libbpf 1.1.2's (vml
     });
   }
 
+  it('programs that do not load (SEC("?...")) do not narrow the candidates of those that do', async () => {
+    // core_multi's multi_enter narrows struct console to the big console (it has `name`), so
+    // multi_exit's console.list reads as missing (libbpf agreed above). Without multi_enter,
+    // both consoles are candidates, the small one has `list`, and the size is the small one's.
+    const spec = await openObject(join(ROOT, "test/fixtures/obj/core_multi.el.v3.o"));
+    const off = {
+      ...spec,
+      programs: spec.programs.map((p) => ({ ...p, autoload: p.name !== "multi_enter" })),
+    };
+    const exit = relocate(off, target!).results.filter((r) => r.program === "multi_exit");
+    expect(exit.map((r) => [r.localSpec, r.newValue])).toEqual([
+      ["struct console.list", 1n],
+      ["struct console", 40n],
+    ]);
+  });
+
   it("agreement summary", () => {
     console.log(`CO-RE vs libbpf 1.1.2: ${equal} of ${compared} relocation records equal`);
     expect(compared).toBeGreaterThan(0);

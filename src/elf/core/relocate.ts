@@ -218,12 +218,20 @@ export function relocate(spec: ObjectSpec, targetBtf: Btf | CoreTarget): Relocat
       if (!order.has(key)) order.set(key, { rank: rank++, reloIndex: i, section: sec.section });
     });
   }
+  // libbpf relocates only programs that will load (not SEC("?...") ones), so records of those
+  // alone shape the candidate narrowing; the others are decided afterwards.
   const pending = new Map<string, CoreRecordFields>();
-  for (const list of located) for (const l of list) if (!pending.has(l.key)) pending.set(l.key, l.rec);
-  const keys = [...pending.keys()].sort(
-    (a, b) =>
-      (order.get(a)?.rank ?? Number.MAX_SAFE_INTEGER) - (order.get(b)?.rank ?? Number.MAX_SAFE_INTEGER),
-  );
+  const loaded = new Set<string>();
+  located.forEach((list, pi) => {
+    for (const l of list) {
+      if (!pending.has(l.key)) pending.set(l.key, l.rec);
+      if (spec.programs[pi].autoload) loaded.add(l.key);
+    }
+  });
+  const rankOf = (key: string): number =>
+    (loaded.has(key) ? 0 : Number.MAX_SAFE_INTEGER / 2) +
+    (order.get(key)?.rank ?? Number.MAX_SAFE_INTEGER / 4);
+  const keys = [...pending.keys()].sort((a, b) => rankOf(a) - rankOf(b));
   const decisions = new Map<string, CoreDecision>();
   for (const key of keys) decisions.set(key, resolveRecord(ctx, pending.get(key)!));
 
