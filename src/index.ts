@@ -9,6 +9,7 @@ export * from "./elf/btf/index.js";
 export * from "./elf/btf-ext.js";
 export * from "./elf/index.js";
 export * from "./elf/object/index.js";
+export { assembleObject, writeElf } from "./elf/writer.js";
 export * from "./errors.js";
 export * from "./isa/asm/index.js";
 export * from "./isa/disasm.js";
