@@ -60,6 +60,16 @@ const PER_CPU: ReadonlySet<number> = new Set([
 ]);
 /** Maps whose elements have no key (queue/stack) or cannot be read from user space by key. */
 const KEYLESS: ReadonlySet<number> = new Set([MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER]);
+/** Maps user space cannot read element by element (entries() yields nothing for them). */
+const NO_LOOKUP: ReadonlySet<number> = new Set([
+  MapType.PERF_EVENT_ARRAY,
+  MapType.RINGBUF,
+  MapType.USER_RINGBUF,
+  MapType.STRUCT_OPS,
+  MapType.QUEUE,
+  MapType.STACK,
+  MapType.BLOOM_FILTER,
+]);
 
 function rawNumber(bytes: Uint8Array): BtfValue {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -178,7 +188,7 @@ export class LiveMap implements BpfMapLike, Disposable {
   }
 
   *rawKeys(): Generator<Uint8Array> {
-    if (this.keySize === 0) return;
+    if (this.keySize === 0 || NO_LOOKUP.has(this.type)) return;
     yield* mapKeys(this.fd, this.keySize);
   }
 
