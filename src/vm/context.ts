@@ -186,9 +186,30 @@ function pktType(frame: Uint8Array): number {
   return frame.subarray(0, 6).every((b) => b === 0) ? 0 : 3;
 }
 
+/**
+ * eth_type_trans's protocol (network byte order value as a little-endian load sees it): the
+ * EtherType when it is one (>= 0x600), else an 802.3 length: ETH_P_802_3 for raw IPX (0xffff
+ * after the header), ETH_P_802_2 otherwise.
+ */
+function ethProtocol(frame: Uint8Array): number {
+  const type = (frame[12] << 8) | frame[13];
+  const be = (v: number): number => ((v & 0xff) << 8) | (v >> 8);
+  if (type >= 0x600) return be(type);
+  if (frame.length >= 16 && frame[14] === 0xff && frame[15] === 0xff) return be(0x0001);
+  return be(0x0004);
+}
+
 function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
   const frame = req.packet ?? bad(`${req.progType} programs need a packet`);
   if (frame.length < ETH_HLEN) bad(`packet of ${frame.length} bytes is shorter than an Ethernet header`);
+  // BPF_PROG_TEST_RUN refuses (EINVAL) an IPv4/IPv6 frame too short for its network header
+  const proto = (frame[12] << 8) | frame[13];
+  const l3 = frame.length - ETH_HLEN;
+  if ((proto === 0x0800 && l3 < 20) || (proto === 0x86dd && l3 < 40)) {
+    bad(
+      `packet of ${frame.length} bytes is too short for its ${proto === 0x0800 ? "IPv4" : "IPv6"} header (the kernel's test run refuses it with EINVAL)`,
+    );
+  }
   const pkt = memory.addPacket(frame, { headroom: SKB_HEADROOM, tailroom: 0 });
   const r = pkt.region;
   const l2 = L2_TYPES.has(req.progType);
@@ -201,8 +222,8 @@ function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
   fillFields(SK_BUFF, bytes, {
     len,
     pkt_type: pktType(frame),
-    // __sk_buff.protocol is the __be16 EtherType as stored
-    protocol: frame[12] | (frame[13] << 8),
+    // __sk_buff.protocol: the __be16 eth_type_trans gives, read as stored
+    protocol: ethProtocol(frame),
     ifindex: LOOPBACK_IFINDEX,
     wire_len: len,
     gso_segs: 1,
@@ -218,7 +239,12 @@ function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
   return {
     region,
     packet: { region: r, kind: "skb", hardStart: 0, hardEnd: r.bytes.length },
-    packetOut: () => r.bytes.slice(r.macStart, r.end),
+    // test_run pushes the link-layer header back zeroed for programs that saw the network header
+    packetOut: () => {
+      const out = r.bytes.slice(r.macStart, r.end);
+      if (!l2) out.fill(0, 0, r.netStart - r.macStart);
+      return out;
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { UsageError } from "../errors.js";
 import { type Instruction, OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD } from "../isa/opcodes.js";
+import { fixedObjectBtf } from "../loader/btf-fixup.js";
 import { type BuiltContext, buildContext, type CtxInput } from "./context.js";
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
@@ -354,6 +355,15 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   }
 
   const views = new Map<string, SimMapView>();
+  // values decode through the BTF with DATASEC offsets fixed up (clang leaves them zero), as the loader does
+  let decodeBtf: Btf | undefined;
+  const valueBtf = (): Btf | undefined => {
+    if (decodeBtf === undefined && spec.btf) {
+      const raw = fixedObjectBtf(spec);
+      decodeBtf = raw ? btfFromBytes(raw) : spec.btf;
+    }
+    return decodeBtf;
+  };
   return {
     spec,
     runtime,
@@ -374,7 +384,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       const v = new SimMapView({
         map: m,
         cpus,
-        ...(spec.btf ? { btf: spec.btf } : {}),
+        ...(spec.btf ? { btf: valueBtf() } : {}),
         keyTypeId: ms.btfKeyTypeId,
         valueTypeId: ms.btfValueTypeId,
         mapByName: (n) => maps.get(n),
