@@ -43,7 +43,7 @@ describe("loadTargetBtf", () => {
 });
 
 describe("big-endian builds relocate as their little-endian twins", () => {
-  const sources = ["core", "core_fields", "core_types", "core_subprog", "core_multi"];
+  const sources = ["core", "core_fields", "core_types", "core_subprog", "core_multi", "core_sections"];
   for (const src of sources) {
     for (const v of ["v1", "v3"]) {
       it(`${src} ${v}`, async () => {
