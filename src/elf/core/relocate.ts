@@ -193,11 +193,11 @@ function locate(prog: ProgramSpec, rec: ProgramCoreRelo, offsets: Map<string, nu
 }
 
 /**
- * Relocate every program of an object for `targetBtf` (a BTF, or a kernel BTF with its modules'
- * as loadTargetBtf gives it). Records are resolved once per function
- * (a subprogram linked into several programs gets one decision) and in the object's BTF.ext order,
- * so candidate narrowing happens as in libbpf; then each program's copy is patched.
- * An object without BTF, or without CO-RE records, comes back unchanged.
+ * Relocate every program of an object for `targetBtf`: a BTF, or a kernel BTF with its modules'
+ * (a TargetBtf from loadTargetBtf() is one). Records are resolved once per function (a subprogram
+ * linked into several programs gets one decision) and in the object's BTF.ext order, so
+ * candidates narrow as in libbpf; then each program's copy is patched. An object without CO-RE
+ * records comes back unchanged. The input spec is not modified.
  */
 export function relocate(spec: ObjectSpec, targetBtf: Btf | CoreTarget): RelocatedObject {
   const hasRecords = spec.programs.some((p) => p.coreRelos.length > 0);
