@@ -23,6 +23,7 @@ import type { ElfFile, ElfSection, ElfSymbol } from "../elf/types.js";
 import { ELF } from "../elf/types.js";
 import { ElfError } from "../errors.js";
 import { type CoreRelocIndex, indexCoreRelocs } from "./disasm-core.js";
+import { buildLineInfo, type LineInfo, type SourceLine } from "./disasm-lines.js";
 import { TextSink } from "./disasm-sink.js";
 import {
   ASM_STYLE,
@@ -43,6 +44,8 @@ export interface DisassembleOptions {
   readonly mcpu?: Mcpu;
   /** Immediates in hex (llvm-objdump's default); false is `--no-print-imm-hex` (decimal). */
   readonly printImmHex?: boolean;
+  /** Interleave DWARF source lines (`-l`): "; function():" and "; file:line" lines. */
+  readonly lineNumbers?: boolean;
   /** The path printed in the file header line (default: the ElfFile's own path). */
   readonly path?: string;
 }
@@ -233,6 +236,9 @@ interface SectionContext {
   readonly relocs: boolean;
   readonly style: OperandStyle;
   readonly core: CoreRelocIndex | undefined;
+  readonly lines: LineInfo | undefined;
+  /** The last source line printed (llvm-objdump's SourcePrinter state, per file). */
+  lastLine: SourceLine;
   readonly absolute: readonly DisSymbol[];
   readonly sectionsByAddr: readonly ElfSection[] | undefined;
   readonly bySection: Map<number, DisSymbol[]>;
@@ -396,6 +402,8 @@ function disassembleSection(
         }
       }
 
+      if (ctx.lines !== undefined)
+        printSourceLine(ctx, ctx.lines.lookup(section.index, secAddrNum + index), out);
       if (smallAddr) out.decimal(Math.floor((secAddrNum + index) / 8), 8);
       else
         out.push(
@@ -437,6 +445,16 @@ function disassembleSection(
   }
 }
 
+/** llvm-objdump's SourcePrinter::printLines: what changed since the last instruction. */
+function printSourceLine(ctx: SectionContext, li: SourceLine, out: TextSink): void {
+  const last = ctx.lastLine;
+  const newFn = li.fn !== undefined && li.fn !== last.fn;
+  if (newFn) out.push(`; ${li.fn}${li.fn?.endsWith("()") ? "" : "()"}:\n`);
+  if (li.file !== undefined && li.line !== 0 && (li.line !== last.line || li.file !== last.file || newFn))
+    out.push(`; ${li.file}:${li.line}\n`);
+  ctx.lastLine = li;
+}
+
 /** Sections sorted by address (then size) for branch-target lookup in linked files. */
 function sectionsByAddress(elf: ElfFile): ElfSection[] {
   return [...elf.sections].sort((a, b) => (a.addr !== b.addr ? (a.addr < b.addr ? -1 : 1) : a.size - b.size));
@@ -467,6 +485,8 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
     // Decimal immediates are exactly the assembly printer's spelling.
     style: opts.printImmHex === false ? ASM_STYLE : OBJDUMP_STYLE,
     core: relocs ? indexCoreRelocs(file) : undefined,
+    lines: opts.lineNumbers === true ? buildLineInfo(file) : undefined,
+    lastLine: { fn: undefined, file: undefined, line: 0 },
     absolute,
     sectionsByAddr: file.header.type === ELF.ET_REL ? undefined : sectionsByAddress(file),
     bySection,

@@ -3,7 +3,7 @@
  * fixture objects compiled by clang (test/fixtures, every flag set in their manifest) and the
  * disassembler corpus (test/isa/disasm-corpus: every opcode byte with random fields, zero runs,
  * truncated slots, data and odd symbols, relocations, CO-RE records of every kind and every
- * complaint of llvm-objdump's describer, both byte orders).
+ * complaint of llvm-objdump's describer, source lines (-l), both byte orders).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +35,7 @@ function ours(e: Entry): string {
   return disassemble(elf, {
     relocs: e.flags.includes("-r"),
     printImmHex: !e.flags.includes("--no-print-imm-hex"),
+    lineNumbers: e.flags.includes("-l"),
     showRawInsn: !e.flags.includes("--no-show-raw-insn"),
     mcpu,
     path: e.object,
@@ -60,14 +61,7 @@ for (const [title, manifest] of [
     it("has goldens to replay", () => {
       expect(list.length, `${manifest} missing or empty`).toBeGreaterThan(0);
     });
-    // Source line interleaving (-l) is not part of this disassembler (yet): listed, not run.
-    const lineInfo = list.filter((e) => e.flags.includes("-l"));
-    const run = list.filter((e) => !e.flags.includes("-l"));
-    it.skip.each(lineInfo.map((e) => [`${e.object} ${e.flags.join(" ")} (needs -l line info)`]))(
-      "%s",
-      () => {},
-    );
-    it.each(run.map((e) => [`${e.object} ${e.flags.join(" ")}`, e] as const))("%s", (_name, e) => {
+    it.each(list.map((e) => [`${e.object} ${e.flags.join(" ")}`, e] as const))("%s", (_name, e) => {
       const want = readFileSync(join(ROOT, e.golden), "utf8");
       const got = ours(e);
       if (got !== want) expect.fail(`${e.golden}: ${firstDiff(want, got)}`);

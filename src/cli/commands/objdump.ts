@@ -1,6 +1,7 @@
 /**
- * `tsbpf objdump -d [-r] [--no-show-raw-insn] [--no-print-imm-hex] [--mcpu=v1|v2|v3|v4] <file.o>...`:
- * the output of `llvm-objdump-19` with the same flags, byte for byte. `-r` alone prints the relocation tables.
+ * `tsbpf objdump -d [-r] [-l] [--no-show-raw-insn] [--no-print-imm-hex] [--mcpu=v1..v4] <file.o>...`:
+ * the output of `llvm-objdump-19` with the same flags, byte for byte. `-r` alone prints the
+ * relocation tables.
  * Files are printed one after another; like llvm-objdump, the first unreadable file stops the
  * run (after the files before it were printed), here with one error line and exit code 2.
  */
@@ -17,6 +18,7 @@ export interface ObjdumpCliOptions {
   readonly reloc?: boolean;
   readonly showRawInsn?: boolean;
   readonly printImmHex?: boolean;
+  readonly lineNumbers?: boolean;
   readonly mcpu?: string;
 }
 
@@ -56,6 +58,7 @@ export async function runObjdump(
           relocs: opts.reloc === true,
           showRawInsn: opts.showRawInsn !== false,
           printImmHex: opts.printImmHex !== false,
+          lineNumbers: opts.lineNumbers === true,
           mcpu,
         }),
       );
@@ -72,6 +75,7 @@ export function registerObjdump(program: Command, io: CliIo): void {
     .argument("<files...>", "BPF ELF objects")
     .option("-d, --disassemble", "disassemble executable sections")
     .option("-r, --reloc", "show relocations (inline with -d)")
+    .option("-l, --line-numbers", "interleave source file names and line numbers (DWARF)")
     .option("--no-show-raw-insn", "do not print instruction bytes")
     .option("--print-imm-hex", "print immediates in hex (the default)")
     .option("--no-print-imm-hex", "print immediates in decimal")

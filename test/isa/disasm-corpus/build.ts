@@ -188,7 +188,7 @@ function coreCases(be: boolean): Case[] {
   const base = compileCore(be);
   const zeroSpec = (recs: CoreRecord[]): number => recs.find((r) => r.kind === 6)!.spec;
   return [
-    { name: `core_kinds${sfx}`, bytes: base, flagsets: ["d", "dr"] },
+    { name: `core_kinds${sfx}`, bytes: base, flagsets: ["d", "dr", "dl"] },
     {
       // Every record a type_size relocation of type i: each BTF kind's spelling, void included.
       name: `core_types${sfx}`,
@@ -252,8 +252,9 @@ const FLAGSETS: Readonly<Record<string, readonly string[]>> = {
   r: ["-r"],
   "d-decimal": ["-d", "--no-print-imm-hex"],
   "dr-decimal": ["-d", "-r", "--no-print-imm-hex"],
+  dl: ["-d", "-l"],
 };
-const ALL = ["d", "dr", "d-noraw", "dr-noraw", "r", "dr-decimal"];
+const ALL = ["d", "dr", "d-noraw", "dr-noraw", "r", "dr-decimal", "dl"];
 
 function edgeCases(be: boolean): Case[] {
   const s = (op: number, dst: number, src: number, off: number, imm: number) =>
