@@ -3,11 +3,12 @@
  * as llvm-objdump's symbolizer finds them in DWARF 5 (.debug_info, .debug_line, .debug_addr,
  * .debug_rnglists, .debug_str_offsets, with the object's relocations applied).
  *
- * Two lookups with different rules, both reproduced on purpose: the line comes from the line
- * table sequence of the instruction's own section; the function name comes from an address map
- * keyed by address only, in which a later DIE replaces an earlier one starting at the same
- * address. In a relocatable file every section starts at 0, so a function of one section is
- * often named after a function of another; llvm-objdump prints exactly that.
+ * Lookups with different rules, all reproduced on purpose: the line comes from the line table
+ * sequence of the instruction's own section; the function name comes from the symbol table when
+ * a symbol covers the address (one symbol per address, the largest; objects and maps included),
+ * else from DWARF's address map, keyed by address only, in which a later DIE replaces an earlier
+ * one starting at the same address. In a relocatable file every section starts at 0, so code is
+ * often named after a function (or a map) of another section; llvm-objdump prints exactly that.
  */
 import type { ElfFile, ElfSection } from "../elf/types.js";
 import { ELF } from "../elf/types.js";

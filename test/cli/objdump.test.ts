@@ -55,6 +55,8 @@ describe("tsbpf objdump", () => {
     [RANDOM, ["-d", "--mcpu=v3"]],
     [RANDOM, ["-d", "--mcpu=v1"]],
     [RANDOM, ["-d", "--no-print-imm-hex"]],
+    [`${CORPUS}/obj/core_kinds.el.o`, ["-d", "-l"]],
+    [`${CORPUS}/obj/symbols.eb.o`, ["-d", "-l"]],
   ] as const)("%s %s matches llvm-objdump-19", async (obj, flags) => {
     const r = await run(...flags, obj);
     expect(r.err).toBe("");
