@@ -7,6 +7,7 @@
 export * as abi from "./abi/index.js";
 export * from "./elf/btf/index.js";
 export * from "./elf/btf-ext.js";
+export * from "./elf/core/index.js";
 export * from "./elf/index.js";
 export * from "./elf/object/index.js";
 export { assembleObject, writeElf } from "./elf/writer.js";
