@@ -29,7 +29,7 @@ export const CORE_RELO_KINDS = [
   "enumval_value",
   "type_matches",
 ] as const;
-export type CoreReloKind = (typeof CORE_RELO_KINDS)[number];
+export type CoreReloShortName = (typeof CORE_RELO_KINDS)[number];
 
 export interface FuncInfo {
   /** Byte offset of the instruction in its section (as in the file). */
@@ -62,7 +62,7 @@ export interface CoreRelo {
   /** Access string, e.g. "0:1:2" (field path) or "0" (type/enum based). */
   readonly access: string;
   readonly kindId: number;
-  readonly kind: CoreReloKind;
+  readonly kind: CoreReloShortName;
 }
 
 /** Records of one ELF section. */

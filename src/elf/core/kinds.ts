@@ -3,6 +3,8 @@
  * names libbpf prints (`<byte_off>`), and the three families the algorithm treats alike.
  */
 
+import { CORE_RELO_KINDS } from "../btf-ext.js";
+
 export const CoreReloKind = {
   FIELD_BYTE_OFFSET: 0,
   FIELD_BYTE_SIZE: 1,
@@ -20,28 +22,11 @@ export const CoreReloKind = {
 } as const;
 export type CoreReloKindName = keyof typeof CoreReloKind;
 
-/** libbpf's short names, indexed by kind number. */
-const SHORT_NAMES: readonly string[] = [
-  "byte_off",
-  "byte_sz",
-  "field_exists",
-  "signed",
-  "lshift_u64",
-  "rshift_u64",
-  "local_type_id",
-  "target_type_id",
-  "type_exists",
-  "type_size",
-  "enumval_exists",
-  "enumval_value",
-  "type_matches",
-];
-
 const LONG_NAMES: readonly CoreReloKindName[] = Object.keys(CoreReloKind) as CoreReloKindName[];
 
 /** `byte_off`, `type_matches`...; "unknown" for numbers outside the enum (as libbpf prints). */
 export function coreKindShortName(kind: number): string {
-  return SHORT_NAMES[kind] ?? "unknown";
+  return CORE_RELO_KINDS[kind] ?? "unknown";
 }
 
 /** `FIELD_BYTE_OFFSET`...; undefined for numbers outside the enum. */

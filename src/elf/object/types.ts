@@ -7,7 +7,7 @@
 import type { AttachType, ProgramType } from "../../abi/program-types.js";
 import type { ByteOrder, Instruction } from "../../isa/instruction.js";
 import type { Btf } from "../btf/btf.js";
-import type { BtfExt, CoreReloKind, FuncInfo, LineInfo } from "../btf-ext.js";
+import type { BtfExt, CoreReloShortName, FuncInfo, LineInfo } from "../btf-ext.js";
 import type { ElfFile } from "../types.js";
 
 /** One CO-RE relocation record of a program, after linking (instruction index into `insns`). */
@@ -20,7 +20,7 @@ export interface ProgramCoreRelo {
   readonly typeId: number;
   /** The access string, e.g. "0:1:2". */
   readonly access: string;
-  readonly kind: CoreReloKind;
+  readonly kind: CoreReloShortName;
   /** Numeric bpf_core_relo_kind. */
   readonly kindId: number;
   /** The function (program or subprogram) whose record this was. */
