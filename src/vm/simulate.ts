@@ -123,7 +123,16 @@ function targetBtf(opt: Btf | string | undefined): Btf {
   return btf;
 }
 
-function defOf(m: MapSpec): MapDef {
+/** Whether a value type holds a struct bpf_spin_lock (directly or in a nested struct). */
+function hasSpinLock(btf: Btf | undefined, id: number, depth = 0): boolean {
+  if (!btf || id === 0 || depth > 8) return false;
+  const t = btf.typeById(btf.resolve(id));
+  if (t.kind !== "STRUCT" && t.kind !== "UNION") return false;
+  if (t.name === "bpf_spin_lock") return true;
+  return t.members.some((m) => hasSpinLock(btf, m.type, depth + 1));
+}
+
+function defOf(m: MapSpec, btf?: Btf): MapDef {
   return {
     name: m.name,
     type: m.type,
@@ -134,7 +143,8 @@ function defOf(m: MapSpec): MapDef {
     flags: m.flags,
     readonly: m.readonly,
     ...(m.data ? { data: m.data } : {}),
-    ...(m.inner ? { inner: defOf(m.inner) } : {}),
+    ...(hasSpinLock(btf, m.btfValueTypeId) ? { spinLock: true } : {}),
+    ...(m.inner ? { inner: defOf(m.inner, btf) } : {}),
   };
 }
 
@@ -200,7 +210,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     kconfigData.set(m.name, data);
   }
   for (const m of spec.maps) {
-    const def = defOf(m);
+    const def = defOf(m, spec.btf);
     const data = kconfigData.get(m.name);
     maps.set(m.name, addMap(data ? { ...def, data } : def));
   }

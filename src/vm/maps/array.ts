@@ -83,6 +83,7 @@ export class ArrayMap implements SimMap {
     const i = this.index(key);
     if (i < 0 || i >= this.def.maxEntries) return -E2BIG;
     if (f & BPF_NOEXIST) return -EEXIST;
+    if (flags & BPF_F_LOCK && !this.def.spinLock) return -EINVAL;
     return i;
   }
 

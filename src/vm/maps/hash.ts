@@ -83,6 +83,7 @@ export class HashMap implements SimMap {
     if (key.length !== this.def.keySize) return -EINVAL;
     const f = flags & ~BPF_F_LOCK;
     if (f > BPF_EXIST || f < 0) return -EINVAL;
+    if (flags & BPF_F_LOCK && !this.def.spinLock) return -EINVAL;
     const k = hexKey(key);
     const old = this.elems.get(k);
     if (old !== undefined && f === BPF_NOEXIST) return -EEXIST;

@@ -1,7 +1,8 @@
 /**
  * BPF_MAP_TYPE_QUEUE (FIFO) and BPF_MAP_TYPE_STACK (LIFO): no keys. Kernel semantics: push
  * with BPF_NOEXIST or unknown flags -EINVAL; push into a full map -E2BIG, unless BPF_EXIST,
- * which drops the oldest element to make room; pop/peek of an empty map -ENOENT.
+ * which drops the oldest element to make room; pop/peek of an empty map -ENOENT
+ * (and a zeroed value buffer).
  */
 import type { Region } from "../memory.js";
 import { BPF_EXIST, BPF_NOEXIST, E2BIG, EINVAL, ENOENT } from "./errno.js";
@@ -60,7 +61,10 @@ export class QueueMap implements SimMap {
   /** Used by map_pop_elem / map_peek_elem: copy into `out`, or -ENOENT. */
   take(out: Uint8Array, remove: boolean): number {
     const v = remove ? this.pop() : this.peek();
-    if (v === undefined) return -ENOENT;
+    if (v === undefined) {
+      out.fill(0); // the kernel zeroes the buffer of a failed pop/peek
+      return -ENOENT;
+    }
     out.set(v.subarray(0, out.length));
     return 0;
   }

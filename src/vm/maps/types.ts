@@ -21,6 +21,8 @@ export interface MapDef {
   readonly readonly?: boolean;
   /** Initial bytes of a global data map's single value. */
   readonly data?: Uint8Array;
+  /** The value holds a struct bpf_spin_lock (BPF_F_LOCK updates need one). */
+  readonly spinLock?: boolean;
   /** Inner map template for array/hash of maps. */
   readonly inner?: MapDef;
 }
