@@ -47,6 +47,9 @@ export function benchDisasm(): Section {
       goal: "≤ 1x",
     });
   }
+  // Whole-process figures include Node's own start-up, which no tsbpf code can remove.
+  const nodeStart = timeProcess(process.execPath, ["-e", "0"], 5);
+  notes.push(`Node start-up alone (\`node -e 0\`) in this run: ${fmtMs(nodeStart)}.`);
   const large = readElf(readFileSync(LARGE));
   const text = large.sections.find((s) => (s.flags & 4n) !== 0n && s.size > 0);
   notes.push(
