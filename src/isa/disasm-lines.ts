@@ -483,30 +483,38 @@ function findRecursively(u: Unit, die: Die, attrs: readonly number[]): Val | und
 /** The address -> DIE map of DWARFUnit::updateAddressDieMap. */
 function buildAddrDieMap(s: Sections, u: Unit): { lows: number[]; map: Map<number, [number, Die]> } {
   const map = new Map<number, [number, Die]>();
-  const sortedKeys = (): number[] => [...map.keys()].sort((a, b) => a - b);
+  // The map's keys, kept sorted (std::map order).
+  const keys: number[] = [];
+  const set = (k: number, v: [number, Die]): void => {
+    if (!map.has(k))
+      keys.splice(
+        upperBound(keys.length, (j) => keys[j] < k),
+        0,
+        k,
+      );
+    map.set(k, v);
+  };
   const visit = (die: Die): void => {
     if (die.tag === DW_TAG_subprogram || die.tag === DW_TAG_inlined_subroutine) {
       for (const [lo, hi] of ranges(s, u, die)) {
         if (lo === hi) continue;
-        const keys = sortedKeys();
         // upper_bound(lo), then the entry before it.
-        let i = 0;
-        while (i < keys.length && keys[i] <= lo) i++;
+        const i = upperBound(keys.length, (j) => keys[j] <= lo);
         if (i > 0) {
           const bKey = keys[i - 1];
           const b = map.get(bKey)!;
           if (lo < b[0]) {
-            if (hi < b[0]) map.set(hi, [b[0], b[1]]);
-            if (lo > bKey) map.set(bKey, [lo, b[1]]);
+            if (hi < b[0]) set(hi, [b[0], b[1]]);
+            if (lo > bKey) set(bKey, [lo, b[1]]);
           }
         }
-        map.set(lo, [hi, die]);
+        set(lo, [hi, die]);
       }
     }
     for (const child of die.children) visit(child);
   };
   visit(u.root);
-  return { lows: sortedKeys(), map };
+  return { lows: keys, map };
 }
 
 interface Row {
