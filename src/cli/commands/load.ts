@@ -9,6 +9,7 @@ import { openObject } from "../../elf/object/open.js";
 import { UsageError } from "../../errors.js";
 import { type AttachOptions, attachProgram, type Link } from "../../loader/attach.js";
 import { MapType } from "../../loader/consts.js";
+import { BpfSyscallError } from "../../loader/errors.js";
 import { loadObject, ProgramLoadError } from "../../loader/object.js";
 import type { LiveMap } from "../../loader/object-map.js";
 import { syscallName } from "../../loader/syscalls-x86_64.js";
@@ -28,6 +29,20 @@ export interface LoadCliOptions {
   cgroup?: string;
   btf?: string;
   logLevel?: string;
+}
+
+/** EPERM from bpf() at the CLI: say what is needed, in one line. */
+export async function withPermissionHint<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.errnoName === "EPERM")
+      throw new UsageError(
+        "E_PERM",
+        `${e.command}: permission denied (EPERM): this needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)`,
+      );
+    throw e;
+  }
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -237,6 +252,6 @@ export function registerLoad(program: Command, io: CliIo): void {
     .option("--log-level <n>", "verifier log level")
     .option("--format <format>", "text or json", "text")
     .action(async (path: string, o: LoadCliOptions) => {
-      await runLoad(path, o, io);
+      await withPermissionHint(() => runLoad(path, o, io));
     });
 }

@@ -14,7 +14,7 @@ import type { MapInfo } from "../../loader/info.js";
 import { LiveMap } from "../../loader/object-map.js";
 import { toJsonValue } from "../../loader/values.js";
 import type { CliIo } from "../io.js";
-import { dumpMap, formatMapDump } from "./load.js";
+import { dumpMap, formatMapDump, withPermissionHint } from "./load.js";
 
 export function listMaps(): MapInfo[] {
   const out: MapInfo[] = [];
@@ -94,9 +94,9 @@ export function registerMap(program: Command, io: CliIo): void {
     .alias("show")
     .description("list maps")
     .option("--format <format>", "text or json", "text")
-    .action((o: { format: string }) => {
+    .action(async (o: { format: string }) => {
       const f = fmt(o.format);
-      const list = listMaps();
+      const list = await withPermissionHint(() => listMaps());
       io.stdout(
         f === "json"
           ? `${JSON.stringify(
@@ -119,9 +119,9 @@ export function registerMap(program: Command, io: CliIo): void {
     .description("dump a map's entries, decoded through its BTF")
     .argument("<map>", "map id or pinned path")
     .option("--format <format>", "text or json", "text")
-    .action((ref: string, o: { format: string }) => {
+    .action(async (ref: string, o: { format: string }) => {
       const f = fmt(o.format);
-      using m = liveMapOf(openMap(ref));
+      using m = await withPermissionHint(() => liveMapOf(openMap(ref)));
       const d = dumpMap(m, typeName(m.type));
       if (f === "json")
         io.stdout(

@@ -6,6 +6,7 @@ import { fdById, ids, progInfo } from "../../loader/bpf.js";
 import { BpfSyscallError } from "../../loader/errors.js";
 import type { ProgInfo } from "../../loader/info.js";
 import type { CliIo } from "../io.js";
+import { withPermissionHint } from "./load.js";
 
 /** Every loaded program's info (programs that vanish while listing are skipped). */
 export function listPrograms(): ProgInfo[] {
@@ -58,12 +59,16 @@ export function registerProg(program: Command, io: CliIo): void {
     .alias("show")
     .description("list loaded programs")
     .option("--format <format>", "text or json", "text")
-    .action((o: { format: string }) => {
-      if (o.format !== "text" && o.format !== "json")
-        throw new UsageError("E_USAGE", `--format must be text or json, not '${o.format}'`);
-      const list = listPrograms();
-      io.stdout(
-        o.format === "json" ? `${JSON.stringify(list.map(progJson))}\n` : list.map(formatProgram).join(""),
-      );
+    .action(async (o: { format: string }) => {
+      await withPermissionHint(() => listProgramsCli(o, io));
     });
+}
+
+function listProgramsCli(o: { format: string }, io: CliIo): void {
+  if (o.format !== "text" && o.format !== "json")
+    throw new UsageError("E_USAGE", `--format must be text or json, not '${o.format}'`);
+  const list = listPrograms();
+  io.stdout(
+    o.format === "json" ? `${JSON.stringify(list.map(progJson))}\n` : list.map(formatProgram).join(""),
+  );
 }

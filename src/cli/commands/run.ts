@@ -10,6 +10,7 @@ import type { ObjectSpec } from "../../elf/object/types.js";
 import { UsageError } from "../../errors.js";
 import { loadObject } from "../../loader/object.js";
 import type { CliIo } from "../io.js";
+import { withPermissionHint } from "./load.js";
 
 export interface RunInput {
   readonly program: string;
@@ -110,6 +111,6 @@ export function registerRun(program: Command, io: CliIo, offline?: OfflineRunner
     .option("--repeat <n>", "run this many times (duration is the average)")
     .option("--format <format>", "text or json", "text")
     .action(async (path: string, o: RunCliOptions) => {
-      await runRun(path, o, io, offline);
+      await withPermissionHint(() => runRun(path, o, io, offline));
     });
 }
