@@ -138,6 +138,14 @@ function kallsyms(name: string): bigint | undefined {
   return a === 0n ? undefined : a;
 }
 
+/** Attach types whose programs run through a BPF trampoline (fentry, fexit, fmod_ret, lsm). */
+const TRAMPOLINE_TYPES: ReadonlySet<number> = new Set([
+  AttachType.TRACE_FENTRY,
+  AttachType.TRACE_FEXIT,
+  AttachType.MODIFY_RETURN,
+  AttachType.LSM_MAC,
+]);
+
 const MAP_IN_MAP: ReadonlySet<number> = new Set([MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
 
 function u32(n: number): Uint8Array {
@@ -593,8 +601,14 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
           const r = poisoned[0]!;
           reason = `${reason} (CO-RE: ${r.localSpec}, access string ${r.accessString}, not found in target BTF: instruction ${r.insn} poisoned)`;
         }
-        if (e.errno === 1 && !log)
-          reason = `${e.command}: ${e.errnoName}: the kernel refused before verification (needs CAP_BPF+CAP_PERFMON or root; fentry/fexit/lsm also need ftrace direct calls this kernel refuses to every loader)`;
+        if (e.errno === 1 && !log) {
+          const trampoline = p.expectedAttachType !== undefined && TRAMPOLINE_TYPES.has(p.expectedAttachType.id);
+          reason = trampoline
+            ? `${e.command}: EPERM before verification: this kernel refuses ${p.section.split("/")[0]} programs (BPF trampolines) to every loader, libbpf included`
+            : process.getuid?.() === 0
+              ? `${e.command}: EPERM before verification (an LSM or lockdown policy refuses this program type)`
+              : `${e.command}: EPERM: loading BPF programs needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)`;
+        }
         throw new ProgramLoadError(p, reason, { log, errno: e.errno, insn, cause: e });
       }
       programs.set(p.name, new LiveProgram(p, loaded.fd, loaded.log));

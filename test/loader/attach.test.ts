@@ -7,9 +7,10 @@
 // missing-tracepoint diagnostic; kprobe refused clearly.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { accessSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { accessSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { release } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attachTypeById } from "../../src/abi/program-types.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
 import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
 import { insn } from "../../src/isa/instruction.js";
@@ -168,6 +169,70 @@ describe("tracing attach kinds", () => {
     expect(msg).toContain("raw_syscalls/sys_enter");
     expect(msg).toMatch(/syscalls\/sys_enter_<name>/);
     expect(missingTracepointMessage("sched/sched_swich", listTracepoints())).toContain("sched/sched_switch");
+  });
+
+  kit("fentry: the kernel's EPERM (for every loader here) is explained, not bare", async () => {
+    const spec = open("test/fixtures/obj/ksym.el.v1.o");
+    const p = spec.programs[0]!;
+    const fentry = attachTypeById(24);
+    const fake = Object.assign(Object.create(Object.getPrototypeOf(spec)), spec, {
+      programs: [
+        { ...p, section: "fentry/do_unlinkat", expectedAttachType: fentry, attachTarget: "do_unlinkat" },
+      ],
+    }) as ObjectSpec;
+    await expect(loadObject(fake)).rejects.toThrow(
+      /fentry\/do_unlinkat.*EPERM before verification: this kernel refuses fentry programs \(BPF trampolines\) to every loader/,
+    );
+  });
+
+  kit("perf_event: a cpu-clock sampling program runs; a raw_tp link pins to bpffs", async () => {
+    using counts = new LiveMap({
+      name: "n",
+      fd: createMap({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 }),
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 1,
+      flags: 0,
+    });
+    const prog = [
+      insn(0x62, 10, 0, -4, 0),
+      mov64Reg(2, 10),
+      add64Imm(2, -4),
+      ldMapFd(1, counts.fd.value),
+      call(1),
+      jeqImm(0, 0, 2),
+      mov64Imm(1, 1),
+      insn(0xdb, 0, 1, 0, 0x00),
+      mov64Imm(0, 0),
+      exit(),
+    ];
+    const fd = loadProgram({ type: ProgType.PERF_EVENT, insns: prog, license: "GPL" }).fd;
+    const spec = {
+      name: "sampler",
+      section: "perf_event",
+      type: { id: ProgType.PERF_EVENT, name: "perf_event" },
+    } as unknown as ProgramSpec;
+    using p = new LiveProgram(spec, fd, "");
+    {
+      using link = attachProgram(p);
+      expect(link.kind).toBe("perf_event");
+      const end = Date.now() + 400;
+      while (Date.now() < end) accessLoop(100);
+    }
+    expect(counts.get(0) as bigint).toBeGreaterThan(0n);
+
+    using obj = await loadObject(open("test/fixtures/obj/raw_tp.el.v1.o"));
+    const dir = mkdtempSync("/sys/fs/bpf/tsbpf-link-");
+    try {
+      using link = attachProgram(obj.program("raw_sys_enter"));
+      link.pin(`${dir}/link`);
+      expect(execFileSync("bpftool", ["link", "show", "pinned", `${dir}/link`]).toString()).toContain(
+        "raw_tracepoint",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   kit("kprobe sections are refused clearly (this kernel has no kprobes)", () => {
