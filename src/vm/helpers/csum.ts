@@ -13,6 +13,13 @@ export function csumSub(a: number, b: number): number {
   return csumAdd(a, ~b >>> 0);
 }
 
+/** csum_from32to16: to 16 bits with end-around carry, not complemented. */
+export function fold16(c: number): number {
+  let s = ((c >>> 0) & 0xffff) + ((c >>> 0) >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s & 0xffff;
+}
+
 /** csum_fold: to 16 bits, complemented. */
 export function csumFold(c: number): number {
   let s = ((c >>> 0) & 0xffff) + ((c >>> 0) >>> 16);

@@ -6,7 +6,7 @@
  */
 import type { VmHelperCall, VmHelperFn } from "../env.js";
 import { EFAULT, EINVAL } from "../maps/errno.js";
-import { csumPartial, csumReplace2, csumReplace4, csumReplaceByDiff, csumSub } from "./csum.js";
+import { csumPartial, csumReplace2, csumReplace4, csumReplaceByDiff, csumSub, fold16 } from "./csum.js";
 import type { PacketState, Runtime } from "./runtime.js";
 
 const EACCES = 13;
@@ -43,7 +43,8 @@ function skbBytes(p: PacketState, offset: bigint, len: number): Uint8Array | und
 }
 
 function csumField(p: PacketState, offset: bigint): { get(): number; set(v: number): void } | undefined {
-  const b = offset > 0xffffn ? undefined : skbBytes(p, offset, 2);
+  // an offset past 0xffff or odd is -EFAULT, as is a field beyond the packet
+  const b = offset > 0xffffn || offset & 1n ? undefined : skbBytes(p, offset, 2);
   if (b === undefined) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, 2);
   return { get: () => v.getUint16(0, true), set: (x) => v.setUint16(0, x, true) };
@@ -131,13 +132,16 @@ export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
       const fromSize = Number(call.arg(2));
       const toSize = Number(call.arg(4));
       const seed = Number(call.arg(5) & 0xffffffffn);
-      if ((fromSize | toSize) & 3 || fromSize + toSize > 512) return -EINVAL;
+      // 6.18 sums both buffers directly: any sizes (the old multiple-of-4 rule is gone)
+      if (fromSize + toSize > 512) return -EINVAL;
       const from = call.memory.slice(call.arg(1), fromSize);
       const to = call.memory.slice(call.arg(3), toSize);
-      if (fromSize && toSize) return csumSub(csumPartial(to, seed), csumPartial(from, 0));
-      if (toSize) return csumPartial(to, seed);
-      if (fromSize) return ~csumPartial(from, ~seed >>> 0) >>> 0;
-      return seed;
+      // since 6.12 the result is folded to 16 bits (csum_partial's 32-bit value differs per arch)
+      let sum = seed;
+      if (fromSize && toSize) sum = csumSub(csumPartial(to, seed), csumPartial(from, 0));
+      else if (toSize) sum = csumPartial(to, seed);
+      else if (fromSize) sum = ~csumPartial(from, ~seed >>> 0) >>> 0;
+      return fold16(sum);
     },
     redirect: (call) => {
       const ifindex = Number(call.arg(1) & 0xffffffffn);
@@ -181,7 +185,8 @@ export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
       const meta = r.start + Number(BigInt.asIntN(32, call.arg(2)));
       if (meta < p.hardStart || meta > r.dataStart) return -EINVAL;
       const metalen = r.dataStart - meta;
-      if (metalen & 3 || metalen > 32) return -EACCES;
+      // xdp_metalen_invalid: 4-byte multiples up to what skb_shared_info.meta_len (u8) holds
+      if (metalen & 3 || metalen > 255) return -EACCES;
       r.start = meta;
       return 0;
     },
