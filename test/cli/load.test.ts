@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { accessSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runVerifyKernel, type VerifyKernelCliOptions } from "../../src/cli/commands/load.js";
 import { captureIo } from "../../src/cli/io.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
 import { loadObject } from "../../src/loader/object.js";
@@ -253,4 +254,57 @@ describe("tsbpf run --kernel, prog list, map list/dump", () => {
       expect(dumped.entries[0]).toEqual({ key: theirs[0].formatted.key, value: theirs[0].formatted.value });
     },
   );
+});
+
+describe("verify --kernel (runVerifyKernel, for verify.ts)", () => {
+  async function verify(
+    paths: string[],
+    o: VerifyKernelCliOptions = {},
+  ): Promise<{ code: number; out: string }> {
+    const io = captureIo();
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+      await runVerifyKernel(paths, o, io);
+      return { code: io.exitCode ?? 0, out: io.out };
+    } finally {
+      process.chdir(cwd);
+    }
+  }
+
+  kit("one file: a JSON object; several: an array; a reject exits 1 with the verifier's line", async () => {
+    const one = await verify([COUNTER], { format: "json" });
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.out)).toEqual({
+      file: COUNTER,
+      programs: [
+        {
+          name: "trace_sys_enter",
+          section: "tracepoint/raw_syscalls/sys_enter",
+          type: "tracepoint",
+          verdict: "accept",
+        },
+      ],
+    });
+    const two = await verify([COUNTER, "test/fixtures/obj/reject/pkt_oob.el.v1.o"], {
+      format: "json",
+      logLevel: 1,
+    });
+    expect(two.code).toBe(1);
+    const arr = JSON.parse(two.out) as {
+      programs: { verdict: string; error?: { message: string; insn: number }; log?: string }[];
+    }[];
+    expect(arr).toHaveLength(2);
+    expect(arr[1]!.programs[0]).toMatchObject({
+      verdict: "reject",
+      error: { message: "R1 offset is outside of the packet" },
+    });
+    expect(arr[1]!.programs[0]!.log).toMatch(/processed \d+ insns/);
+    const text = await verify(["test/fixtures/obj/reject/pkt_oob.el.v1.o"]);
+    expect(text.out).toMatch(
+      /packet_out_of_bounds \(xdp, xdp\): reject \(\d+ insns processed\)\n {2}insn \d+: R1 offset is outside of the packet/,
+    );
+    await expect(verify([COUNTER], { program: ["nope"] })).rejects.toThrow(/no program 'nope'/);
+    await expect(verify([COUNTER], { logLevel: 7 })).rejects.toThrow(/--log-level/);
+  });
 });

@@ -10,6 +10,7 @@ import { UsageError } from "../../errors.js";
 import { type AttachOptions, attachProgram, type Link } from "../../loader/attach.js";
 import { MapType } from "../../loader/consts.js";
 import { BpfSyscallError } from "../../loader/errors.js";
+import { formatVerifyReport, verifyWithKernel } from "../../loader/kernel-verify.js";
 import { loadObject, ProgramLoadError } from "../../loader/object.js";
 import type { LiveMap } from "../../loader/object-map.js";
 import { syscallName } from "../../loader/syscalls-x86_64.js";
@@ -254,4 +255,50 @@ export function registerLoad(program: Command, io: CliIo): void {
     .action(async (path: string, o: LoadCliOptions) => {
       await withPermissionHint(() => runLoad(path, o, io));
     });
+}
+
+export interface VerifyKernelCliOptions {
+  readonly program?: readonly string[];
+  readonly format?: string;
+  readonly logLevel?: string | number;
+  readonly btf?: string;
+}
+
+/**
+ * `tsbpf verify <obj>... --kernel`: the whole command behaviour, for verify.ts to call.
+ * JSON: one report per file (an array when several files are given); exit 0 when every program
+ * is accepted, 1 when any is rejected, 2 on bad input (thrown as UsageError).
+ */
+export async function runVerifyKernel(
+  paths: readonly string[],
+  o: VerifyKernelCliOptions,
+  io: CliIo,
+): Promise<void> {
+  const format = o.format ?? "text";
+  if (format !== "text" && format !== "json")
+    throw new UsageError("E_USAGE", `--format must be text or json, not '${format}'`);
+  const level = o.logLevel === undefined ? 0 : Number(o.logLevel);
+  if (![0, 1, 2].includes(level))
+    throw new UsageError("E_USAGE", `--log-level must be 0, 1 or 2, not '${o.logLevel}'`);
+  if (paths.length === 0) throw new UsageError("E_USAGE", "verify needs at least one object file");
+  const specs = [];
+  for (const p of paths) {
+    const spec = await openObject(p);
+    for (const name of o.program ?? []) spec.program(name);
+    specs.push(spec);
+  }
+  const reports = [];
+  for (const spec of specs) {
+    reports.push(
+      await withPermissionHint(() =>
+        verifyWithKernel(spec, { programs: o.program, logLevel: level, targetBtf: o.btf }),
+      ),
+    );
+  }
+  if (format === "json")
+    io.stdout(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+  else io.stdout(reports.map(formatVerifyReport).join(""));
+  io.exitCode = reports.some((r) => r.programs.some((p) => p.verdict === "reject"))
+    ? ExitCode.Failed
+    : ExitCode.Ok;
 }
