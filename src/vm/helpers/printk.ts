@@ -35,7 +35,10 @@ function formatArgs(rt: Runtime, value: (i: number) => bigint): FormatArgs {
 }
 
 function emit(rt: Runtime, text: string): void {
-  const cut = text.length >= MAX_BPRINTF_BUF ? text.slice(0, MAX_BPRINTF_BUF - 1) : text;
+  // the trace event copies a C string: it ends at a NUL a %c may have printed
+  const nul = text.indexOf("\0");
+  const str = nul >= 0 ? text.slice(0, nul) : text;
+  const cut = str.length >= MAX_BPRINTF_BUF ? str.slice(0, MAX_BPRINTF_BUF - 1) : str;
   rt.printk.push(cut.endsWith("\n") ? cut.slice(0, -1) : cut);
 }
 
