@@ -283,6 +283,7 @@ function readForm(c: Cursor, form: number, addrSize: number, implicit: number): 
 interface Unit {
   /** Offset of the unit header in .debug_info (DW_FORM_ref* are relative to it). */
   readonly start: number;
+  readonly version: number;
   readonly dies: Map<number, Die>;
   readonly root: Die;
   readonly addrSize: number;
@@ -300,6 +301,7 @@ interface Sections {
   readonly strOffsets: Relocated | undefined;
   readonly addr: Relocated | undefined;
   readonly rnglists: Relocated | undefined;
+  readonly ranges: Relocated | undefined;
   readonly line: Relocated | undefined;
 }
 
@@ -308,10 +310,19 @@ function parseUnit(s: Sections, at: number): { unit: Unit; next: number } {
   const len = c.u32();
   const next = at + 4 + len;
   const version = c.u16();
-  if (version !== 5) throw new RangeError(`DWARF version ${version}`);
-  c.u8(); // unit_type
-  const addrSize = c.u8();
-  const abbrevs = parseAbbrevs(s.abbrev, s.le, c.u32());
+  let addrSize: number;
+  let abbrevOff: number;
+  if (version === 5) {
+    c.u8(); // unit_type
+    addrSize = c.u8();
+    abbrevOff = c.u32();
+  } else if (version === 4 || version === 3 || version === 2) {
+    abbrevOff = c.u32();
+    addrSize = c.u8();
+  } else {
+    throw new RangeError(`DWARF version ${version}`);
+  }
+  const abbrevs = parseAbbrevs(s.abbrev, s.le, abbrevOff);
   const dies = new Map<number, Die>();
   let root: Die | undefined;
   const stack: Die[] = [];
@@ -338,6 +349,7 @@ function parseUnit(s: Sections, at: number): { unit: Unit; next: number } {
   return {
     unit: {
       start: at,
+      version,
       dies,
       root,
       addrSize,
@@ -399,7 +411,9 @@ function ranges(s: Sections, u: Unit, die: Die): [number, number][] {
     if (high !== undefined) return [[low, high]];
   }
   const r = die.attrs.get(AT.ranges);
-  if (r === undefined || s.rnglists === undefined) return [];
+  if (r === undefined) return [];
+  if (u.version < 5) return rangesV4(s, u, r.n);
+  if (s.rnglists === undefined) return [];
   const data = s.rnglists.data;
   let off: number;
   if (r.form === 0x23) {
@@ -455,6 +469,24 @@ function ranges(s: Sections, u: Unit, die: Die): [number, number][] {
     }
   }
   return out;
+}
+
+/** A DWARF 2-4 range list in .debug_ranges: (begin, end) pairs, a base selection, (0, 0) ends. */
+function rangesV4(s: Sections, u: Unit, off: number): [number, number][] {
+  const t = s.ranges;
+  if (t === undefined) return [];
+  const c = new Cursor(t.data, s.le, off);
+  const addr = (): number => (u.addrSize === 8 ? c.u64() : c.u32());
+  const max = u.addrSize === 8 ? 2 ** 64 - 1 : 2 ** 32 - 1;
+  let base = addrOf(s, u, u.root.attrs.get(AT.low_pc)) ?? 0;
+  const out: [number, number][] = [];
+  for (;;) {
+    const a = addr();
+    const b = addr();
+    if (a === 0 && b === 0) return out;
+    if (a === max) base = b;
+    else out.push([base + a, base + b]);
+  }
 }
 
 /** DWARFDie::findRecursively over DW_AT_specification / DW_AT_abstract_origin. */
@@ -532,7 +564,7 @@ interface Sequence {
 }
 
 interface LineTable {
-  readonly files: string[];
+  readonly files: readonly (string | undefined)[];
   readonly sequences: Sequence[];
 }
 
@@ -543,13 +575,16 @@ function parseLineTable(s: Sections, at: number, compDir: string | undefined): L
   const len = c.u32();
   const end = at + 4 + len;
   const version = c.u16();
-  if (version !== 5) return undefined;
-  const addrSize = c.u8();
-  c.u8(); // segment selector size
+  if (version < 2 || version > 5) return undefined;
+  let addrSize = 8;
+  if (version === 5) {
+    addrSize = c.u8();
+    c.u8(); // segment selector size
+  }
   const hdrLen = c.u32();
   const progStart = c.pos + hdrLen;
   const minInst = c.u8();
-  c.u8(); // max ops per instruction
+  if (version >= 4) c.u8(); // max ops per instruction
   const defaultIsStmt = c.u8();
   void defaultIsStmt;
   const lineBase = (c.u8() << 24) >> 24;
@@ -580,6 +615,34 @@ function parseLineTable(s: Sections, at: number, compDir: string | undefined): L
     if (v.form === 0x0e) return cstrAt(s.str, v.n) ?? "";
     return "";
   };
+  if (version < 5) {
+    // DWARF 2-4: NUL-terminated lists; file and directory numbers count from 1 (0: none / comp dir).
+    const incDirs: string[] = [];
+    for (let d = c.cstr(); d !== ""; d = c.cstr()) incDirs.push(d);
+    const files: (string | undefined)[] = [undefined];
+    for (let name = c.cstr(); name !== ""; name = c.cstr()) {
+      const dirIdx = c.uleb();
+      c.uleb(); // mtime
+      c.uleb(); // length
+      if (name.startsWith("/")) {
+        files.push(name);
+        continue;
+      }
+      const incDir = dirIdx > 0 && dirIdx <= incDirs.length ? incDirs[dirIdx - 1] : "";
+      const parts: string[] = [];
+      if (compDir !== undefined && compDir !== "" && !incDir.startsWith("/")) parts.push(compDir);
+      parts.push(incDir, name);
+      files.push(joinPath(parts));
+    }
+    return runLineProgram(
+      c,
+      end,
+      progStart,
+      t,
+      { addrSize, minInst, lineBase, lineRange, opcodeBase, stdLens },
+      files,
+    );
+  }
   const dirs = entryList().map((e) => lineStr(e[1]));
   const files = entryList().map((e) => {
     const name = lineStr(e[1]);
@@ -592,6 +655,35 @@ function parseLineTable(s: Sections, at: number, compDir: string | undefined): L
     parts.push(name);
     return joinPath(parts);
   });
+  return runLineProgram(
+    c,
+    end,
+    progStart,
+    t,
+    { addrSize, minInst, lineBase, lineRange, opcodeBase, stdLens },
+    files,
+  );
+}
+
+interface LineHeader {
+  readonly addrSize: number;
+  readonly minInst: number;
+  readonly lineBase: number;
+  readonly lineRange: number;
+  readonly opcodeBase: number;
+  readonly stdLens: readonly number[];
+}
+
+/** Run a line number program into its sequences (rows of address, line, file). */
+function runLineProgram(
+  c: Cursor,
+  end: number,
+  progStart: number,
+  t: Relocated,
+  h: LineHeader,
+  files: readonly (string | undefined)[],
+): LineTable {
+  const { addrSize, minInst, lineBase, lineRange, opcodeBase, stdLens } = h;
   c.pos = progStart;
   const sequences: Sequence[] = [];
   let rows: Row[] = [];
@@ -743,6 +835,7 @@ function readUnits(elf: ElfFile): { units: UnitEntry[]; nameOf: (u: Unit, die: D
       strOffsets: relocated(elf, find(".debug_str_offsets")),
       addr: relocated(elf, find(".debug_addr")),
       rnglists: relocated(elf, find(".debug_rnglists")),
+      ranges: relocated(elf, find(".debug_ranges")),
       line: relocated(elf, find(".debug_line")),
     };
     const units: UnitEntry[] = [];

@@ -107,14 +107,14 @@ interface Case {
 }
 
 /** src/core_kinds.c compiled by clang-19 for one byte order. */
-function compileCore(be: boolean): Uint8Array {
+function compileCore(be: boolean, debug = "-g"): Uint8Array {
   const out = join(HERE, `core_kinds.tmp.${be ? "eb" : "el"}.o`);
   execFileSync("clang-19", [
     "-target",
     be ? "bpfeb" : "bpfel",
     "-I/usr/include/x86_64-linux-gnu",
     "-O2",
-    "-g",
+    debug,
     "-mcpu=v3",
     "-c",
     join(HERE, "src", "core_kinds.c"),
@@ -189,6 +189,8 @@ function coreCases(be: boolean): Case[] {
   const zeroSpec = (recs: CoreRecord[]): number => recs.find((r) => r.kind === 6)!.spec;
   return [
     { name: `core_kinds${sfx}`, bytes: base, flagsets: ["d", "dr", "dl"] },
+    // DWARF 4 line tables and ranges for -l.
+    { name: `core_kinds_dwarf4${sfx}`, bytes: compileCore(be, "-gdwarf-4"), flagsets: ["dl"] },
     {
       // Every record a type_size relocation of type i: each BTF kind's spelling, void included.
       name: `core_types${sfx}`,
