@@ -168,7 +168,7 @@ function kindName(kind: number): string {
 }
 
 /** llvm's BTFParser::symbolize for one field relocation record. */
-export function describeCoreReloc(btf: Btf, typeId: number, specOff: number, relocKind: number): string {
+function describeCoreReloc(btf: Btf, typeId: number, specOff: number, relocKind: number): string {
   const spec = str(btf, specOff);
   const fail = (msg: string): string => `${kindName(relocKind)} [${typeId}] '${spec}' <${msg}>`;
   const raw: number[] = [];
