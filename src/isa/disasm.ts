@@ -18,6 +18,8 @@
  * - With -r, relocations follow their instruction; CO-RE relocations from .BTF.ext come first.
  */
 
+import { parseBtf } from "../elf/btf/parse.js";
+import { parseBtfExt } from "../elf/btf-ext.js";
 import { readElf } from "../elf/reader.js";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/types.js";
 import { ELF } from "../elf/types.js";
@@ -46,6 +48,11 @@ export interface DisassembleOptions {
   readonly printImmHex?: boolean;
   /** Interleave DWARF source lines (`-l`): "; function():" and "; file:line" lines. */
   readonly lineNumbers?: boolean;
+  /**
+   * `--line-info`: before each instruction that starts a BTF line_info record, print the source
+   * line as `bpftool prog dump xlated linum` does. Not an llvm-objdump flag: output differs.
+   */
+  readonly btfLineInfo?: boolean;
   /** The path printed in the file header line (default: the ElfFile's own path). */
   readonly path?: string;
 }
@@ -237,6 +244,8 @@ interface SectionContext {
   readonly style: OperandStyle;
   readonly core: CoreRelocIndex | undefined;
   readonly lines: LineInfo | undefined;
+  /** BTF line_info text lines by section name, then by byte offset in the section. */
+  readonly btfLines: ReadonlyMap<string, ReadonlyMap<number, string>> | undefined;
   /** The last source line printed (llvm-objdump's SourcePrinter state, per file). */
   lastLine: SourceLine;
   readonly absolute: readonly DisSymbol[];
@@ -289,6 +298,7 @@ function disassembleSection(
 ): void {
   const bytes = section.data;
   const size = bytes.length;
+  const btfLinesOfSection = ctx.btfLines?.get(section.name);
   const secAddr = section.addr;
   const secEnd = secAddr + BigInt(section.size);
   // A dummy symbol named after the section when nothing starts at its first byte.
@@ -404,6 +414,8 @@ function disassembleSection(
 
       if (ctx.lines !== undefined)
         printSourceLine(ctx, ctx.lines.lookup(section.index, secAddrNum + index), out);
+      const btfLine = btfLinesOfSection?.get(index);
+      if (btfLine !== undefined) out.push(btfLine);
       if (smallAddr) out.decimal(Math.floor((secAddrNum + index) / 8), 8);
       else
         out.push(
@@ -455,6 +467,29 @@ function printSourceLine(ctx: SectionContext, li: SourceLine, out: TextSink): vo
   ctx.lastLine = li;
 }
 
+/**
+ * The BTF line_info records of every section as bpftool prints them
+ * (`; <source> [file:<path> line_num:<n> line_col:<c>]`), keyed by byte offset. An object
+ * without .BTF/.BTF.ext has none; malformed BTF is the typed error of its parser.
+ */
+function btfLineText(elf: ElfFile): Map<string, Map<number, string>> {
+  const out = new Map<string, Map<number, string>>();
+  const btfSec = elf.section(".BTF");
+  const extSec = elf.section(".BTF.ext");
+  if (!btfSec || !extSec) return out;
+  const btf = parseBtf(btfSec.data, { pointerSize: 8 });
+  const ext = parseBtfExt(extSec.data, btf);
+  for (const { section, records } of ext.lineInfo) {
+    const bySlot = new Map<number, string>();
+    for (const r of records) {
+      const line = `; ${r.text.trimStart()} [file:${r.file} line_num:${r.line} line_col:${r.column}]\n`;
+      bySlot.set(r.insnOff, (bySlot.get(r.insnOff) ?? "") + line);
+    }
+    out.set(section, bySlot);
+  }
+  return out;
+}
+
 /** Sections sorted by address (then size) for branch-target lookup in linked files. */
 function sectionsByAddress(elf: ElfFile): ElfSection[] {
   return [...elf.sections].sort((a, b) => (a.addr !== b.addr ? (a.addr < b.addr ? -1 : 1) : a.size - b.size));
@@ -486,6 +521,7 @@ export function disassemble(elf: ElfFile | Uint8Array, opts: DisassembleOptions 
     style: opts.printImmHex === false ? ASM_STYLE : OBJDUMP_STYLE,
     core: relocs ? indexCoreRelocs(file) : undefined,
     lines: opts.lineNumbers === true ? buildLineInfo(file) : undefined,
+    btfLines: opts.btfLineInfo === true ? btfLineText(file) : undefined,
     lastLine: { fn: undefined, file: undefined, line: 0 },
     absolute,
     sectionsByAddr: file.header.type === ELF.ET_REL ? undefined : sectionsByAddress(file),

@@ -20,6 +20,7 @@ export interface ObjdumpCliOptions {
   readonly printImmHex?: boolean;
   readonly lineNumbers?: boolean;
   readonly mcpu?: string;
+  readonly lineInfo?: boolean;
 }
 
 function parseMcpu(value: string | undefined): Mcpu | undefined {
@@ -60,6 +61,7 @@ export async function runObjdump(
           printImmHex: opts.printImmHex !== false,
           lineNumbers: opts.lineNumbers === true,
           mcpu,
+          btfLineInfo: opts.lineInfo === true,
         }),
       );
     } else {
@@ -82,6 +84,10 @@ export function registerObjdump(program: Command, io: CliIo): void {
     .option(
       "--mcpu <cpu>",
       "BPF CPU version v1, v2, v3 or v4 (v3+ prints w registers for sub-word memory ops)",
+    )
+    .option(
+      "--line-info",
+      "precede instructions with their BTF line_info source line, as `bpftool prog dump xlated linum` (not an llvm-objdump flag)",
     )
     .action(async (files: string[], opts: ObjdumpCliOptions) => {
       await runObjdump(files, opts, io);
