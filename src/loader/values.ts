@@ -4,7 +4,8 @@
  * the BTF folder was still being edited when it was written).
  *
  * Mapping (decode; encode accepts the same shapes):
- * - INT: size <= 4 -> number (two's complement when signed); size 8/16 -> bigint; BOOL -> boolean.
+ * - INT: size <= 4 -> number (two's complement when signed); size 8/16 -> bigint; BOOL -> boolean
+ *   (a bool byte other than 0/1, invalid in C, stays a number so it round-trips).
  *   Encode also accepts a number or bigint for any size, and a decimal/hex string.
  * - ENUM -> number (ENUM64 -> bigint); encode also accepts an enumerator name.
  * - FLOAT -> number (4 or 8 bytes; other sizes as bytes).
@@ -13,9 +14,12 @@
  *   into the parent (C's access path). Bitfields decode to number (bigint past 53 bits).
  *   Encode fills missing members with zero.
  * - UNION -> object with every named member decoded over the same bytes; encode writes the
- *   members present (later ones overwrite earlier ones), so `{ member: v }` picks one.
+ *   members present smallest first (the largest wins where it has fields), so `{ member: v }`
+ *   picks one and a decoded union re-encodes as it was.
  * - ARRAY of a 1-byte char INT (C `char name[N]`) -> string up to the first NUL (the C view of a
- *   name buffer); encode takes a string (UTF-8, NUL-padded, must fit) or a byte array.
+ *   name buffer) when the bytes are valid UTF-8 and only NULs follow the first NUL; otherwise an
+ *   array of numbers (as bpftool prints it), so decoding never loses bytes. Encode takes a
+ *   string (UTF-8, NUL-padded, must fit), a byte array or an array of numbers.
  *   Other arrays -> JS arrays.
  * - DATASEC -> object keyed by variable name (global data maps).
  * - void / FWD / FUNC / anything without a layout, and type id 0 (no BTF) -> Uint8Array of the raw
@@ -39,7 +43,7 @@ const CHAR_ENC = 2;
 const SIGNED_ENC = 1;
 const BOOL_ENC = 4;
 const MAX_DEPTH = 64;
-const utf8 = new TextDecoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const utf8enc = new TextEncoder();
 
 /** How to read one type: the byte order comes from the BTF. */
@@ -63,6 +67,11 @@ function writeUint(ctx: Ctx, b: Uint8Array, off: number, size: number, value: bi
     b[ctx.le ? off + i : off + size - 1 - i] = Number(v & 0xffn);
     v >>= 8n;
   }
+}
+
+/** A bool holds 0 or 1; any other byte (invalid in C) stays a number so nothing is lost. */
+function boolOf(raw: bigint): boolean | number {
+  return raw === 0n ? false : raw === 1n ? true : Number(raw);
 }
 
 function isCharArray(ctx: Ctx, t: BtfType): boolean {
@@ -122,7 +131,7 @@ function decodeBits(
   }
   raw = BigInt.asUintN(m.bitfieldSize, raw);
   const signed = (t.kind === "INT" && (t.encoding & SIGNED_ENC) !== 0) || (t.kind === "ENUM" && t.signed);
-  if (t.kind === "INT" && (t.encoding & BOOL_ENC) !== 0) return raw !== 0n;
+  if (t.kind === "INT" && (t.encoding & BOOL_ENC) !== 0) return boolOf(raw);
   const v = signed ? BigInt.asIntN(m.bitfieldSize, raw) : raw;
   return m.bitfieldSize <= 53 ? Number(v) : v;
 }
@@ -168,7 +177,7 @@ function decodeAt(ctx: Ctx, id: number, b: Uint8Array, off: number, depth: numbe
       }
       need(b, off, t.size, id);
       const raw = readUint(ctx, b, off, t.size);
-      if ((t.encoding & BOOL_ENC) !== 0) return raw !== 0n;
+      if ((t.encoding & BOOL_ENC) !== 0) return boolOf(raw);
       const v = (t.encoding & SIGNED_ENC) !== 0 ? BigInt.asIntN(t.size * 8, raw) : raw;
       return t.size <= 4 ? Number(v) : v;
     }
@@ -196,9 +205,21 @@ function decodeAt(ctx: Ctx, id: number, b: Uint8Array, off: number, depth: numbe
       const esize = ctx.btf.sizeOf(t.type);
       need(b, off, esize * t.nelems, id);
       if (isCharArray(ctx, t)) {
+        // A C string when it is one (valid UTF-8, nothing but NULs after the first NUL), so
+        // the value round-trips; otherwise the bytes as numbers, as bpftool prints them.
         const s = b.subarray(off, off + t.nelems);
         const end = s.indexOf(0);
-        return utf8.decode(end < 0 ? s : s.subarray(0, end));
+        const text = end < 0 ? s : s.subarray(0, end);
+        if (end < 0 || s.subarray(end).every((x) => x === 0)) {
+          try {
+            return strictUtf8.decode(text);
+          } catch {
+            // not UTF-8: fall through to numbers
+          }
+        }
+        const elem = resolved(ctx, t.type);
+        const signed = elem.kind === "INT" && (elem.encoding & SIGNED_ENC) !== 0;
+        return [...s].map((x) => (signed ? (x << 24) >> 24 : x));
       }
       const out: BtfValue[] = [];
       for (let i = 0; i < t.nelems; i++) out.push(decodeAt(ctx, t.type, b, off + i * esize, depth + 1));
@@ -343,11 +364,23 @@ function encodeMembers(
   off: number,
   depth: number,
   used: Set<string>,
+  union: boolean,
 ): void {
-  for (const m of members) {
+  let chosen = members;
+  if (union) {
+    // Members of a union overlay each other and a decoded union carries all of them: write
+    // the smallest first, so the largest has the last word where it has fields and the others
+    // keep the bytes that are its padding.
+    const size = (m: BtfMember): number => (m.bitfieldSize > 0 ? 0 : (sizeOrUndefined(ctx, m.type) ?? 0));
+    chosen = members
+      .map((m, i) => [m, i] as const)
+      .sort((a, c) => size(a[0]) - size(c[0]) || a[1] - c[1])
+      .map(([m]) => m);
+  }
+  for (const m of chosen) {
     const mt = resolved(ctx, m.type);
     if (!m.name && m.bitfieldSize === 0 && (mt.kind === "STRUCT" || mt.kind === "UNION")) {
-      encodeMembers(ctx, id, mt.members, obj, b, off + m.bitOffset / 8, depth + 1, used);
+      encodeMembers(ctx, id, mt.members, obj, b, off + m.bitOffset / 8, depth + 1, used, mt.kind === "UNION");
       continue;
     }
     const key = m.name || `__anon${m.bitOffset}`;
@@ -435,7 +468,7 @@ function encodeAt(ctx: Ctx, id: number, v: unknown, b: Uint8Array, off: number, 
           used.add(vt.name);
           encodeAt(ctx, vt.type, obj[vt.name], b, off + sv.offset, depth + 1);
         }
-      } else encodeMembers(ctx, id, t.members, obj, b, off, depth, used);
+      } else encodeMembers(ctx, id, t.members, obj, b, off, depth, used, t.kind === "UNION");
       const extra = Object.keys(obj).filter((k) => !used.has(k));
       if (extra.length > 0) bad(id, `${ctx.btf.typeString(id)} has no member '${extra[0]}'`);
       return;
