@@ -38,7 +38,7 @@ function ourLines(text: string): Map<string, Array<[number, number, string]>> {
   return out;
 }
 
-function isSubsequence<T>(needle: readonly T[], hay: readonly T[], eq: (a: T, b: T) => boolean): boolean {
+function isSubsequence<N, H>(needle: readonly N[], hay: readonly H[], eq: (a: N, b: H) => boolean): boolean {
   let i = 0;
   for (const h of hay) if (i < needle.length && eq(needle[i], h)) i++;
   return i === needle.length;
