@@ -24,7 +24,57 @@ import {
 } from "../abi/contexts.js";
 import { UsageError } from "../errors.js";
 import type { PacketState } from "./helpers/runtime.js";
-import type { Memory, Region } from "./memory.js";
+import type { Memory, Region, RegionKind } from "./memory.js";
+
+/**
+ * Where context and packet regions come from: fresh regions of the memory, or a pool that
+ * reuses the regions of finished runs (a simulation runs programs many times; retired regions
+ * would otherwise pile up in the memory).
+ */
+export interface RegionSource {
+  /** A zero-filled, writable region with `size` accessible bytes and no hooks. */
+  get(kind: RegionKind, name: string, size: number): Region;
+  /** Give a region back once its run is over (it is inaccessible until reused). */
+  release(r: Region): void;
+}
+
+export function freshRegions(memory: Memory): RegionSource {
+  return {
+    get: (kind, name, size) => memory.add({ kind, name, size }),
+    release: (r) => memory.remove(r),
+  };
+}
+
+export class RegionPool implements RegionSource {
+  private readonly free = new Map<string, Region[]>();
+  constructor(private readonly memory: Memory) {}
+
+  get(kind: RegionKind, name: string, size: number): Region {
+    const list = this.free.get(`${kind}:${name}`);
+    const i = list?.findIndex((r) => r.bytes.length >= size && r.bytes.length <= size * 2 + 4096) ?? -1;
+    if (list && i >= 0) {
+      const r = list.splice(i, 1)[0];
+      r.bytes.fill(0);
+      r.start = 0;
+      r.end = size;
+      r.dataStart = r.macStart = r.netStart = 0;
+      r.writable = true;
+      r.hooks = null;
+      return r;
+    }
+    return this.memory.add({ kind, name, size });
+  }
+
+  release(r: Region): void {
+    r.start = 0;
+    r.end = 0;
+    r.hooks = null;
+    const key = `${r.kind}:${r.name}`;
+    const list = this.free.get(key) ?? [];
+    list.push(r);
+    this.free.set(key, list);
+  }
+}
 
 /** A context as the caller gives it: raw bytes, named fields, or (raw tracepoints) the argument list. */
 export type CtxInput = Uint8Array | readonly (number | bigint)[] | { readonly [field: string]: unknown };
@@ -45,6 +95,8 @@ export interface BuiltContext {
   readonly packet: PacketState | undefined;
   /** The packet bytes BPF_PROG_TEST_RUN would copy out after the run (undefined without a packet). */
   packetOut(): Uint8Array | undefined;
+  /** Return the regions to their source (using them afterwards faults). */
+  release(): void;
 }
 
 const XDP_HEADROOM = 256;
@@ -138,34 +190,38 @@ function objectCtx(input: CtxInput | undefined): { readonly [k: string]: unknown
 
 /** A context struct in its own region; `hooks` answer the pointer fields. */
 function ctxRegion(
-  memory: Memory,
+  src: RegionSource,
   layout: CtxLayout,
   bytes: Uint8Array,
   writable: boolean,
   pointers?: (offset: number, size: number) => bigint | undefined,
 ): Region {
-  return memory.add({
-    kind: "ctx",
-    name: `ctx ${layout.struct}`,
-    bytes,
-    writable,
-    ...(pointers ? { hooks: { load: pointers } } : {}),
-  });
+  const r = src.get("ctx", `ctx ${layout.struct}`, bytes.length);
+  r.bytes.set(bytes);
+  r.writable = writable;
+  if (pointers) r.hooks = { load: pointers };
+  return r;
 }
 
-function buildXdp(memory: Memory, req: ContextRequest): BuiltContext {
+/** A packet region: `headroom` bytes, the data, then `tailroom` (as Memory.addPacket lays it out). */
+function packetRegion(src: RegionSource, data: Uint8Array, headroom: number, tailroom: number): Region {
+  const r = src.get("packet", "packet", headroom + data.length + tailroom);
+  r.bytes.set(data, headroom);
+  r.start = headroom;
+  r.end = headroom + data.length;
+  r.dataStart = r.macStart = r.netStart = headroom;
+  return r;
+}
+
+function buildXdp(src: RegionSource, req: ContextRequest): BuiltContext {
   const data = req.packet ?? new Uint8Array(0);
   const maxData = XDP_FRAME_SIZE - XDP_HEADROOM - SKB_SHARED_INFO;
   if (data.length > maxData) bad(`XDP packet of ${data.length} bytes: at most ${maxData} fit in one frame`);
   const hardEnd = XDP_FRAME_SIZE - SKB_SHARED_INFO;
-  const pkt = memory.addPacket(data, {
-    headroom: XDP_HEADROOM,
-    tailroom: hardEnd - XDP_HEADROOM - data.length,
-  });
-  const r = pkt.region;
+  const r = packetRegion(src, data, XDP_HEADROOM, hardEnd - XDP_HEADROOM - data.length);
   const bytes = new Uint8Array(XDP_MD.size);
   fillFields(XDP_MD, bytes, { ingress_ifindex: LOOPBACK_IFINDEX, ...objectCtx(req.ctx) });
-  const region = ctxRegion(memory, XDP_MD, bytes, false, (off, size) => {
+  const region = ctxRegion(src, XDP_MD, bytes, false, (off, size) => {
     if (size !== 4) return undefined;
     if (off === 0) return r.address(r.dataStart);
     if (off === 4) return r.address(r.end);
@@ -176,6 +232,10 @@ function buildXdp(memory: Memory, req: ContextRequest): BuiltContext {
     region,
     packet: { region: r, kind: "xdp", hardStart: XDP_FRAME_STRUCT, hardEnd },
     packetOut: () => r.bytes.slice(r.start, r.end),
+    release: () => {
+      src.release(region);
+      src.release(r);
+    },
   };
 }
 
@@ -199,7 +259,7 @@ function ethProtocol(frame: Uint8Array): number {
   return be(0x0004);
 }
 
-function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
+function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
   const frame = req.packet ?? bad(`${req.progType} programs need a packet`);
   if (frame.length < ETH_HLEN) bad(`packet of ${frame.length} bytes is shorter than an Ethernet header`);
   // BPF_PROG_TEST_RUN refuses (EINVAL) an IPv4/IPv6 frame too short for its network header
@@ -210,8 +270,7 @@ function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
       `packet of ${frame.length} bytes is too short for its ${proto === 0x0800 ? "IPv4" : "IPv6"} header (the kernel's test run refuses it with EINVAL)`,
     );
   }
-  const pkt = memory.addPacket(frame, { headroom: SKB_HEADROOM, tailroom: 0 });
-  const r = pkt.region;
+  const r = packetRegion(src, frame, SKB_HEADROOM, 0);
   const l2 = L2_TYPES.has(req.progType);
   r.macStart = SKB_HEADROOM;
   r.netStart = SKB_HEADROOM + ETH_HLEN;
@@ -229,7 +288,7 @@ function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
     gso_segs: 1,
     ...objectCtx(req.ctx),
   });
-  const region = ctxRegion(memory, SK_BUFF, bytes, true, (off, size) => {
+  const region = ctxRegion(src, SK_BUFF, bytes, true, (off, size) => {
     if (size !== 4) return undefined;
     if (off === 76) return r.address(r.dataStart);
     if (off === 80) return r.address(r.end);
@@ -238,12 +297,16 @@ function buildSkb(memory: Memory, req: ContextRequest): BuiltContext {
   });
   return {
     region,
-    packet: { region: r, kind: "skb", hardStart: 0, hardEnd: r.bytes.length },
+    packet: { region: r, kind: "skb", hardStart: 0, hardEnd: r.end },
     // test_run pushes the link-layer header back zeroed for programs that saw the network header
     packetOut: () => {
       const out = r.bytes.slice(r.macStart, r.end);
       if (!l2) out.fill(0, 0, r.netStart - r.macStart);
       return out;
+    },
+    release: () => {
+      src.release(region);
+      src.release(r);
     },
   };
 }
@@ -254,33 +317,43 @@ function tracepointLayout(req: ContextRequest): CtxLayout {
   return TRACE_ENTRY;
 }
 
-function plain(memory: Memory, layout: CtxLayout, input: CtxInput | undefined, size: number): BuiltContext {
+function plain(
+  src: RegionSource,
+  layout: CtxLayout,
+  input: CtxInput | undefined,
+  size: number,
+): BuiltContext {
   const bytes = rawCtx(input, size, layout.struct) ?? new Uint8Array(size);
   if (!(input instanceof Uint8Array) && input !== undefined) {
     if (Array.isArray(input) && layout === BPF_RAW_TRACEPOINT_ARGS)
       fillFields(layout, bytes, { args: input });
     else fillFields(layout, bytes, objectCtx(input));
   }
-  return { region: ctxRegion(memory, layout, bytes, false), packet: undefined, packetOut: () => undefined };
+  const region = ctxRegion(src, layout, bytes, false);
+  return { region, packet: undefined, packetOut: () => undefined, release: () => src.release(region) };
 }
 
-/** Build the context (and packet) a program of `req.progType` runs with. */
-export function buildContext(memory: Memory, req: ContextRequest): BuiltContext {
+/**
+ * Build the context (and packet) a program of `req.progType` runs with, in regions of `memory`
+ * (or taken from a RegionSource such as a RegionPool).
+ */
+export function buildContext(where: Memory | RegionSource, req: ContextRequest): BuiltContext {
+  const src: RegionSource = "get" in where ? where : freshRegions(where);
   const t = req.progType;
-  if (t === "xdp") return buildXdp(memory, req);
-  if (SKB_TYPES.has(t)) return buildSkb(memory, req);
+  if (t === "xdp") return buildXdp(src, req);
+  if (SKB_TYPES.has(t)) return buildSkb(src, req);
   if (req.packet !== undefined) bad(`${t} programs do not take a packet`);
   switch (t) {
     case "tracepoint": {
       const layout = tracepointLayout(req);
       const raw = req.ctx instanceof Uint8Array ? req.ctx.length : 0;
-      return plain(memory, layout, req.ctx, Math.max(layout.size, raw));
+      return plain(src, layout, req.ctx, Math.max(layout.size, raw));
     }
     case "raw_tracepoint":
     case "raw_tracepoint_writable":
-      return plain(memory, BPF_RAW_TRACEPOINT_ARGS, req.ctx, 8 * MAX_BPF_FUNC_ARGS);
+      return plain(src, BPF_RAW_TRACEPOINT_ARGS, req.ctx, 8 * MAX_BPF_FUNC_ARGS);
     case "kprobe":
-      return plain(memory, PT_REGS, req.ctx, PT_REGS.size);
+      return plain(src, PT_REGS, req.ctx, PT_REGS.size);
     case "perf_event": {
       const input = req.ctx;
       if (input !== undefined && !(input instanceof Uint8Array) && !Array.isArray(input)) {
@@ -292,9 +365,9 @@ export function buildContext(memory: Memory, req: ContextRequest): BuiltContext 
           fillFields(PT_REGS, rb, objectCtx(regs as CtxInput));
           bytes.set(rb, 0);
         }
-        return plain(memory, BPF_PERF_EVENT_DATA, bytes, bytes.length);
+        return plain(src, BPF_PERF_EVENT_DATA, bytes, bytes.length);
       }
-      return plain(memory, BPF_PERF_EVENT_DATA, input, BPF_PERF_EVENT_DATA.size);
+      return plain(src, BPF_PERF_EVENT_DATA, input, BPF_PERF_EVENT_DATA.size);
     }
     default: {
       const raw = req.ctx instanceof Uint8Array ? req.ctx : new Uint8Array(0);
@@ -302,7 +375,7 @@ export function buildContext(memory: Memory, req: ContextRequest): BuiltContext 
         bad(`no context layout for ${t} programs: give the context as bytes`);
       }
       const layout: CtxLayout = { struct: `${t} context`, size: raw.length, fields: [] };
-      return plain(memory, layout, raw, raw.length);
+      return plain(src, layout, raw, raw.length);
     }
   }
 }

@@ -19,7 +19,7 @@ import { UsageError } from "../errors.js";
 import { type Instruction, OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD } from "../isa/opcodes.js";
 import { fixedObjectBtf } from "../loader/btf-fixup.js";
-import { type BuiltContext, buildContext, type CtxInput } from "./context.js";
+import { type BuiltContext, buildContext, type CtxInput, RegionPool } from "./context.js";
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
@@ -189,6 +189,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096)
     throw new UsageError("E_VM_CPUS", `cpus must be 1..4096, got ${cpus}`);
   const memory = new Memory();
+  const pool = new RegionPool(memory);
   const maps = new Map<string, SimMap>();
   const byRegion = new Map<number, SimMap>();
   const env = { memory, cpus };
@@ -317,7 +318,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       throw new UsageError("E_VM_REPEAT", `repeat must be >= 1, got ${repeat}`);
     const budget = input.budget ?? opts.budget;
     // like BPF_PROG_TEST_RUN, every repetition runs on the same context and packet
-    const built: BuiltContext = buildContext(memory, {
+    const built: BuiltContext = buildContext(pool, {
       progType: p.type.name,
       ...(p.attachTarget !== undefined ? { attachTarget: p.attachTarget } : {}),
       ...(input.ctx !== undefined ? { ctx: input.ctx } : {}),
@@ -348,8 +349,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     } finally {
       for (const m of byRegion.values()) m.settle();
       runtime.packet = undefined;
-      memory.remove(built.region);
-      if (built.packet) memory.remove(built.packet.region);
+      built.release();
     }
 
     const result: SimRunResult = {

@@ -151,6 +151,15 @@ describe("simulate() on fixtures", () => {
     expect(m.delete(1)).toBe(true);
   });
 
+  it("repeated runs reuse their context and packet regions", async () => {
+    const sim = simulate(await obj("xdp_parse"));
+    const pkt = new Uint8Array(64);
+    sim.program("xdp_udp_filter").run({ packet: pkt });
+    const regions = sim.memory.regions.length;
+    for (let i = 0; i < 500; i++) sim.program("xdp_udp_filter").run({ packet: pkt });
+    expect(sim.memory.regions.length).toBe(regions);
+  });
+
   it("a VM fault names the program, instruction and source line", async () => {
     const sim = simulate(await openObject("examples/syscall-count/syscall_count.bpf.o"));
     let fault: unknown;
