@@ -40,6 +40,7 @@ export class HashMap implements SimMap {
   readonly region: Region;
   private readonly elems = new Map<string, Elem>();
   private dead: Elem[] = [];
+  private readonly spare: Region[][] = [];
 
   constructor(
     readonly def: MapDef,
@@ -68,11 +69,20 @@ export class HashMap implements SimMap {
   }
 
   private newElem(key: Uint8Array): Elem {
+    // freed elements' regions are reused, so a long simulation does not grow the memory
+    const spare = this.spare.pop();
+    if (spare) {
+      for (const r of spare) {
+        r.bytes.fill(0);
+        r.start = 0;
+        r.end = this.def.valueSize;
+      }
+      return { key: key.slice(), values: spare, keyRegion: undefined };
+    }
     const n = this.opts.percpu ? this.env.cpus : 1;
     const values: Region[] = [];
-    const kh = hexKey(key);
     for (let c = 0; c < n; c++) {
-      const name = this.opts.percpu ? `${this.def.name}[${kh}] cpu ${c}` : `${this.def.name}[${kh}]`;
+      const name = this.opts.percpu ? `${this.def.name} value cpu ${c}` : `${this.def.name} value`;
       values.push(this.env.memory.add({ kind: "map-value", name, size: this.def.valueSize }));
     }
     return { key: key.slice(), values, keyRegion: undefined };
@@ -195,7 +205,11 @@ export class HashMap implements SimMap {
 
   settle(): void {
     for (const e of this.dead) {
-      for (const v of e.values) this.env.memory.remove(v);
+      for (const v of e.values) {
+        v.start = 0;
+        v.end = 0;
+      }
+      this.spare.push(e.values);
       if (e.keyRegion) this.env.memory.remove(e.keyRegion);
     }
     this.dead = [];
