@@ -4,7 +4,7 @@
  * bad input (missing file, unknown program, bad --set, unsupported attach, no permission) is one
  * line and exit 2, a verifier rejection exit 1.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { accessSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -119,10 +119,6 @@ describe("tsbpf load", () => {
       [["load", "test/fixtures/obj/xdp_parse.el.v1.o", "--attach"], /needs an interface/],
       [["load", COUNTER, "--format", "xml"], /--format must be text or json/],
       [
-        ["run", "test/fixtures/obj/xdp_parse.el.v1.o", "--program", "xdp_udp_filter"],
-        /offline run .* not available/,
-      ],
-      [
         [
           "run",
           "test/fixtures/obj/xdp_parse.el.v1.o",
@@ -151,6 +147,43 @@ describe("tsbpf load", () => {
       "tsbpf: program 'missing_null_check' (tracepoint/raw_syscalls/sys_enter): R0 invalid mem access 'map_value_or_null'",
     );
   });
+
+  kit(
+    "Ctrl-C stops an open-ended --attach cleanly: maps printed, links and fds closed, exit 0",
+    async () => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "test/cli/load-entry.ts", "load", COUNTER, "--attach"],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      // Interrupt once it says it is running.
+      await new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          if (err.includes("running until Ctrl-C")) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 50);
+      });
+      child.kill("SIGINT");
+      const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+      expect(code).toBe(0);
+      expect(out).toContain("attached tracepoint raw_syscalls/sys_enter");
+      expect(out).toMatch(/map syscall_counts \(hash, \d+ entries\)/);
+    },
+    30_000,
+  );
 
   kit("without privileges: one line naming what is needed, exit 2", () => {
     const r = spawnSync(
@@ -199,6 +232,19 @@ describe("tsbpf run --kernel, prog list, map list/dump", () => {
     expect(j.retval).toBe(2);
     expect(j.packetOut).toBe(pkt);
     expect(j.durationNs).toEqual(expect.any(Number));
+    // The offline VM agrees with the kernel on the same input.
+    const off = await cli(
+      "run",
+      "test/fixtures/obj/xdp_parse.el.v1.o",
+      "--program",
+      "xdp_udp_filter",
+      "--packet",
+      pkt,
+      "--format",
+      "json",
+    );
+    expect(off.code).toBe(0);
+    expect(JSON.parse(off.out)).toMatchObject({ retval: j.retval, packetOut: j.packetOut });
     const t = await cli(
       "run",
       "test/fixtures/obj/xdp_parse.el.v1.o",

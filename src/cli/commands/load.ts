@@ -114,18 +114,17 @@ export function formatMapDump(d: MapDump, limit?: number): string {
 
 function waitFor(seconds: number | undefined): Promise<"timeout" | "interrupted"> {
   return new Promise((resolve) => {
-    const onSignal = (): void => {
+    // Signal listeners do not keep the event loop alive: a timer does, until we are done.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const finish = (why: "timeout" | "interrupted"): void => {
+      clearInterval(keepAlive);
       if (timer) clearTimeout(timer);
-      resolve("interrupted");
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve(why);
     };
-    const timer =
-      seconds !== undefined
-        ? setTimeout(() => {
-            process.off("SIGINT", onSignal);
-            process.off("SIGTERM", onSignal);
-            resolve("timeout");
-          }, seconds * 1000)
-        : undefined;
+    const onSignal = (): void => finish("interrupted");
+    const timer = seconds !== undefined ? setTimeout(() => finish("timeout"), seconds * 1000) : undefined;
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   });

@@ -1,14 +1,16 @@
 /**
  * `tsbpf run <obj> --program NAME [--kernel] [--packet HEX | --ctx HEX] [--repeat N]`: run one
  * program on an input and print {retval, packetOut?, durationNs}. `--kernel` uses
- * BPF_PROG_TEST_RUN on the live kernel; without it the offline VM runs it (the VM plugs in
- * through registerRun's `offline` argument; until then, that mode says so and exits 2).
+ * BPF_PROG_TEST_RUN on the live kernel; without it the offline VM runs it (src/vm/run-cli.ts,
+ * which also takes --ctx as JSON, --btf and --budget, and reports faults), or the `offline`
+ * runner given to registerRun.
  */
 import type { Command } from "commander";
 import { openObject } from "../../elf/object/open.js";
 import type { ObjectSpec } from "../../elf/object/types.js";
 import { UsageError } from "../../errors.js";
 import { loadObject } from "../../loader/object.js";
+import { runOfflineCli } from "../../vm/run-cli.js";
 import type { CliIo } from "../io.js";
 import { withPermissionHint } from "./load.js";
 
@@ -36,6 +38,8 @@ export interface RunCliOptions {
   ctx?: string;
   repeat?: string;
   format?: string;
+  btf?: string;
+  budget?: string;
 }
 
 export function parseHex(text: string, what: string): Uint8Array {
@@ -76,6 +80,23 @@ export async function runRun(
   const format = o.format ?? "text";
   if (format !== "text" && format !== "json")
     throw new UsageError("E_USAGE", `--format must be text or json, not '${format}'`);
+  if (!o.kernel && !offline) {
+    // The simulator's own command: JSON contexts, CO-RE target, budget, fault reports.
+    await runOfflineCli(
+      path,
+      {
+        program: o.program,
+        packet: o.packet,
+        ctx: o.ctx,
+        repeat: o.repeat,
+        btf: o.btf,
+        budget: o.budget,
+        format,
+      },
+      io,
+    );
+    return;
+  }
   if (!o.program) throw new UsageError("E_USAGE", "run needs --program NAME");
   if (o.packet !== undefined && o.ctx !== undefined)
     throw new UsageError("E_USAGE", "give --packet or --ctx, not both");
@@ -88,11 +109,6 @@ export async function runRun(
     ctx: o.ctx !== undefined ? parseHex(o.ctx, "--ctx") : undefined,
     repeat,
   };
-  if (!o.kernel && !offline)
-    throw new UsageError(
-      "E_NO_OFFLINE_RUN",
-      "offline run (the VM) is not available yet: add --kernel to run on the live kernel",
-    );
   const spec = await openObject(path);
   spec.program(o.program);
   const r = o.kernel ? await runOnKernel(spec, input) : await offline!(spec, input);
@@ -107,8 +123,10 @@ export function registerRun(program: Command, io: CliIo, offline?: OfflineRunner
     .option("--program <name>", "the program to run")
     .option("--kernel", "run on the live kernel (BPF_PROG_TEST_RUN)")
     .option("--packet <hex>", "packet bytes (XDP, tc, socket filter...)")
-    .option("--ctx <hex>", "context bytes")
+    .option("--ctx <hex|json>", "context bytes (offline also JSON)")
     .option("--repeat <n>", "run this many times (duration is the average)")
+    .option("--btf <file>", "offline: CO-RE target BTF")
+    .option("--budget <n>", "offline: instruction budget")
     .option("--format <format>", "text or json", "text")
     .action(async (path: string, o: RunCliOptions) => {
       await withPermissionHint(() => runRun(path, o, io, offline));
