@@ -22,6 +22,7 @@ import {
   TRACE_EVENT_RAW_SYS_ENTER,
   XDP_MD,
 } from "../abi/contexts.js";
+import type { TracepointFormat } from "../abi/tracepoint-format.js";
 import { UsageError } from "../errors.js";
 import type { PacketState } from "./helpers/runtime.js";
 import type { Memory, Region, RegionKind } from "./memory.js";
@@ -308,6 +309,21 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
       src.release(region);
       src.release(r);
     },
+  };
+}
+
+/** A tracepoint record's layout from its tracefs `format` file. */
+export function layoutFromFormat(fmt: TracepointFormat): CtxLayout {
+  const size = fmt.fields.reduce((m, f) => Math.max(m, f.offset + f.size), 8);
+  return {
+    struct: `tracepoint ${fmt.name}`,
+    size,
+    fields: fmt.fields.map((f) => ({
+      name: f.name,
+      offset: f.offset,
+      size: f.size,
+      ...(f.count !== undefined && f.count > 0 ? { count: f.count } : {}),
+    })),
   };
 }
 

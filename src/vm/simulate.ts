@@ -10,6 +10,8 @@
  *   sim.map("syscall_counts").get(59);   // 1n, decoded via BTF like the live loader's maps
  */
 import { readFileSync } from "node:fs";
+import type { CtxLayout } from "../abi/contexts.js";
+import { parseTracepointFormat } from "../abi/tracepoint-format.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { btfFromBytes } from "../elf/btf/load.js";
 import { relocate } from "../elf/core/relocate.js";
@@ -19,7 +21,7 @@ import { UsageError } from "../errors.js";
 import { type Instruction, OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD } from "../isa/opcodes.js";
 import { fixedObjectBtf } from "../loader/btf-fixup.js";
-import { type BuiltContext, buildContext, type CtxInput, RegionPool } from "./context.js";
+import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
@@ -55,6 +57,11 @@ export interface SimulateOptions {
   readonly kconfig?: { readonly [name: string]: number | bigint | boolean };
   /** Instruction budget per run. Default 1,000,000. */
   readonly budget?: number;
+  /**
+   * Where tracepoint `format` files are read from, to lay out named fields of a tracepoint
+   * context (raw_syscalls/sys_enter needs none). Default /sys/kernel/tracing; false: never.
+   */
+  readonly tracefs?: string | false;
 }
 
 export interface SimRunInput {
@@ -312,14 +319,37 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     return sp;
   }
 
+  const formats = new Map<string, CtxLayout | undefined>();
+  /** The record layout of a tracepoint from tracefs, when a context names fields. */
+  const tracepointLayout = (p: ProgramSpec, ctx: CtxInput | undefined): CtxLayout | undefined => {
+    const target = p.attachTarget;
+    if (p.type.name !== "tracepoint" || target === undefined || target === "raw_syscalls/sys_enter")
+      return undefined;
+    if (ctx === undefined || ctx instanceof Uint8Array || Array.isArray(ctx) || opts.tracefs === false)
+      return undefined;
+    if (!formats.has(target)) {
+      let layout: CtxLayout | undefined;
+      try {
+        const text = readFileSync(`${opts.tracefs ?? "/sys/kernel/tracing"}/events/${target}/format`, "utf8");
+        layout = layoutFromFormat(parseTracepointFormat(text));
+      } catch {
+        layout = undefined; // no tracefs here: only the common fields can be named
+      }
+      formats.set(target, layout);
+    }
+    return formats.get(target);
+  };
+
   function runProgram(p: ProgramSpec, vm: VmProgram, input: SimRunInput): SimRunResult {
     const repeat = input.repeat ?? 1;
     if (!Number.isInteger(repeat) || repeat < 1)
       throw new UsageError("E_VM_REPEAT", `repeat must be >= 1, got ${repeat}`);
     const budget = input.budget ?? opts.budget;
     // like BPF_PROG_TEST_RUN, every repetition runs on the same context and packet
+    const tpLayout = tracepointLayout(p, input.ctx);
     const built: BuiltContext = buildContext(pool, {
       progType: p.type.name,
+      ...(tpLayout ? { tracepointLayout: tpLayout } : {}),
       ...(p.attachTarget !== undefined ? { attachTarget: p.attachTarget } : {}),
       ...(input.ctx !== undefined ? { ctx: input.ctx } : {}),
       ...(input.packet !== undefined ? { packet: input.packet } : {}),
