@@ -598,11 +598,13 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
         const poisoned = coreResults.filter((r) => r.program === p.name && r.outcome === "poisoned");
         let reason = message || `${e.command}: ${e.errnoName}`;
         if (poisoned.length > 0 && /unknown#195896080|invalid func unknown/.test(log)) {
-          const r = poisoned[0]!;
+          // The record whose instruction the verifier stopped at, else the first one.
+          const r = poisoned.find((x) => x.slot === insn) ?? poisoned[0]!;
           reason = `${reason} (CO-RE: ${r.localSpec}, access string ${r.accessString}, not found in target BTF: instruction ${r.insn} poisoned)`;
         }
         if (e.errno === 1 && !log) {
-          const trampoline = p.expectedAttachType !== undefined && TRAMPOLINE_TYPES.has(p.expectedAttachType.id);
+          const trampoline =
+            p.expectedAttachType !== undefined && TRAMPOLINE_TYPES.has(p.expectedAttachType.id);
           reason = trampoline
             ? `${e.command}: EPERM before verification: this kernel refuses ${p.section.split("/")[0]} programs (BPF trampolines) to every loader, libbpf included`
             : process.getuid?.() === 0

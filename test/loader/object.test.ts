@@ -244,6 +244,29 @@ describe("loadObject", () => {
     }
   });
 
+  kit("CO-RE against a target BTF without the kernel's types names the missing access", async () => {
+    const spec = open("test/fixtures/obj/core.el.v1.o");
+    const target = open("test/fixtures/obj/maps_btf.el.v1.o").btf!;
+    const err = (await loadObject(spec, { targetBtf: target }).catch((e: unknown) => e)) as ProgramLoadError;
+    expect(err).toBeInstanceOf(ProgramLoadError);
+    expect(err.message).toMatch(
+      /CO-RE: struct task_struct\.\w+, access string [\d:]+, not found in target BTF: instruction \d+ poisoned/,
+    );
+  });
+
+  kit("failed loads (verifier rejects, bad globals) leave no fd behind", async () => {
+    const reject = open("test/fixtures/obj/reject/null_check.el.v1.o");
+    const counter = open("examples/syscall-count/syscall_count.bpf.o");
+    const fds = (): number => readdirSync("/proc/self/fd").length;
+    await loadObject(reject).catch(() => undefined);
+    const before = fds();
+    for (let i = 0; i < 300; i++) {
+      await expect(loadObject(reject)).rejects.toBeInstanceOf(ProgramLoadError);
+      await expect(loadObject(counter, { set: { nosuch: 1 } })).rejects.toThrow(/no global variable/);
+    }
+    expect(fds()).toBe(before);
+  });
+
   kit(
     "10,000 load/close cycles leave the process's fd count unchanged",
     async () => {
