@@ -151,6 +151,23 @@ describe("simulate() on fixtures", () => {
     expect(m.delete(1)).toBe(true);
   });
 
+  it("uprobe pt_regs contexts and perf event output", async () => {
+    const sim = simulate(await obj("uprobe"), { cpus: 2, cpu: 1, task: { tgid: 555 } });
+    // malloc(2 MiB) returns 0x7f00deadbeef; malloc(16) returns 0x5000
+    sim.program("malloc_enter").run({ ctx: { rdi: 2 << 20 } });
+    sim.program("malloc_exit").run({ ctx: { rax: 0x7f00deadbeefn } });
+    sim.program("malloc_enter").run({ ctx: { di: 16 } });
+    sim.program("malloc_exit").run({ ctx: { ax: 0x5000 } });
+    const recs = sim.map("big_allocs").perfRecords();
+    expect(recs.length).toBe(1);
+    expect(recs[0].index).toBe(1); // BPF_F_CURRENT_CPU
+    const v = new DataView(recs[0].data.buffer, recs[0].data.byteOffset);
+    expect(v.getUint32(0, true)).toBe(555);
+    expect(v.getBigUint64(8, true)).toBe(2n << 20n);
+    expect(v.getBigUint64(16, true)).toBe(0x7f00deadbeefn);
+    expect(sim.map("pending_size").size).toBe(0);
+  });
+
   it("repeated runs reuse their context and packet regions", async () => {
     const sim = simulate(await obj("xdp_parse"));
     const pkt = new Uint8Array(64);
