@@ -9,6 +9,7 @@ import { BpfSyscallError } from "../../loader/errors.js";
 import type { BpfMapLike } from "../../loader/object-map.js";
 import { type BtfValue, decodeValue, encodeValue } from "../../loader/values.js";
 import { ArrayMap } from "./array.js";
+import { BPF_F_LOCK, EINVAL } from "./errno.js";
 import { ArrayOfMaps, HashOfMaps, PerfEventArray, type PerfRecord, ProgArray } from "./fd-maps.js";
 import { HashMap } from "./hash.js";
 import { QueueMap } from "./queue.js";
@@ -93,6 +94,8 @@ export class SimMapView implements BpfMapLike {
   encodeValue(value: unknown): Uint8Array {
     if (!this.perCpu) return this.encodeOne(value);
     const stride = round8(this.valueSize);
+    // the raw syscall buffer (every CPU's value, each rounded up to 8 bytes) passes through
+    if (value instanceof Uint8Array && value.length === stride * this.init.cpus) return value;
     const out = new Uint8Array(stride * this.init.cpus);
     for (let c = 0; c < this.init.cpus; c++) {
       const v = Array.isArray(value) && !this.valueIsArray() ? value[c] : value;
@@ -137,6 +140,8 @@ export class SimMapView implements BpfMapLike {
 
   set(key: unknown, value: unknown, flags = 0): this {
     const m = this.map;
+    // bpf(BPF_MAP_UPDATE_ELEM) refuses BPF_F_LOCK for a value without a spin lock before anything else
+    if (flags & BPF_F_LOCK && !m.def.spinLock) this.fail("BPF_MAP_UPDATE_ELEM", -EINVAL);
     let r: number;
     if (m instanceof QueueMap) {
       // queue/stack: set(value) or set(undefined, value) pushes, as the kernel's update with a NULL key
