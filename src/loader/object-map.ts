@@ -6,13 +6,16 @@
 import type { Btf } from "../elf/btf/btf.js";
 import {
   mapDelete,
+  mapDeleteBatch,
   mapFreeze,
   mapGetNextKey,
   mapInfo,
   mapKeys,
   mapLookup,
   mapLookupAndDelete,
+  mapLookupBatch,
   mapUpdate,
+  mapUpdateBatch,
   objPin,
 } from "./bpf.js";
 import { MapType, UpdateFlags } from "./consts.js";
@@ -210,6 +213,58 @@ export class LiveMap implements BpfMapLike, Disposable {
 
   [Symbol.iterator](): IterableIterator<[BtfValue, BtfValue]> {
     return this.entries();
+  }
+
+  /**
+   * Every entry through BPF_MAP_LOOKUP_BATCH, `batchSize` elements per call (one syscall per
+   * batch instead of two per key). `andDelete` empties the map as it goes (hash maps).
+   */
+  *entriesBatch(batchSize = 256, andDelete = false): Generator<[BtfValue, BtfValue]> {
+    if (this.keySize === 0 || NO_LOOKUP.has(this.type)) return;
+    const vsize = this.#lookupSize;
+    let token: Uint8Array | undefined;
+    for (;;) {
+      const r = mapLookupBatch(this.fd, {
+        keySize: this.keySize,
+        valueSize: vsize,
+        count: batchSize,
+        inBatch: token,
+        andDelete,
+      });
+      for (let i = 0; i < r.count; i++) {
+        yield [
+          this.decodeKey(r.keys.slice(i * this.keySize, (i + 1) * this.keySize)),
+          this.decodeValue(r.values.slice(i * vsize, (i + 1) * vsize)),
+        ];
+      }
+      if (r.next === undefined) return;
+      token = r.next.slice();
+    }
+  }
+
+  /** Update many entries with one BPF_MAP_UPDATE_BATCH; returns how many the kernel took. */
+  setBatch(entries: Iterable<readonly [unknown, unknown]>, flags: number = UpdateFlags.ANY): number {
+    const list = [...entries];
+    if (list.length === 0) return 0;
+    const vsize = this.#lookupSize;
+    const keys = new Uint8Array(list.length * this.keySize);
+    const values = new Uint8Array(list.length * vsize);
+    list.forEach(([k, v], i) => {
+      keys.set(this.encodeKey(k), i * this.keySize);
+      values.set(this.encodeValue(v), i * vsize);
+    });
+    return mapUpdateBatch(this.fd, keys, values, list.length, { elemFlags: flags });
+  }
+
+  /** Delete many keys with one BPF_MAP_DELETE_BATCH; returns how many were deleted. */
+  deleteBatch(keys: Iterable<unknown>): number {
+    const list = [...keys];
+    if (list.length === 0) return 0;
+    const buf = new Uint8Array(list.length * this.keySize);
+    list.forEach((k, i) => {
+      buf.set(this.encodeKey(k), i * this.keySize);
+    });
+    return mapDeleteBatch(this.fd, buf, list.length);
   }
 
   /** Number of keys (walks the map; arrays always report max_entries). */

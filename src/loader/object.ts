@@ -32,8 +32,9 @@ import type { Fd } from "./fd.js";
 import { fillKconfig, kernelVersionCode } from "./kconfig.js";
 import { LiveMap } from "./object-map.js";
 import { LiveProgram } from "./object-program.js";
+import { openRingBuffer, type RingBuffer } from "./ringbuf.js";
 import { possibleCpuCount } from "./sys.js";
-import { encodeInto, encodeValue, parseValueText } from "./values.js";
+import { type BtfValue, decodeValue, encodeInto, encodeValue, parseValueText } from "./values.js";
 
 export interface LoadObjectOptions {
   /** Load only these programs (by function name); default: every autoload program. */
@@ -154,6 +155,45 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
+/** A ring buffer reader whose records decode through BTF. */
+export class TypedRingBuffer implements Disposable {
+  readonly reader: RingBuffer;
+  readonly #btf: Btf | undefined;
+  readonly #typeId: number;
+
+  constructor(reader: RingBuffer, btf: Btf | undefined, typeId: number) {
+    this.reader = reader;
+    this.#btf = btf;
+    this.#typeId = typeId;
+  }
+
+  decode(record: Uint8Array): BtfValue {
+    if (!this.#typeId || !this.#btf) return record.slice();
+    // Records may be shorter than the type (bpf_ringbuf_output of a prefix): zero-extend.
+    const size = this.#btf.sizeOf(this.#typeId);
+    const buf = record.length >= size ? record : Uint8Array.from({ length: size }, (_, i) => record[i] ?? 0);
+    return decodeValue(this.#btf, this.#typeId, buf);
+  }
+
+  /** Records available now, decoded. */
+  poll(max?: number): BtfValue[] {
+    return this.reader.poll(max).map((r) => this.decode(r));
+  }
+
+  /** Decoded records as they arrive, until `signal` aborts or the reader closes. */
+  async *records(signal?: AbortSignal): AsyncGenerator<BtfValue> {
+    for await (const r of this.reader.records(signal)) yield this.decode(r);
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
 /** A loaded object: its maps and programs, all closed by close()/dispose. */
 export class LoadedObject implements Disposable {
   readonly spec: ObjectSpec;
@@ -197,6 +237,31 @@ export class LoadedObject implements Disposable {
         `no map '${name}' (maps: ${[...this.maps.keys()].join(", ") || "none"})`,
       );
     return m;
+  }
+
+  /**
+   * A reader on a ring buffer map whose records decode through a BTF type of the object
+   * (`"struct exec_event"`, a typedef name, or a type id); raw bytes without one.
+   */
+  ringBuffer(name: string, recordType?: string | number): TypedRingBuffer {
+    const m = this.map(name);
+    if (m.type !== MapType.RINGBUF)
+      throw new UsageError("E_NOT_RINGBUF", `map '${name}' is not a ring buffer`);
+    let typeId = 0;
+    const btf = m.btf;
+    if (recordType !== undefined) {
+      if (!btf) throw new UsageError("E_NO_BTF", `${this.spec.name}: no BTF to decode ring buffer records`);
+      if (typeof recordType === "number") typeId = recordType;
+      else {
+        const [kw, ...rest] = recordType.trim().split(/\s+/);
+        const kind =
+          kw === "struct" ? "STRUCT" : kw === "union" ? "UNION" : kw === "enum" ? "ENUM" : undefined;
+        const typeName = kind ? rest.join(" ") : recordType.trim();
+        typeId = (kind ? btf.findByName(typeName, kind) : btf.findByName(typeName))?.id ?? 0;
+        if (!typeId) throw new UsageError("E_NO_TYPE", `${this.spec.name}: no BTF type '${recordType}'`);
+      }
+    }
+    return new TypedRingBuffer(openRingBuffer(m.fd), btf, typeId);
   }
 
   /** Pin every map at `<dir>/<map>` and every program at `<dir>/<program>` (bpffs). */

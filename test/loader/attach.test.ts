@@ -157,6 +157,25 @@ describe("tracing attach kinds", () => {
     expect(pending.get(pid)).toBeUndefined();
   });
 
+  kit("ring buffer records (execve and exit_group tracepoints) decode through the object's BTF", async () => {
+    using obj = await loadObject(open("test/fixtures/obj/ringbuf.el.v1.o"));
+    // Both record kinds start with the pid (a __u32): struct exec_event is not in the object's
+    // BTF (only a local's type), the exit_group record is a bare pid.
+    using rb = obj.ringBuffer("rb", "__u32");
+    let pid: number;
+    {
+      using _a = attachProgram(obj.program("on_execve"));
+      using _b = attachProgram(obj.program("on_exit_group"));
+      const r = spawnSync("/bin/true");
+      expect(r.status).toBe(0);
+      pid = r.pid!;
+    }
+    const pids = rb.poll();
+    expect(pids.filter((p) => p === pid).length, `${pids.length} records`).toBeGreaterThanOrEqual(2);
+    expect(() => obj.ringBuffer("rb", "struct exec_event")).toThrow(/no BTF type 'struct exec_event'/);
+    expect(() => obj.ringBuffer("dropped")).toThrow(/not a ring buffer/);
+  });
+
   kit("a tracepoint that does not exist names the real ones instead of a bare ENOENT", async () => {
     using obj = await loadObject(open("examples/syscall-count/syscall_count.bpf.o"));
     let msg = "";

@@ -193,6 +193,20 @@ describe("loadObject", () => {
     120_000,
   );
 
+  kit("batch update, lookup and delete through the codec", async () => {
+    using obj = await loadObject(open("test/fixtures/obj/maps_btf.el.v1.o"));
+    const m = obj.map("percpu_hash");
+    const entries = Array.from({ length: 60 }, (_, i) => [i, BigInt(i * 1000)] as const);
+    expect(m.setBatch(entries)).toBe(60);
+    const got = new Map([...m.entriesBatch(16)].map(([k, v]) => [k, v]));
+    expect(got.size).toBe(60);
+    for (const [k, v] of entries) expect(got.get(k)).toEqual(Array(possibleCpuCount()).fill(v));
+    expect(m.deleteBatch(entries.slice(0, 25).map(([k]) => k))).toBe(25);
+    expect(m.size).toBe(35);
+    expect([...m.entriesBatch(7, true)]).toHaveLength(35);
+    expect(m.size).toBe(0);
+  });
+
   kit("--set writes typed globals before load; .rodata is frozen; data maps stay writable", async () => {
     const spec = open("test/fixtures/obj/global_data.el.v1.o");
     using obj = await loadObject(spec, {
