@@ -27,7 +27,9 @@ export interface LoadCliOptions {
   dumpMaps?: boolean;
   format?: string;
   interface?: string;
+  direction?: string;
   cgroup?: string;
+  pid?: string;
   btf?: string;
   logLevel?: string;
 }
@@ -168,7 +170,16 @@ export async function runLoad(path: string, o: LoadCliOptions, io: CliIo): Promi
   try {
     for (const w of obj.warnings) io.stderr(`tsbpf: warning: ${w}\n`);
     if (o.pin) obj.pin(o.pin);
-    const attachOpts: AttachOptions = { interface: o.interface, cgroup: o.cgroup };
+    if (o.direction !== undefined && o.direction !== "ingress" && o.direction !== "egress")
+      throw new UsageError("E_USAGE", `--direction must be ingress or egress, not '${o.direction}'`);
+    if (o.pid !== undefined && !/^\d+$/.test(o.pid))
+      throw new UsageError("E_USAGE", `--pid '${o.pid}' is not a process id`);
+    const attachOpts: AttachOptions = {
+      interface: o.interface,
+      cgroup: o.cgroup,
+      direction: o.direction as "ingress" | "egress" | undefined,
+      pid: o.pid !== undefined ? Number(o.pid) : undefined,
+    };
     if (o.attach) {
       for (const p of obj.programs.values()) links.push(attachProgram(p, attachOpts));
     }
@@ -247,7 +258,9 @@ export function registerLoad(program: Command, io: CliIo): void {
     .option("--pin <dir>", "pin maps and programs under this bpffs directory")
     .option("--dump-maps", "print the maps after loading")
     .option("--interface <name>", "XDP/tc programs: the interface to attach to")
+    .option("--direction <dir>", "tc programs without a direction in the section: ingress or egress")
     .option("--cgroup <dir>", "cgroup programs: the cgroup directory")
+    .option("--pid <pid>", "uprobes: only this process")
     .option("--btf <file>", "CO-RE target BTF (default /sys/kernel/btf/vmlinux)")
     .option("--log-level <n>", "verifier log level")
     .option("--format <format>", "text or json", "text")
