@@ -69,6 +69,8 @@ export interface SimRunInput {
   readonly ctx?: CtxInput;
   /** The packet (XDP, tc, socket filter, cgroup_skb...). */
   readonly packet?: Uint8Array;
+  /** Raw tracepoint arguments (the same as `ctx: [...]`). */
+  readonly args?: readonly (number | bigint)[];
   /** Instruction budget of this run. */
   readonly budget?: number;
   /** Run this many times (like BPF_PROG_TEST_RUN's repeat); results are the last run's, durationNs the mean. */
@@ -346,12 +348,16 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       throw new UsageError("E_VM_REPEAT", `repeat must be >= 1, got ${repeat}`);
     const budget = input.budget ?? opts.budget;
     // like BPF_PROG_TEST_RUN, every repetition runs on the same context and packet
-    const tpLayout = tracepointLayout(p, input.ctx);
+    if (input.args !== undefined && input.ctx !== undefined) {
+      throw new UsageError("E_VM_CTX", "give ctx or args, not both");
+    }
+    const ctxIn: CtxInput | undefined = input.args ?? input.ctx;
+    const tpLayout = tracepointLayout(p, ctxIn);
     const built: BuiltContext = buildContext(pool, {
       progType: p.type.name,
       ...(tpLayout ? { tracepointLayout: tpLayout } : {}),
       ...(p.attachTarget !== undefined ? { attachTarget: p.attachTarget } : {}),
-      ...(input.ctx !== undefined ? { ctx: input.ctx } : {}),
+      ...(ctxIn !== undefined ? { ctx: ctxIn } : {}),
       ...(input.packet !== undefined ? { packet: input.packet } : {}),
     });
     runtime.progType = p.type.name;

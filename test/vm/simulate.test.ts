@@ -57,6 +57,11 @@ describe("simulate() on fixtures", () => {
     const limit = 5;
     const x = 27n;
     sim.program("loops").run({ ctx: { args: [limit, x] } });
+    // raw tracepoint programs take their arguments as `args`
+    const raw = simulate(await obj("raw_tp"));
+    expect(raw.program("raw_sys_enter").run({ args: [0, 59] }).retval).toBe(
+      raw.program("raw_sys_enter").run({ ctx: [0, 59] }).retval,
+    );
     // the C logic, recomputed
     let acc = 0n;
     for (let i = 0; i < 32; i++) acc += BigInt(i * 3 + 1);
