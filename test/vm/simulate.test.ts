@@ -173,6 +173,23 @@ describe("simulate() on fixtures", () => {
     expect(sim.map("pending_size").size).toBe(0);
   });
 
+  it("__kconfig externs read the values the test gives (0 for the rest)", async () => {
+    const version = (6 << 16) | (18 << 8);
+    const sim = simulate(await obj("kconfig"), {
+      kconfig: { LINUX_KERNEL_VERSION: version, CONFIG_BPF_SYSCALL: true, CONFIG_HZ: 250, CONFIG_BPF_JIT: 1 },
+    });
+    sim.program("read_kconfig").run({ ctx: { id: 0 } });
+    const bss = sim.spec.maps.find((m) => m.origin === "bss")!.name;
+    expect(sim.map(bss).get(0)).toEqual({
+      observed_version: BigInt(version),
+      observed_hz: 250n,
+      observed_flags: 7,
+    });
+    const bare = simulate(await obj("kconfig"));
+    bare.program("read_kconfig").run({ ctx: { id: 0 } });
+    expect(bare.map(bss).get(0)).toEqual({ observed_version: 0n, observed_hz: 0n, observed_flags: 0 });
+  });
+
   it("repeated runs reuse their context and packet regions", async () => {
     const sim = simulate(await obj("xdp_parse"));
     const pkt = new Uint8Array(64);
