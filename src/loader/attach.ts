@@ -7,6 +7,7 @@
  * The most common mistake, a tracepoint that does not exist (tracepoint/syscalls/sys_enter), gets
  * a message naming the real ones from tracefs instead of a bare ENOENT.
  */
+import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { editDistance } from "../abi/program-types.js";
 import { readElf } from "../elf/reader.js";
@@ -93,8 +94,49 @@ export class Link implements Disposable {
 
 const TRACEFS_CANDIDATES = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
+function mountpoints(): { dir: string; type: string }[] {
+  try {
+    return readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f.length > 2)
+      .map((f) => ({ dir: f[1]!, type: f[2]! }));
+  } catch {
+    return [];
+  }
+}
+
+/** Mount a pseudo file system as root (tests and the CLI need tracefs and bpffs). */
+function tryMount(type: string, dir: string): boolean {
+  if (process.getuid?.() !== 0 || !existsSync(dir)) return false;
+  try {
+    execFileSync("mount", ["-t", type, type === "bpf" ? "bpf" : "nodev", dir], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make sure `dir` is on a bpf file system (pins live there): mount bpffs at /sys/fs/bpf when
+ * nothing is mounted there yet (root only), else a clear error.
+ */
+export function ensureBpffs(dir = "/sys/fs/bpf"): void {
+  const onBpf = (): boolean => {
+    const best = mountpoints()
+      .filter((m) => dir === m.dir || dir.startsWith(m.dir.endsWith("/") ? m.dir : `${m.dir}/`))
+      .sort((a, b) => b.dir.length - a.dir.length)[0];
+    return best?.type === "bpf";
+  };
+  if (onBpf()) return;
+  if (dir.startsWith("/sys/fs/bpf") && tryMount("bpf", "/sys/fs/bpf") && onBpf()) return;
+  throw new UsageError("E_NOT_BPFFS", `${dir} is not on a bpf file system (mount -t bpf bpf /sys/fs/bpf)`);
+}
+
 export function tracefsRoot(): string {
   for (const d of TRACEFS_CANDIDATES) if (existsSync(`${d}/events`)) return d;
+  const first = TRACEFS_CANDIDATES[0]!;
+  if (tryMount("tracefs", first) && existsSync(`${first}/events`)) return first;
   throw new LoaderError(
     "E_NO_TRACEFS",
     "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)",

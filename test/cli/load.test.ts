@@ -118,6 +118,7 @@ describe("tsbpf load", () => {
       [["load", "test/fixtures/obj/socket_filter.el.v1.o", "--attach"], /socket filter attaches to a socket/],
       [["load", "test/fixtures/obj/xdp_parse.el.v1.o", "--attach"], /needs an interface/],
       [["load", COUNTER, "--format", "xml"], /--format must be text or json/],
+      [["load", COUNTER, "--pin", "/tmp"], /\/tmp is not on a bpf file system/],
       [
         [
           "run",

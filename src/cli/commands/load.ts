@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { openObject } from "../../elf/object/open.js";
 import { UsageError } from "../../errors.js";
-import { type AttachOptions, attachProgram, type Link } from "../../loader/attach.js";
+import { type AttachOptions, attachProgram, ensureBpffs, type Link } from "../../loader/attach.js";
 import { MapType } from "../../loader/consts.js";
 import { BpfSyscallError } from "../../loader/errors.js";
 import { formatVerifyReport, verifyWithKernel } from "../../loader/kernel-verify.js";
@@ -169,7 +169,10 @@ export async function runLoad(path: string, o: LoadCliOptions, io: CliIo): Promi
   const links: Link[] = [];
   try {
     for (const w of obj.warnings) io.stderr(`tsbpf: warning: ${w}\n`);
-    if (o.pin) obj.pin(o.pin);
+    if (o.pin) {
+      ensureBpffs(o.pin);
+      obj.pin(o.pin);
+    }
     if (o.direction !== undefined && o.direction !== "ingress" && o.direction !== "egress")
       throw new UsageError("E_USAGE", `--direction must be ingress or egress, not '${o.direction}'`);
     if (o.pid !== undefined && !/^\d+$/.test(o.pid))
