@@ -192,6 +192,12 @@ function writeInt(b: Uint8Array, off: number, size: number, v: bigint): void {
 
 /** Build a simulation of an object (relocating CO-RE programs against the target BTF first). */
 export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulation {
+  if (spec0.byteOrder !== "le") {
+    throw new UsageError(
+      "E_VM_ENDIAN",
+      `${spec0.file ?? spec0.name}: big-endian object; the simulator runs little-endian programs, as this kernel does`,
+    );
+  }
   const needsCore = spec0.programs.some((p) => p.coreRelos.length > 0);
   const spec = needsCore ? relocate(spec0, targetBtf(opts.btf)).spec : spec0;
   const cpus = opts.cpus ?? 1;

@@ -2,13 +2,16 @@
  * simulate() on the fixtures whose program types the kernel cannot test-run (tracepoints,
  * kprobes): expected values are computed independently from the C sources' logic.
  */
+
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { openObject } from "../../src/elf/object/open.js";
+import { openObject, openObjectSync } from "../../src/elf/object/open.js";
 import { BpfSyscallError } from "../../src/loader/errors.js";
 import { VmFault } from "../../src/vm/errors.js";
 import { simulate } from "../../src/vm/simulate.js";
 
 const obj = (name: string) => openObject(`test/fixtures/obj/${name}.el.v3.o`);
+const openObjectSyncEb = () => openObjectSync(readFileSync("test/fixtures/obj/xdp_parse.eb.v3.o"));
 
 describe("simulate() on fixtures", () => {
   it("ringbuf: reserve/submit records with task, time and comm; output; overflow counts drops", async () => {
@@ -137,6 +140,13 @@ describe("simulate() on fixtures", () => {
     expect(sim.map("seen").get(0)).toEqual([1n, 0n, 2n, 0n]);
     sim.map("seen").set(0, [5n, 6n, 7n, 8n]);
     expect(sim.map("seen").get(0)).toEqual([5n, 6n, 7n, 8n]);
+  });
+
+  it("refuses big-endian objects and unknown programs/maps with UsageErrors", async () => {
+    expect(() => simulate(openObjectSyncEb())).toThrow(/big-endian/);
+    const sim = simulate(await obj("xdp_parse"));
+    expect(() => sim.program("nope")).toThrow(/nope/);
+    expect(() => sim.map("nope")).toThrow(/no map 'nope' \(maps: proto_counts\)/);
   });
 
   it("map API errors are the kernel's errnos", async () => {
