@@ -7,7 +7,11 @@ import { isTsbpfError } from "../errors.js";
 import { registerAsm } from "./commands/asm.js";
 import { registerBtf } from "./commands/btf.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerLoad } from "./commands/load.js";
+import { registerMap } from "./commands/map.js";
 import { registerObjdump } from "./commands/objdump.js";
+import { registerProg } from "./commands/prog.js";
+import { registerRun } from "./commands/run.js";
 import { type CliIo, defaultIo, ExitCode } from "./io.js";
 
 export function buildProgram(io: CliIo): Command {
@@ -22,6 +26,10 @@ export function buildProgram(io: CliIo): Command {
   registerAsm(program, io);
   registerBtf(program, io);
   registerInspect(program, io);
+  registerLoad(program, io);
+  registerRun(program, io);
+  registerProg(program, io);
+  registerMap(program, io);
   return program;
 }
 
