@@ -202,6 +202,57 @@ describe.skipIf(unavailable !== undefined)("packet helpers agree with the kernel
     );
   });
 
+  it("bpf_xdp_load_bytes / bpf_xdp_store_bytes / bpf_xdp_get_buff_len", () => {
+    // [0] u32 offset, [4] u32 len - 1 (masked to 0..15), [8] u32 which, [12] 16 bytes for the stack buffer
+    const prog = withPacket(0, 4, 28, [
+      insn(0x79, 1, 7, 12),
+      insn(0x7b, 10, 1, -16),
+      insn(0x79, 1, 7, 20),
+      insn(0x7b, 10, 1, -8),
+      insn(0x61, 2, 7, 0),
+      insn(0x61, 4, 7, 4),
+      insn(0x57, 4, 0, 0, 15),
+      insn(0x07, 4, 0, 0, 1),
+      insn(0x61, 9, 7, 8),
+      insn(0xbf, 1, 6),
+      insn(0xbf, 3, 10),
+      insn(0x07, 3, 0, 0, -16),
+      insn(0x15, 9, 0, 3, 1),
+      insn(0x15, 9, 0, 4, 2),
+      insn(0x85, 0, 0, 0, 188), // get_buff_len
+      insn(0x95),
+      insn(0x85, 0, 0, 0, 189), // load
+      insn(0x05, 0, 0, 1),
+      insn(0x85, 0, 0, 0, 190), // store
+      insn(0x79, 1, 10, -16),
+      insn(0xaf, 0, 1, 0),
+      insn(0x79, 1, 10, -8),
+      insn(0xaf, 0, 1, 0),
+      insn(0xbf, 1, 0),
+      insn(0x77, 1, 0, 0, 32),
+      insn(0xaf, 0, 1, 0),
+    ]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 28, max: 200 }),
+        fc.oneof(fc.integer({ min: 0, max: 220 }), fc.constantFrom(0xffff, 0x10000, 0xffffffff)),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 255 }),
+        (len, off, n, which, fill) => {
+          const pkt = new Uint8Array(len).map((_, i) => (i * 29 + fill) & 0xff);
+          const v = new DataView(pkt.buffer);
+          v.setUint32(0, off, true);
+          v.setUint32(4, n, true);
+          v.setUint32(8, which, true);
+          const { kernel, sim } = both("xdp", prog, pkt);
+          expect(sim, JSON.stringify({ len, off, n, which })).toEqual(kernel);
+        },
+      ),
+      { numRuns: Number(process.env.PKT_RUNS ?? 150) },
+    );
+  });
+
   it("bpf_csum_diff", () => {
     // [14] u32 from_size, [18] u32 to_size, [22] u32 seed, then 32 + 32 bytes of buffers at [26]
     const body: Instruction[] = [];

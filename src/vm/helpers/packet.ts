@@ -50,6 +50,20 @@ function csumField(p: PacketState, offset: bigint): { get(): number; set(v: numb
   return { get: () => v.getUint16(0, true), set: (x) => v.setUint16(0, x, true) };
 }
 
+/** bpf_xdp_load_bytes / bpf_xdp_store_bytes(xdp_md, offset, buf, len): linear frames only. */
+function xdpBytes(rt: Runtime, call: VmHelperCall, store: boolean): number {
+  const r = packet(rt, call, store ? "bpf_xdp_store_bytes" : "bpf_xdp_load_bytes", "xdp").region;
+  const offset = call.arg(2) & 0xffffffffn;
+  const len = Number(call.arg(4) & 0xffffffffn);
+  const buf = call.memory.slice(call.arg(3), len, !store);
+  if (offset > 0xffffn || len > 0xffff) return -EFAULT;
+  if (Number(offset) + len > r.end - r.dataStart) return -EINVAL;
+  const at = r.dataStart + Number(offset);
+  if (store) r.bytes.set(buf.slice(), at);
+  else buf.set(r.bytes.subarray(at, at + len));
+  return 0;
+}
+
 export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
   return {
     skb_load_bytes: (call) => {
@@ -155,6 +169,12 @@ export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
       rt.redirect = { ifindex, flags: Number(flags) };
       return TC_ACT_REDIRECT;
     },
+    xdp_get_buff_len: (call) => {
+      const r = packet(rt, call, "bpf_xdp_get_buff_len", "xdp").region;
+      return r.end - r.dataStart;
+    },
+    xdp_load_bytes: (call) => xdpBytes(rt, call, false),
+    xdp_store_bytes: (call) => xdpBytes(rt, call, true),
     xdp_adjust_head: (call) => {
       const p = packet(rt, call, "bpf_xdp_adjust_head", "xdp");
       const r = p.region;
