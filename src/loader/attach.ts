@@ -332,6 +332,41 @@ function attachUprobe(prog: LiveProgram, target: string, retprobe: boolean, pid:
   );
 }
 
+/**
+ * kprobe/kretprobe through the kprobe PMU (perf_event_open with the function name and offset),
+ * then a perf link as for uprobes. Not exercised on the development kernel, which has no
+ * kprobes (CONFIG_KPROBES unset); it mirrors the uprobe path that is tested there.
+ */
+function attachKprobe(prog: LiveProgram, target: string, retprobe: boolean): Link {
+  const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(target);
+  if (!m) throw new UsageError("E_KPROBE_TARGET", `kprobe target '${target}' must be FUNCTION[+OFFSET]`);
+  const [, fn, off] = m;
+  const dev = "/sys/bus/event_source/devices/kprobe";
+  const type = readSysfsNumber(`${dev}/type`);
+  if (type === undefined)
+    throw new LoaderError("E_NO_KPROBE", "this kernel has no kprobe PMU (CONFIG_KPROBES)");
+  let retBit = 0;
+  try {
+    const r = /config:(\d+)/.exec(readFileSync(`${dev}/format/retprobe`, "utf8"));
+    retBit = r ? Number(r[1]) : 0;
+  } catch {
+    retBit = 0;
+  }
+  const perf = perfEventOpen(
+    {
+      type,
+      config: retprobe ? 1n << BigInt(retBit) : 0n,
+      kprobe_func: cstr(fn),
+      probe_offset: off === undefined ? 0n : BigInt(off),
+      sample_period: 1n,
+      wakeup_events: 1,
+    },
+    { pid: -1, cpu: 0 },
+  );
+  const kind = retprobe ? "kretprobe" : "kprobe";
+  return attachPerf(prog, perf, kind, `${kind} ${fn}${off === undefined ? "" : `+${off}`}`);
+}
+
 function cgroupRoot(): string {
   for (const d of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
     try {
@@ -411,7 +446,21 @@ export function attachProgram(prog: LiveProgram, o: AttachOptions = {}): Link {
           "E_NO_KPROBE",
           `${section}: this kernel has no kprobe support (CONFIG_KPROBES is not set; no kprobe PMU in /sys/bus/event_source/devices); use a tracepoint, raw_tp or tp_btf instead`,
         );
-      throw new LoaderError("E_ATTACH_UNSUPPORTED", `${section}: kprobe attach is not implemented`);
+      if (/^(kprobe|kretprobe|ksyscall|kretsyscall)\//.test(section)) {
+        if (!target)
+          throw new UsageError("E_ATTACH_TARGET", `${section}: no kprobe target (kprobe/FUNCTION[+OFFSET])`);
+        const ret = section.startsWith("kret");
+        // ksyscall names the syscall; the kernel function is the arch wrapper (x86-64 here).
+        const fn =
+          section.startsWith("ksyscall") || section.startsWith("kretsyscall")
+            ? `__x64_sys_${target}`
+            : target;
+        return attachKprobe(prog, fn, ret);
+      }
+      throw new LoaderError(
+        "E_ATTACH_UNSUPPORTED",
+        `${section}: attaching kprobe.multi/kprobe.session sections is not supported; use kprobe/FUNCTION`,
+      );
     }
     case ProgType.PERF_EVENT: {
       const fds =

@@ -31,6 +31,7 @@ export const PERF_EVENT_ATTR = layout(
     bp_type: u32(52),
     config1: u64(56),
     uprobe_path: u64(56),
+    kprobe_func: u64(56),
     config2: u64(64),
     probe_offset: u64(64),
     sample_max_stack: u16(108),
