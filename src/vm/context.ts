@@ -91,8 +91,29 @@ export interface ContextRequest {
   readonly tracepointLayout?: CtxLayout;
 }
 
+/**
+ * The __sk_buff fields BPF_PROG_TEST_RUN copies back to ctx_out (convert_skb_to___skb): mark,
+ * priority, ingress_ifindex, ifindex, cb[5], tstamp, wire_len, gso_segs, gso_size,
+ * tstamp_type and hwtstamp, as [offset, size].
+ */
+const SKB_CTX_OUT: readonly (readonly [number, number])[] = [
+  [8, 4],
+  [32, 4],
+  [36, 4],
+  [40, 4],
+  [48, 20],
+  [152, 8],
+  [160, 4],
+  [164, 4],
+  [176, 4],
+  [180, 1],
+  [184, 8],
+];
+
 export interface BuiltContext {
   readonly region: Region;
+  /** The context as BPF_PROG_TEST_RUN's ctx_out would give it after the run (skb programs), else undefined. */
+  ctxOut(): Uint8Array | undefined;
   readonly packet: PacketState | undefined;
   /** The packet bytes BPF_PROG_TEST_RUN would copy out after the run (undefined without a packet). */
   packetOut(): Uint8Array | undefined;
@@ -233,6 +254,7 @@ function buildXdp(src: RegionSource, req: ContextRequest): BuiltContext {
     region,
     packet: { region: r, kind: "xdp", hardStart: XDP_FRAME_STRUCT, hardEnd },
     packetOut: () => r.bytes.slice(r.start, r.end),
+    ctxOut: () => undefined,
     release: () => {
       src.release(region);
       src.release(r);
@@ -286,7 +308,6 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
     protocol: ethProtocol(frame),
     ifindex: LOOPBACK_IFINDEX,
     wire_len: len,
-    gso_segs: 1,
     ...objectCtx(req.ctx),
   });
   const region = ctxRegion(src, SK_BUFF, bytes, true, (off, size) => {
@@ -299,6 +320,11 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
   return {
     region,
     packet: { region: r, kind: "skb", hardStart: 0, hardEnd: r.end },
+    ctxOut: () => {
+      const out = new Uint8Array(SK_BUFF.size);
+      for (const [o, n] of SKB_CTX_OUT) out.set(region.bytes.subarray(o, o + n), o);
+      return out;
+    },
     // test_run pushes the link-layer header back zeroed for programs that saw the network header
     packetOut: () => {
       const out = r.bytes.slice(r.macStart, r.end);
@@ -346,7 +372,13 @@ function plain(
     else fillFields(layout, bytes, objectCtx(input));
   }
   const region = ctxRegion(src, layout, bytes, false);
-  return { region, packet: undefined, packetOut: () => undefined, release: () => src.release(region) };
+  return {
+    region,
+    packet: undefined,
+    packetOut: () => undefined,
+    ctxOut: () => undefined,
+    release: () => src.release(region),
+  };
 }
 
 /**

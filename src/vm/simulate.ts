@@ -84,6 +84,8 @@ export interface SimRunResult {
   readonly r0: bigint;
   /** The packet after the run (from data_meta for XDP, from the Ethernet header for skb programs). */
   readonly packetOut?: Uint8Array;
+  /** skb programs: the __sk_buff fields BPF_PROG_TEST_RUN copies back (mark, priority, cb...), 192 bytes. */
+  readonly ctxOut?: Uint8Array;
   /** bpf_printk messages of this run. */
   readonly printk: readonly string[];
   /** Instructions executed (of the last run). */
@@ -378,6 +380,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       ...(built.packet ? { packet: built.packet.region } : {}),
     };
     let out: Uint8Array | undefined;
+    let ctxOut: Uint8Array | undefined;
     const t0 = process.hrtime.bigint();
     let total = 0n;
     try {
@@ -388,6 +391,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       }
       total = process.hrtime.bigint() - t0;
       out = built.packetOut();
+      ctxOut = built.ctxOut();
     } finally {
       for (const m of byRegion.values()) m.settle();
       runtime.packet = undefined;
@@ -398,6 +402,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       retval: Number(r0 & 0xffffffffn),
       r0,
       ...(out !== undefined ? { packetOut: out } : {}),
+      ...(ctxOut !== undefined ? { ctxOut } : {}),
       printk: printk.slice(first),
       insnsExecuted: insns,
       durationNs: Number(total / BigInt(repeat)),

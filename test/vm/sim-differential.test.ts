@@ -63,6 +63,7 @@ function ports(sport: number, dport: number, len: number): Uint8Array {
 }
 const udp = (dport: number, src?: number[]) => ether(0x0800, ipv4(17, ports(1234, dport, 16), src));
 const tcp = (dport: number) => ether(0x0800, ipv4(6, ports(40000, dport, 20)));
+const tcpShort = (dport: number) => ether(0x0800, ipv4(6, ports(40000, dport, 19)));
 const PACKETS: readonly Uint8Array[] = [
   udp(53),
   udp(9999),
@@ -70,6 +71,7 @@ const PACKETS: readonly Uint8Array[] = [
   udp(8080, [127, 0, 0, 1]),
   tcp(80),
   tcp(443),
+  tcpShort(80),
   ether(0x0800, ipv4(1, new Uint8Array(8))),
   ether(0x0800, ipv4(17, ports(1, 9999, 8), [10, 0, 0, 1], 6)),
   ether(0x0806, new Uint8Array(28)),
@@ -173,6 +175,16 @@ describe.skipIf(unavailable !== undefined)("simulate() equals BPF_PROG_TEST_RUN 
               continue;
             }
             const s = sp.run({ packet });
+            if (s.ctxOut) {
+              // with a zeroed __sk_buff in, the kernel copies its mark, priority, cb... back out
+              // (a second run on both sides, so the maps stay in step)
+              const kc = lp.testRun({ data: packet, ctx: new Uint8Array(192) });
+              const sc = sp.run({ packet });
+              expect(sc.retval, `${what} (with ctx)`).toBe(kc.retval);
+              expect(Buffer.from(sc.ctxOut ?? []).toString("hex"), `${what} ctx out`).toBe(
+                Buffer.from(kc.ctx).toString("hex"),
+              );
+            }
             expect(s.retval, what).toBe(k.retval);
             expect(Buffer.from(s.packetOut ?? []).toString("hex"), what).toBe(
               Buffer.from(k.data).toString("hex"),
