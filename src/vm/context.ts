@@ -238,7 +238,15 @@ function packetRegion(src: RegionSource, data: Uint8Array, headroom: number, tai
 function buildXdp(src: RegionSource, req: ContextRequest): BuiltContext {
   const data = req.packet ?? new Uint8Array(0);
   const maxData = XDP_FRAME_SIZE - XDP_HEADROOM - SKB_SHARED_INFO;
-  if (data.length > maxData) bad(`XDP packet of ${data.length} bytes: at most ${maxData} fit in one frame`);
+  if (data.length < ETH_HLEN)
+    bad(
+      `XDP packet of ${data.length} bytes is shorter than an Ethernet header (the kernel's test run refuses it with EINVAL)`,
+    );
+  // the kernel puts the rest of a longer packet in fragments (xdp multi-buffer); not simulated
+  if (data.length > maxData)
+    bad(
+      `XDP packet of ${data.length} bytes: at most ${maxData} fit in one frame (fragments are not simulated)`,
+    );
   const hardEnd = XDP_FRAME_SIZE - SKB_SHARED_INFO;
   const r = packetRegion(src, data, XDP_HEADROOM, hardEnd - XDP_HEADROOM - data.length);
   const bytes = new Uint8Array(XDP_MD.size);
@@ -285,6 +293,12 @@ function ethProtocol(frame: Uint8Array): number {
 function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
   const frame = req.packet ?? bad(`${req.progType} programs need a packet`);
   if (frame.length < ETH_HLEN) bad(`packet of ${frame.length} bytes is shorter than an Ethernet header`);
+  // test_run's skb: one page minus NET_SKB_PAD headroom and skb_shared_info
+  const maxSkb = XDP_FRAME_SIZE - SKB_HEADROOM - SKB_SHARED_INFO;
+  if (frame.length > maxSkb)
+    bad(
+      `packet of ${frame.length} bytes: at most ${maxSkb} fit (the kernel's test run refuses it with EINVAL)`,
+    );
   // BPF_PROG_TEST_RUN refuses (EINVAL) an IPv4/IPv6 frame too short for its network header
   const proto = (frame[12] << 8) | frame[13];
   const l3 = frame.length - ETH_HLEN;
