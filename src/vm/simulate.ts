@@ -210,9 +210,12 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   const maps = new Map<string, SimMap>();
   const byRegion = new Map<number, SimMap>();
   const env = { memory, cpus };
+  /** Maps by the address a program holds for them (bigint keys compare by value). */
+  const byAddress = new Map<bigint, SimMap>();
   const addMap = (def: MapDef): SimMap => {
     const m = createSimMap(def, env);
     byRegion.set(m.region.id, m);
+    byAddress.set(m.region.address(0), m);
     return m;
   };
   // kconfig values land in the .kconfig map's initial bytes
@@ -281,10 +284,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     packet: undefined,
     printk,
     redirect: undefined,
-    mapAt: (address) => {
-      const f = memory.find(address);
-      return f && f.offset === 0 ? byRegion.get(f.region.id) : undefined;
-    },
+    mapAt: (address) => byAddress.get(address),
     maps: () => byRegion.values(),
     programByName: (name) => (spec.programs.some((p) => p.name === name) ? program(name).vm : undefined),
   };

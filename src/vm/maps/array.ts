@@ -26,6 +26,7 @@ export class ArrayMap implements SimMap {
   readonly stores: Uint8Array[];
   private readonly regions: (Region | undefined)[][];
   private readonly keyRegions: (Region | undefined)[] = [];
+  private readonly addresses: (bigint | undefined)[][] = [];
   private readonly elemSize: number;
 
   constructor(
@@ -41,6 +42,7 @@ export class ArrayMap implements SimMap {
     for (let c = 0; c < n; c++) {
       this.stores.push(new Uint8Array(this.elemSize * def.maxEntries));
       this.regions.push([]);
+      this.addresses.push([]);
     }
     if (def.data) this.stores[0].set(def.data.subarray(0, def.valueSize));
   }
@@ -74,7 +76,14 @@ export class ArrayMap implements SimMap {
   lookup(key: Uint8Array, cpu: number): bigint {
     const i = this.index(key);
     if (i < 0 || i >= this.def.maxEntries) return 0n;
-    return this.elemRegion(i, cpu).address(0);
+    const c = this.percpu ? cpu : 0;
+    // element addresses are cached: lookups are the hot path of most programs
+    let a = this.addresses[c][i];
+    if (a === undefined) {
+      a = this.elemRegion(i, cpu).address(0);
+      this.addresses[c][i] = a;
+    }
+    return a;
   }
 
   private check(key: Uint8Array, flags: number): number {
