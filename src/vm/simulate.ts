@@ -21,6 +21,8 @@ import { UsageError } from "../errors.js";
 import { type Instruction, OP_LD_IMM64 } from "../isa/instruction.js";
 import { PSEUDO_LD } from "../isa/opcodes.js";
 import { fixedObjectBtf } from "../loader/btf-fixup.js";
+import { fillKconfig } from "../loader/kconfig.js";
+import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
@@ -53,8 +55,13 @@ export interface SimulateOptions {
   readonly userMemory?: readonly MemorySegment[];
   /** Instruction pointers bpf_get_stackid / bpf_get_stack "capture". */
   readonly stacks?: { readonly kernel?: readonly bigint[]; readonly user?: readonly bigint[] };
-  /** Values of __kconfig externs by name (default 0). */
-  readonly kconfig?: { readonly [name: string]: number | bigint | boolean };
+  /**
+   * Values of __kconfig externs by name (default 0), or "running": the running kernel's, as the
+   * loader fills them (uname, /proc/config.gz).
+   */
+  readonly kconfig?: { readonly [name: string]: number | bigint | boolean } | "running";
+  /** Global variables to set before running (`.rodata` knobs, `.data`, `.bss`), by name, as the loader's `set`. */
+  readonly set?: Readonly<Record<string, unknown>>;
   /** Instruction budget per run. Default 1,000,000. */
   readonly budget?: number;
   /**
@@ -223,10 +230,15 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   for (const m of spec.maps) {
     if (m.origin !== "kconfig") continue;
     const data = new Uint8Array(m.valueSize);
-    for (const x of spec.externs) {
-      const v = opts.kconfig?.[x.name];
-      if (x.kind === "kconfig" && x.offset >= 0 && v !== undefined)
-        writeInt(data, x.offset, x.size, BigInt(v));
+    const kc = opts.kconfig;
+    if (kc === "running") {
+      if (spec.btf) fillKconfig(spec.btf, spec.externs, data);
+    } else {
+      for (const x of spec.externs) {
+        const v = kc?.[x.name];
+        if (x.kind === "kconfig" && x.offset >= 0 && v !== undefined)
+          writeInt(data, x.offset, x.size, BigInt(v));
+      }
     }
     kconfigData.set(m.name, data);
   }
@@ -251,6 +263,25 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
         sm.set(s.index, s.name);
       }
     }
+  }
+
+  // global variables set by name, as the loader's `set` (strings parsed for the variable's type)
+  for (const [name, raw] of Object.entries(opts.set ?? {})) {
+    const v = spec.variables.find((x) => x.name === name);
+    if (!v) {
+      const known = spec.variables.filter((x) => x.global).map((x) => x.name);
+      throw new UsageError(
+        "E_NO_VARIABLE",
+        `no global variable '${name}' (globals: ${known.join(", ") || "none"})`,
+      );
+    }
+    const m = maps.get(v.map);
+    if (!(m instanceof ArrayMap))
+      throw new UsageError("E_NO_VARIABLE", `variable '${name}': no data map '${v.map}'`);
+    const value = typeof raw === "string" ? parseValueText(spec.btf, v.btfTypeId, raw) : raw;
+    const store = m.stores[0];
+    if (spec.btf && v.btfTypeId) encodeInto(spec.btf, v.btfTypeId, value, store, v.offset);
+    else store.set(encodeValue(undefined, 0, value, v.size), v.offset);
   }
 
   let clockNs = 1_000_000_000n;

@@ -4,6 +4,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { release } from "node:os";
 import { describe, expect, it } from "vitest";
 import { openObject, openObjectSync } from "../../src/elf/object/open.js";
 import { BpfSyscallError } from "../../src/loader/errors.js";
@@ -103,6 +104,11 @@ describe("simulate() on fixtures", () => {
     expect(sim.map(counters).get(0)).toEqual({
       per_family: [1n, 3n, 4n, 4n],
     });
+    // knobs set by name before running, as the loader's `set`
+    const knob = simulate(await obj("global_data"), { set: { target_pid: "77", verbose: true } });
+    expect(knob.map(rodata).get(0)).toMatchObject({ target_pid: 77, verbose: true, greeting: "hello" });
+    const spec = await obj("global_data");
+    expect(() => simulate(spec, { set: { nope: 1 } })).toThrow(/no global variable 'nope'/);
     // target_pid filters by tgid: set the knob, runs from another process change nothing
     const ro = sim.map(rodata).get(0) as Record<string, unknown>;
     sim.map(rodata).set(0, { ...ro, target_pid: 99 });
@@ -195,6 +201,11 @@ describe("simulate() on fixtures", () => {
       observed_hz: 250n,
       observed_flags: 7,
     });
+    const running = simulate(await obj("kconfig"), { kconfig: "running" });
+    running.program("read_kconfig").run({ ctx: { id: 0 } });
+    const [major, minor] = release().split(".").map(Number);
+    const seen = (running.map(bss).get(0) as Record<string, bigint>).observed_version;
+    expect(seen >> 8n).toBe(BigInt((major << 8) | minor));
     const bare = simulate(await obj("kconfig"));
     bare.program("read_kconfig").run({ ctx: { id: 0 } });
     expect(bare.map(bss).get(0)).toEqual({ observed_version: 0n, observed_hz: 0n, observed_flags: 0 });
