@@ -119,6 +119,14 @@ describe("simulate() on fixtures", () => {
     expect((sim.map(data).get(0) as Record<string, unknown>).calls).toBe(0xfeedn + 4n);
   });
 
+  it("bpf_printk with %s from .rodata, %u and %c, captured per run", async () => {
+    const sim = simulate(await obj("global_data"), { set: { verbose: true } });
+    // the program prints on every 1024th call
+    const r = sim.program("global_vars").run({ ctx: { id: 3 }, repeat: 1024 });
+    expect(r.printk).toEqual([`hello: ${0xfeed + 1024} calls, tag t`]);
+    expect(sim.printk).toEqual(r.printk);
+  });
+
   it("maps in maps: lookups through array and hash of maps", async () => {
     const sim = simulate(await obj("map_in_map"), { task: { tgid: 321 } });
     const p = sim.program("use_map_in_map");
