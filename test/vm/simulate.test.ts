@@ -178,6 +178,11 @@ describe("simulate() on fixtures", () => {
     expect(() => m.set(5000, 1n)).toThrow(/E2BIG/);
     expect(m.delete(7777)).toBe(false);
     expect(m.delete(1)).toBe(true);
+    m.freeze();
+    expect(() => m.set(3, 1n)).toThrow(/EPERM/);
+    expect(() => m.delete(100)).toThrow(/EPERM/);
+    sim.program("trace_sys_enter").run({ ctx: { id: 100 } }); // the program still writes
+    expect(m.get(100)).toBe(2n);
   });
 
   it("uprobe pt_regs contexts and perf event output", async () => {

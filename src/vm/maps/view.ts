@@ -37,7 +37,7 @@ function rawNumber(bytes: Uint8Array): BtfValue {
   return bytes.slice();
 }
 
-export class SimMapView implements BpfMapLike {
+export class SimMapView implements BpfMapLike, Disposable {
   readonly map: SimMap;
   readonly name: string;
   readonly type: number;
@@ -46,6 +46,7 @@ export class SimMapView implements BpfMapLike {
   readonly maxEntries: number;
   readonly perCpu: boolean;
   private readonly init: MapViewInit;
+  private frozen = false;
 
   constructor(init: MapViewInit) {
     this.init = init;
@@ -142,6 +143,7 @@ export class SimMapView implements BpfMapLike {
     const m = this.map;
     // bpf(BPF_MAP_UPDATE_ELEM) refuses BPF_F_LOCK for a value without a spin lock before anything else
     if (flags & BPF_F_LOCK && !m.def.spinLock) this.fail("BPF_MAP_UPDATE_ELEM", -EINVAL);
+    if (this.frozen) this.fail("BPF_MAP_UPDATE_ELEM", -1, `map '${this.name}' is frozen`);
     let r: number;
     if (m instanceof QueueMap) {
       // queue/stack: set(value) or set(undefined, value) pushes, as the kernel's update with a NULL key
@@ -167,6 +169,7 @@ export class SimMapView implements BpfMapLike {
   }
 
   delete(key: unknown): boolean {
+    if (this.frozen) this.fail("BPF_MAP_DELETE_ELEM", -1, `map '${this.name}' is frozen`);
     const r = this.map.delete(this.encodeKey(key));
     if (r === -2) return false;
     if (r < 0) this.fail("BPF_MAP_DELETE_ELEM", r);
@@ -224,6 +227,18 @@ export class SimMapView implements BpfMapLike {
     if (this.map instanceof ArrayMap)
       this.fail("BPF_MAP_DELETE_ELEM", -22, "array elements cannot be deleted");
     for (const k of [...this.rawKeys()]) this.map.delete(k);
+  }
+
+  /** BPF_MAP_FREEZE: user space may no longer write (the program still may), as in the kernel. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Nothing to release offline; here so code written for LiveMap runs unchanged. */
+  close(): void {}
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Ring buffer: the committed records not read yet, oldest first (consumes them). */
