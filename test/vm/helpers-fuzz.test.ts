@@ -1,5 +1,5 @@
 /**
- * Simulated helpers never throw anything but VmFault: random calls of every simulated helper
+ * Simulated helpers never throw anything but their own VmFaults: random calls of every simulated helper
  * with arguments drawn from valid pointers (stack, map, map value, ring buffer, context,
  * packet), bad pointers and random scalars, in XDP and tc contexts.
  */
@@ -76,7 +76,8 @@ describe("simulated helpers on random arguments", () => {
           try {
             vm.run({ args: [], budget: 10_000 });
           } catch (e) {
-            if (!(e instanceof VmFault)) throw e;
+            // the interpreter wraps a helper's stray JS error as "helper X failed: ...": that is a bug here too
+            if (!(e instanceof VmFault) || / failed: |not an integer/.test(e.detail)) throw e;
           } finally {
             for (const m of maps) m.settle();
             ctx.release();

@@ -5,7 +5,7 @@
  * afterwards (read through the same BpfMapLike API) must agree. Per-CPU values are compared as
  * sums over CPUs (the kernel runs the test on whichever CPU it likes).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { openObject } from "../../src/elf/object/open.js";
 import type { ObjectSpec } from "../../src/elf/object/types.js";
@@ -15,6 +15,7 @@ import { loadProgram, testRun } from "../../src/loader/bpf.js";
 import { type LoadedObject, loadObject } from "../../src/loader/object.js";
 import type { BpfMapLike } from "../../src/loader/object-map.js";
 import { possibleCpuCount } from "../../src/loader/sys.js";
+import { VmFault } from "../../src/vm/errors.js";
 import { type Simulation, simulate } from "../../src/vm/simulate.js";
 
 function probeKernel(): string | undefined {
@@ -108,7 +109,14 @@ const FIXTURES = [
 ];
 const PACKET_TYPES = new Set(["xdp", "sched_cls", "socket_filter", "cgroup_skb"]);
 const RUNNABLE = new Set([...PACKET_TYPES, "raw_tracepoint"]);
-const SKIP_MAPS = new Set(["perf_event_array", "ringbuf", "prog_array", "array_of_maps", "hash_of_maps"]);
+const SKIP_MAPS = new Set([
+  "perf_event_array",
+  "ringbuf",
+  "prog_array",
+  "array_of_maps",
+  "hash_of_maps",
+  "devmap",
+]);
 
 function normal(v: unknown): unknown {
   if (typeof v === "bigint") return v.toString();
@@ -119,11 +127,23 @@ function normal(v: unknown): unknown {
   return v;
 }
 
+/** Per-CPU values summed (numbers, or field by field for structs). */
+function sumCpus(values: readonly unknown[]): unknown {
+  const first = values[0];
+  if (first !== null && typeof first === "object" && !(first instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(first))
+      out[k] = sumCpus(values.map((v) => (v as Record<string, unknown>)[k]));
+    return out;
+  }
+  return values.reduce((a: bigint, x) => a + BigInt(x as bigint | number), 0n);
+}
+
 /** Map contents as comparable data: per-CPU values summed. */
 function contents(m: BpfMapLike, perCpu: boolean): unknown {
   const out: [unknown, unknown][] = [];
   for (const [k, v] of m.entries()) {
-    const val = perCpu && Array.isArray(v) ? v.reduce((a: bigint, x) => a + BigInt(x as bigint), 0n) : v;
+    const val = perCpu && Array.isArray(v) ? sumCpus(v) : v;
     out.push([normal(k), normal(val)]);
   }
   out.sort((a, b) => JSON.stringify(a[0]).localeCompare(JSON.stringify(b[0])));
@@ -149,75 +169,144 @@ afterAll(() => {
     console.info(`maps not compared (programs read the live task_struct): ${taskReaders.join(", ")}`);
 });
 
+/** Run every runnable program of an object in the kernel and the simulator and compare. */
+async function compareObject(name: string, spec: ObjectSpec, notSimulated: string[]): Promise<number> {
+  const progs = spec.programs.filter((p) => RUNNABLE.has(p.type.name));
+  let compared = 0;
+  for (const p of progs) {
+    const live = await loadObject(spec, { programs: [p.name] });
+    loaded.push(live);
+    const sim: Simulation = simulate(spec, { cpus: possibleCpuCount(), task: selfTask() });
+    const lp = live.program(p.name);
+    const sp = sim.program(p.name);
+    try {
+      if (PACKET_TYPES.has(p.type.name)) {
+        for (const [i, packet] of PACKETS.entries()) {
+          const what = `${name}/${p.name} packet ${i}`;
+          let k: ReturnType<typeof lp.testRun>;
+          try {
+            k = lp.testRun({ data: packet });
+          } catch (e) {
+            // the kernel refused the input: the simulator must refuse it too
+            expect(() => sp.run({ packet }), `${what}: kernel said ${(e as Error).message}`).toThrow(
+              UsageError,
+            );
+            continue;
+          }
+          const s = sp.run({ packet });
+          expect(s.retval, what).toBe(k.retval);
+          expect(Buffer.from(s.packetOut ?? []).toString("hex"), what).toBe(
+            Buffer.from(k.data).toString("hex"),
+          );
+          if (s.ctxOut) {
+            // with a zeroed __sk_buff in, the kernel copies its mark, priority, cb... back out
+            // (a second run on both sides, so the maps stay in step)
+            const kc = lp.testRun({ data: packet, ctx: new Uint8Array(192) });
+            const sc = sp.run({ packet });
+            expect(sc.retval, `${what} (with ctx)`).toBe(kc.retval);
+            expect(Buffer.from(sc.ctxOut ?? []).toString("hex"), `${what} ctx out`).toBe(
+              Buffer.from(kc.ctx).toString("hex"),
+            );
+          }
+        }
+      } else {
+        for (const args of RAW_TP_ARGS) {
+          const ctx = new Uint8Array(12 * 8);
+          const dv = new DataView(ctx.buffer);
+          args.forEach((a, i) => {
+            dv.setBigUint64(i * 8, a, true);
+          });
+          const k = lp.testRun({ ctx, ctxSizeOut: 0 });
+          const s = sp.run({ ctx });
+          expect(s.retval, `${name}/${p.name} args ${args}`).toBe(k.retval);
+        }
+      }
+    } catch (e) {
+      if (e instanceof VmFault && (e.kind === "unknown-helper" || e.kind === "unsupported")) {
+        notSimulated.push(`${name}/${p.name}: ${e.detail}`);
+        live.close();
+        continue;
+      }
+      throw e;
+    }
+    compared++;
+    // programs that read the real current task_struct (CO-RE reads through bpf_get_current_task)
+    // see the kernel's memory, which the simulator only has as an image the test provides
+    if (p.insns.some((x) => x.opcode === 0x85 && x.src === 0 && (x.imm === 35 || x.imm === 158))) {
+      taskReaders.push(p.name);
+      live.close();
+      continue;
+    }
+    for (const m of spec.maps) {
+      if (SKIP_MAPS.has(m.typeName)) continue;
+      const perCpu = m.typeName.includes("percpu");
+      expect(contents(sim.map(m.name), perCpu), `${name}/${p.name} map ${m.name}`).toEqual(
+        contents(live.map(m.name), perCpu),
+      );
+    }
+    live.close();
+  }
+  return compared;
+}
+
 describe.skipIf(unavailable !== undefined)("simulate() equals BPF_PROG_TEST_RUN on the fixtures", () => {
   for (const name of FIXTURES) {
     it(name, async () => {
       const spec: ObjectSpec = await openObject(`test/fixtures/obj/${name}.el.v3.o`);
-      const progs = spec.programs.filter((p) => RUNNABLE.has(p.type.name));
-      expect(progs.length).toBeGreaterThan(0);
-      for (const p of progs) {
-        const live = await loadObject(spec, { programs: [p.name] });
-        loaded.push(live);
-        const sim: Simulation = simulate(spec, { cpus: possibleCpuCount(), task: selfTask() });
-        const lp = live.program(p.name);
-        const sp = sim.program(p.name);
-        if (PACKET_TYPES.has(p.type.name)) {
-          for (const [i, packet] of PACKETS.entries()) {
-            const what = `${name}/${p.name} packet ${i}`;
-            let k: ReturnType<typeof lp.testRun>;
-            try {
-              k = lp.testRun({ data: packet });
-            } catch (e) {
-              // the kernel refused the input: the simulator must refuse it too
-              expect(() => sp.run({ packet }), `${what}: kernel said ${(e as Error).message}`).toThrow(
-                UsageError,
-              );
-              continue;
-            }
-            const s = sp.run({ packet });
-            if (s.ctxOut) {
-              // with a zeroed __sk_buff in, the kernel copies its mark, priority, cb... back out
-              // (a second run on both sides, so the maps stay in step)
-              const kc = lp.testRun({ data: packet, ctx: new Uint8Array(192) });
-              const sc = sp.run({ packet });
-              expect(sc.retval, `${what} (with ctx)`).toBe(kc.retval);
-              expect(Buffer.from(sc.ctxOut ?? []).toString("hex"), `${what} ctx out`).toBe(
-                Buffer.from(kc.ctx).toString("hex"),
-              );
-            }
-            expect(s.retval, what).toBe(k.retval);
-            expect(Buffer.from(s.packetOut ?? []).toString("hex"), what).toBe(
-              Buffer.from(k.data).toString("hex"),
-            );
-          }
-        } else {
-          for (const args of RAW_TP_ARGS) {
-            const ctx = new Uint8Array(12 * 8);
-            const dv = new DataView(ctx.buffer);
-            args.forEach((a, i) => {
-              dv.setBigUint64(i * 8, a, true);
-            });
-            const k = lp.testRun({ ctx, ctxSizeOut: 0 });
-            const s = sp.run({ ctx });
-            expect(s.retval, `${name}/${p.name} args ${args}`).toBe(k.retval);
-          }
-        }
-        // programs that read the real current task_struct (CO-RE reads through bpf_get_current_task)
-        // see the kernel's memory, which the simulator only has as an image the test provides
-        if (p.insns.some((x) => x.opcode === 0x85 && x.src === 0 && (x.imm === 35 || x.imm === 158))) {
-          taskReaders.push(p.name);
-          live.close();
-          continue;
-        }
-        for (const m of spec.maps) {
-          if (SKIP_MAPS.has(m.typeName)) continue;
-          const perCpu = m.typeName.includes("percpu");
-          expect(contents(sim.map(m.name), perCpu), `${name}/${p.name} map ${m.name}`).toEqual(
-            contents(live.map(m.name), perCpu),
-          );
-        }
-        live.close();
-      }
+      const notSimulated: string[] = [];
+      expect(await compareObject(name, spec, notSimulated)).toBeGreaterThan(0);
+      expect(notSimulated).toEqual([]);
     });
   }
 });
+
+const CORPUS = "test/fixtures/verifier-corpus/obj/accept";
+const corpus = existsSync(CORPUS)
+  ? readdirSync(CORPUS)
+      .filter((f) => f.endsWith(".o"))
+      .sort()
+  : [];
+
+describe.skipIf(unavailable !== undefined || corpus.length === 0)(
+  "simulate() equals BPF_PROG_TEST_RUN on the verifier corpus's accepted programs",
+  () => {
+    const notSimulated: string[] = [];
+    let compared = 0;
+    afterAll(() => {
+      console.info(`corpus: ${compared} programs compared with the kernel`);
+      if (notSimulated.length)
+        console.info(`corpus programs using what the simulator lacks:\n  ${notSimulated.join("\n  ")}`);
+    });
+    for (const file of corpus) {
+      it(file, async () => {
+        const spec = await openObject(`${CORPUS}/${file}`);
+        compared += await compareObject(file, spec, notSimulated);
+      });
+    }
+  },
+);
+
+describe.skipIf(unavailable !== undefined || !existsSync(`${CORPUS}/xdp_redirect_devmap.o`))(
+  "bpf_redirect_map through a filled devmap",
+  () => {
+    it("redirects where the slot holds a device, passes where it is empty", async () => {
+      const spec = await openObject(`${CORPUS}/xdp_redirect_devmap.o`);
+      const live = await loadObject(spec);
+      loaded.push(live);
+      const sim = simulate(spec);
+      const packet = ether(0x0800, ipv4(17, ports(1, 2, 8)));
+      // rx queue 0 -> slot 0: empty first (the fallback action, XDP_PASS), then the loopback device
+      for (const filled of [false, true]) {
+        if (filled) {
+          live.map("tx_port").set(0, 1);
+          sim.map("tx_port").set(0, 1);
+        }
+        const k = live.program("xdp_forward").testRun({ data: packet });
+        const s = sim.program("xdp_forward").run({ packet });
+        expect(s.retval, `filled ${filled}`).toBe(k.retval);
+        expect(s.redirect?.ifindex).toBe(filled ? 1 : undefined);
+      }
+      live.close();
+    });
+  },
+);

@@ -5,9 +5,11 @@
  * `data` is region.dataStart and the length is region.end - dataStart (a linear skb).
  */
 import type { VmHelperCall, VmHelperFn } from "../env.js";
+import { DevMap } from "../maps/devmap.js";
 import { EFAULT, EINVAL } from "../maps/errno.js";
 import { csumPartial, csumReplace2, csumReplace4, csumReplaceByDiff, csumSub, fold16 } from "./csum.js";
 import type { PacketState, Runtime } from "./runtime.js";
+import { mapArg } from "./util.js";
 
 const EACCES = 13;
 const ETH_HLEN = 14;
@@ -48,6 +50,13 @@ function csumField(p: PacketState, offset: bigint): { get(): number; set(v: numb
   if (b === undefined) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, 2);
   return { get: () => v.getUint16(0, true), set: (x) => v.setUint16(0, x, true) };
+}
+
+const BPF_F_BROADCAST = 1n << 3n;
+const BPF_F_EXCLUDE_INGRESS = 1n << 4n;
+
+function unsupported(call: VmHelperCall): never {
+  throw call.fault("bpf_redirect_map: BPF_F_BROADCAST is not simulated", "unsupported");
 }
 
 /** bpf_xdp_load_bytes / bpf_xdp_store_bytes(xdp_md, offset, buf, len): linear frames only. */
@@ -168,6 +177,22 @@ export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
       if (flags & ~BigInt(BPF_F_INGRESS)) return TC_ACT_SHOT;
       rt.redirect = { ifindex, flags: Number(flags) };
       return TC_ACT_REDIRECT;
+    },
+    redirect_map: (call) => {
+      const m = mapArg(rt, call, 1, "bpf_redirect_map");
+      if (!(m instanceof DevMap))
+        throw call.fault(
+          `bpf_redirect_map: map ${m.def.name} (${m.def.typeName}) is not simulated`,
+          "unsupported",
+        );
+      const flags = call.arg(3);
+      // the low bits are the action when the slot is empty; broadcast is not simulated
+      if (flags & ~3n)
+        return flags & ~(3n | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS) ? XDP_ABORTED : unsupported(call);
+      const ifindex = m.ifindex(Number(call.arg(2) & 0xffffffffn));
+      if (ifindex === undefined) return flags & 3n;
+      rt.redirect = { ifindex, flags: 0 };
+      return XDP_REDIRECT;
     },
     xdp_get_buff_len: (call) => {
       const r = packet(rt, call, "bpf_xdp_get_buff_len", "xdp").region;

@@ -1,12 +1,14 @@
 /** Make the simulated map for a definition, by map type. */
-import { UsageError } from "../../errors.js";
+import { VmFault } from "../errors.js";
+import type { Region } from "../memory.js";
 import { ArrayMap } from "./array.js";
+import { DevMap } from "./devmap.js";
 import { ArrayOfMaps, HashOfMaps, PerfEventArray, ProgArray } from "./fd-maps.js";
 import { HashMap } from "./hash.js";
 import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
 import { StackTraceMap } from "./stack-trace.js";
-import type { MapDef, MapEnv, SimMap } from "./types.js";
+import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
 
 /** Map types the simulator implements (bpftool spelling). */
 export const SIMULATED_MAP_TYPES: readonly string[] = [
@@ -24,7 +26,44 @@ export const SIMULATED_MAP_TYPES: readonly string[] = [
   "queue",
   "stack",
   "ringbuf",
+  "devmap",
 ];
+
+/**
+ * A map of a type the simulator does not implement: it exists (programs that only reference it
+ * load and run), and any operation on it faults naming the type.
+ */
+export class UnsimulatedMap implements SimMap {
+  readonly region: Region;
+  constructor(
+    readonly def: MapDef,
+    env: MapEnv,
+  ) {
+    this.region = mapRegion(env, def);
+  }
+  private no(): never {
+    throw new VmFault("unsupported", `map ${this.def.name}: type ${this.def.typeName} is not simulated`);
+  }
+  lookup(): bigint {
+    return this.no();
+  }
+  update(): number {
+    return this.no();
+  }
+  delete(): number {
+    return this.no();
+  }
+  nextKey(): number {
+    return this.no();
+  }
+  userLookup(): Uint8Array | undefined {
+    return this.no();
+  }
+  userUpdate(): number {
+    return this.no();
+  }
+  settle(): void {}
+}
 
 export function createSimMap(def: MapDef, env: MapEnv): SimMap {
   switch (def.typeName) {
@@ -57,10 +96,9 @@ export function createSimMap(def: MapDef, env: MapEnv): SimMap {
       return new RingBuf(def, env);
     case "stack_trace":
       return new StackTraceMap(def, env);
+    case "devmap":
+      return new DevMap(def, env);
     default:
-      throw new UsageError(
-        "E_VM_MAP_TYPE",
-        `map ${def.name}: type ${def.typeName} is not simulated (simulated: ${SIMULATED_MAP_TYPES.join(", ")})`,
-      );
+      return new UnsimulatedMap(def, env);
   }
 }
