@@ -413,6 +413,8 @@ export function buildContext(where: Memory | RegionSource, req: ContextRequest):
     }
     case "raw_tracepoint":
     case "raw_tracepoint_writable":
+    case "tracing": // tp_btf, fentry/fexit: the arguments as u64s, like raw tracepoints
+    case "lsm":
       return plain(src, BPF_RAW_TRACEPOINT_ARGS, req.ctx, 8 * MAX_BPF_FUNC_ARGS);
     case "kprobe":
       return plain(src, PT_REGS, req.ctx, PT_REGS.size);
