@@ -1,1 +1,3 @@
+export * from "./kernel.js";
+export * from "./report.js";
 export * from "./verify.js";

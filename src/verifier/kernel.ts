@@ -3,11 +3,23 @@
  * MapSpecs without BTF, ld_imm64 references patched with map fds and value offsets, no BTF/func
  * info) and read the verdict, error line(s), instruction and processed count from the log.
  */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import type { Instruction } from "../isa/instruction.js";
 import { createMap, loadProgram, mapFreeze, mapUpdate } from "../loader/bpf.js";
 import { BpfSyscallError } from "../loader/errors.js";
 import { type Fd, fdNumber } from "../loader/fd.js";
+
+const cpus = (): number => {
+  try {
+    const t = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+    const m = /(\d+)$/.exec(t);
+    return m ? Number(m[1]) + 1 : availableParallelism();
+  } catch {
+    return availableParallelism();
+  }
+};
 
 export interface KernelVerdict {
   readonly verdict: "accept" | "reject";
@@ -21,7 +33,8 @@ export interface KernelVerdict {
 
 /** Error lines and instruction of a kernel verifier log (level 1). */
 export function parseKernelLog(log: string): { message?: string; insn?: number; processed?: number } {
-  const lines = log.split("\n");
+  // Some kernel messages lack their newline ("expected prog array map for tail call").
+  const lines = log.replace(/(\S)(processed \d+ insns)/, "$1\n$2").split("\n");
   const pm = /processed (\d+) insns/.exec(log);
   const processed = pm ? Number(pm[1]) : undefined;
   let end = lines.findIndex((l) => l.startsWith("processed "));
@@ -40,11 +53,10 @@ export function parseKernelLog(log: string): { message?: string; insn?: number; 
     .filter(
       (l) =>
         l.trim() !== "" &&
-        !/^verification time|^stack depth|^; |^\d+: R\d|^from \d+ to \d+|^\d+: safe|^mark_precise|^ *R\d/.test(
+        !/^verification time|^stack depth|^; |^\d+: (frame\d+: )?R\d|^from \d+ to \d+|^\d+: safe|^mark_precise|^(frame\d+: )?R\d+(_w)?=/.test(
           l,
         ),
-    )
-    .filter((l) => !/^(frame\d+: )?R\d+=/.test(l));
+    );
   return {
     ...(msg.length ? { message: msg.join("\n") } : {}),
     ...(insn !== undefined ? { insn } : {}),
@@ -61,7 +73,8 @@ export function kernelVerify(obj: ObjectSpec, prog: ProgramSpec, logLevel = 1): 
         type: m.type,
         keySize: m.keySize,
         valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // libbpf sizes a perf event array with max_entries 0 to the number of possible CPUs
+        maxEntries: m.maxEntries === 0 && m.type === 4 ? cpus() : m.maxEntries,
         flags: m.flags,
         name: m.name,
       });

@@ -63,6 +63,23 @@ function memRegion(
   }
 }
 
+/** check_packet_access: the range covers the fixed offset; the variable part must be >= 0. */
+function pktAccess(insn: number, regno: number, reg: Reg, off: number, size: number): void {
+  if (reg.smin < 0n) {
+    throw new VerifyAbort(
+      insn,
+      `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`,
+    );
+  }
+  if (reg.range < 0 || off < 0 || off + size > reg.range) {
+    const head =
+      reg.range < 0
+        ? ""
+        : `invalid access to packet, off=${off} size=${size}, R${regno}(id=${reg.id},off=${off},r=${reg.range})\n`;
+    throw new VerifyAbort(insn, `${head}R${regno} offset is outside of the packet`);
+  }
+}
+
 const isPkt = (t: RegType): boolean => t === "pkt" || t === "pkt_meta";
 
 /** Loaded value from `size` bytes: unknown scalar truncated to size. */
@@ -196,18 +213,7 @@ export function checkMemAccess(
       if (write && access !== "readwrite") throw new VerifyAbort(insn, "cannot write into packet");
       if (!write && access === "none")
         throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
-      const o = reg.off + off;
-      if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);
-      memRegion(
-        insn,
-        regno,
-        reg,
-        o,
-        size,
-        reg.range,
-        (x) =>
-          `invalid access to packet, off=${x} size=${size}, R${regno}(id=${reg.id},off=${x},r=${reg.range})`,
-      );
+      pktAccess(insn, regno, reg, reg.off + off, size);
       return write ? undefined : loadedScalar(size, opts.signExt ?? false);
     }
     case "btf_id":

@@ -381,6 +381,68 @@ function subBounds(d: Bounds, s: Bounds): void {
  */
 export function alu64(op: AluOp, d: Bounds, s: Bounds): void {
   const srcConst = isConst(s);
+  // The kernel also tracks the low 32 bits through 64-bit ops (scalar32_min_max_*).
+  const b32 = sub32Bounds(op, d, s);
+  alu64Inner(op, d, s, srcConst);
+  if (b32 && !boundsEmpty(d)) {
+    d.s32min = max(d.s32min, b32[0]);
+    d.s32max = min(d.s32max, b32[1]);
+    d.u32min = max(d.u32min, b32[2]);
+    d.u32max = min(d.u32max, b32[3]);
+    syncBounds(d);
+  }
+}
+
+/** [s32min, s32max, u32min, u32max] of the low halves' result, for ops whose low half only depends on low halves. */
+function sub32Bounds(op: AluOp, d: Bounds, s: Bounds): [bigint, bigint, bigint, bigint] | undefined {
+  const d32 = tnumSubreg(d.varOff);
+  const s32v = tnumSubreg(s.varOff);
+  switch (op) {
+    case "add": {
+      const smin = d.s32min + s.s32min;
+      const smax = d.s32max + s.s32max;
+      const umin = d.u32min + s.u32min;
+      const umax = d.u32max + s.u32max;
+      const sOk = smin >= S32_MIN && smax <= S32_MAX;
+      const uOk = umax <= U32;
+      return [sOk ? smin : S32_MIN, sOk ? smax : S32_MAX, uOk ? umin : 0n, uOk ? umax : U32];
+    }
+    case "sub": {
+      const smin = d.s32min - s.s32max;
+      const smax = d.s32max - s.s32min;
+      const sOk = smin >= S32_MIN && smax <= S32_MAX;
+      const uOk = d.u32min >= s.u32max;
+      return [
+        sOk ? smin : S32_MIN,
+        sOk ? smax : S32_MAX,
+        uOk ? d.u32min - s.u32max : 0n,
+        uOk ? d.u32max - s.u32min : U32,
+      ];
+    }
+    case "and": {
+      const t = tnumAnd(d32, s32v);
+      const umax = min(d.u32max, s.u32max);
+      const pos = d.s32min >= 0n && s.s32min >= 0n;
+      return [pos ? t.value : S32_MIN, pos ? umax : S32_MAX, t.value, umax];
+    }
+    case "or": {
+      const t = tnumOr(d32, s32v);
+      const umin = max(d.u32min, s.u32min);
+      const umax = t.value | t.mask;
+      const pos = d.s32min >= 0n && s.s32min >= 0n;
+      return [pos ? umin : S32_MIN, pos ? umax : S32_MAX, umin, umax];
+    }
+    case "xor": {
+      const t = tnumXor(d32, s32v);
+      const pos = d.s32min >= 0n && s.s32min >= 0n;
+      return [pos ? t.value : S32_MIN, pos ? t.value | t.mask : S32_MAX, t.value, t.value | t.mask];
+    }
+    default:
+      return undefined;
+  }
+}
+
+function alu64Inner(op: AluOp, d: Bounds, s: Bounds, srcConst: boolean): void {
   switch (op) {
     case "add":
       addBounds(d, s);

@@ -283,8 +283,10 @@ function pointerAlu(
   const regs = curFrame(st).regs;
   const sym = ALU_SYM[op]!;
   if (isPointer(dst) && isPointer(src)) {
-    if (op === 0x10 && is64) {
-      setReg(st, i.dst, unknownScalar());
+    if (op === 0x10) {
+      const r = unknownScalar();
+      if (!is64) truncate(r, 4);
+      setReg(st, i.dst, r);
       return;
     }
     throw new VerifyAbort(t, `R${i.dst} pointer ${sym} pointer prohibited`);
@@ -614,7 +616,7 @@ function logState(env: Env, st: VState, regs?: number[]): void {
   if (!line) return;
   const last = env.log.length - 1;
   if (last >= 0 && /^\d+: \(/.test(env.log[last]!)) {
-    env.log[last] = `${env.log[last]!.padEnd(37)} ; ${line}`;
+    env.log[last] = `${env.log[last]!.padEnd(38)}; ${line}`;
   } else env.log.push(line);
 }
 
@@ -1082,6 +1084,9 @@ function helperCall(
       case "ARG_CONST_MAP_PTR":
         expect(reg.type === "map_ptr", "map_ptr");
         map = reg.map;
+        if (h.name === "bpf_tail_call" && map?.type !== 3) {
+          throw new VerifyAbort(t, "expected prog array map for tail call");
+        }
         break;
       case "ARG_PTR_TO_MAP_KEY":
       case "ARG_PTR_TO_MAP_VALUE": {
@@ -1093,6 +1098,7 @@ function helperCall(
             `invalid map_ptr to access map->${a.base === "ARG_PTR_TO_MAP_KEY" ? "key" : "value"}`,
           );
         const sz = a.base === "ARG_PTR_TO_MAP_KEY" ? map.keySize : map.valueSize;
+        if (sz === 0 && reg.type === "stack") throw new VerifyAbort(t, "invalid zero-sized read");
         checkHelperMem(
           env,
           st,
@@ -1257,6 +1263,7 @@ function helperCall(
     }
     case "RET_PTR_TO_MEM": {
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
+      if (retNull) ++env.idGen;
       const id = ++env.idGen;
       st.refs.push({ id, insn: t });
       frame.regs[0] = pointer("mem", {

@@ -1,0 +1,80 @@
+/**
+ * `tsbpf verify <obj>... [--program NAME] [--format text|json|sarif] [--log-level 0|1|2]
+ * [--btf FILE] [--unprivileged]`: the offline verifier's verdict per program. Exit 0 when every
+ * program is accepted, 1 when any is rejected, 2 on bad input.
+ */
+import type { Command } from "commander";
+import { openObject } from "../../elf/object/index.js";
+import { UsageError } from "../../errors.js";
+import { type FileReport, programReport, toJson, toSarif, toText } from "../../verifier/report.js";
+import { verifyProgram } from "../../verifier/verify.js";
+import { type CliIo, ExitCode } from "../io.js";
+
+export interface VerifyCliOptions {
+  readonly program?: string;
+  readonly format?: string;
+  readonly logLevel?: string;
+  readonly btf?: string;
+  readonly unprivileged?: boolean;
+}
+
+export async function runVerify(files: readonly string[], opts: VerifyCliOptions, io: CliIo): Promise<void> {
+  const format = opts.format ?? "text";
+  if (!["text", "json", "sarif"].includes(format)) {
+    throw new UsageError("E_USAGE", `unknown --format '${format}' (expected text, json or sarif)`);
+  }
+  const level = Number(opts.logLevel ?? "0");
+  if (![0, 1, 2].includes(level))
+    throw new UsageError("E_USAGE", `--log-level must be 0, 1 or 2, got '${opts.logLevel}'`);
+  if (opts.unprivileged) {
+    throw new UsageError(
+      "E_USAGE",
+      "--unprivileged is not implemented yet: the offline verifier models a privileged (root) loader only",
+    );
+  }
+  if (opts.btf) {
+    throw new UsageError(
+      "E_USAGE",
+      "--btf is not used yet: BTF-typed contexts (tp_btf, fentry, lsm) and kfuncs are not modelled by the offline verifier",
+    );
+  }
+  const reports: FileReport[] = [];
+  const hints = new Map<string, string>();
+  let rejected = false;
+  for (const file of files) {
+    const obj = await openObject(file);
+    const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
+    const programs = progs.map((p) => {
+      const r = verifyProgram(obj, p, { logLevel: level as 0 | 1 | 2 });
+      if (r.verdict === "reject") rejected = true;
+      if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
+      return programReport(r, level > 0);
+    });
+    reports.push({ file, programs });
+  }
+  if (format === "json") io.stdout(`${toJson(reports)}\n`);
+  else if (format === "sarif") io.stdout(`${toSarif(reports, "0")}\n`);
+  else {
+    io.stdout(toText(reports, hints));
+    if (level > 0) {
+      for (const f of reports)
+        for (const p of f.programs) if (p.log) io.stdout(`--- ${f.file} ${p.name} log ---\n${p.log}`);
+    }
+  }
+  io.exitCode = rejected ? ExitCode.Failed : ExitCode.Ok;
+}
+
+export function registerVerify(program: Command, io: CliIo): void {
+  program
+    .command("verify")
+    .description("verify BPF programs offline, as the kernel verifier would (privileged loader)")
+    .argument("<obj...>", "BPF object files")
+    .option("--program <name>", "only this program")
+    .option("--format <format>", "text, json or sarif", "text")
+    .option("--log-level <n>", "0, 1 (kernel log of the failing path) or 2 (every instruction)", "0")
+    .option("--btf <file>", "kernel BTF (not used yet)")
+    .option("--unprivileged", "judge as an unprivileged loader (not implemented yet)")
+    .action(async (files: string[], opts: VerifyCliOptions) => {
+      await runVerify(files, opts, io);
+    });
+}

@@ -1,0 +1,133 @@
+/**
+ * Differential comparison of the offline verifier with the kernel (live, or its recorded
+ * goldens) over fixture objects: verdict agreement, false accepts/rejects, same error insn and
+ * message, processed-instruction counts.
+ */
+import { openObject } from "../elf/object/index.js";
+import { type KernelVerdict, kernelVerify } from "./kernel.js";
+import { verifyProgram } from "./verify.js";
+
+export interface Golden {
+  readonly file: string;
+  readonly program: string;
+  readonly verdict: "accept" | "reject";
+  readonly message?: string;
+  readonly insn?: number;
+  readonly processedInsns?: number;
+  /** The oracle could not judge (map needing BTF, tracing without btf_id, callbacks without func_info). */
+  readonly unavailable?: string;
+}
+
+export interface DiffRow {
+  readonly file: string;
+  readonly program: string;
+  readonly kernel: Golden;
+  readonly ours: {
+    verdict: "accept" | "reject";
+    message?: string;
+    insn?: number;
+    processedInsns: number;
+    modelled: boolean;
+  };
+}
+
+export interface DiffFigures {
+  programs: number;
+  compared: number;
+  oracleUnavailable: number;
+  notModelled: number;
+  agree: number;
+  falseAccepts: number;
+  falseRejects: number;
+  rejectsBoth: number;
+  sameInsn: number;
+  sameMessage: number;
+  processedExact: number;
+  processedWithin10pct: number;
+}
+
+const ORACLE_GAPS = ["Tracing programs must provide btf_id", "missing btf func_info"];
+
+export function goldenOf(file: string, program: string, k: KernelVerdict): Golden {
+  const unavailable = k.loadError ?? ORACLE_GAPS.find((g) => k.message?.includes(g));
+  return {
+    file,
+    program,
+    verdict: k.verdict,
+    ...(k.message !== undefined ? { message: k.message } : {}),
+    ...(k.insn !== undefined ? { insn: k.insn } : {}),
+    ...(k.processedInsns !== undefined ? { processedInsns: k.processedInsns } : {}),
+    ...(unavailable ? { unavailable } : {}),
+  };
+}
+
+/** Run ours on every program of `files`; the kernel's side comes from `kernel` (live or golden). */
+export async function diffFiles(
+  files: readonly string[],
+  kernel: (file: string, program: string, live: () => KernelVerdict) => Golden | undefined,
+): Promise<DiffRow[]> {
+  const rows: DiffRow[] = [];
+  for (const file of files) {
+    const obj = await openObject(file);
+    for (const p of obj.programs) {
+      const k = kernel(file, p.name, () => kernelVerify(obj, p));
+      if (!k) continue;
+      const r = verifyProgram(obj, p, { logLevel: 0 });
+      rows.push({
+        file,
+        program: p.name,
+        kernel: k,
+        ours: {
+          verdict: r.verdict,
+          ...(r.error ? { message: r.error.message, insn: r.error.insn } : {}),
+          processedInsns: r.processedInsns,
+          modelled: r.error ? r.error.modelled : true,
+        },
+      });
+    }
+  }
+  return rows;
+}
+
+export function figures(rows: readonly DiffRow[]): DiffFigures {
+  const f: DiffFigures = {
+    programs: rows.length,
+    compared: 0,
+    oracleUnavailable: 0,
+    notModelled: 0,
+    agree: 0,
+    falseAccepts: 0,
+    falseRejects: 0,
+    rejectsBoth: 0,
+    sameInsn: 0,
+    sameMessage: 0,
+    processedExact: 0,
+    processedWithin10pct: 0,
+  };
+  for (const r of rows) {
+    if (r.kernel.unavailable) {
+      f.oracleUnavailable++;
+      // a false accept is still a false accept when we can tell
+      continue;
+    }
+    if (!r.ours.modelled) {
+      f.notModelled++;
+      continue;
+    }
+    f.compared++;
+    if (r.ours.verdict === r.kernel.verdict) f.agree++;
+    else if (r.ours.verdict === "accept") f.falseAccepts++;
+    else f.falseRejects++;
+    if (r.ours.verdict === "reject" && r.kernel.verdict === "reject") {
+      f.rejectsBoth++;
+      if (r.ours.insn === r.kernel.insn) f.sameInsn++;
+      if (r.ours.message === r.kernel.message) f.sameMessage++;
+    }
+    if (r.ours.verdict === r.kernel.verdict && r.kernel.processedInsns !== undefined) {
+      if (r.ours.processedInsns === r.kernel.processedInsns) f.processedExact++;
+      if (Math.abs(r.ours.processedInsns - r.kernel.processedInsns) <= 0.1 * r.kernel.processedInsns)
+        f.processedWithin10pct++;
+    }
+  }
+  return f;
+}

@@ -1,0 +1,121 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { COND_OPS, type CondOp, refine, scalarBranchTaken } from "../../src/verifier/branch.js";
+import {
+  type AluOp,
+  alu32,
+  alu64,
+  type Bounds,
+  boundsContain,
+  constBounds,
+  constFold,
+  syncBounds,
+  unknownBounds,
+} from "../../src/verifier/scalar.js";
+import { U64 } from "../../src/verifier/tnum.js";
+
+// Bounds built from a random interval around a concrete member, so properties can check that
+// every abstract operation keeps the concrete result inside.
+const arbBoundsWithMember = fc
+  .tuple(
+    fc.bigInt({ min: 0n, max: U64 }),
+    fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: U64 })),
+    fc.nat(1000),
+  )
+  .map(([x, span, pick]) => {
+    const b: Bounds = unknownBounds();
+    const lo = x >= span ? x - span : 0n;
+    const hi = x + span > U64 ? U64 : x + span;
+    b.umin = lo;
+    b.umax = hi;
+    syncBounds(b);
+    void pick;
+    return { b, x };
+  });
+
+const OPS: AluOp[] = ["add", "sub", "mul", "div", "mod", "or", "and", "lsh", "rsh", "arsh", "xor"];
+
+describe("scalar ALU keeps concrete results within the bounds", () => {
+  it("64-bit", () => {
+    fc.assert(
+      fc.property(arbBoundsWithMember, arbBoundsWithMember, fc.constantFrom(...OPS), (a, b, op) => {
+        if ((op === "lsh" || op === "rsh" || op === "arsh") && b.x >= 64n) return;
+        const d = { ...a.b };
+        alu64(op, d, { ...b.b });
+        expect(boundsContain(d, constFold(op, a.x, b.x, 64))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  it("32-bit (zero-extended result)", () => {
+    fc.assert(
+      fc.property(arbBoundsWithMember, arbBoundsWithMember, fc.constantFrom(...OPS), (a, b, op) => {
+        if ((op === "lsh" || op === "rsh" || op === "arsh") && (b.x & 0xffffffffn) >= 32n) return;
+        const d = { ...a.b };
+        alu32(op, d, { ...b.b });
+        expect(boundsContain(d, constFold(op, a.x, b.x, 32))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+function holds(op: CondOp, x: bigint, y: bigint, is32: boolean): boolean {
+  const bits = is32 ? 32 : 64;
+  const ux = BigInt.asUintN(bits, x);
+  const uy = BigInt.asUintN(bits, y);
+  const sx = BigInt.asIntN(bits, x);
+  const sy = BigInt.asIntN(bits, y);
+  switch (op) {
+    case "jeq":
+      return ux === uy;
+    case "jne":
+      return ux !== uy;
+    case "jgt":
+      return ux > uy;
+    case "jge":
+      return ux >= uy;
+    case "jlt":
+      return ux < uy;
+    case "jle":
+      return ux <= uy;
+    case "jsgt":
+      return sx > sy;
+    case "jsge":
+      return sx >= sy;
+    case "jslt":
+      return sx < sy;
+    case "jsle":
+      return sx <= sy;
+    case "jset":
+      return (ux & uy) !== 0n;
+  }
+}
+
+describe("branches", () => {
+  it("is_branch_taken never contradicts a concrete pair, and refinement keeps it", () => {
+    fc.assert(
+      fc.property(
+        arbBoundsWithMember,
+        arbBoundsWithMember,
+        fc.constantFrom(...Object.values(COND_OPS)),
+        fc.boolean(),
+        (a, b, op, is32) => {
+          const h = holds(op, a.x, b.x, is32);
+          const taken = scalarBranchTaken(a.b, b.b, op, is32);
+          if (taken !== -1) expect(taken === 1).toBe(h);
+          const ra = { ...a.b };
+          const rb = { ...b.b };
+          refine(ra, rb, op, is32, !h);
+          expect(boundsContain(ra, a.x)).toBe(true);
+          expect(boundsContain(rb, b.x)).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+  it("constants compare exactly", () => {
+    expect(scalarBranchTaken(constBounds(5n), constBounds(7n), "jlt", false)).toBe(1);
+    expect(scalarBranchTaken(constBounds(-1n), constBounds(0n), "jslt", true)).toBe(1);
+  });
+});
