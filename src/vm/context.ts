@@ -128,6 +128,8 @@ const XDP_FRAME_STRUCT = 40;
 const SKB_HEADROOM = 64;
 const ETH_HLEN = 14;
 const LOOPBACK_IFINDEX = 1;
+/** Record size given to a tracepoint whose format is unknown (zeroes past the common header). */
+const UNKNOWN_RECORD_SIZE = 512;
 
 const SKB_TYPES: ReadonlySet<string> = new Set([
   "socket_filter",
@@ -409,7 +411,9 @@ export function buildContext(where: Memory | RegionSource, req: ContextRequest):
     case "tracepoint": {
       const layout = tracepointLayout(req);
       const raw = req.ctx instanceof Uint8Array ? req.ctx.length : 0;
-      return plain(src, layout, req.ctx, Math.max(layout.size, raw));
+      // without the event's layout, a zeroed record big enough for common events' fields
+      const size = layout === TRACE_ENTRY ? UNKNOWN_RECORD_SIZE : layout.size;
+      return plain(src, layout, req.ctx, Math.max(size, raw));
     }
     case "raw_tracepoint":
     case "raw_tracepoint_writable":

@@ -361,13 +361,12 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   }
 
   const formats = new Map<string, CtxLayout | undefined>();
-  /** The record layout of a tracepoint from tracefs, when a context names fields. */
+  /** The record layout of a tracepoint from tracefs (field names, and the record's size). */
   const tracepointLayout = (p: ProgramSpec, ctx: CtxInput | undefined): CtxLayout | undefined => {
     const target = p.attachTarget;
     if (p.type.name !== "tracepoint" || target === undefined || target === "raw_syscalls/sys_enter")
       return undefined;
-    if (ctx === undefined || ctx instanceof Uint8Array || Array.isArray(ctx) || opts.tracefs === false)
-      return undefined;
+    if (ctx instanceof Uint8Array || Array.isArray(ctx) || opts.tracefs === false) return undefined;
     if (!formats.has(target)) {
       let layout: CtxLayout | undefined;
       try {

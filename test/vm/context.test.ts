@@ -1,5 +1,5 @@
 /** Program contexts: layouts, pointer fields, tracefs record layouts, bad input. */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -84,6 +84,19 @@ describe("contexts", () => {
     expect(sim.program("on_execve").run({ ctx: { filename: 0x1000n } }).retval).toBe(0);
     expect(() => sim.program("on_execve").run({ ctx: { bogus: 1 } })).toThrow(UsageError);
   });
+
+  const exitProg = "test/fixtures/verifier-corpus/obj/accept/tp_process_exit_percpu.o";
+  it.skipIf(!existsSync(exitProg))(
+    "a tracepoint record without a given context is the event's size (or 512 bytes), zeroed",
+    async () => {
+      const f = exitProg;
+      const spec = await openObject(f);
+      for (const tracefs of [undefined, false] as const) {
+        const sim = simulate(spec, tracefs === false ? { tracefs } : {});
+        expect(sim.program(spec.programs[0].name).run().retval).toBe(0);
+      }
+    },
+  );
 
   it("bad inputs are UsageErrors", () => {
     const mem = new Memory();
