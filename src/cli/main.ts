@@ -12,6 +12,7 @@ import { registerMap } from "./commands/map.js";
 import { registerObjdump } from "./commands/objdump.js";
 import { registerProg } from "./commands/prog.js";
 import { registerRun } from "./commands/run.js";
+import { registerVerify } from "./commands/verify.js";
 import { type CliIo, defaultIo, ExitCode } from "./io.js";
 
 export function buildProgram(io: CliIo): Command {
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo): Command {
   registerAsm(program, io);
   registerBtf(program, io);
   registerInspect(program, io);
+  registerVerify(program, io);
   registerLoad(program, io);
   registerRun(program, io);
   registerProg(program, io);
