@@ -251,12 +251,12 @@ describe("ring buffer query and unknown helpers", () => {
     const env = simEnv();
     let f: unknown;
     try {
-      run(env, "call 84\nexit");
+      run(env, "call 107\nexit");
     } catch (e) {
       f = e;
     }
     expect(f).toBeInstanceOf(VmFault);
     expect((f as VmFault).kind).toBe("unknown-helper");
-    expect((f as VmFault).message).toMatch(/bpf_sk_lookup_tcp/);
+    expect((f as VmFault).message).toMatch(/bpf_sk_storage_get/);
   });
 });

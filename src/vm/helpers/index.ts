@@ -11,6 +11,7 @@ import { packetHelpers } from "./packet.js";
 import { printkHelpers } from "./printk.js";
 import { probeHelpers } from "./probe.js";
 import type { Runtime } from "./runtime.js";
+import { socketHelpers } from "./sockets.js";
 import { taskHelpers } from "./task.js";
 
 export type { MemorySegment, PacketState, Runtime, TaskInfo } from "./runtime.js";
@@ -25,6 +26,7 @@ export function simHelpers(rt: Runtime): VmHelper[] {
     ...packetHelpers(rt),
     ...eventHelpers(rt),
     ...controlHelpers(rt),
+    ...socketHelpers(rt),
   };
   const out: VmHelper[] = [];
   for (const [name, fn] of Object.entries(fns)) {
