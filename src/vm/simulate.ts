@@ -414,13 +414,13 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     const t0 = process.hrtime.bigint();
     let total = 0n;
     try {
-      const maps = [...byRegion.values()];
+      const simMaps = [...byRegion.values()];
       for (let i = 0; i < repeat; i++) {
         const res = vm.run(runOpts);
         r0 = res.r0;
         insns = res.insns;
         // elements deleted or replaced during a run are freed after it (the kernel's RCU grace period)
-        for (const m of maps) m.settle();
+        for (const m of simMaps) m.settle();
       }
       total = process.hrtime.bigint() - t0;
       out = built.packetOut();
