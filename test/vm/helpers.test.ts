@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { assemble } from "../../src/isa/asm/index.js";
+import { buildContext } from "../../src/vm/context.js";
 import { VmFault } from "../../src/vm/errors.js";
 import type { ArrayMap } from "../../src/vm/maps/array.js";
 import type { RingBuf } from "../../src/vm/maps/ringbuf.js";
@@ -221,6 +222,43 @@ describe("callbacks and locks", () => {
         exit`),
     );
     expect(() => prog.run()).toThrow(/bpf_spin_lock: lock already held/);
+  });
+});
+
+describe("perf event output", () => {
+  it("records the data, then the packet bytes BPF_F_CTXLEN_MASK asks for (skb programs)", () => {
+    const env = simEnv({ cpus: 2 });
+    env.runtime.cpu = 1;
+    const m = env.addMap({ type: 4, typeName: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 2 });
+    const frame = Uint8Array.from({ length: 40 }, (_, i) => i);
+    frame[12] = 0x08;
+    const ctx = buildContext(env.memory, { progType: "sched_cls", packet: frame });
+    env.runtime.packet = ctx.packet;
+    env.runtime.progType = "sched_cls";
+    const out = (flags: bigint) =>
+      env
+        .program(
+          assemble(
+            `r6 = r1
+             r1 = 0x1122334455667788 ll
+             *(u64 *)(r10 - 8) = r1
+             r1 = r6
+             r2 = 0 ll
+             r3 = ${flags} ll
+             r4 = r10
+             r4 += -8
+             r5 = 8
+             call 25
+             exit`,
+          ).map((i, n) => (n === 4 ? { ...i, src: 1 } : i)),
+        )
+        .run({ args: [ctx.region.address(0)] }).r0;
+    expect(out(0xffffffffn | (6n << 32n))).toBe(0n);
+    expect(BigInt.asIntN(64, out(2n))).toBe(-7n); // index past max_entries: -E2BIG
+    const recs = (m as unknown as { drain(): { index: number; data: Uint8Array }[] }).drain();
+    expect(recs).toEqual([
+      { index: 1, data: Uint8Array.from([0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0, 1, 2, 3, 4, 5]) },
+    ]);
   });
 });
 
