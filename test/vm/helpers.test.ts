@@ -25,7 +25,7 @@ describe("task, CPU, time and random helpers", () => {
     expect(run(env, "call 8\nexit")).toBe(3n);
     env.runtime.clock = () => 1_234_567_891n;
     expect(run(env, "call 5\nexit")).toBe(1_234_567_891n);
-    expect(run(env, "call 160\nexit")).toBe(1_234_000_000n); // coarse: whole ticks
+    expect(run(env, "call 160\nexit")).toBe(1_232_000_000n); // coarse: whole 4 ms ticks (HZ=250)
     env.runtime.bootOffsetNs = 10n;
     expect(run(env, "call 125\nexit")).toBe(1_234_567_901n);
     const a = run(simEnv(), "call 7\nexit");

@@ -8,9 +8,10 @@ import type { VmHelperFn } from "../env.js";
 import { EINVAL } from "../maps/errno.js";
 import type { Runtime } from "./runtime.js";
 
-/** The coarse clock ticks at the scheduler tick (CONFIG_HZ=1000 on this kernel: 1 ms). */
-export const COARSE_TICK_NS = 1_000_000n;
-const HZ = 1000n;
+/** The scheduler tick rate: CONFIG_HZ of the kernel this was measured on (250). */
+const HZ = 250n;
+/** The coarse clock advances once per tick (4 ms at 250 Hz). */
+export const COARSE_TICK_NS = 1_000_000_000n / HZ;
 /** Linux starts jiffies 5 minutes before wrapping (INITIAL_JIFFIES) so wrap bugs show early. */
 const INITIAL_JIFFIES = BigInt.asUintN(64, BigInt(-300 * 1000));
 const TASK_COMM_LEN = 16;
