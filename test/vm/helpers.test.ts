@@ -26,6 +26,9 @@ describe("task, CPU, time and random helpers", () => {
     env.runtime.clock = () => 1_234_567_891n;
     expect(run(env, "call 5\nexit")).toBe(1_234_567_891n);
     expect(run(env, "call 160\nexit")).toBe(1_232_000_000n); // coarse: whole 4 ms ticks (HZ=250)
+    env.runtime.clock = () => 2_000_000_000n;
+    expect(run(env, "call 118\nexit")).toBe(2n ** 32n - 300n * 250n + 2n * 250n); // INITIAL_JIFFIES + 2 s of ticks
+    env.runtime.clock = () => 1_234_567_891n;
     env.runtime.bootOffsetNs = 10n;
     expect(run(env, "call 125\nexit")).toBe(1_234_567_901n);
     const a = run(simEnv(), "call 7\nexit");

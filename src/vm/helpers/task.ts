@@ -12,8 +12,8 @@ import type { Runtime } from "./runtime.js";
 const HZ = 250n;
 /** The coarse clock advances once per tick (4 ms at 250 Hz). */
 export const COARSE_TICK_NS = 1_000_000_000n / HZ;
-/** Linux starts jiffies 5 minutes before wrapping (INITIAL_JIFFIES) so wrap bugs show early. */
-const INITIAL_JIFFIES = BigInt.asUintN(64, BigInt(-300 * 1000));
+/** Linux starts jiffies 5 minutes before the 32-bit wrap (INITIAL_JIFFIES, a u32 even on 64-bit) so wrap bugs show early. */
+const INITIAL_JIFFIES = BigInt.asUintN(32, -300n * HZ);
 const TASK_COMM_LEN = 16;
 
 export function taskHelpers(rt: Runtime): Record<string, VmHelperFn> {
