@@ -24,7 +24,6 @@ export function taskHelpers(rt: Runtime): Record<string, VmHelperFn> {
       const t = rt.clock();
       return t - (t % COARSE_TICK_NS);
     },
-    ktime_get_tai_ns: () => rt.clock() + rt.bootOffsetNs,
     jiffies64: () => BigInt.asUintN(64, INITIAL_JIFFIES + (rt.clock() * HZ) / 1_000_000_000n),
     get_current_pid_tgid: () => (BigInt(rt.task.tgid >>> 0) << 32n) | BigInt(rt.task.pid >>> 0),
     get_current_uid_gid: () => (BigInt(rt.task.gid >>> 0) << 32n) | BigInt(rt.task.uid >>> 0),
