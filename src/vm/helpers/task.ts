@@ -1,6 +1,6 @@
 /**
  * Task, time, CPU and randomness helpers, all answering from the Runtime the test set, so runs
- * are deterministic: ktime_get_ns / boot_ns / coarse_ns / tai_ns, jiffies64,
+ * are deterministic: ktime_get_ns / boot_ns / coarse_ns, jiffies64,
  * get_current_pid_tgid / uid_gid / comm / task / task_btf, get_smp_processor_id, get_numa_node_id,
  * get_prandom_u32.
  */
