@@ -26,7 +26,7 @@ export {
   type VmRunResult,
 } from "./env.js";
 export { isVmFault, VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
-export { createVm, MAX_TAIL_CALLS, type VmOptions, type VmProgram } from "./interpreter.js";
+export { createVm, MAX_TAIL_CALLS, type VmEngine, type VmOptions, type VmProgram } from "./interpreter.js";
 export {
   Memory,
   type PacketRegion,

@@ -48,6 +48,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
+import { compileJit, JIT_STATE, type JitFn } from "./jit.js";
 import { loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
 
 export interface VmOptions {
@@ -63,7 +64,15 @@ export interface VmOptions {
   readonly name?: string;
   /** The source line of a slot (from BTF line info), attached to every fault the run ends with. */
   readonly sourceOf?: (slot: number) => VmSourceLine | undefined;
+  /**
+   * "interp" (default): the reference interpreter. "jit": the program is also compiled to a
+   * JavaScript function (jit.ts) that runs its straight-line code; calls, exit and the other
+   * control instructions still go through the interpreter. Same results and faults.
+   */
+  readonly engine?: VmEngine;
 }
+
+export type VmEngine = "interp" | "jit";
 
 export interface VmProgram {
   readonly insns: readonly Instruction[];
@@ -82,6 +91,8 @@ interface Prog {
   readonly entry: number;
   readonly name: string | undefined;
   readonly memory: Memory;
+  /** The compiled fast path (engine "jit"). */
+  readonly jit: JitFn | undefined;
 }
 
 /** The Prog behind each VmProgram, for tail calls between programs. */
@@ -100,13 +111,15 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   }
   const helpers: Array<VmHelper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
+  const entry = opts.entry ?? 0;
   const prog: Prog = {
     code,
     helpers,
     sourceOf: opts.sourceOf,
-    entry: opts.entry ?? 0,
+    entry,
     name: opts.name,
     memory: mem,
+    jit: opts.engine === "jit" ? compileJit(code, mem, [entry]) : undefined,
   };
   const machine = new Machine(prog, env, stacks);
   const vm: VmProgram = {
@@ -329,11 +342,23 @@ class Machine implements VmHelperCall {
     let SRC = code.src;
     let OFF = code.off;
     let IMM = code.imm;
+    let JIT = this.cur.jit;
     let pc = start;
     let depth = base;
     let left = this.left;
     try {
       run: for (;;) {
+        if (JIT !== undefined) {
+          // the compiled blocks run up to the next instruction only the interpreter executes
+          try {
+            pc = JIT(pc, left, L, H);
+          } catch (e) {
+            pc = JIT_STATE[1];
+            left = JIT_STATE[0];
+            throw e;
+          }
+          left = JIT_STATE[0];
+        }
         if (--left < 0) {
           left = 0;
           throw new VmFault("budget", `instruction budget of ${this.budget} exhausted`);
@@ -817,6 +842,7 @@ class Machine implements VmHelperCall {
                 SRC = t.code.src;
                 OFF = t.code.off;
                 IMM = t.code.imm;
+                JIT = t.jit;
                 L[1] = this.tailR1L;
                 H[1] = this.tailR1H;
                 this.loops[depth] = MAY_GOTO_BUDGET;
@@ -855,6 +881,7 @@ class Machine implements VmHelperCall {
               SRC = back.code.src;
               OFF = back.code.off;
               IMM = back.code.imm;
+              JIT = back.jit;
             }
             for (let i = 0; i < 4; i++) {
               L[6 + i] = this.savedL[depth * 4 + i];
@@ -1000,6 +1027,7 @@ class Machine implements VmHelperCall {
                 SRC = back.code.src;
                 OFF = back.code.off;
                 IMM = back.code.imm;
+                JIT = back.jit;
               }
               for (let i = 0; i < 4; i++) {
                 L[6 + i] = this.savedL[depth * 4 + i];

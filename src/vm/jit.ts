@@ -1,0 +1,439 @@
+/**
+ * The fast path: a program's Code translated to one JavaScript function (`new Function`), a
+ * straight-line translation per basic block inside a `switch` on the block's first slot in a
+ * loop (so jumps are `pc = T; continue`). Registers stay the interpreter's two Int32Array halves
+ * and 64-bit arithmetic goes through the same int64.ts functions, so no BigInt in the hot path
+ * and no second copy of the corner cases. Memory accesses inline the interpreter's region check
+ * and fall back to the same loadInto/storeHalves (which fault the same way).
+ *
+ * Only the instructions with local effects are compiled: ALU, jumps, ld_imm64, loads, stores and
+ * atomics. Calls, exit, may_goto, LD_ABS/LD_IND and bad slots end the compiled run and return
+ * their slot to the interpreter loop, which executes that one instruction (frames, helpers,
+ * tail calls, callbacks) and enters the compiled function again at the next slot. The
+ * interpreter therefore stays the single reference for everything with control effects.
+ *
+ * Budget: each block checks once on entry that the budget covers all its instructions; if not,
+ * it hands back to the interpreter, which steps one instruction at a time and faults at exactly
+ * the instruction the interpreter alone would.
+ */
+import { atomic } from "./atomic.js";
+import type { Code } from "./code.js";
+import {
+  arsh64,
+  bswap,
+  div32,
+  lsh64,
+  ltS,
+  ltU,
+  mod32,
+  mul64,
+  rsh64,
+  sdiv64,
+  smod64,
+  truncate,
+  udiv64,
+  umod64,
+} from "./int64.js";
+import { loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js";
+
+/**
+ * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
+ * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
+ * holds the faulting slot (and JIT_STATE[0] the budget left).
+ */
+export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array) => number;
+
+/** Out-values of a JitFn (one machine runs compiled code at a time: JS is single-threaded). */
+export const JIT_STATE = new Float64Array(2);
+
+const RUNTIME = {
+  arsh64,
+  bswap,
+  div32,
+  lsh64,
+  ltS,
+  ltU,
+  mod32,
+  mul64,
+  rsh64,
+  sdiv64,
+  smod64,
+  truncate,
+  udiv64,
+  umod64,
+  loadInto,
+  storeHalves,
+  atomic,
+};
+
+/** Whether slot `pc`'s opcode is translated (the rest go back to the interpreter). */
+function compiled(op: number): boolean {
+  const cls = op & 7;
+  if (op === 0x18) return true;
+  if (cls === 4 || cls === 7) return ALU_OPS.has(op);
+  if (cls === 5 || cls === 6)
+    return op !== 0x85 && op !== 0x8d && op !== 0x95 && op !== 0xe5 && JMP_OPS.has(op);
+  if (cls === 1)
+    return (
+      op === 0x61 || op === 0x69 || op === 0x71 || op === 0x79 || op === 0x81 || op === 0x89 || op === 0x91
+    );
+  if (cls === 2) return op === 0x62 || op === 0x6a || op === 0x72 || op === 0x7a;
+  if (cls === 3)
+    return (
+      op === 0x63 ||
+      op === 0x6b ||
+      op === 0x73 ||
+      op === 0x7b ||
+      op === 0xc3 ||
+      op === 0xcb ||
+      op === 0xd3 ||
+      op === 0xdb
+    );
+  return false;
+}
+
+const ALU_OPS = new Set<number>();
+for (const base of [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0]) {
+  for (const cls of [4, 7]) for (const src of [0, 8]) ALU_OPS.add(base | cls | src);
+}
+ALU_OPS.add(0x84).add(0x87).add(0xd4).add(0xdc).add(0xd7);
+const JMP_OPS = new Set<number>([0x05, 0x06]);
+for (const base of [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0]) {
+  for (const cls of [5, 6]) for (const src of [0, 8]) JMP_OPS.add(base | cls | src);
+}
+
+/** Whether `op` ends a block with a (possibly conditional) jump. */
+function isJump(op: number): boolean {
+  const cls = op & 7;
+  return (cls === 5 || cls === 6) && JMP_OPS.has(op);
+}
+
+function jumpTarget(code: Code, pc: number): number {
+  return code.op[pc] === 0x06 ? pc + code.imm[pc] + 1 : pc + code.off[pc] + 1;
+}
+
+/** Slots where a block starts: entries, jump and call targets, and slots after jumps or non-compiled slots. */
+function leaders(code: Code, entries: readonly number[]): boolean[] {
+  const n = code.n;
+  const lead = new Array<boolean>(n + 1).fill(false);
+  const mark = (t: number): void => {
+    if (t >= 0 && t <= n) lead[t] = true;
+  };
+  for (const e of entries) mark(e);
+  mark(0);
+  for (let pc = 0; pc < n; pc++) {
+    const op = code.op[pc];
+    if (op === 0x18) {
+      // a function's address (ld_imm64 src 4): a callback entry
+      if (code.src[pc] === 4) mark(code.imm[pc]);
+      pc++;
+      continue;
+    }
+    if (isJump(op)) {
+      mark(jumpTarget(code, pc));
+      mark(pc + 1);
+    } else if (!compiled(op)) {
+      if (op === 0x85 && code.src[pc] === 1) mark(pc + code.imm[pc] + 1);
+      if (op === 0xe5) mark(pc + code.off[pc] + 1);
+      mark(pc + 1);
+    }
+  }
+  return lead;
+}
+
+/** JS source of one compiled, non-jump instruction at `pc`. */
+function emitInsn(code: Code, pc: number): string {
+  const op = code.op[pc];
+  const d = code.dst[pc];
+  const s = code.src[pc];
+  const off = code.off[pc];
+  const b = code.imm[pc];
+  const bh = b >> 31;
+  const D = `L[${d}]`;
+  const DH = `H[${d}]`;
+  // the operand: a register's halves or the sign-extended immediate
+  const isReg = (op & 8) !== 0;
+  const SL = isReg ? `L[${s}]` : `(${b})`;
+  const SH = isReg ? `H[${s}]` : `(${bh})`;
+  const U = isReg ? `(L[${s}]>>>0)` : `${b >>> 0}`;
+  switch (op) {
+    case 0x18:
+      return `${D}=${b};${DH}=${code.imm[pc + 1]};`;
+    case 0x07:
+    case 0x0f:
+      return `{const s=(${D}>>>0)+${U};const bh=${SH};${D}=s;${DH}=${DH}+bh+(s>4294967295?1:0);}`;
+    case 0x17:
+    case 0x1f:
+      return `{const s=(${D}>>>0)-${U};const bh=${SH};${D}=s;${DH}=${DH}-bh-(s<0?1:0);}`;
+    case 0x27:
+    case 0x2f:
+      return `mul64(L,H,${d},${SL},${SH});`;
+    case 0x37:
+    case 0x3f:
+      return `${off === 1 ? "sdiv64" : "udiv64"}(L,H,${d},${SL},${SH});`;
+    case 0x97:
+    case 0x9f:
+      return `${off === 1 ? "smod64" : "umod64"}(L,H,${d},${SL},${SH});`;
+    case 0x47:
+    case 0x4f:
+      return `${D}|=${SL};${DH}|=${SH};`;
+    case 0x57:
+    case 0x5f:
+      return `${D}&=${SL};${DH}&=${SH};`;
+    case 0xa7:
+    case 0xaf:
+      return `${D}^=${SL};${DH}^=${SH};`;
+    case 0x67:
+    case 0x6f:
+      return `lsh64(L,H,${d},${SL});`;
+    case 0x77:
+    case 0x7f:
+      return `rsh64(L,H,${d},${SL});`;
+    case 0xc7:
+    case 0xcf:
+      return `arsh64(L,H,${d},${SL});`;
+    case 0x87:
+      return `{const lo=${D};${D}=-lo;${DH}=~${DH}+(lo===0?1:0);}`;
+    case 0xb7:
+      return `${D}=${b};${DH}=${bh};`;
+    case 0xbf:
+      if (off === 8 || off === 16 || off === 32) {
+        const x = off === 8 ? `(L[${s}]<<24)>>24` : off === 16 ? `(L[${s}]<<16)>>16` : `L[${s}]`;
+        return `{const x=${x};${D}=x;${DH}=x>>31;}`;
+      }
+      return `${D}=L[${s}];${DH}=H[${s}];`;
+    case 0xd7:
+      return `bswap(L,H,${d},${b});`;
+    // ALU32
+    case 0x04:
+    case 0x0c:
+      return `${D}=${D}+${SL};${DH}=0;`;
+    case 0x14:
+    case 0x1c:
+      return `${D}=${D}-${SL};${DH}=0;`;
+    case 0x24:
+    case 0x2c:
+      return `${D}=Math.imul(${D},${SL});${DH}=0;`;
+    case 0x34:
+    case 0x3c:
+      return `div32(L,H,${d},${SL},${off === 1});`;
+    case 0x94:
+    case 0x9c:
+      return `mod32(L,H,${d},${SL},${off === 1});`;
+    case 0x44:
+    case 0x4c:
+      return `${D}|=${SL};${DH}=0;`;
+    case 0x54:
+    case 0x5c:
+      return `${D}&=${SL};${DH}=0;`;
+    case 0xa4:
+    case 0xac:
+      return `${D}^=${SL};${DH}=0;`;
+    case 0x64:
+    case 0x6c:
+      return `${D}<<=${SL};${DH}=0;`;
+    case 0x74:
+    case 0x7c:
+      return `${D}=${D}>>>${SL};${DH}=0;`;
+    case 0xc4:
+    case 0xcc:
+      return `${D}>>=${SL};${DH}=0;`;
+    case 0x84:
+      return `${D}=-${D};${DH}=0;`;
+    case 0xb4:
+      return `${D}=${b};${DH}=0;`;
+    case 0xbc: {
+      const x = off === 8 ? `(L[${s}]<<24)>>24` : off === 16 ? `(L[${s}]<<16)>>16` : `L[${s}]`;
+      return `${D}=${x};${DH}=0;`;
+    }
+    case 0xd4:
+      return `truncate(L,H,${d},${b});`;
+    case 0xdc:
+      return `bswap(L,H,${d},${b});`;
+  }
+  return emitMemory(code, pc);
+}
+
+/** The address (hi, lo) of register r + off, as the interpreter computes it. */
+function address(r: number, off: number): string {
+  const hi = off > 0 ? `a>4294967295?H[${r}]+1:H[${r}]` : off < 0 ? `a<0?H[${r}]-1:H[${r}]` : `H[${r}]`;
+  return `const a=(L[${r}]>>>0)+(${off});const hi=${hi};const lo=a>>>0;`;
+}
+
+const GET: Record<number, string> = { 1: "getUint8(lo)", 2: "getUint16(lo,true)", 4: "getInt32(lo,true)" };
+const SET: Record<number, string> = { 1: "setUint8", 2: "setUint16", 4: "setInt32" };
+const SIZE: Record<number, number> = { 0: 4, 8: 2, 16: 1, 24: 8 };
+
+function emitMemory(code: Code, pc: number): string {
+  const op = code.op[pc];
+  const d = code.dst[pc];
+  const s = code.src[pc];
+  const off = code.off[pc];
+  const b = code.imm[pc];
+  const size = SIZE[op & 0x18];
+  const cls = op & 7;
+  const at = `p=${pc};`;
+  if (cls === 1) {
+    if (op >= 0x80) return `${at}{${address(s, off)}loadInto(mem,hi,lo,${size},true,L,H,${d});}`;
+    const fast =
+      size === 8
+        ? `L[${d}]=g.view.getInt32(lo,true);H[${d}]=g.view.getInt32(lo+4,true);`
+        : `L[${d}]=g.view.${GET[size]};H[${d}]=0;`;
+    return (
+      `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
+      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null)loadInto(mem,hi,lo,${size},false,L,H,${d});` +
+      `else{${fast}}}`
+    );
+  }
+  if (cls === 3 && (op & 0xe0) === 0xc0) {
+    return `${at}atomic(mem,L,H,${size},${d},${s},${off},${b});`;
+  }
+  // ST (imm) or STX (register)
+  const vlo = cls === 2 ? `(${b})` : `L[${s}]`;
+  const vhi = cls === 2 ? `(${b >> 31})` : `H[${s}]`;
+  const fast =
+    size === 8
+      ? `g.view.setInt32(lo,${vlo},true);g.view.setInt32(lo+4,${vhi},true);`
+      : size === 1
+        ? `g.view.setUint8(lo,${vlo}&255);`
+        : size === 2
+          ? `g.view.setUint16(lo,${vlo}&65535,true);`
+          : `g.view.${SET[4]}(lo,${vlo},true);`;
+  return (
+    `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
+    `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null||!g.writable)storeHalves(mem,hi,lo,${size},${vlo},${vhi});` +
+    `else{${fast}}}`
+  );
+}
+
+/** The condition of a conditional jump at `pc`, or undefined for an unconditional one. */
+function condition(code: Code, pc: number): string | undefined {
+  const op = code.op[pc];
+  if (op === 0x05 || op === 0x06) return undefined;
+  const d = code.dst[pc];
+  const s = code.src[pc];
+  const b = code.imm[pc];
+  const isReg = (op & 8) !== 0;
+  const dl = `L[${d}]`;
+  const sl = isReg ? `L[${s}]` : `(${b})`;
+  if ((op & 7) === 6) {
+    const du = `(L[${d}]>>>0)`;
+    const su = isReg ? `(L[${s}]>>>0)` : `${b >>> 0}`;
+    switch (op & 0xf0) {
+      case 0x10:
+        return `${dl}===${sl}`;
+      case 0x20:
+        return `${du}>${su}`;
+      case 0x30:
+        return `${du}>=${su}`;
+      case 0x40:
+        return `(${dl}&${sl})!==0`;
+      case 0x50:
+        return `${dl}!==${sl}`;
+      case 0x60:
+        return `${dl}>${sl}`;
+      case 0x70:
+        return `${dl}>=${sl}`;
+      case 0xa0:
+        return `${du}<${su}`;
+      case 0xb0:
+        return `${du}<=${su}`;
+      case 0xc0:
+        return `${dl}<${sl}`;
+      case 0xd0:
+        return `${dl}<=${sl}`;
+    }
+    throw new Error(`jit: no condition for 0x${op.toString(16)}`);
+  }
+  const dh = `H[${d}]`;
+  const sh = isReg ? `H[${s}]` : `(${b >> 31})`;
+  switch (op & 0xf0) {
+    case 0x10:
+      return `${dl}===${sl}&&${dh}===${sh}`;
+    case 0x20:
+      return `ltU(${sl},${sh},${dl},${dh})`;
+    case 0x30:
+      return `!ltU(${dl},${dh},${sl},${sh})`;
+    case 0x40:
+      return `(${dl}&${sl})!==0||(${dh}&${sh})!==0`;
+    case 0x50:
+      return `${dl}!==${sl}||${dh}!==${sh}`;
+    case 0x60:
+      return `ltS(${sl},${sh},${dl},${dh})`;
+    case 0x70:
+      return `!ltS(${dl},${dh},${sl},${sh})`;
+    case 0xa0:
+      return `ltU(${dl},${dh},${sl},${sh})`;
+    case 0xb0:
+      return `!ltU(${sl},${sh},${dl},${dh})`;
+    case 0xc0:
+      return `ltS(${dl},${dh},${sl},${sh})`;
+    case 0xd0:
+      return `!ltS(${sl},${sh},${dl},${dh})`;
+  }
+  throw new Error(`jit: no condition for 0x${op.toString(16)}`);
+}
+
+/** The JS source of the whole program's function body. */
+export function jitSource(code: Code, entries: readonly number[]): string {
+  const lead = leaders(code, entries);
+  const n = code.n;
+  const out: string[] = [];
+  for (let start = 0; start < n; start++) {
+    if (!lead[start]) continue;
+    // one block: compiled slots until a jump, a leader or a slot the interpreter executes
+    const body: string[] = [];
+    let count = 0;
+    let pc = start;
+    let tail = "";
+    for (;;) {
+      if (pc >= n) {
+        tail = `S[0]=left;return ${pc};`;
+        break;
+      }
+      if (pc !== start && lead[pc]) break; // falls through into the next case
+      const op = code.op[pc];
+      if (!compiled(op)) {
+        tail = `S[0]=left;return ${pc};`;
+        break;
+      }
+      count++;
+      if (isJump(op)) {
+        const t = jumpTarget(code, pc);
+        const c = condition(code, pc);
+        body.push(c === undefined ? `pc=${t};continue;` : `if(${c}){pc=${t};continue;}`);
+        if (c === undefined) break;
+        pc++;
+        continue;
+      }
+      body.push(emitInsn(code, pc));
+      if (op === 0x18 && lead[pc + 1]) {
+        // a jump into its second slot: the next case is that slot, so no fall-through
+        body.push(`pc=${pc + 2};continue;`);
+        break;
+      }
+      pc += op === 0x18 ? 2 : 1;
+    }
+    out.push(
+      `case ${start}:if(left<${count}){S[0]=left;return ${start};}left-=${count};${body.join("")}${tail}`,
+    );
+  }
+  return (
+    "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic}=R;" +
+    "return function jit(pc,left,L,H){let p=pc;try{for(;;){switch(pc){" +
+    out.join("\n") +
+    "\ndefault:S[0]=left;return pc;}}}catch(e){S[0]=left;S[1]=p;throw e;}};"
+  );
+}
+
+/** Compile a program's code over a memory; `entries` are the slots runs start at. */
+export function compileJit(code: Code, memory: Memory, entries: readonly number[]): JitFn {
+  const src = jitSource(code, entries);
+  const factory = new Function("R", "mem", "regions", "S", src) as (
+    r: typeof RUNTIME,
+    mem: Memory,
+    regions: Memory["regions"],
+    s: Float64Array,
+  ) => JitFn;
+  return factory(RUNTIME, memory, memory.regions, JIT_STATE);
+}

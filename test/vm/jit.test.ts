@@ -1,0 +1,291 @@
+/**
+ * The fast path (engine "jit") against the interpreter, the reference: the whole bpf_conformance
+ * suite (all 64 bits of r0), random instruction streams (identical r0, budget used, memory, or
+ * identical fault kind, slot and detail; never a hang) and random valid ALU/JMP/stack/atomic
+ * programs in a counted loop.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { assemble, parseConformanceData } from "../../src/isa/asm/index.js";
+import { decode } from "../../src/isa/codec.js";
+import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
+import { compile as compileCode } from "../../src/vm/code.js";
+import { runConformance } from "../../src/vm/conformance.js";
+import type { VmHelper } from "../../src/vm/env.js";
+import { VmFault } from "../../src/vm/errors.js";
+import { createVm, type VmEngine } from "../../src/vm/interpreter.js";
+import { jitSource } from "../../src/vm/jit.js";
+import { Memory } from "../../src/vm/memory.js";
+
+const SUITE = "/work/shared/bpf_conformance";
+const testFiles = readdirSync(join(SUITE, "tests"))
+  .filter((f) => f.endsWith(".data"))
+  .sort();
+
+function programOf(file: string): { insns: Instruction[]; mem?: Uint8Array; result?: bigint } {
+  const text = readFileSync(file, "utf8");
+  const data = parseConformanceData(text, { file });
+  const insns =
+    data.asm !== undefined
+      ? assemble(data.asm, { syntax: "conformance", file })
+      : decode(data.raw ?? new Uint8Array());
+  return { insns, mem: data.mem, result: data.result };
+}
+
+describe("bpf_conformance tests/ on the fast path", () => {
+  it("has the 313 files of the suite", () => {
+    expect(testFiles.length).toBe(313);
+  });
+
+  it.each(testFiles)("%s", (f) => {
+    const { insns, mem, result } = programOf(join(SUITE, "tests", f));
+    expect(result).toBeDefined();
+    const r = runConformance(insns, mem, { engine: "jit" });
+    expect(`0x${r.r0.toString(16)}`).toBe(`0x${(result ?? 0n).toString(16)}`);
+    // and the same instruction count as the interpreter
+    expect(r.insns).toBe(runConformance(insns, mem).insns);
+  });
+
+  it("the fast path compiles straight-line code into blocks and hands calls back", () => {
+    const { insns } = programOf(join(SUITE, "tests", "call_local.data"));
+    const src = jitSource(compileCode(insns, { memory: new Memory() }, true), [0]);
+    expect(src).toMatch(/case 0:if\(left<\d+\)/);
+    expect(src).toMatch(/return \d+;/); // the call slot goes back to the interpreter
+  });
+});
+
+type Outcome =
+  | { readonly r0: bigint; readonly insns: number; readonly mem: string }
+  | { readonly fault: string };
+
+function outcome(insns: readonly Instruction[], engine: VmEngine, strict: boolean, budget: number): Outcome {
+  const helpers: VmHelper[] = [
+    { id: 1, name: "h", fn: (c) => c.arg(1) },
+    { id: 2, name: "callback", fn: (c) => c.invoke(c.arg(1), [c.arg(2)]) },
+    {
+      id: 3,
+      name: "slice",
+      fn: (c) => c.memory.slice(c.arg(1), Number(c.arg(2) & 0xffffn) - 8, true).length,
+    },
+  ];
+  const memory = new Memory();
+  const mem = memory.add({ kind: "mem", name: "mem", size: 64 });
+  const ro = memory.add({ kind: "rodata", name: "ro", size: 16, writable: false });
+  try {
+    const vm = createVm(insns, { memory, helpers }, { strict, engine });
+    const r = vm.run({ args: [mem.address(), 64n, ro.address(8)], budget });
+    return { r0: r.r0, insns: r.insns, mem: Buffer.from(mem.bytes).toString("hex") };
+  } catch (e) {
+    if (!(e instanceof VmFault)) throw e;
+    return { fault: `${e.kind} @${e.insn}: ${e.detail}` };
+  }
+}
+
+function streamOf(
+  slots: readonly { opcode: number; regs: number; off: number; imm: number }[],
+): Instruction[] {
+  const bytes = new Uint8Array(slots.length * 8);
+  const view = new DataView(bytes.buffer);
+  slots.forEach((s, i) => {
+    view.setUint8(i * 8, s.opcode);
+    view.setUint8(i * 8 + 1, s.regs);
+    view.setInt16(i * 8 + 2, s.off, true);
+    view.setInt32(i * 8 + 4, s.imm, true);
+  });
+  return decode(bytes);
+}
+
+describe("fast path = interpreter", () => {
+  it("random instruction streams: same r0, budget, memory, or the same fault; never a hang", () => {
+    const slot = fc.record({
+      opcode: fc.oneof(
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom(
+          0x85,
+          0x95,
+          0x18,
+          0x05,
+          0xe5,
+          0xdb,
+          0xc3,
+          0x61,
+          0x79,
+          0x7b,
+          0x73,
+          0x71,
+          0x62,
+          0x55,
+          0xb7,
+        ),
+      ),
+      regs: fc.oneof(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 3 }).map((x) => x * 0x11),
+      ),
+      off: fc.oneof(fc.integer({ min: -0x8000, max: 0x7fff }), fc.integer({ min: -4, max: 4 })),
+      imm: fc.oneof(fc.integer({ min: -0x80000000, max: 0x7fffffff }), fc.integer({ min: -4, max: 64 })),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(slot, { minLength: 1, maxLength: 40 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 300 }),
+        (slots, strict, budget) => {
+          const insns = streamOf(slots);
+          expect(outcome(insns, "jit", strict, budget)).toEqual(outcome(insns, "interp", strict, budget));
+        },
+      ),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("random valid ALU/JMP/stack/atomic programs in a counted loop give the same result", () => {
+    fc.assert(
+      fc.property(programArb, fc.integer({ min: 1, max: 5 }), (body, iters) => {
+        const prog = loopOf(body, iters);
+        const a = outcome(prog, "interp", true, 1_000_000);
+        expect("fault" in a ? a.fault : "").toBe("");
+        expect(outcome(prog, "jit", true, 1_000_000)).toEqual(a);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("a budget that runs out inside a block faults at the same slot", () => {
+    const prog = loopOf([insn(0x07, 0, 0, 0, 3), insn(0xaf, 1, 0)], 1000);
+    for (const budget of [0, 1, 5, 17, 100, 101, 102, 103]) {
+      expect(outcome(prog, "jit", true, budget)).toEqual(outcome(prog, "interp", true, budget));
+    }
+  });
+
+  it("bpf-to-bpf calls, helper calls and callbacks across compiled code", () => {
+    // main: r6 = 5; r0 = sub(7); r0 += r6; r7 = r0; r0 = callback(sub, 11); r0 += r7; exit
+    // slots: the ld_imm64 at slot 5 takes two, so sub starts at slot 11
+    const prog: Instruction[] = [
+      insn(0xb7, 6, 0, 0, 5),
+      insn(0xb7, 1, 0, 0, 7),
+      insn(0x85, 0, 1, 0, 11 - 3), // call sub
+      insn(0x0f, 0, 6),
+      insn(0xbf, 7, 0),
+      ldImm64(1, 11n - 6n, 4), // r1 = &sub
+      insn(0xb7, 2, 0, 0, 11),
+      insn(0x85, 0, 0, 0, 2), // helper 2 invokes r1 with r2
+      insn(0x0f, 0, 7),
+      insn(0x95),
+      // sub: r0 = r1 * 3, clobbers r6
+      insn(0xbf, 0, 1),
+      insn(0x27, 0, 0, 0, 3),
+      insn(0xb7, 6, 0, 0, 99),
+      insn(0x95),
+    ];
+    const a = outcome(prog, "interp", true, 1000);
+    expect(a).toMatchObject({ r0: BigInt(7 * 3 + 5 + 11 * 3) });
+    expect(outcome(prog, "jit", true, 1000)).toEqual(a);
+  });
+});
+
+// ---- random valid programs ----
+
+const reg = fc.integer({ min: 0, max: 5 });
+const imm = fc.oneof(
+  fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+  fc.constantFrom(-1, 1, 0x7fffffff, -0x80000000, 0xffff, 0, 32, 63),
+  fc.integer({ min: -9, max: 9 }),
+);
+const sizeBits = (n: number): number => ({ 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 })[n] ?? 0;
+const stackSlot = (n: number) => fc.integer({ min: 1, max: 64 / n }).map((k) => -k * n);
+
+const bodyInsn = (remaining: number): fc.Arbitrary<Instruction> => {
+  const alu = fc
+    .record({
+      cls: fc.constantFrom(0x04, 0x07),
+      code: fc.constantFrom(0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0),
+      x: fc.boolean(),
+      d: reg,
+      s: reg,
+      imm,
+      signed: fc.boolean(),
+    })
+    .map(({ cls, code, x, d, s, imm, signed }) => {
+      if (code === 0x80) return insn(cls | code, d);
+      const off = (code === 0x30 || code === 0x90) && signed ? 1 : 0;
+      return x ? insn(cls | code | 0x08, d, s, off) : insn(cls | code, d, 0, off, imm);
+    });
+  const movsx = fc
+    .record({ cls: fc.constantFrom(0x04, 0x07), bits: fc.constantFrom(8, 16, 32), d: reg, s: reg })
+    .map(({ cls, bits, d, s }) =>
+      insn(cls === 0x04 ? 0xbc : 0xbf, d, s, cls === 0x04 && bits === 32 ? 16 : bits),
+    );
+  const end = fc
+    .record({ op: fc.constantFrom(0xd4, 0xdc, 0xd7), w: fc.constantFrom(16, 32, 64), d: reg })
+    .map(({ op, w, d }) => insn(op, d, 0, 0, w));
+  const size = fc.constantFrom(1, 2, 4, 8);
+  const stx = size.chain((n) =>
+    fc.record({ d: reg, off: stackSlot(n) }).map(({ d, off }) => insn(0x63 | sizeBits(n), 10, d, off)),
+  );
+  const st = size.chain((n) =>
+    fc.record({ off: stackSlot(n), imm }).map(({ off, imm }) => insn(0x62 | sizeBits(n), 10, 0, off, imm)),
+  );
+  const ldx = fc
+    .record({ n: size, sx: fc.boolean(), d: reg })
+    .chain(({ n, sx, d }) =>
+      stackSlot(n).map((off) => insn((sx && n !== 8 ? 0x81 : 0x61) | sizeBits(n), d, 10, off)),
+    );
+  const atomic = fc
+    .record({
+      n: fc.constantFrom(4, 8),
+      op: fc.constantFrom(0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1),
+      s: reg,
+    })
+    .chain(({ n, op, s }) => stackSlot(n).map((off) => insn(n === 4 ? 0xc3 : 0xdb, 10, s, off, op)));
+  const jmp = fc
+    .record({
+      cls: fc.constantFrom(0x05, 0x06),
+      code: fc.constantFrom(0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0),
+      x: fc.boolean(),
+      d: reg,
+      s: reg,
+      imm,
+      off: fc.integer({ min: 0, max: Math.max(0, remaining) }),
+    })
+    .map(({ cls, code, x, d, s, imm, off }) =>
+      x ? insn(cls | code | 0x08, d, s, off) : insn(cls | code, d, 0, off, imm),
+    );
+  const mem = fc.oneof(stx, st, ldx, atomic);
+  return remaining > 0
+    ? fc.oneof(
+        { arbitrary: alu, weight: 6 },
+        movsx,
+        end,
+        { arbitrary: jmp, weight: 2 },
+        { arbitrary: mem, weight: 3 },
+      )
+    : fc.oneof(alu, movsx, end, mem);
+};
+
+const programArb = fc
+  .integer({ min: 1, max: 24 })
+  .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => bodyInsn(n - 1 - i))));
+
+/**
+ * r0..r5 from the memory region (r1 points at it), the body run `iters` times (r9 counts), and
+ * r0..r5 stored back into the memory; r0 = r0 ^ r1 at exit.
+ */
+function loopOf(body: readonly Instruction[], iters: number): Instruction[] {
+  const pre = [
+    insn(0xbf, 6, 1), // r6 = mem
+    ...Array.from({ length: 8 }, (_, i) => insn(0x7a, 10, 0, -8 * (i + 1), i * 0x1111)),
+    ...Array.from({ length: 6 }, (_, i) => insn(0xb7, i, 0, 0, i * 0x01020304 + 7)),
+    insn(0xb7, 9, 0, 0, iters),
+  ];
+  const post = [
+    insn(0x17, 9, 0, 0, 1),
+    insn(0x55, 9, 0, -(body.length + 2), 0), // if r9 != 0 goto body
+    ...Array.from({ length: 6 }, (_, i) => insn(0x7b, 6, i, 8 * i)),
+    insn(0xaf, 0, 1),
+    insn(0x95),
+  ];
+  return [...pre, ...body, ...post];
+}
