@@ -29,11 +29,15 @@ const live = process.getuid?.() === 0 && !process.argv.includes("--goldens");
 const goldens: Golden[] = existsSync(GOLDENS) ? JSON.parse(readFileSync(GOLDENS, "utf8")) : [];
 const byKey = new Map(goldens.map((g) => [`${g.file}\0${g.program}`, g]));
 const recorded: Golden[] = [];
-const rows = await diffFiles(fixtureFiles(), (file, program, kernel) => {
-  const g = live ? goldenOf(file, program, kernel()) : byKey.get(`${file}\0${program}`);
-  if (g) recorded.push(g);
-  return g;
-});
+const rows = await diffFiles(
+  fixtureFiles(),
+  (file, program, kernel) => {
+    const g = live ? goldenOf(file, program, kernel()) : byKey.get(`${file}\0${program}`);
+    if (g) recorded.push(g);
+    return g;
+  },
+  20000,
+);
 if (write) {
   writeFileSync(GOLDENS, `${JSON.stringify(recorded, null, 1)}\n`);
   console.log(`wrote ${recorded.length} kernel verdicts to ${GOLDENS}`);

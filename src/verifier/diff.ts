@@ -65,6 +65,7 @@ export function goldenOf(file: string, program: string, k: KernelVerdict): Golde
 export async function diffFiles(
   files: readonly string[],
   kernel: (file: string, program: string, live: () => KernelVerdict) => Golden | undefined,
+  maxMillis = 30000,
 ): Promise<DiffRow[]> {
   const rows: DiffRow[] = [];
   for (const file of files) {
@@ -72,7 +73,7 @@ export async function diffFiles(
     for (const p of obj.programs) {
       const k = kernel(file, p.name, () => kernelVerify(obj, p));
       if (!k) continue;
-      const r = verifyProgram(obj, p, { logLevel: 0 });
+      const r = verifyProgram(obj, p, { logLevel: 0, maxMillis });
       rows.push({
         file,
         program: p.name,

@@ -47,7 +47,7 @@ export function programReport(r: VerifyResult, withLog: boolean): ProgramReport 
       : {}),
     processedInsns: r.processedInsns,
     ...(withLog && r.log ? { log: r.log } : {}),
-    ...(r.trace && r.trace.length ? { trace: r.trace } : {}),
+    ...(r.trace?.length ? { trace: r.trace } : {}),
   };
 }
 
@@ -122,7 +122,7 @@ export function toText(files: readonly FileReport[], hints: ReadonlyMap<string, 
         out.push(`   | ${s.text}`);
         if (s.column > 0) out.push(`   | ${" ".repeat(s.column - 1)}^`);
       }
-      if (p.trace && p.trace.length) {
+      if (p.trace?.length) {
         out.push("  path:");
         for (const t of p.trace.slice(-12)) out.push(`    ${t}`);
       }

@@ -110,7 +110,7 @@ export function markUnbounded(b: Bounds): void {
   b.u32max = U32;
 }
 
-function markUnbounded64(b: Bounds): void {
+function _markUnbounded64(b: Bounds): void {
   b.smin = S64_MIN;
   b.smax = S64_MAX;
   b.umin = 0n;

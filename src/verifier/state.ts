@@ -130,6 +130,8 @@ export interface StoredState {
   insn: number;
   branches: number;
   parent?: StoredState;
+  hit: number;
+  miss: number;
 }
 
 export function newSlot(): Slot {

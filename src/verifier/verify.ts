@@ -5,7 +5,6 @@
  */
 import {
   HELPER_CALL_MESSAGES,
-  type HelperArg,
   helperById,
   isHelperAvailable,
   mapHelperCompatible,
@@ -103,6 +102,11 @@ export interface VerifyOptions {
   readonly logLevel?: 0 | 1 | 2;
   /** Instruction budget (the kernel's 1M). */
   readonly maxInsns?: number;
+  /**
+   * Wall-clock budget in milliseconds (default 30000): past it the program is rejected with a
+   * tsbpf message (never accepted), as this model is slower than the kernel on 1M-insn paths.
+   */
+  readonly maxMillis?: number;
 }
 
 interface Pending {
@@ -185,8 +189,18 @@ function* allRegs(st: VState): Generator<Reg> {
 
 function forEachRegSlot(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
   for (const f of st.frames) {
-    f.regs.forEach((r, i) => fn(r, (v) => (f.regs[i] = v)));
-    for (const s of f.stack) if (s.kinds[0] === "r") fn(s.spilled, (v) => (s.spilled = v));
+    f.regs.forEach((r, i) => {
+      fn(r, (v) => {
+        f.regs[i] = v;
+      });
+    });
+    for (const s of f.stack) {
+      if (s.kinds[0] === "r") {
+        fn(s.spilled, (v) => {
+          s.spilled = v;
+        });
+      }
+    }
   }
 }
 
@@ -399,8 +413,7 @@ function pktCompare(
   if (is32) return false;
   const rA = (s: VState): Reg => curFrame(s).regs[ai]!;
   const rB = (s: VState): Reg => curFrame(s).regs[bi]!;
-  const pktVsEnd =
-    (isPkt(a.type) && b.type === "pkt_end") || (a.type === "pkt" && b.type === "pkt_meta" ? false : false);
+  const pktVsEnd = isPkt(a.type) && b.type === "pkt_end";
   const metaVsPkt = a.type === "pkt_meta" && b.type === "pkt";
   let o = op;
   let first = rA;
@@ -595,7 +608,7 @@ function hintFor(msg: string): string | undefined {
   return undefined;
 }
 
-function initState(env: Env): VState {
+function initState(_env: Env): VState {
   const f = newFrame(0, -1, 0);
   f.regs[1] = pointer("ctx");
   return { frames: [f], refs: [], trace: [] };
@@ -636,6 +649,7 @@ function run(env: Env): string[] {
   let prev = 0;
   const code = env.cfg.code;
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
+  const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
     if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace;
     throw e;
@@ -653,6 +667,12 @@ function run(env: Env): string[] {
     try {
       if (t < 0 || t >= code.length)
         throw new VerifyAbort(t, `invalid insn idx ${t} insn_cnt ${code.length}`);
+      if ((env.processed & 4095) === 0 && Date.now() > deadline) {
+        throw notModelled(
+          t,
+          `a program needing more than ${env.opts.maxMillis ?? 30000} ms of offline verification`,
+        );
+      }
       if (++env.processed > maxInsns) {
         throw new VerifyAbort(t, `BPF program is too large. Processed ${env.processed} insn`);
       }
@@ -896,7 +916,7 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
     case 2:
     case 6: {
       const ref = i.ref;
-      if (!ref || ref.kind !== "mapValue") throw notModelled(t, "ld_imm64 map value without a relocation");
+      if (ref?.kind !== "mapValue") throw notModelled(t, "ld_imm64 map value without a relocation");
       const map = env.obj.maps.find((m) => m.name === ref.map);
       if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
       if (map.origin === "kconfig") throw notModelled(t, ".kconfig externs");
@@ -949,7 +969,7 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
 // --------------------------------------------------------------------------------- calls
 
 function pseudoCall(
-  env: Env,
+  _env: Env,
   st: VState,
   t: number,
   i: Instruction,
@@ -1042,7 +1062,7 @@ function helperCall(
   push: (s: VState, insn: number, from: number) => void,
 ): void {
   const h = helperById(i.imm);
-  if (!h || !h.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
+  if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
   const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
   if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
   if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
@@ -1312,7 +1332,8 @@ function isGpl(license: string): boolean {
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
   let addNew = env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8;
   const list = env.explored.get(t) ?? [];
-  for (const sl of list) {
+  for (let k = 0; k < list.length; k++) {
+    const sl = list[k]!;
     if (sl.branches > 0) {
       if (statesEqual(env, sl.state, cur, t, true)) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
@@ -1320,13 +1341,25 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
       continue;
     }
-    if (statesEqual(env, sl.state, cur, t, false)) return true;
+    if (statesEqual(env, sl.state, cur, t, false)) {
+      sl.hit++;
+      return true;
+    }
+    // The kernel's heuristic: forget states that keep failing to prune (only costs pruning).
+    sl.miss++;
+    if (sl.miss > sl.hit * 3 + 3) {
+      list.splice(k, 1);
+      k--;
+      env.curStates--;
+    }
   }
   if (!addNew) return false;
   const stored: StoredState = {
     state: cloneState(cur),
     insn: t,
     branches: 1,
+    hit: 0,
+    miss: 0,
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
   stored.state.trace = [];

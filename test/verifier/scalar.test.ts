@@ -25,13 +25,18 @@ const arbBoundsWithMember = fc
   .map(([x, span, pick]) => {
     const b: Bounds = unknownBounds();
     const lo = x >= span ? x - span : 0n;
-    const hi = x + span > U64 ? U64 : x + span;
+    const hi = clampU64(x + span);
     b.umin = lo;
     b.umax = hi;
     syncBounds(b);
     void pick;
     return { b, x };
   });
+
+function clampU64(v: bigint): bigint {
+  if (v > U64) return U64;
+  return v;
+}
 
 const OPS: AluOp[] = ["add", "sub", "mul", "div", "mod", "or", "and", "lsh", "rsh", "arsh", "xor"];
 

@@ -1,0 +1,49 @@
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { registerVerify } from "../../src/cli/commands/verify.js";
+import { captureIo } from "../../src/cli/io.js";
+
+async function run(args: string[]): Promise<ReturnType<typeof captureIo>> {
+  const io = captureIo();
+  const program = new Command().exitOverride();
+  registerVerify(program, io);
+  await program.parseAsync(["node", "tsbpf", "verify", ...args]);
+  return io;
+}
+
+describe("tsbpf verify", () => {
+  it("json for one file, exit 1 on a reject, with the source line", async () => {
+    const io = await run(["--format", "json", "test/fixtures/obj/reject/null_check.el.v3.o"]);
+    const j = JSON.parse(io.out);
+    expect(j.file).toBe("test/fixtures/obj/reject/null_check.el.v3.o");
+    expect(j.programs[0].verdict).toBe("reject");
+    expect(j.programs[0].error.message).toBe("R0 invalid mem access 'map_value_or_null'");
+    expect(j.programs[0].error.source.line).toBeGreaterThan(0);
+    expect(io.exitCode).toBe(1);
+  });
+  it("an array for several files, exit 0 when all accepted", async () => {
+    const io = await run([
+      "--format",
+      "json",
+      "test/fixtures/verifier/obj/a_xdp_eth.o",
+      "test/fixtures/verifier/obj/a_null_hash.o",
+    ]);
+    const j = JSON.parse(io.out);
+    expect(j).toHaveLength(2);
+    expect(io.exitCode).toBe(0);
+  });
+  it("sarif 2.1.0 and text with a caret", async () => {
+    const s = await run(["--format", "sarif", "test/fixtures/verifier/obj/r_xdp_no_check.o"]);
+    const j = JSON.parse(s.out);
+    expect(j.version).toBe("2.1.0");
+    expect(j.runs[0].results[0].locations[0].physicalLocation.region.startLine).toBeGreaterThan(0);
+    const t = await run(["test/fixtures/verifier/obj/r_xdp_no_check.o"]);
+    expect(t.out).toMatch(/REJECTED/);
+    expect(t.out).toMatch(/\^/);
+  });
+  it("refuses --unprivileged plainly", async () => {
+    await expect(run(["--unprivileged", "test/fixtures/verifier/obj/a_xdp_eth.o"])).rejects.toThrow(
+      /not implemented/,
+    );
+  });
+});
