@@ -228,6 +228,23 @@ describe("callbacks and locks", () => {
   });
 });
 
+describe("LRU eviction (the simulator's documented approximation)", () => {
+  it("evicts the least recently used element, before looking the key up, when full", () => {
+    const env = simEnv();
+    const m = env.addMap({ type: 9, typeName: "lru_hash", keySize: 4, valueSize: 8, maxEntries: 3 });
+    const k = (n: number) => Uint8Array.from([n, 0, 0, 0]);
+    const v = new Uint8Array(8);
+    for (const n of [1, 2, 3]) expect(m.update(k(n), v, 0, 0)).toBe(0);
+    expect(m.lookup(k(1), 0)).not.toBe(0n); // 1 is now the most recently used
+    expect(m.update(k(4), v, 0, 0)).toBe(0); // evicts 2
+    expect(m.lookup(k(2), 0)).toBe(0n);
+    // updating a present key of a full map still takes a free element first: 3 goes
+    expect(m.update(k(1), v, 0, 0)).toBe(0);
+    expect(m.lookup(k(3), 0)).toBe(0n);
+    expect([1, 4].map((n) => m.lookup(k(n), 0) !== 0n)).toEqual([true, true]);
+  });
+});
+
 describe("perf event output", () => {
   it("records the data, then the packet bytes BPF_F_CTXLEN_MASK asks for (skb programs)", () => {
     const env = simEnv({ cpus: 2 });

@@ -8,9 +8,12 @@
  * got before keeps the old value until the run ends, as RCU keeps the old element alive).
  *
  * Approximations (documented): iteration order is insertion order, not the kernel's bucket
- * order (jhash); LRU eviction is exact least-recently-used over lookups and updates, where the
- * kernel approximates it with per-CPU free lists, active/inactive lists and reference bits (it
- * may evict a little earlier, before the map is completely full).
+ * order (jhash); LRU eviction is exact least-recently-used over lookups and updates, one element
+ * at a time when the map is full. The kernel keeps per-CPU free lists and active/inactive lists
+ * with reference bits: when a CPU's free list runs dry it evicts every unreferenced element of
+ * the inactive list at once (up to 128), and a CPU can run dry before the map is full. Below
+ * capacity the two agree (checked against the kernel); at capacity the kernel may evict more,
+ * and other elements, than the simulator does.
  */
 import type { Region } from "../memory.js";
 import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, E2BIG, EEXIST, EINVAL, ENOENT } from "./errno.js";
@@ -95,13 +98,16 @@ export class HashMap implements SimMap {
     if (f > BPF_EXIST || f < 0) return -EINVAL;
     if (flags & BPF_F_LOCK && !this.def.spinLock) return -EINVAL;
     const k = hexKey(key);
+    // An LRU map takes a free element before it looks the key up: a full map evicts its least
+    // recently used element first, even when the key is present or the flags then fail (per-CPU
+    // LRU maps skip this for BPF_EXIST, which updates in place).
+    if (this.opts.lru && (!this.opts.percpu || f !== BPF_EXIST) && this.elems.size >= this.def.maxEntries) {
+      this.evict();
+    }
     const old = this.elems.get(k);
     if (old !== undefined && f === BPF_NOEXIST) return -EEXIST;
     if (old === undefined && f === BPF_EXIST) return -ENOENT;
-    if (old === undefined && this.elems.size >= this.def.maxEntries) {
-      if (!this.opts.lru) return -E2BIG;
-      this.evict();
-    }
+    if (old === undefined && this.elems.size >= this.def.maxEntries) return -E2BIG;
     const elem = this.newElem(key);
     if (old !== undefined) {
       this.elems.delete(k);
