@@ -1,0 +1,52 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { goldenOf } from "../../src/verifier/diff.js";
+import { kernelVerify } from "../../src/verifier/kernel.js";
+import { verifyProgram } from "../../src/verifier/verify.js";
+import { arbProgram, objectOf } from "./generate.js";
+
+const kernelWhy = process.getuid?.() !== 0 ? "not root" : undefined;
+
+describe("generated programs: offline verifier vs the live kernel", () => {
+  it.skipIf(kernelWhy !== undefined)(
+    "no false accepts; verdict and message agreement",
+    () => {
+      const stats = {
+        n: 0,
+        agree: 0,
+        falseAccepts: 0,
+        falseRejects: 0,
+        rejects: 0,
+        sameMessage: 0,
+        notModelled: 0,
+      };
+      const bad: string[] = [];
+      fc.assert(
+        fc.property(arbProgram, (insns) => {
+          const { obj, prog } = objectOf(insns);
+          const ours = verifyProgram(obj, prog, { logLevel: 0, maxMillis: 5000 });
+          const k = goldenOf("gen", "gen", kernelVerify(obj, prog));
+          if (k.unavailable) return;
+          if (ours.error && !ours.error.modelled) {
+            stats.notModelled++;
+            return;
+          }
+          stats.n++;
+          if (ours.verdict === k.verdict) stats.agree++;
+          else if (ours.verdict === "accept") {
+            stats.falseAccepts++;
+            bad.push(`${JSON.stringify(insns)} kernel: ${k.message}`);
+          } else stats.falseRejects++;
+          if (ours.verdict === "reject" && k.verdict === "reject") {
+            stats.rejects++;
+            if (ours.error?.message === k.message) stats.sameMessage++;
+          }
+        }),
+        { numRuns: 300, seed: 6 },
+      );
+      console.log(JSON.stringify({ generated: stats }));
+      expect(bad).toEqual([]);
+    },
+    300_000,
+  );
+});
