@@ -7,8 +7,9 @@ import { cpus } from "node:os";
 import { benchBtf } from "./btf.js";
 import { benchDisasm } from "./disasm.js";
 import { renderSection, type Section } from "./lib.js";
+import { benchVm } from "./vm.js";
 
-const sections: Array<() => Section> = [benchDisasm, benchBtf];
+const sections: Array<() => Section> = [benchDisasm, benchBtf, benchVm];
 
 const only = process.argv.slice(2);
 const out: string[] = [
