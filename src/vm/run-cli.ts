@@ -28,6 +28,8 @@ export interface OfflineRunOptions {
   readonly format?: string;
   /** Instruction budget. */
   readonly budget?: string | number;
+  /** "interp" (default) or "jit". */
+  readonly engine?: string;
 }
 
 /** The streams and exit status a command reports through (src/cli/io.ts's CliIo). */
@@ -161,7 +163,13 @@ export function runSpecOffline(
   spec.program(o.program);
   const repeat = intArg(o.repeat, "--repeat", 1);
   const budget = o.budget !== undefined ? intArg(o.budget, "--budget", 1) : undefined;
-  const sim = simulate(spec, { ...(o.btf !== undefined ? { btf: o.btf } : {}) });
+  if (o.engine !== undefined && o.engine !== "interp" && o.engine !== "jit") {
+    throw new UsageError("E_USAGE", `--engine must be interp or jit, not '${o.engine}'`);
+  }
+  const sim = simulate(spec, {
+    ...(o.btf !== undefined ? { btf: o.btf } : {}),
+    ...(o.engine !== undefined ? { engine: o.engine } : {}),
+  });
   const result = sim.program(o.program).run({
     ...(o.packet !== undefined ? { packet: hexBytes(o.packet, "--packet") } : {}),
     ...(o.ctx !== undefined ? { ctx: parseCtx(o.ctx) } : {}),

@@ -27,7 +27,7 @@ import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, Regio
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
-import { createVm, type VmProgram } from "./interpreter.js";
+import { createVm, type VmEngine, type VmProgram } from "./interpreter.js";
 import { ArrayMap } from "./maps/array.js";
 import { createSimMap } from "./maps/create.js";
 import { ArrayOfMaps, HashOfMaps, ProgArray } from "./maps/fd-maps.js";
@@ -64,6 +64,8 @@ export interface SimulateOptions {
   readonly set?: Readonly<Record<string, unknown>>;
   /** Instruction budget per run. Default 1,000,000. */
   readonly budget?: number;
+  /** "interp" (default, the reference) or "jit" (the compiled fast path): same results. */
+  readonly engine?: VmEngine;
   /**
    * Where tracepoint `format` files are read from, to lay out named fields of a tracepoint
    * context (raw_syscalls/sys_enter needs none). Default /sys/kernel/tracing; false: never.
@@ -353,7 +355,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     const vm = createVm(
       prepare(p.insns),
       { memory, helpers, resolveLdImm64: resolve },
-      { name: p.name, sourceOf: sourceLines(p) },
+      { name: p.name, sourceOf: sourceLines(p), ...(opts.engine ? { engine: opts.engine } : {}) },
     );
     const sp: SimProgram = { spec: p, vm, run: (input = {}) => runProgram(p, vm, input) };
     programs.set(name, sp);

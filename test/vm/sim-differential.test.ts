@@ -16,6 +16,7 @@ import { type LoadedObject, loadObject } from "../../src/loader/object.js";
 import type { BpfMapLike } from "../../src/loader/object-map.js";
 import { possibleCpuCount } from "../../src/loader/sys.js";
 import { VmFault } from "../../src/vm/errors.js";
+import type { VmEngine } from "../../src/vm/interpreter.js";
 import { type Simulation, simulate } from "../../src/vm/simulate.js";
 
 function probeKernel(): string | undefined {
@@ -170,13 +171,18 @@ afterAll(() => {
 });
 
 /** Run every runnable program of an object in the kernel and the simulator and compare. */
-async function compareObject(name: string, spec: ObjectSpec, notSimulated: string[]): Promise<number> {
+async function compareObject(
+  name: string,
+  spec: ObjectSpec,
+  notSimulated: string[],
+  engine: VmEngine = "interp",
+): Promise<number> {
   const progs = spec.programs.filter((p) => RUNNABLE.has(p.type.name));
   let compared = 0;
   for (const p of progs) {
     const live = await loadObject(spec, { programs: [p.name] });
     loaded.push(live);
-    const sim: Simulation = simulate(spec, { cpus: possibleCpuCount(), task: selfTask() });
+    const sim: Simulation = simulate(spec, { cpus: possibleCpuCount(), task: selfTask(), engine });
     const lp = live.program(p.name);
     const sp = sim.program(p.name);
     try {
@@ -250,13 +256,15 @@ async function compareObject(name: string, spec: ObjectSpec, notSimulated: strin
 }
 
 describe.skipIf(unavailable !== undefined)("simulate() equals BPF_PROG_TEST_RUN on the fixtures", () => {
-  for (const name of FIXTURES) {
-    it(name, async () => {
-      const spec: ObjectSpec = await openObject(`test/fixtures/obj/${name}.el.v3.o`);
-      const notSimulated: string[] = [];
-      expect(await compareObject(name, spec, notSimulated)).toBeGreaterThan(0);
-      expect(notSimulated).toEqual([]);
-    });
+  for (const engine of ["interp", "jit"] as const) {
+    for (const name of FIXTURES) {
+      it(`${name} (${engine})`, async () => {
+        const spec: ObjectSpec = await openObject(`test/fixtures/obj/${name}.el.v3.o`);
+        const notSimulated: string[] = [];
+        expect(await compareObject(name, spec, notSimulated, engine)).toBeGreaterThan(0);
+        expect(notSimulated).toEqual([]);
+      });
+    }
   }
 });
 
@@ -277,11 +285,13 @@ describe.skipIf(unavailable !== undefined || corpus.length === 0)(
       if (notSimulated.length)
         console.info(`corpus programs using what the simulator lacks:\n  ${notSimulated.join("\n  ")}`);
     });
-    for (const file of corpus) {
-      it(file, async () => {
-        const spec = await openObject(`${CORPUS}/${file}`);
-        compared += await compareObject(file, spec, notSimulated);
-      });
+    for (const engine of ["interp", "jit"] as const) {
+      for (const file of corpus) {
+        it(`${file} (${engine})`, async () => {
+          const spec = await openObject(`${CORPUS}/${file}`);
+          compared += await compareObject(file, spec, notSimulated, engine);
+        });
+      }
     }
   },
 );
