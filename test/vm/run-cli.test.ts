@@ -25,7 +25,7 @@ describe("tsbpf run (offline)", () => {
     const io = captureIo();
     await runOfflineCli(
       XDP,
-      { program: "xdp_udp_filter", packet: UDP_9999, format: "json", repeat: "3" },
+      { program: "xdp_udp_filter", packet: UDP_9999, format: "json", repeat: "3", engine: "jit" },
       io,
     );
     const out = JSON.parse(io.out);
@@ -61,6 +61,9 @@ describe("tsbpf run (offline)", () => {
     await expect(runOfflineCli(XDP, { program: "xdp_udp_filter", repeat: "0" }, captureIo())).rejects.toThrow(
       /repeat/,
     );
+    await expect(
+      runOfflineCli(XDP, { program: "xdp_udp_filter", engine: "fast" }, captureIo()),
+    ).rejects.toThrow(/engine/);
     expect(() => parseCtx("{bad")).toThrow(/JSON/);
     expect(parseCtx("0a0b")).toEqual(Uint8Array.from([10, 11]));
   });
