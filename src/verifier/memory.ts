@@ -252,15 +252,13 @@ function stackAccess(
   if (!varOff) {
     lo = reg.off + off + Number(BigInt.asIntN(64, reg.varOff.value));
     hi = lo;
+    // the stack is always strictly aligned (checked before the bounds)
+    if (((lo % size) + size) % size !== 0) {
+      const vo = isConst(reg) ? BigInt.asIntN(64, reg.varOff.value).toString() : tnumStr(reg.varOff);
+      throw new VerifyAbort(insn, `misaligned stack access off ${vo}+${reg.off}+${off} size ${size}`);
+    }
     if (lo < -MAX_BPF_STACK || lo + size > 0) {
       throw new VerifyAbort(insn, `invalid${what} stack R${regno} off=${lo} size=${size}`);
-    }
-    // the stack is always strictly aligned
-    if (((lo % size) + size) % size !== 0) {
-      throw new VerifyAbort(
-        insn,
-        `misaligned stack access off ${tnumStr(reg.varOff)}+${reg.off}+${off} size ${size}`,
-      );
     }
   } else {
     if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || reg.smax >= BigInt(BPF_MAX_VAR_OFF)) {

@@ -268,6 +268,15 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   }
   const d = { ...dstIn, id: 0 };
   const s = copyBounds(src);
+  // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
+  // give a fully unknown register (no zero-extension even for 32-bit ops).
+  const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
+  const amount = is64 ? s.umax : s.u32max;
+  const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
+  if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
+    setReg(st, i.dst, unknownScalar());
+    return;
+  }
   if (is64) alu64(name, d, s);
   else alu32(name, d, s);
   setReg(st, i.dst, d);
