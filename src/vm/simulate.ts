@@ -121,6 +121,9 @@ export interface Simulation {
   map(name: string): SimMapView;
   /** Every bpf_printk message since the simulation started. */
   readonly printk: readonly string[];
+  /** Nothing to release offline; here so code written for the live LoadedObject runs unchanged. */
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
 let kernelBtfCache: Btf | undefined;
@@ -462,6 +465,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     memory,
     program,
     printk,
+    close: () => {},
+    [Symbol.dispose]: () => {},
     map(name: string): SimMapView {
       const cached = views.get(name);
       if (cached) return cached;

@@ -156,6 +156,11 @@ describe("simulate() on fixtures", () => {
     expect(sim.map("seen").get(0)).toEqual([5n, 6n, 7n, 8n]);
   });
 
+  it("can be used with `using`, like the live object", async () => {
+    using sim = simulate(await obj("xdp_parse"));
+    expect(sim.program("xdp_udp_filter").run({ packet: new Uint8Array(14) }).retval).toBe(2); // XDP_PASS: not IPv4
+  });
+
   it("refuses big-endian objects and unknown programs/maps with UsageErrors", async () => {
     expect(() => simulate(openObjectSyncEb())).toThrow(/big-endian/);
     const sim = simulate(await obj("xdp_parse"));
