@@ -100,13 +100,15 @@ function vmSetup(insns: readonly Instruction[], packet: Uint8Array, engine: VmEn
   });
   const values = memory.add({ kind: "map-value", name: "proto_counts", size: 256 * 8 });
   const MAP_HANDLE = 0x1000n;
+  // addresses are safe integers: returning a number keeps r0 out of BigInt
+  const base = Number(values.address());
   const helpers: VmHelper[] = [
     {
       id: 1,
       name: "map_lookup_elem",
       fn: (c) => {
         const key = Number(c.memory.load(c.arg(2), 4));
-        return key < 256 ? values.address(key * 8) : 0n;
+        return key < 256 ? base + key * 8 : 0;
       },
     },
   ];
@@ -115,7 +117,7 @@ function vmSetup(insns: readonly Instruction[], packet: Uint8Array, engine: VmEn
     { memory, helpers, resolveLdImm64: (i) => (i.src === PSEUDO_LD.MAP_FD ? MAP_HANDLE : undefined) },
     { engine },
   );
-  const opts = { args: [ctx.address()], budget: 10_000_000 };
+  const opts = { args: [Number(ctx.address())], budget: 10_000_000 };
   return { run: () => vm.run(opts) };
 }
 

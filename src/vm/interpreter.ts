@@ -211,26 +211,34 @@ class Machine implements VmHelperCall {
 
   private runOnce(opts: VmRunOptions): VmRunResult {
     const { L, H } = this;
-    L.fill(0);
-    H.fill(0);
+    // (loops: TypedArray.fill costs more than 16 stores at this size)
+    for (let i = 0; i < 16; i++) {
+      L[i] = 0;
+      H[i] = 0;
+    }
     const args = opts.args ?? [];
     for (let i = 0; i < 5 && i < args.length; i++) {
       const a = args[i];
-      if (typeof a === "number" && !Number.isSafeInteger(a)) {
-        throw new UsageError("E_VM_ARG", `argument r${i + 1} = ${a} is not an integer`);
+      if (typeof a === "number") {
+        if (!Number.isSafeInteger(a)) {
+          throw new UsageError("E_VM_ARG", `argument r${i + 1} = ${a} is not an integer`);
+        }
+        setNumber(L, H, i + 1, a); // no BigInt: addresses are safe integers
+        continue;
       }
       const v = BigInt.asUintN(64, BigInt(a));
       L[i + 1] = Number(BigInt.asIntN(32, v));
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
     }
     // every run starts from zeroed stacks; only the frames the last run reached need it
-    for (let f = 0; f <= this.deepest; f++) this.stacks[f].bytes.fill(0);
-    this.deepest = 0;
-    for (let f = 0; f < this.stacks.length; f++) {
+    // frames above the deepest one used were left untouched (end 0) since the last reset
+    for (let f = 0; f <= this.deepest; f++) {
       const s = this.stacks[f];
+      s.bytes.fill(0);
       s.start = 0;
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
+    this.deepest = 0;
     L[10] = STACK_SIZE;
     H[10] = this.stacks[0].hi;
     this.packet = opts.packet;
