@@ -1093,6 +1093,7 @@ function helperCall(
   let releaseRef = 0;
   let allocSize = 0;
   let callback = -1;
+  let constKey: bigint | undefined;
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1128,6 +1129,7 @@ function helperCall(
           );
         const sz = a.base === "ARG_PTR_TO_MAP_KEY" ? map.keySize : map.valueSize;
         if (sz === 0 && reg.type === "stack") throw new VerifyAbort(t, "invalid zero-sized read");
+        if (a.base === "ARG_PTR_TO_MAP_KEY") constKey = constantMapKey(st, reg, sz);
         checkHelperMem(
           env,
           st,
@@ -1287,7 +1289,14 @@ function helperCall(
       ) {
         throw notModelled(t, `lookups in ${mt}`);
       }
-      frame.regs[0] = pointer("map_value", { map, maybeNull: retNull, id: retNull ? ++env.idGen : 0 });
+      // can_elide_value_nullness: a constant in-range key into an array cannot miss
+      const elide =
+        h.name === "bpf_map_lookup_elem" &&
+        (map.type === 2 || map.type === 6) &&
+        constKey !== undefined &&
+        constKey < BigInt(map.maxEntries);
+      const maybe = retNull && !elide;
+      frame.regs[0] = pointer("map_value", { map, maybeNull: maybe, id: maybe ? ++env.idGen : 0 });
       break;
     }
     case "RET_PTR_TO_MEM": {
@@ -1313,6 +1322,25 @@ function helperCall(
     });
   }
   logState(env, st, [0]);
+}
+
+/** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */
+function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined {
+  if (reg.type !== "stack" || !isConst(reg) || size <= 0 || size > 8) return undefined;
+  const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
+  const f = st.frames[reg.frameno]!;
+  const spi = Math.floor((-lo - 1) / 8);
+  const slot = f.stack[spi];
+  if (!slot) return undefined;
+  if (size === 8 && lo % 8 === 0 && slot.kinds.every((k) => k === "r")) {
+    const sp = slot.spilled;
+    return sp.type === "scalar" && isConst(sp) ? sp.varOff.value : undefined;
+  }
+  for (let b = lo; b < lo + size; b++) {
+    const s2 = f.stack[Math.floor((-b - 1) / 8)];
+    if (!s2 || s2.kinds[7 - ((-b - 1) % 8)] !== "0") return undefined;
+  }
+  return 0n;
 }
 
 function memArgType(t: number, regno: number, reg: Reg): void {
