@@ -1,6 +1,7 @@
 /**
  * Ring buffer reservations against the kernel: XDP programs reserve records of fixed sizes
- * (the verifier wants a constant size) and submit them, nobody consumes; which reservations
+ * (the verifier wants a constant size) and submit or discard them, or bpf_ringbuf_output them;
+ * nobody consumes; which reservations
  * succeed, and bpf_ringbuf_query's producer position, must agree with the simulator. Then the
  * records read back through the simulator's view are the ones written.
  */
@@ -52,6 +53,30 @@ function program(mapFd: number, size: number, discard: boolean) {
   ];
 }
 
+/** ringbuf_output of `size` (<= 64) bytes from the stack; returns (producer pos << 8) | (result & 0xff). */
+function outputProgram(mapFd: number, size: number) {
+  const zero = [];
+  for (let off = -64; off < 0; off += 8) zero.push(insn(0x7a, 10, 0, off, 0)); // *(u64 *)(r10 + off) = 0
+  return [
+    ...zero,
+    insn(0x62, 10, 0, -64, size), // *(u32 *)(r10 - 64) = size
+    ldImm64(1, BigInt(mapFd), 1),
+    insn(0xbf, 2, 10),
+    insn(0x07, 2, 0, 0, -64),
+    insn(0xb7, 3, 0, 0, size),
+    insn(0xb7, 4, 0, 0, 0),
+    insn(0x85, 0, 0, 0, 130),
+    insn(0xbf, 6, 0),
+    insn(0x57, 6, 0, 0, 0xff),
+    ldImm64(1, BigInt(mapFd), 1),
+    insn(0xb7, 2, 0, 0, 3), // BPF_RB_PROD_POS
+    insn(0x85, 0, 0, 0, 134),
+    insn(0x67, 0, 0, 0, 8),
+    insn(0x4f, 0, 6, 0),
+    insn(0x95),
+  ];
+}
+
 const fds: Fd[] = [];
 afterAll(() => {
   for (const f of fds) if (!f.closed) f.close();
@@ -61,10 +86,14 @@ describe.skipIf(unavailable !== undefined)("ring buffer reservations agree with 
   it("random record sizes until the ring is full", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ size: fc.constantFrom(...SIZES), discard: fc.boolean() }), {
-          minLength: 1,
-          maxLength: 16,
-        }),
+        fc.array(
+          fc.record({
+            size: fc.constantFrom(...SIZES),
+            discard: fc.boolean(),
+            output: fc.oneof(fc.constant(undefined), fc.constantFrom(4, 8, 40, 64)),
+          }),
+          { minLength: 1, maxLength: 24 },
+        ),
         (ops) => {
           const fd = createMap({ type: 27, keySize: 0, valueSize: 0, maxEntries: SIZE });
           fds.push(fd);
@@ -78,13 +107,17 @@ describe.skipIf(unavailable !== undefined)("ring buffer reservations agree with 
           });
           const written: number[] = [];
           for (const [i, o] of ops.entries()) {
-            const p = loadProgram({ type: XDP, insns: program(fd.value, o.size, o.discard), license: "GPL" });
+            const code = (mapFd: number) =>
+              o.output !== undefined ? outputProgram(mapFd, o.output) : program(mapFd, o.size, o.discard);
+            const p = loadProgram({ type: XDP, insns: code(fd.value), license: "GPL" });
             const k = testRun(p.fd, { data: new Uint8Array(64) });
             p.fd.close();
             const ctx = buildContext(env.memory, { progType: "xdp", packet: new Uint8Array(64) });
-            const r = env.program(program(0, o.size, o.discard)).run({ args: [ctx.region.address(0)] });
+            const r = env.program(code(0)).run({ args: [ctx.region.address(0)] });
             expect(Number(r.r0 & 0xffffffffn), `op ${i} ${JSON.stringify(o)}`).toBe(k.retval);
-            if (k.retval & 1 && !o.discard) written.push(o.size);
+            if (o.output !== undefined) {
+              if ((k.retval & 0xff) === 0) written.push(o.output);
+            } else if (k.retval & 1 && !o.discard) written.push(o.size);
           }
           const view = new SimMapView({
             map: rb,
