@@ -192,35 +192,51 @@ export function regTypeStr(r: Reg): string {
   return `${prefix}${base}${postfix}`;
 }
 
-const fmtNum = (v: bigint): string => {
-  if (v >= -(1n << 15n) && v <= 0xffffn) return v.toString();
-  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
-};
+const isSnumDecimal = (v: bigint): boolean => v >= -(1n << 15n) && v <= 0xffffn;
+/** The kernel's number format: small values in decimal, others in hex (negatives as u64). */
+const fmtS = (v: bigint): string =>
+  isSnumDecimal(v) ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`;
 const fmtU = (v: bigint): string => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
 
-/** Bounds as the kernel prints them inside "(...)". */
+/** Bounds as the kernel prints them (log.c print_scalar_ranges): equal mins/maxes share one value. */
 function boundsStr(r: Reg): string[] {
+  const m: { name: string; val: bigint; omit: boolean }[] = [
+    { name: "smin", val: r.smin, omit: r.smin === S64_MIN },
+    { name: "smax", val: r.smax, omit: r.smax === S64_MAX },
+    { name: "umin", val: r.umin, omit: r.umin === 0n },
+    { name: "umax", val: r.umax, omit: r.umax === U64 },
+    { name: "smin32", val: r.s32min, omit: r.s32min === S32_MIN },
+    { name: "smax32", val: r.s32max, omit: r.s32max === S32_MAX },
+    { name: "umin32", val: r.u32min, omit: r.u32min === 0n },
+    { name: "umax32", val: r.u32max, omit: r.u32max === U32 },
+  ];
   const out: string[] = [];
-  const pairs: [string, bigint, boolean][] = [];
-  if (r.smin !== S64_MIN) pairs.push(["smin", r.smin, true]);
-  if (r.smax !== S64_MAX) pairs.push(["smax", r.smax, true]);
-  if (r.umin !== 0n) pairs.push(["umin", r.umin, false]);
-  if (r.umax !== U64) pairs.push(["umax", r.umax, false]);
-  if (r.s32min !== S32_MIN) pairs.push(["smin32", r.s32min, true]);
-  if (r.s32max !== S32_MAX) pairs.push(["smax32", r.s32max, true]);
-  if (r.u32min !== 0n) pairs.push(["umin32", r.u32min, false]);
-  if (r.u32max !== U32) pairs.push(["umax32", r.u32max, false]);
-  for (const [n, v, signed] of pairs) out.push(`${n}=${signed ? fmtNum(v) : fmtU(v)}`);
+  for (let i = 0; i < m.length; i++) {
+    const a = m[i]!;
+    if (a.omit) continue;
+    const negA = a.name[0] === "s" && a.val < 0n;
+    let text = `${a.name}=`;
+    for (let j = i + 2; j < m.length; j += 2) {
+      const b = m[j]!;
+      if (b.omit) continue;
+      const negB = b.name[0] === "s" && b.val < 0n;
+      if (negA !== negB || BigInt.asUintN(64, a.val) !== BigInt.asUintN(64, b.val)) continue;
+      text += `${b.name}=`;
+      b.omit = true;
+    }
+    out.push(text + (a.name[0] === "s" ? fmtS(a.val) : fmtU(a.val)));
+  }
   if (!tnumIsUnknown(r.varOff) && !isConst(r)) out.push(`var_off=${tnumStr(r.varOff)}`);
   return out;
 }
 
 export function regStr(r: Reg): string {
   if (r.type === "scalar") {
-    if (isConst(r)) return fmtNum(BigInt.asIntN(64, r.varOff.value));
+    if (isConst(r)) return fmtS(BigInt.asIntN(64, r.varOff.value));
     const parts = [...(r.id ? [`id=${r.id}`] : []), ...boundsStr(r)];
     return parts.length ? `scalar(${parts.join(",")})` : "scalar()";
   }
+  if (r.type === "stack" && isConst(r) && r.varOff.value === 0n) return `fp${r.off}`;
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);

@@ -1338,7 +1338,7 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
   }
   for (let b = lo; b < lo + size; b++) {
     const s2 = f.stack[Math.floor((-b - 1) / 8)];
-    if (!s2 || s2.kinds[7 - ((-b - 1) % 8)] !== "0") return undefined;
+    if (s2?.kinds[7 - ((-b - 1) % 8)] !== "0") return undefined;
   }
   return 0n;
 }
