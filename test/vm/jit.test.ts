@@ -186,6 +186,80 @@ describe("fast path = interpreter", () => {
   });
 });
 
+describe("fast path: tail calls and legacy packet loads", () => {
+  function tailChain(engine: VmEngine): { r0: bigint; insns: number } {
+    const memory = new Memory();
+    let target: ReturnType<typeof createVm> | undefined;
+    const helpers: VmHelper[] = [
+      { id: 12, name: "tail_call", fn: (c) => (target !== undefined && c.tailCall(target) ? 0 : -2) },
+    ];
+    // target: r0 = r1 + r6 (r6 survives the tail call), counts down r7 and tail-calls itself
+    const self: Instruction[] = [
+      insn(0x07, 6, 0, 0, 10),
+      insn(0x17, 7, 0, 0, 1),
+      insn(0x15, 7, 0, 1, 0), // if r7 == 0 skip the call
+      insn(0x85, 0, 0, 0, 12),
+      insn(0xbf, 0, 1),
+      insn(0x0f, 0, 6),
+      insn(0x95),
+    ];
+    target = createVm(self, { memory, helpers }, { engine });
+    const main = createVm(
+      [
+        insn(0xb7, 6, 0, 0, 1),
+        insn(0xb7, 7, 0, 0, 40),
+        insn(0x85, 0, 0, 0, 12),
+        insn(0xb7, 0, 0, 0, 99),
+        insn(0x95),
+      ],
+      { memory, helpers },
+      { engine },
+    );
+    const r = main.run({ args: [1000n] });
+    return { r0: r.r0, insns: r.insns };
+  }
+
+  it("a chain of tail calls stops at 33 the same way", () => {
+    const a = tailChain("interp");
+    // main's 3 insns, 32 target runs of 4 that tail-call again, then the 33rd run: its 34th
+    // tail call is refused and it goes on (7 insns); r6 = 1 + 33 * 10
+    expect(a).toEqual({ r0: 1000n + 331n, insns: 3 + 32 * 4 + 7 });
+    expect(tailChain("jit")).toEqual(a);
+  });
+
+  it("LD_ABS / LD_IND in and out of the packet", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0x20, 0x28, 0x30, 0x40, 0x48, 0x50),
+        fc.integer({ min: -8, max: 40 }),
+        fc.integer({ min: -4, max: 8 }),
+        (op, k, x) => {
+          const run = (engine: VmEngine): Outcome => {
+            const memory = new Memory();
+            const pkt = memory.addPacket(Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1));
+            const prog = [
+              insn(0xb7, 2, 0, 0, x),
+              insn(0xb7, 0, 0, 0, 5),
+              insn(op, 0, 2, 0, k),
+              insn(0x07, 0, 0, 0, 1),
+              insn(0x95),
+            ];
+            try {
+              const r = createVm(prog, { memory }, { engine }).run({ packet: pkt.region });
+              return { r0: r.r0, insns: r.insns, mem: "" };
+            } catch (e) {
+              if (!(e instanceof VmFault)) throw e;
+              return { fault: `${e.kind} @${e.insn}: ${e.detail}` };
+            }
+          };
+          expect(run("jit")).toEqual(run("interp"));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 // ---- random valid programs ----
 
 const reg = fc.integer({ min: 0, max: 5 });
