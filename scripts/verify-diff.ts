@@ -36,7 +36,7 @@ const rows = await diffFiles(
     if (g) recorded.push(g);
     return g;
   },
-  20000,
+  60000,
 );
 if (write) {
   writeFileSync(GOLDENS, `${JSON.stringify(recorded, null, 1)}\n`);

@@ -162,7 +162,8 @@ export function cloneState(s: VState): VState {
     frames: s.frames.map(cloneFrame),
     refs: s.refs.map((r) => ({ ...r })),
     ...(s.parent ? { parent: s.parent } : {}),
-    trace: [...s.trace],
+    // only the tail of the why-trace is kept: copying whole paths would be quadratic
+    trace: s.trace.length > 48 ? s.trace.slice(-32) : [...s.trace],
   };
 }
 

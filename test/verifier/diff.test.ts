@@ -40,7 +40,7 @@ describe("offline verifier vs the kernel on every fixture", async () => {
     const rows = await diffFiles(
       files,
       (file, program, live) => (why ? byKey.get(`${file}\0${program}`) : goldenOf(file, program, live())),
-      5000,
+      30000,
     );
     const f = figures(rows);
     console.log(JSON.stringify({ source: why ? "goldens" : "live kernel", ...f }));
