@@ -52,9 +52,11 @@ for (const r of rows) {
         ? r.ours.verdict === "accept"
           ? "FALSE-ACCEPT"
           : "FALSE-REJECT"
-        : r.ours.verdict === "accept" || r.ours.message === k.message
+        : r.ours.verdict === "accept" || (r.ours.message === k.message && r.ours.insn === k.insn)
           ? "same"
-          : "other-message";
+          : r.ours.message === k.message
+            ? "other-insn"
+            : "other-message";
   console.log(
     `${tag.padEnd(13)} ${r.file}:${r.program} ours=${r.ours.verdict}/${r.ours.processedInsns} kernel=${k.verdict}/${k.processedInsns ?? "?"}`,
   );

@@ -542,6 +542,15 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   };
 }
 
+/** Verify every program of an object (or only `program`), in the object's order. */
+export function verify(
+  obj: ObjectSpec,
+  opts: VerifyOptions & { readonly program?: string } = {},
+): VerifyResult[] {
+  const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
+  return progs.map((p) => verifyProgram(obj, p, opts));
+}
+
 function preChecks(code: readonly (Instruction | undefined)[]): void {
   for (let t = 0; t < code.length; t++) {
     const i = code[t];
