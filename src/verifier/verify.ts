@@ -31,6 +31,7 @@ import {
   constBounds,
   copyBounds,
   isConst,
+  markUnbounded,
   neg,
   S64_MIN,
   signExtend,
@@ -876,21 +877,32 @@ function step(
     const ra = curFrame(other).regs[i.dst]!;
     const rb = x ? curFrame(other).regs[i.src]! : { ...b };
     refine(ra, rb, cop, is32, false);
-    if (!boundsEmpty(ra) && !boundsEmpty(rb)) {
-      syncLinked(other, i.dst);
-      if (x) syncLinked(other, i.src);
-      other.trace.push(`${t}: ${cond} taken`);
-      push(other, target, t);
-    }
+    unboundIfEmpty(ra);
+    unboundIfEmpty(rb);
+    syncLinked(other, i.dst);
+    if (x) syncLinked(other, i.src);
+    other.trace.push(`${t}: ${cond} taken`);
+    push(other, target, t);
   }
   const ra = regs()[i.dst]!;
   const rb = x ? regs()[i.src]! : { ...b };
   refine(ra, rb, cop, is32, true);
-  if (boundsEmpty(ra) || boundsEmpty(rb)) return -1;
+  unboundIfEmpty(ra);
+  unboundIfEmpty(rb);
   syncLinked(st, i.dst);
   if (x) syncLinked(st, i.src);
   st.trace.push(`${t}: ${cond} not taken`);
   return t + 1;
+}
+
+/**
+ * A refinement that contradicts itself means the branch cannot happen, but the 6.18 kernel does
+ * not prune it: reg_bounds_sanity_check marks the register's bounds unbounded and goes on (so
+ * must we, or we would accept what the kernel rejects on that path).
+ */
+function unboundIfEmpty(r: Reg): void {
+  if (!boundsEmpty(r)) return;
+  markUnbounded(r);
 }
 
 const p_or_null = (r: Reg): boolean => r.maybeNull;
