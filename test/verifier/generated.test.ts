@@ -42,7 +42,7 @@ describe("generated programs: offline verifier vs the live kernel", () => {
             if (ours.error?.message === k.message) stats.sameMessage++;
           }
         }),
-        { numRuns: 300, seed: 6 },
+        { numRuns: 2000, seed: 6 },
       );
       console.log(JSON.stringify({ generated: stats }));
       expect(bad).toEqual([]);
