@@ -1,9 +1,10 @@
 /**
  * The fast path: a program's Code translated to one JavaScript function (`new Function`), a
  * straight-line translation per basic block inside a `switch` on the block's first slot in a
- * loop (so jumps are `pc = T; continue`). Registers stay the interpreter's two Int32Array halves
- * and 64-bit arithmetic goes through the same int64.ts functions, so no BigInt in the hot path
- * and no second copy of the corner cases. Memory accesses inline the interpreter's region check
+ * loop (so jumps are `pc = T; continue`). Registers are int32 locals (low and high halves),
+ * written back to the interpreter's Int32Arrays when control leaves the function; 64-bit
+ * multiply, divide, shifts and byte swaps go through the same int64.ts functions on those
+ * arrays, so no BigInt in the hot path and no second copy of the corner cases. Memory accesses inline the interpreter's region check
  * and fall back to the same loadInto/storeHalves (which fault the same way).
  *
  * Only the instructions with local effects are compiled: ALU, jumps, ld_imm64, loads, stores and
@@ -141,7 +142,21 @@ function leaders(code: Code, entries: readonly number[]): boolean[] {
   return lead;
 }
 
-/** JS source of one compiled, non-jump instruction at `pc`. */
+/** Registers live in locals l0..l10 / h0..h10 (int32 halves) inside the compiled function. */
+const NREGS = 11;
+const ALL = Array.from({ length: NREGS }, (_, i) => i);
+/** Write registers back to the machine's L/H (before leaving, or a call that reads them). */
+const spill = (regs: readonly number[]): string => regs.map((r) => `L[${r}]=l${r};H[${r}]=h${r};`).join("");
+/** Read registers from L/H (after a call that wrote them). */
+const reload = (regs: readonly number[]): string => regs.map((r) => `l${r}=L[${r}];h${r}=H[${r}];`).join("");
+const SPILL_ALL = spill(ALL);
+
+/** A call of an int64.ts function on register d: d goes through L/H, the operand by value. */
+function viaArrays(d: number, call: string): string {
+  return `${spill([d])}${call}${reload([d])}`;
+}
+
+/** JS source of one compiled, non-jump instruction at `pc`. Every local stays an int32. */
 function emitInsn(code: Code, pc: number): string {
   const op = code.op[pc];
   const d = code.dst[pc];
@@ -149,31 +164,31 @@ function emitInsn(code: Code, pc: number): string {
   const off = code.off[pc];
   const b = code.imm[pc];
   const bh = b >> 31;
-  const D = `L[${d}]`;
-  const DH = `H[${d}]`;
+  const D = `l${d}`;
+  const DH = `h${d}`;
   // the operand: a register's halves or the sign-extended immediate
   const isReg = (op & 8) !== 0;
-  const SL = isReg ? `L[${s}]` : `(${b})`;
-  const SH = isReg ? `H[${s}]` : `(${bh})`;
-  const U = isReg ? `(L[${s}]>>>0)` : `${b >>> 0}`;
+  const SL = isReg ? `l${s}` : `(${b})`;
+  const SH = isReg ? `h${s}` : `(${bh})`;
+  const U = isReg ? `(l${s}>>>0)` : `${b >>> 0}`;
   switch (op) {
     case 0x18:
       return `${D}=${b};${DH}=${code.imm[pc + 1]};`;
     case 0x07:
     case 0x0f:
-      return `{const s=(${D}>>>0)+${U};const bh=${SH};${D}=s;${DH}=${DH}+bh+(s>4294967295?1:0);}`;
+      return `{const s=(${D}>>>0)+${U};const bh=${SH};${D}=s|0;${DH}=(${DH}+bh+(s>4294967295?1:0))|0;}`;
     case 0x17:
     case 0x1f:
-      return `{const s=(${D}>>>0)-${U};const bh=${SH};${D}=s;${DH}=${DH}-bh-(s<0?1:0);}`;
+      return `{const s=(${D}>>>0)-${U};const bh=${SH};${D}=s|0;${DH}=(${DH}-bh-(s<0?1:0))|0;}`;
     case 0x27:
     case 0x2f:
-      return `mul64(L,H,${d},${SL},${SH});`;
+      return viaArrays(d, `mul64(L,H,${d},${SL},${SH});`);
     case 0x37:
     case 0x3f:
-      return `${off === 1 ? "sdiv64" : "udiv64"}(L,H,${d},${SL},${SH});`;
+      return viaArrays(d, `${off === 1 ? "sdiv64" : "udiv64"}(L,H,${d},${SL},${SH});`);
     case 0x97:
     case 0x9f:
-      return `${off === 1 ? "smod64" : "umod64"}(L,H,${d},${SL},${SH});`;
+      return viaArrays(d, `${off === 1 ? "smod64" : "umod64"}(L,H,${d},${SL},${SH});`);
     case 0x47:
     case 0x4f:
       return `${D}|=${SL};${DH}|=${SH};`;
@@ -185,41 +200,41 @@ function emitInsn(code: Code, pc: number): string {
       return `${D}^=${SL};${DH}^=${SH};`;
     case 0x67:
     case 0x6f:
-      return `lsh64(L,H,${d},${SL});`;
+      return viaArrays(d, `lsh64(L,H,${d},${SL});`);
     case 0x77:
     case 0x7f:
-      return `rsh64(L,H,${d},${SL});`;
+      return viaArrays(d, `rsh64(L,H,${d},${SL});`);
     case 0xc7:
     case 0xcf:
-      return `arsh64(L,H,${d},${SL});`;
+      return viaArrays(d, `arsh64(L,H,${d},${SL});`);
     case 0x87:
-      return `{const lo=${D};${D}=-lo;${DH}=~${DH}+(lo===0?1:0);}`;
+      return `{const lo=${D};${D}=(-lo)|0;${DH}=(~${DH}+(lo===0?1:0))|0;}`;
     case 0xb7:
       return `${D}=${b};${DH}=${bh};`;
     case 0xbf:
       if (off === 8 || off === 16 || off === 32) {
-        const x = off === 8 ? `(L[${s}]<<24)>>24` : off === 16 ? `(L[${s}]<<16)>>16` : `L[${s}]`;
+        const x = off === 8 ? `(l${s}<<24)>>24` : off === 16 ? `(l${s}<<16)>>16` : `l${s}`;
         return `{const x=${x};${D}=x;${DH}=x>>31;}`;
       }
-      return `${D}=L[${s}];${DH}=H[${s}];`;
+      return `${D}=l${s};${DH}=h${s};`;
     case 0xd7:
-      return `bswap(L,H,${d},${b});`;
+      return viaArrays(d, `bswap(L,H,${d},${b});`);
     // ALU32
     case 0x04:
     case 0x0c:
-      return `${D}=${D}+${SL};${DH}=0;`;
+      return `${D}=(${D}+${SL})|0;${DH}=0;`;
     case 0x14:
     case 0x1c:
-      return `${D}=${D}-${SL};${DH}=0;`;
+      return `${D}=(${D}-${SL})|0;${DH}=0;`;
     case 0x24:
     case 0x2c:
       return `${D}=Math.imul(${D},${SL});${DH}=0;`;
     case 0x34:
     case 0x3c:
-      return `div32(L,H,${d},${SL},${off === 1});`;
+      return viaArrays(d, `div32(L,H,${d},${SL},${off === 1});`);
     case 0x94:
     case 0x9c:
-      return `mod32(L,H,${d},${SL},${off === 1});`;
+      return viaArrays(d, `mod32(L,H,${d},${SL},${off === 1});`);
     case 0x44:
     case 0x4c:
       return `${D}|=${SL};${DH}=0;`;
@@ -234,34 +249,33 @@ function emitInsn(code: Code, pc: number): string {
       return `${D}<<=${SL};${DH}=0;`;
     case 0x74:
     case 0x7c:
-      return `${D}=${D}>>>${SL};${DH}=0;`;
+      return `${D}=(${D}>>>${SL})|0;${DH}=0;`;
     case 0xc4:
     case 0xcc:
       return `${D}>>=${SL};${DH}=0;`;
     case 0x84:
-      return `${D}=-${D};${DH}=0;`;
+      return `${D}=(-${D})|0;${DH}=0;`;
     case 0xb4:
       return `${D}=${b};${DH}=0;`;
     case 0xbc: {
-      const x = off === 8 ? `(L[${s}]<<24)>>24` : off === 16 ? `(L[${s}]<<16)>>16` : `L[${s}]`;
+      const x = off === 8 ? `(l${s}<<24)>>24` : off === 16 ? `(l${s}<<16)>>16` : `l${s}`;
       return `${D}=${x};${DH}=0;`;
     }
     case 0xd4:
-      return `truncate(L,H,${d},${b});`;
+      return viaArrays(d, `truncate(L,H,${d},${b});`);
     case 0xdc:
-      return `bswap(L,H,${d},${b});`;
+      return viaArrays(d, `bswap(L,H,${d},${b});`);
   }
   return emitMemory(code, pc);
 }
 
 /** The address (hi, lo) of register r + off, as the interpreter computes it. */
 function address(r: number, off: number): string {
-  const hi = off > 0 ? `a>4294967295?H[${r}]+1:H[${r}]` : off < 0 ? `a<0?H[${r}]-1:H[${r}]` : `H[${r}]`;
-  return `const a=(L[${r}]>>>0)+(${off});const hi=${hi};const lo=a>>>0;`;
+  const hi = off > 0 ? `a>4294967295?h${r}+1:h${r}` : off < 0 ? `a<0?h${r}-1:h${r}` : `h${r}`;
+  return `const a=(l${r}>>>0)+(${off});const hi=${hi};const lo=a>>>0;`;
 }
 
 const GET: Record<number, string> = { 1: "getUint8(lo)", 2: "getUint16(lo,true)", 4: "getInt32(lo,true)" };
-const SET: Record<number, string> = { 1: "setUint8", 2: "setUint16", 4: "setInt32" };
 const SIZE: Record<number, number> = { 0: 4, 8: 2, 16: 1, 24: 8 };
 
 function emitMemory(code: Code, pc: number): string {
@@ -274,23 +288,25 @@ function emitMemory(code: Code, pc: number): string {
   const cls = op & 7;
   const at = `p=${pc};`;
   if (cls === 1) {
-    if (op >= 0x80) return `${at}{${address(s, off)}loadInto(mem,hi,lo,${size},true,L,H,${d});}`;
+    const slow = `loadInto(mem,hi,lo,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
+    if (op >= 0x80) return `${at}{${address(s, off)}${slow}}`;
     const fast =
       size === 8
-        ? `L[${d}]=g.view.getInt32(lo,true);H[${d}]=g.view.getInt32(lo+4,true);`
-        : `L[${d}]=g.view.${GET[size]};H[${d}]=0;`;
+        ? `l${d}=g.view.getInt32(lo,true);h${d}=g.view.getInt32(lo+4,true);`
+        : `l${d}=g.view.${GET[size]};h${d}=0;`;
     return (
       `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null)loadInto(mem,hi,lo,${size},false,L,H,${d});` +
+      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null){${slow}}` +
       `else{${fast}}}`
     );
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
-    return `${at}atomic(mem,L,H,${size},${d},${s},${off},${b});`;
+    // atomics read and write registers (src, r0) through the arrays
+    return `${at}${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${reload(ALL)}`;
   }
   // ST (imm) or STX (register)
-  const vlo = cls === 2 ? `(${b})` : `L[${s}]`;
-  const vhi = cls === 2 ? `(${b >> 31})` : `H[${s}]`;
+  const vlo = cls === 2 ? `(${b})` : `l${s}`;
+  const vhi = cls === 2 ? `(${b >> 31})` : `h${s}`;
   const fast =
     size === 8
       ? `g.view.setInt32(lo,${vlo},true);g.view.setInt32(lo+4,${vhi},true);`
@@ -298,7 +314,7 @@ function emitMemory(code: Code, pc: number): string {
         ? `g.view.setUint8(lo,${vlo}&255);`
         : size === 2
           ? `g.view.setUint16(lo,${vlo}&65535,true);`
-          : `g.view.${SET[4]}(lo,${vlo},true);`;
+          : `g.view.setInt32(lo,${vlo},true);`;
   return (
     `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
     `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null||!g.writable)storeHalves(mem,hi,lo,${size},${vlo},${vhi});` +
@@ -314,11 +330,11 @@ function condition(code: Code, pc: number): string | undefined {
   const s = code.src[pc];
   const b = code.imm[pc];
   const isReg = (op & 8) !== 0;
-  const dl = `L[${d}]`;
-  const sl = isReg ? `L[${s}]` : `(${b})`;
+  const dl = `l${d}`;
+  const sl = isReg ? `l${s}` : `(${b})`;
   if ((op & 7) === 6) {
-    const du = `(L[${d}]>>>0)`;
-    const su = isReg ? `(L[${s}]>>>0)` : `${b >>> 0}`;
+    const du = `(l${d}>>>0)`;
+    const su = isReg ? `(l${s}>>>0)` : `${b >>> 0}`;
     switch (op & 0xf0) {
       case 0x10:
         return `${dl}===${sl}`;
@@ -345,8 +361,8 @@ function condition(code: Code, pc: number): string | undefined {
     }
     throw new Error(`jit: no condition for 0x${op.toString(16)}`);
   }
-  const dh = `H[${d}]`;
-  const sh = isReg ? `H[${s}]` : `(${b >> 31})`;
+  const dh = `h${d}`;
+  const sh = isReg ? `h${s}` : `(${b >> 31})`;
   switch (op & 0xf0) {
     case 0x10:
       return `${dl}===${sl}&&${dh}===${sh}`;
@@ -374,11 +390,17 @@ function condition(code: Code, pc: number): string | undefined {
   throw new Error(`jit: no condition for 0x${op.toString(16)}`);
 }
 
+/** Translated only when its registers are r0..r10 (anything else is the interpreter's to fault on). */
+function translatable(code: Code, pc: number): boolean {
+  return compiled(code.op[pc]) && code.dst[pc] < NREGS && code.src[pc] < NREGS;
+}
+
 /** The JS source of the whole program's function body. */
 export function jitSource(code: Code, entries: readonly number[]): string {
   const lead = leaders(code, entries);
   const n = code.n;
   const out: string[] = [];
+  const leave = (at: string): string => `S[0]=left;${SPILL_ALL}return ${at};`;
   for (let start = 0; start < n; start++) {
     if (!lead[start]) continue;
     // one block: compiled slots until a jump, a leader or a slot the interpreter executes
@@ -388,13 +410,13 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     let tail = "";
     for (;;) {
       if (pc >= n) {
-        tail = `S[0]=left;return ${pc};`;
+        tail = leave(String(pc));
         break;
       }
       if (pc !== start && lead[pc]) break; // falls through into the next case
       const op = code.op[pc];
-      if (!compiled(op)) {
-        tail = `S[0]=left;return ${pc};`;
+      if (!translatable(code, pc)) {
+        tail = leave(String(pc));
         break;
       }
       count++;
@@ -415,14 +437,15 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       pc += op === 0x18 ? 2 : 1;
     }
     out.push(
-      `case ${start}:if(left<${count}){S[0]=left;return ${start};}left-=${count};${body.join("")}${tail}`,
+      `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`,
     );
   }
+  const locals = ALL.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",");
   return (
     "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic}=R;" +
-    "return function jit(pc,left,L,H){let p=pc;try{for(;;){switch(pc){" +
+    `return function jit(pc,left,L,H){let p=pc;let ${locals};try{for(;;){switch(pc){` +
     out.join("\n") +
-    "\ndefault:S[0]=left;return pc;}}}catch(e){S[0]=left;S[1]=p;throw e;}};"
+    `\ndefault:${leave("pc")}}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}};`
   );
 }
 

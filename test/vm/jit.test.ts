@@ -260,6 +260,73 @@ describe("fast path: tail calls and legacy packet loads", () => {
   });
 });
 
+describe("fast path: every ALU result under every comparison", () => {
+  // One ALU operation on r1 (from random or boundary 64-bit values), then each of the 22
+  // conditional jumps (JMP and JMP32, imm and register forms) against a boundary value sets a
+  // bit of r0 when not taken: any register value the fast path keeps in a wrong representation
+  // (not wrapped to int32) shows up in some comparison.
+  const boundary = fc.constantFrom(0, 1, -1, 0x7fffffff, -0x80000000, 0xffff, 5, -5);
+  const wide = fc.oneof(
+    fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    fc.constantFrom(
+      0n,
+      1n,
+      0x7fffffffn,
+      0x80000000n,
+      0xffffffffn,
+      0x100000000n,
+      0x7fffffffffffffffn,
+      1n << 63n,
+      (1n << 64n) - 1n,
+    ),
+  );
+  const CODES = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0];
+  it("same bits in both engines", () => {
+    fc.assert(
+      fc.property(
+        wide,
+        wide,
+        fc.constantFrom(0x04, 0x07),
+        fc.constantFrom(0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0),
+        fc.boolean(),
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        fc.boolean(),
+        boundary,
+        (a, b, cls, code, x, k, signed, c) => {
+          let alu: Instruction;
+          if (code === 0x80) alu = insn(cls | code, 1);
+          else if (code === 0xd0)
+            alu = insn(cls === 0x04 ? 0xdc : 0xd7, 1, 0, 0, [16, 32, 64][k & (3 % 3)] ?? 64);
+          else {
+            const off = (code === 0x30 || code === 0x90) && signed ? 1 : 0;
+            alu = x ? insn(cls | code | 0x08, 1, 2, off) : insn(cls | code, 1, 0, off, k);
+          }
+          const prog: Instruction[] = [
+            ldImm64(1, a),
+            ldImm64(2, b),
+            insn(0xb7, 3, 0, 0, c),
+            alu,
+            insn(0xb7, 0, 0, 0, 0),
+          ];
+          let bit = 0;
+          for (const cl of [0x05, 0x06]) {
+            for (const jc of CODES) {
+              for (const reg of [false, true]) {
+                const j = reg ? insn(cl | jc | 0x08, 1, 3, 1) : insn(cl | jc, 1, 0, 1, c);
+                prog.push(j, insn(0x47, 0, 0, 0, 1 << (bit % 31)));
+                bit++;
+              }
+            }
+          }
+          prog.push(insn(0x7b, 10, 1, -8), insn(0x79, 4, 10, -8), insn(0xaf, 0, 4), insn(0x95));
+          expect(outcome(prog, "jit", true, 10_000)).toEqual(outcome(prog, "interp", true, 10_000));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 // ---- random valid programs ----
 
 const reg = fc.integer({ min: 0, max: 5 });
