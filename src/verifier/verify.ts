@@ -132,6 +132,7 @@ interface Env extends MemEnv {
   curStates: number;
   log: string[];
   stackDepth: Map<number, number>;
+  lastLinfo?: ProgramSpec["lineInfo"][number];
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -637,7 +638,15 @@ function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
   const level = env.opts.logLevel ?? 1;
   if (level === 0) return;
   const li = env.prog.lineInfo.find((x) => x.insn === t);
-  if (li) env.log.push(`; ${li.text.trim()} @ ${li.file.split("/").pop()}:${li.line}`);
+  // verbose_linfo: a source line is printed once, when a different one starts
+  if (
+    li &&
+    li !== env.lastLinfo &&
+    (!env.lastLinfo || li.line !== env.lastLinfo.line || li.text !== env.lastLinfo.text)
+  ) {
+    env.log.push(`; ${li.text.trim()} @ ${li.file.split("/").pop()}:${li.line}`);
+    env.lastLinfo = li;
+  }
   env.log.push(`${t}: ${kernelInsnText(i, i.opcode === 0x18 ? imm64(i) : undefined)}`);
   void st;
 }
@@ -827,7 +836,7 @@ function step(
   const a = checkRead(st, t, i.dst);
   const b = x ? checkRead(st, t, i.src) : constScalar(is32 ? BigInt(i.imm >>> 0) : BigInt(i.imm));
   const target = t + i.off + 1;
-  const cond = `${i.dst}:${regStr(a)} ${cop} ${x ? regStr(b) : i.imm}`;
+  const cond = `r${i.dst}=${regStr(a)} ${cop} ${x ? `r${i.src}=${regStr(b)}` : i.imm}`;
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
     const pa = isPointer(a);
