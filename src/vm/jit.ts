@@ -156,6 +156,24 @@ function viaArrays(d: number, call: string): string {
   return `${spill([d])}${call}${reload([d])}`;
 }
 
+/** A 64-bit shift by a known count (int64.ts's lsh64/rsh64/arsh64, specialised). */
+function shiftByConstant(op: number, d: number, n: number): string {
+  const l = `l${d}`;
+  const h = `h${d}`;
+  if (n === 0) return "";
+  if (op === 0x67) {
+    return n < 32 ? `${h}=(${h}<<${n})|(${l}>>>${32 - n});${l}=${l}<<${n};` : `${h}=${l}<<${n - 32};${l}=0;`;
+  }
+  if (op === 0x77) {
+    return n < 32
+      ? `${l}=(${l}>>>${n})|(${h}<<${32 - n});${h}=(${h}>>>${n})|0;`
+      : `${l}=(${h}>>>${n - 32})|0;${h}=0;`;
+  }
+  return n < 32
+    ? `${l}=(${l}>>>${n})|(${h}<<${32 - n});${h}=${h}>>${n};`
+    : `${l}=${h}>>${n - 32};${h}=${h}>>31;`;
+}
+
 /** JS source of one compiled, non-jump instruction at `pc`. Every local stays an int32. */
 function emitInsn(code: Code, pc: number): string {
   const op = code.op[pc];
@@ -199,12 +217,13 @@ function emitInsn(code: Code, pc: number): string {
     case 0xaf:
       return `${D}^=${SL};${DH}^=${SH};`;
     case 0x67:
+    case 0x77:
+    case 0xc7:
+      return shiftByConstant(op, d, b & 63);
     case 0x6f:
       return viaArrays(d, `lsh64(L,H,${d},${SL});`);
-    case 0x77:
     case 0x7f:
       return viaArrays(d, `rsh64(L,H,${d},${SL});`);
-    case 0xc7:
     case 0xcf:
       return viaArrays(d, `arsh64(L,H,${d},${SL});`);
     case 0x87:

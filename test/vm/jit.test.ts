@@ -296,7 +296,7 @@ describe("fast path: every ALU result under every comparison", () => {
           let alu: Instruction;
           if (code === 0x80) alu = insn(cls | code, 1);
           else if (code === 0xd0)
-            alu = insn(cls === 0x04 ? 0xdc : 0xd7, 1, 0, 0, [16, 32, 64][k & (3 % 3)] ?? 64);
+            alu = insn(cls === 0x04 ? 0xdc : 0xd7, 1, 0, 0, [16, 32, 64][Math.abs(k) % 3] ?? 64);
           else {
             const off = (code === 0x30 || code === 0x90) && signed ? 1 : 0;
             alu = x ? insn(cls | code | 0x08, 1, 2, off) : insn(cls | code, 1, 0, off, k);
