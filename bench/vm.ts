@@ -17,7 +17,7 @@ import { createMap, loadProgram, testRun } from "../src/loader/bpf.js";
 import { MapType, ProgType } from "../src/loader/consts.js";
 import type { VmHelper } from "../src/vm/env.js";
 import { createVm, type VmEngine } from "../src/vm/interpreter.js";
-import { Memory } from "../src/vm/memory.js";
+import { checkAccess, Memory } from "../src/vm/memory.js";
 import { median, type Row, type Section } from "./lib.js";
 
 const PARSER_OBJ = "test/fixtures/obj/xdp_parse.el.v3.o";
@@ -107,7 +107,9 @@ function vmSetup(insns: readonly Instruction[], packet: Uint8Array, engine: VmEn
       id: 1,
       name: "map_lookup_elem",
       fn: (c) => {
-        const key = Number(c.memory.load(c.arg(2), 4));
+        // the key pointer by halves, through the interpreter's own region check: no BigInt
+        const lo = c.argLo(2);
+        const key = checkAccess(c.memory, c.argHi(2) | 0, lo, 4, false).view.getUint32(lo, true);
         return key < 256 ? base + key * 8 : 0;
       },
     },

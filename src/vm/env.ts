@@ -18,6 +18,8 @@ export interface VmHelperCall {
   arg(n: 1 | 2 | 3 | 4 | 5): bigint;
   /** Low 32 bits of argument register r1..r5 (unsigned), without building a BigInt. */
   argLo(n: 1 | 2 | 3 | 4 | 5): number;
+  /** High 32 bits of argument register r1..r5 (unsigned): with argLo, a pointer without BigInt. */
+  argHi(n: 1 | 2 | 3 | 4 | 5): number;
   /**
    * End the whole run now with this r0 (what the conformance suite's "unwind" helper does).
    * The helper's own return value is then ignored.

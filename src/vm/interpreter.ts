@@ -186,6 +186,9 @@ class Machine implements VmHelperCall {
   argLo(n: 1 | 2 | 3 | 4 | 5): number {
     return this.L[n] >>> 0;
   }
+  argHi(n: 1 | 2 | 3 | 4 | 5): number {
+    return this.H[n] >>> 0;
+  }
   stop(r0: bigint): void {
     const v = BigInt.asUintN(64, r0);
     this.stopped = new Stop(Number(BigInt.asIntN(32, v)), Number(BigInt.asIntN(32, v >> 32n)));

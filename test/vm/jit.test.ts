@@ -327,6 +327,30 @@ describe("fast path: every ALU result under every comparison", () => {
   });
 });
 
+describe("VmHelperCall.argHi / argLo", () => {
+  it("are the halves of arg()", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.constantFrom<VmEngine>("interp", "jit"),
+        (v, engine) => {
+          let seen: [bigint, number, number] | undefined;
+          const helpers: VmHelper[] = [
+            { id: 1, name: "h", fn: (c) => ((seen = [c.arg(3), c.argHi(3), c.argLo(3)]), 0) },
+          ];
+          createVm(
+            [ldImm64(3, v), insn(0x85, 0, 0, 0, 1), insn(0x95)],
+            { memory: new Memory(), helpers },
+            { engine },
+          ).run();
+          expect(seen).toEqual([v, Number(v >> 32n), Number(v & 0xffffffffn)]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 // ---- random valid programs ----
 
 const reg = fc.integer({ min: 0, max: 5 });
