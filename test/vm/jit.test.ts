@@ -336,7 +336,14 @@ describe("VmHelperCall.argHi / argLo", () => {
         (v, engine) => {
           let seen: [bigint, number, number] | undefined;
           const helpers: VmHelper[] = [
-            { id: 1, name: "h", fn: (c) => ((seen = [c.arg(3), c.argHi(3), c.argLo(3)]), 0) },
+            {
+              id: 1,
+              name: "h",
+              fn: (c) => {
+                seen = [c.arg(3), c.argHi(3), c.argLo(3)];
+                return 0;
+              },
+            },
           ];
           createVm(
             [ldImm64(3, v), insn(0x85, 0, 0, 0, 1), insn(0x95)],
