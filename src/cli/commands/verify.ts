@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.js";
 import { type FileReport, programReport, toJson, toSarif, toText } from "../../verifier/report.js";
 import { verifyProgram } from "../../verifier/verify.js";
 import { type CliIo, ExitCode } from "../io.js";
+import { runVerifyKernel, withPermissionHint } from "./load.js";
 
 export interface VerifyCliOptions {
   readonly program?: string;
@@ -16,9 +17,26 @@ export interface VerifyCliOptions {
   readonly logLevel?: string;
   readonly btf?: string;
   readonly unprivileged?: boolean;
+  readonly kernel?: boolean;
 }
 
 export async function runVerify(files: readonly string[], opts: VerifyCliOptions, io: CliIo): Promise<void> {
+  if (opts.kernel) {
+    // The running kernel's verdict, through the loader (root): same JSON shape as offline.
+    await withPermissionHint(() =>
+      runVerifyKernel(
+        files,
+        {
+          program: opts.program === undefined ? undefined : [opts.program],
+          format: opts.format,
+          logLevel: opts.logLevel,
+          btf: opts.btf,
+        },
+        io,
+      ),
+    );
+    return;
+  }
   const format = opts.format ?? "text";
   if (!["text", "json", "sarif"].includes(format)) {
     throw new UsageError("E_USAGE", `unknown --format '${format}' (expected text, json or sarif)`);
@@ -73,6 +91,7 @@ export function registerVerify(program: Command, io: CliIo): void {
     .option("--format <format>", "text, json or sarif", "text")
     .option("--log-level <n>", "0, 1 (kernel log of the failing path) or 2 (every instruction)", "0")
     .option("--btf <file>", "kernel BTF (not used yet)")
+    .option("--kernel", "ask the running kernel instead (loads each program on its own; root)")
     .option("--unprivileged", "judge as an unprivileged loader (not implemented yet)")
     .action(async (files: string[], opts: VerifyCliOptions) => {
       await runVerify(files, opts, io);
