@@ -17,4 +17,5 @@ export * from "./isa/disasm.js";
 export * from "./isa/format-asm.js";
 export * from "./isa/index.js";
 export * as loader from "./loader/index.js";
+export * from "./verifier/index.js";
 export * from "./vm/index.js";
