@@ -12,6 +12,11 @@ export interface Golden {
   readonly program: string;
   readonly verdict: "accept" | "reject";
   readonly message?: string;
+  /**
+   * Every error line the kernel printed after the failing instruction (newline-joined), when the
+   * oracle kept them: some errors take two lines, and we print both.
+   */
+  readonly messageBlock?: string;
   readonly insn?: number;
   readonly processedInsns?: number;
   /** The oracle could not judge (map needing BTF, tracing without btf_id, callbacks without func_info). */
@@ -122,7 +127,7 @@ export function figures(rows: readonly DiffRow[]): DiffFigures {
     if (r.ours.verdict === "reject" && r.kernel.verdict === "reject") {
       f.rejectsBoth++;
       if (r.ours.insn === r.kernel.insn) f.sameInsn++;
-      if (r.ours.message === r.kernel.message) f.sameMessage++;
+      if (sameMessage(r.ours.message, r.kernel)) f.sameMessage++;
     }
     if (r.ours.verdict === r.kernel.verdict && r.kernel.processedInsns !== undefined) {
       if (r.ours.processedInsns === r.kernel.processedInsns) f.processedExact++;
@@ -131,4 +136,16 @@ export function figures(rows: readonly DiffRow[]): DiffFigures {
     }
   }
   return f;
+}
+
+/**
+ * Our message says what the kernel said: its last error line, or its whole error block, or a
+ * run of the block's lines ending with the last one (the kernel sometimes prints lines of its
+ * state before the error that we do not).
+ */
+export function sameMessage(ours: string | undefined, kernel: Golden): boolean {
+  if (ours === undefined) return false;
+  if (ours === kernel.message) return true;
+  if (kernel.messageBlock === undefined) return false;
+  return kernel.messageBlock === ours || kernel.messageBlock.endsWith(`\n${ours}`);
 }

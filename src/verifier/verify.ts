@@ -1007,8 +1007,13 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
 
 // --------------------------------------------------------------------------------- calls
 
+/** The global (STB_GLOBAL) subprogram starting at slot `target`, if it is one. */
+function globalSubprog(env: Env, target: number): string | undefined {
+  return env.prog.subprogs.find((s) => s.global && s.slot === target)?.name;
+}
+
 function pseudoCall(
-  _env: Env,
+  env: Env,
   st: VState,
   t: number,
   i: Instruction,
@@ -1016,12 +1021,24 @@ function pseudoCall(
 ): number {
   void push;
   if (st.frames.length >= MAX_CALL_FRAMES) {
-    throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+    throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep`);
   }
   const target = t + i.imm + 1;
   const caller = curFrame(st);
   const callee = newFrame(st.frames.length, t, target);
-  for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
+  const global = globalSubprog(env, target);
+  if (global !== undefined) {
+    // The kernel verifies a global function once, on its own, from its BTF prototype: scalar
+    // arguments are unknown there, pointer arguments become maybe-NULL memory of the pointee's
+    // size. We verify it inline but with what the callee may assume: unknown scalars, and no
+    // pointer arguments (their BTF typing is not modelled).
+    for (let r = 1; r <= 5; r++) {
+      const a = caller.regs[r]!;
+      if (a.type !== "scalar" && a.type !== "not_init")
+        throw notModelled(t, `a pointer argument (R${r}) to global function ${global}()`);
+      callee.regs[r] = a.type === "scalar" ? unknownScalar() : notInit();
+    }
+  } else for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
   st.frames.push(callee);
   st.trace.push(`${t}: call subprog at ${target}`);
   return target;
@@ -1043,13 +1060,21 @@ function exitInsn(env: Env, st: VState, t: number): number {
         throw new VerifyAbort(t, invalidScalar("At callback return", r0, lo, hi));
       }
     }
+    const global = !f.isCallback && globalSubprog(env, f.subprog) !== undefined;
+    if (global && r0.type !== "scalar") {
+      throw new VerifyAbort(
+        t,
+        `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`,
+      );
+    }
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-    caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
+    // a global function's result is only known to be a scalar (it was verified on its own)
+    caller.regs[0] = f.isCallback || global ? unknownScalar() : { ...r0 };
     return f.callsite + 1;
   }
   // main program exit
@@ -1277,7 +1302,7 @@ function helperCall(
   if (callback >= 0) {
     if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
     if (st.frames.length >= MAX_CALL_FRAMES)
-      throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+      throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep`);
     const cb = cloneState(st);
     const caller = curFrame(cb);
     const callee = newFrame(cb.frames.length, t, callback);
