@@ -45,7 +45,7 @@ import { loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js"
 export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array) => number;
 
 /** Out-values of a JitFn (one machine runs compiled code at a time: JS is single-threaded). */
-export const JIT_STATE = new Float64Array(2);
+export const JIT_STATE = new Float64Array(3);
 
 const RUNTIME = {
   arsh64,
@@ -139,8 +139,24 @@ function leaders(code: Code, entries: readonly number[]): boolean[] {
       mark(pc + 1);
     }
   }
+  // long straight-line code is cut into blocks of at most MAX_BLOCK slots, so every compiled
+  // function stays small enough for V8 to optimize
+  let run = 0;
+  for (let pc = 0; pc < n; pc++) {
+    if (lead[pc]) run = 0;
+    else if (++run >= MAX_BLOCK && code.op[pc] !== OP_WIDE_SLOT_) {
+      lead[pc] = true;
+      run = 0;
+    }
+  }
   return lead;
 }
+
+/** Longest straight-line block, and the source size after which a new function starts. */
+const MAX_BLOCK = 64;
+const MAX_CHUNK_SOURCE = 12_000;
+/** code.ts's marker of an ld_imm64's second slot. */
+const OP_WIDE_SLOT_ = 0x100;
 
 /** Registers live in locals l0..l10 / h0..h10 (int32 halves) inside the compiled function. */
 const NREGS = 11;
@@ -414,12 +430,20 @@ function translatable(code: Code, pc: number): boolean {
   return compiled(code.op[pc]) && code.dst[pc] < NREGS && code.src[pc] < NREGS;
 }
 
-/** The JS source of the whole program's function body. */
+/**
+ * The JS source of the program: a factory returning the entry function. Blocks are grouped in
+ * slot order into chunk functions of bounded size (V8 does not optimize very large functions);
+ * each chunk runs its own blocks and returns the next slot with JIT_STATE[2] = 1 when the
+ * interpreter must execute it, or 0 when the slot belongs to another chunk, which the entry
+ * function then enters.
+ */
 export function jitSource(code: Code, entries: readonly number[]): string {
   const lead = leaders(code, entries);
   const n = code.n;
-  const out: string[] = [];
-  const leave = (at: string): string => `S[0]=left;${SPILL_ALL}return ${at};`;
+  const chunks: string[][] = [[]];
+  let size = 0;
+  const chunkOf = new Int32Array(n + 1).fill(-1);
+  const leave = (at: string): string => `S[0]=left;S[2]=1;${SPILL_ALL}return ${at};`;
   for (let start = 0; start < n; start++) {
     if (!lead[start]) continue;
     // one block: compiled slots until a jump, a leader or a slot the interpreter executes
@@ -432,7 +456,10 @@ export function jitSource(code: Code, entries: readonly number[]): string {
         tail = leave(String(pc));
         break;
       }
-      if (pc !== start && lead[pc]) break; // falls through into the next case
+      if (pc !== start && lead[pc]) {
+        tail = `pc=${pc};continue;`; // into the next block (maybe in another chunk)
+        break;
+      }
       const op = code.op[pc];
       if (!translatable(code, pc)) {
         tail = leave(String(pc));
@@ -449,24 +476,42 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       }
       body.push(emitInsn(code, pc));
       if (op === 0x18 && lead[pc + 1]) {
-        // a jump into its second slot: the next case is that slot, so no fall-through
+        // a jump into its second slot: that slot is a case of its own
         body.push(`pc=${pc + 2};continue;`);
         break;
       }
       pc += op === 0x18 ? 2 : 1;
     }
-    out.push(
-      `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`,
-    );
+    const text = `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`;
+    if (size > 0 && size + text.length > MAX_CHUNK_SOURCE) {
+      chunks.push([]);
+      size = 0;
+    }
+    chunks[chunks.length - 1].push(text);
+    size += text.length;
+    chunkOf[start] = chunks.length - 1;
   }
   const locals = ALL.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",");
+  const fns = chunks.map(
+    (cases, i) =>
+      `function c${i}(pc,left,L,H){let p=pc;let ${locals};try{for(;;){switch(pc){` +
+      cases.join("\n") +
+      `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`,
+  );
+  if (chunks.length === 1) {
+    // one chunk: it is the entry (slots outside it go back to the interpreter either way)
+    return `${PRELUDE}${fns[0]}\nreturn c0;`;
+  }
   return (
-    "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic}=R;" +
-    `return function jit(pc,left,L,H){let p=pc;let ${locals};try{for(;;){switch(pc){` +
-    out.join("\n") +
-    `\ndefault:${leave("pc")}}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}};`
+    `${PRELUDE}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
+    `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
+    "return function jit(pc,left,L,H){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
+    "if(c<0){S[0]=left;return pc;}pc=CH[c](pc,left,L,H);left=S[0];if(S[2]===1)return pc;}};"
   );
 }
+
+const PRELUDE =
+  "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic}=R;";
 
 /** Compile a program's code over a memory; `entries` are the slots runs start at. */
 export function compileJit(code: Code, memory: Memory, entries: readonly number[]): JitFn {
