@@ -153,6 +153,27 @@ describe("fast path = interpreter", () => {
     );
   });
 
+  it("large programs (several chunk functions) give the same result", () => {
+    const big = fc
+      .integer({ min: 300, max: 600 })
+      .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => bodyInsn(Math.min(40, n - 1 - i)))));
+    fc.assert(
+      fc.property(
+        big,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 3000 }),
+        (body, iters, budget) => {
+          const prog = loopOf(body, iters);
+          const src = jitSource(compileCode(prog, { memory: new Memory() }, true), [0]);
+          expect(src).toContain("function c1(");
+          expect(outcome(prog, "jit", true, 1_000_000)).toEqual(outcome(prog, "interp", true, 1_000_000));
+          expect(outcome(prog, "jit", true, budget)).toEqual(outcome(prog, "interp", true, budget));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("a budget that runs out inside a block faults at the same slot", () => {
     const prog = loopOf([insn(0x07, 0, 0, 0, 3), insn(0xaf, 1, 0)], 1000);
     for (const budget of [0, 1, 5, 17, 100, 101, 102, 103]) {
