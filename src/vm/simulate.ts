@@ -321,6 +321,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     printk,
     redirect: undefined,
     mapAt: (address) => byAddress.get(address),
+    mapByRegion: (id) => byRegion.get(id),
     maps: () => byRegion.values(),
     programByName: (name) => (spec.programs.some((p) => p.name === name) ? program(name).vm : undefined),
   };

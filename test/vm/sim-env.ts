@@ -47,6 +47,7 @@ export function simEnv(opts: { cpus?: number } = {}): SimEnv {
       const f = memory.find(a);
       return f && f.offset === 0 ? byRegion.get(f.region.id) : undefined;
     },
+    mapByRegion: (id) => byRegion.get(id),
     maps: () => byRegion.values(),
     programByName: () => undefined,
   };

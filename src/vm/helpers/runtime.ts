@@ -56,6 +56,8 @@ export interface Runtime {
   /** Last bpf_redirect target of the run. */
   redirect: { ifindex: number; flags: number } | undefined;
   mapAt(address: bigint): SimMap | undefined;
+  /** The map whose region has this id (a map pointer's high half names it), or undefined. */
+  mapByRegion(regionId: number): SimMap | undefined;
   /** Every map of the simulation (inner maps included). */
   maps(): Iterable<SimMap>;
   programByName(name: string): VmProgram | undefined;

@@ -6,7 +6,9 @@ import type { MemorySegment, Runtime } from "./runtime.js";
 
 /** The map an argument points to, or a fault naming the helper (the verifier guarantees a map). */
 export function mapArg(rt: Runtime, call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5, helper: string): SimMap {
-  const m = rt.mapAt(call.arg(n));
+  // by halves: the hot path of every map helper, without building a BigInt
+  const region = call.argLo(n) === 0 ? rt.memory.regionOf(call.argHi(n) | 0) : undefined;
+  const m = region ? rt.mapByRegion(region.id) : undefined;
   if (m === undefined) throw call.fault(`${helper}: argument ${n} is not a map pointer`);
   return m;
 }
