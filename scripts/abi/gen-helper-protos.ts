@@ -30,8 +30,7 @@ function cFiles(dir: string): string[] {
       // Selftests and samples define test-only prototypes and get_func_proto functions.
       if (dir === root && ["tools", "samples", "Documentation"].includes(name)) continue;
       out.push(...cFiles(p));
-    }
-    else if (name.endsWith(".c")) {
+    } else if (name.endsWith(".c")) {
       const text = readFileSync(p, "utf8");
       if (text.includes("bpf_func_proto")) out.push(p);
     }
