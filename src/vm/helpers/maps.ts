@@ -3,7 +3,7 @@ import type { VmHelperCall, VmHelperFn } from "../env.js";
 import { EINVAL } from "../maps/errno.js";
 import { QueueMap } from "../maps/queue.js";
 import type { Runtime } from "./runtime.js";
-import { mapArg } from "./util.js";
+import { argBytes, mapArg } from "./util.js";
 
 function flagsArg(call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5): number {
   const f = call.arg(n);
@@ -15,24 +15,24 @@ export function mapHelpers(rt: Runtime): Record<string, VmHelperFn> {
   return {
     map_lookup_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_lookup_elem");
-      const key = call.memory.slice(call.arg(2), m.def.keySize);
+      const key = argBytes(call, 2, m.def.keySize);
       return m.lookup(key, rt.cpu);
     },
     map_update_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_update_elem");
-      const key = m instanceof QueueMap ? new Uint8Array(0) : call.memory.slice(call.arg(2), m.def.keySize);
-      const value = call.memory.slice(call.arg(3), m.def.valueSize);
+      const key = m instanceof QueueMap ? new Uint8Array(0) : argBytes(call, 2, m.def.keySize);
+      const value = argBytes(call, 3, m.def.valueSize);
       return m.update(key, value, flagsArg(call, 4), rt.cpu);
     },
     map_delete_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_delete_elem");
-      return m.delete(call.memory.slice(call.arg(2), m.def.keySize));
+      return m.delete(argBytes(call, 2, m.def.keySize));
     },
     map_lookup_percpu_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_lookup_percpu_elem");
       const cpu = call.arg(3);
       if (cpu >= BigInt(rt.cpus)) return 0;
-      return m.lookup(call.memory.slice(call.arg(2), m.def.keySize), Number(cpu));
+      return m.lookup(argBytes(call, 2, m.def.keySize), Number(cpu));
     },
     map_push_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_push_elem");

@@ -61,3 +61,23 @@ export function readUnsafeString(
 export function le64(bytes: Uint8Array, off: number): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(off, true);
 }
+
+/**
+ * The `len` bytes an argument points to, found by the pointer's halves (the map helpers' hot
+ * path); anything unusual goes through Memory.slice, which faults as it should.
+ */
+export function argBytes(call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5, len: number, write = false): Uint8Array {
+  const r = call.memory.regionOf(call.argHi(n) | 0);
+  const lo = call.argLo(n);
+  if (
+    r === undefined ||
+    r.hooks !== null ||
+    lo < r.start ||
+    lo + len > r.end ||
+    (write && !r.writable) ||
+    len <= 0
+  ) {
+    return call.memory.slice(call.arg(n), len, write);
+  }
+  return r.bytes.subarray(lo, lo + len);
+}
