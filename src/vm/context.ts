@@ -227,6 +227,19 @@ function ctxRegion(
   return r;
 }
 
+/** Packet pointers for the context's data fields, built once per offset (they are loaded on every run). */
+function pointerCache(r: Region): (offset: number) => bigint {
+  const cache = new Map<number, bigint>();
+  return (offset) => {
+    let a = cache.get(offset);
+    if (a === undefined) {
+      a = r.address(offset);
+      cache.set(offset, a);
+    }
+    return a;
+  };
+}
+
 /** A packet region: `headroom` bytes, the data, then `tailroom` (as Memory.addPacket lays it out). */
 function packetRegion(src: RegionSource, data: Uint8Array, headroom: number, tailroom: number): Region {
   const r = src.get("packet", "packet", headroom + data.length + tailroom);
@@ -251,13 +264,14 @@ function buildXdp(src: RegionSource, req: ContextRequest): BuiltContext {
     );
   const hardEnd = XDP_FRAME_SIZE - SKB_SHARED_INFO;
   const r = packetRegion(src, data, XDP_HEADROOM, hardEnd - XDP_HEADROOM - data.length);
+  const at = pointerCache(r);
   const bytes = new Uint8Array(XDP_MD.size);
   fillFields(XDP_MD, bytes, { ingress_ifindex: LOOPBACK_IFINDEX, ...objectCtx(req.ctx) });
   const region = ctxRegion(src, XDP_MD, bytes, false, (off, size) => {
     if (size !== 4) return undefined;
-    if (off === 0) return r.address(r.dataStart);
-    if (off === 4) return r.address(r.end);
-    if (off === 8) return r.address(r.start);
+    if (off === 0) return at(r.dataStart);
+    if (off === 4) return at(r.end);
+    if (off === 8) return at(r.start);
     return undefined;
   });
   return {
@@ -310,6 +324,7 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
     );
   }
   const r = packetRegion(src, frame, SKB_HEADROOM, 0);
+  const at = pointerCache(r);
   const l2 = L2_TYPES.has(req.progType);
   r.macStart = SKB_HEADROOM;
   r.netStart = SKB_HEADROOM + ETH_HLEN;
@@ -328,9 +343,9 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
   });
   const region = ctxRegion(src, SK_BUFF, bytes, true, (off, size) => {
     if (size !== 4) return undefined;
-    if (off === 76) return r.address(r.dataStart);
-    if (off === 80) return r.address(r.end);
-    if (off === 140) return r.address(r.dataStart);
+    if (off === 76) return at(r.dataStart);
+    if (off === 80) return at(r.end);
+    if (off === 140) return at(r.dataStart);
     return undefined;
   });
   return {
