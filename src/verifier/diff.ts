@@ -126,7 +126,10 @@ export function figures(rows: readonly DiffRow[]): DiffFigures {
     else f.falseRejects++;
     if (r.ours.verdict === "reject" && r.kernel.verdict === "reject") {
       f.rejectsBoth++;
-      if (r.ours.insn === r.kernel.insn) f.sameInsn++;
+      // CFG and stack-size errors name no instruction in the kernel's log: the same message is
+      // then the same place
+      const insnMoot = r.kernel.insn === undefined && sameMessage(r.ours.message, r.kernel);
+      if (r.ours.insn === r.kernel.insn || insnMoot) f.sameInsn++;
       if (sameMessage(r.ours.message, r.kernel)) f.sameMessage++;
     }
     if (r.ours.verdict === r.kernel.verdict && r.kernel.processedInsns !== undefined) {

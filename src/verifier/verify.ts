@@ -589,7 +589,21 @@ function checkStackDepth(env: Env): void {
     const k = subs.indexOf(sp);
     return k + 1 < subs.length ? subs[k + 1]! : code.length;
   };
+  const hasTailCall = (sp: number): boolean => {
+    for (let t = sp; t < endOf(sp); t++) {
+      const i = code[t];
+      if (i && i.opcode === 0x85 && i.src === 0 && i.imm === 12) return true;
+    }
+    return false;
+  };
   const walk = (sp: number, acc: number, frames: number): void => {
+    // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
+    if (sp !== 0 && acc >= 256 && hasTailCall(sp)) {
+      throw new VerifyAbort(
+        0,
+        `tail_calls are not allowed when call stack of previous frames is ${acc} bytes. Too large`,
+      );
+    }
     const total = acc + depthOf(sp);
     if (total > 512)
       throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
@@ -1113,7 +1127,10 @@ function pseudoCall(
 function exitInsn(env: Env, st: VState, t: number): number {
   const f = curFrame(st);
   if (st.frames.length > 1) {
-    const r0 = checkRead(st, t, 0);
+    // A static subprogram may return with R0 unset (prepare_func_exit copies it as it is, e.g.
+    // after a tail call): only callbacks and global functions must return a value.
+    const mustReturn = f.isCallback || globalSubprog(env, f.subprog) !== undefined;
+    const r0 = mustReturn ? checkRead(st, t, 0) : curFrame(st).regs[0]!;
     if (f.isCallback) {
       const [lo, hi] = f.callbackRet ?? [0, 1];
       if (r0.type !== "scalar") {
