@@ -143,6 +143,18 @@ export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog
     license: "GPL",
     kernelVersion: 0,
   } as unknown as ProgramSpec;
-  const obj = { name: "gen", maps: [MAP], programs: [prog], license: "GPL" } as unknown as ObjectSpec;
+  const obj = {
+    name: "gen",
+    byteOrder: "le",
+    maps: [MAP],
+    programs: [prog],
+    license: "GPL",
+    kernelVersion: 0,
+    variables: [],
+    externs: [],
+    datasecFixups: [],
+    program: () => prog,
+    map: () => MAP,
+  } as unknown as ObjectSpec;
   return { obj, prog };
 }
