@@ -4,18 +4,28 @@
  */
 import { Command, CommanderError } from "commander";
 import { isTsbpfError } from "../errors.js";
-import { registerAsm } from "./commands/asm.js";
-import { registerBtf } from "./commands/btf.js";
-import { registerInspect } from "./commands/inspect.js";
-import { registerLoad } from "./commands/load.js";
-import { registerMap } from "./commands/map.js";
-import { registerObjdump } from "./commands/objdump.js";
-import { registerProg } from "./commands/prog.js";
-import { registerRun } from "./commands/run.js";
-import { registerVerify } from "./commands/verify.js";
 import { type CliIo, defaultIo, ExitCode } from "./io.js";
 
-export function buildProgram(io: CliIo): Command {
+type Register = (program: Command, io: CliIo) => void;
+
+/**
+ * Subcommands, loaded on demand: a run imports only the module of the command it names, so
+ * `tsbpf objdump` does not pay for the loader, the verifier or the ABI tables at start-up.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  objdump: async () => (await import("./commands/objdump.js")).registerObjdump,
+  asm: async () => (await import("./commands/asm.js")).registerAsm,
+  btf: async () => (await import("./commands/btf.js")).registerBtf,
+  inspect: async () => (await import("./commands/inspect.js")).registerInspect,
+  verify: async () => (await import("./commands/verify.js")).registerVerify,
+  load: async () => (await import("./commands/load.js")).registerLoad,
+  run: async () => (await import("./commands/run.js")).registerRun,
+  prog: async () => (await import("./commands/prog.js")).registerProg,
+  map: async () => (await import("./commands/map.js")).registerMap,
+};
+
+/** The commander program; with `argv`, only the named subcommand is loaded (all for help). */
+export async function buildProgram(io: CliIo, argv?: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name("tsbpf")
@@ -23,21 +33,15 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showHelpAfterError(false);
-  registerObjdump(program, io);
-  registerAsm(program, io);
-  registerBtf(program, io);
-  registerInspect(program, io);
-  registerVerify(program, io);
-  registerLoad(program, io);
-  registerRun(program, io);
-  registerProg(program, io);
-  registerMap(program, io);
+  const named = argv?.[2];
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]())(program, io);
   return program;
 }
 
 /** Run the CLI; resolves to the process exit code. Never throws for user errors. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   try {
     await program.parseAsync(argv as string[]);
     return io.exitCode ?? ExitCode.Ok;
