@@ -132,6 +132,8 @@ interface Env extends MemEnv {
   curStates: number;
   log: string[];
   stackDepth: Map<number, number>;
+  /** Global functions called so far (first slot -> the callee's assumed argument registers). */
+  globals: Map<number, Reg[]>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
 }
 
@@ -498,6 +500,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     curStates: 0,
     log: [],
     stackDepth: new Map(),
+    globals: new Map(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     rodata: (name) => {
@@ -513,7 +516,21 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   try {
     preChecks(code);
     (env as { cfg: Cfg }).cfg = buildCfg(code);
-    trace = run(env);
+    trace = run(env, 0, initState(env));
+    // Global functions are verified after the main program, each once, from its BTF prototype
+    // (do_check_subprogs); a global function may call others, which join the queue.
+    const done = new Set<number>();
+    for (let more = true; more; ) {
+      more = false;
+      for (const [start, args] of [...env.globals].sort((a, b) => a[0] - b[0])) {
+        if (done.has(start)) continue;
+        done.add(start);
+        more = true;
+        const f = newFrame(0, -1, start);
+        for (let r = 1; r <= 5; r++) f.regs[r] = { ...args[r]! };
+        trace = run(env, start, { frames: [f], refs: [], trace: [] });
+      }
+    }
     checkStackDepth(env);
   } catch (e) {
     if (!(e instanceof VerifyAbort)) throw e;
@@ -684,10 +701,10 @@ function finishPath(st: VState): void {
   }
 }
 
-function run(env: Env): string[] {
+function run(env: Env, start: number, init: VState): string[] {
   const stack: Pending[] = [];
-  let st = initState(env);
-  let t = 0;
+  let st = init;
+  let t = start;
   let prev = 0;
   const code = env.cfg.code;
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
@@ -1074,9 +1091,16 @@ const CTX_STRUCTS: ReadonlySet<string> = new Set([
   "bpf_flow_keys",
 ]);
 
-/** The global (STB_GLOBAL) subprogram starting at slot `target`, if it is one. */
+/**
+ * The global function starting at slot `target`, if it is one: the kernel goes by the BTF
+ * linkage of its func_info (BTF_FUNC_GLOBAL); without BTF func_info every subprogram is static.
+ */
 function globalSubprog(env: Env, target: number): string | undefined {
-  return env.prog.subprogs.find((s) => s.global && s.slot === target)?.name;
+  const fi = env.prog.funcInfo.find((f) => f.insn === target);
+  const btf = env.obj.btf;
+  if (!fi || !btf || target === 0) return undefined;
+  const fn = btf.typeById(fi.typeId);
+  return fn.kind === "FUNC" && fn.linkage === 1 ? fn.name : undefined;
 }
 
 function pseudoCall(
@@ -1118,6 +1142,13 @@ function pseudoCall(
       }
       callee.regs[regno] = pointer("mem", { maybeNull: true, memSize: a.size, id: ++env.idGen });
     });
+    // The callee is verified on its own later; here the call only clobbers R1-R5 and leaves an
+    // unknown scalar in R0.
+    if (!env.globals.has(target)) env.globals.set(target, callee.regs);
+    for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
+    caller.regs[0] = unknownScalar();
+    st.trace.push(`${t}: call global ${global}()`);
+    return t + 1;
   } else for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
   st.frames.push(callee);
   st.trace.push(`${t}: call subprog at ${target}`);
@@ -1129,7 +1160,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
   if (st.frames.length > 1) {
     // A static subprogram may return with R0 unset (prepare_func_exit copies it as it is, e.g.
     // after a tail call): only callbacks and global functions must return a value.
-    const mustReturn = f.isCallback || globalSubprog(env, f.subprog) !== undefined;
+    const mustReturn = f.isCallback;
     const r0 = mustReturn ? checkRead(st, t, 0) : curFrame(st).regs[0]!;
     if (f.isCallback) {
       const [lo, hi] = f.callbackRet ?? [0, 1];
@@ -1143,22 +1174,26 @@ function exitInsn(env: Env, st: VState, t: number): number {
         throw new VerifyAbort(t, invalidScalar("At callback return", r0, lo, hi));
       }
     }
-    const global = !f.isCallback && globalSubprog(env, f.subprog) !== undefined;
-    if (global && r0.type !== "scalar") {
-      throw new VerifyAbort(
-        t,
-        `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`,
-      );
-    }
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-    // a global function's result is only known to be a scalar (it was verified on its own)
-    caller.regs[0] = f.isCallback || global ? unknownScalar() : { ...r0 };
+    caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
     return f.callsite + 1;
+  }
+  if (f.subprog !== 0) {
+    // exit of a global function verified on its own (check_return_code for a subprogram)
+    if (st.refs.length > 0) throw notModelled(t, "a reference held at a global function's exit");
+    const r0 = checkRead(st, t, 0);
+    if (r0.type !== "scalar") {
+      throw new VerifyAbort(
+        t,
+        `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`,
+      );
+    }
+    return -1;
   }
   // main program exit
   if (st.refs.length > 0) {
