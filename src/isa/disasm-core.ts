@@ -5,48 +5,17 @@
  * type graph; this module reproduces that description, including its fallback text for records
  * it cannot interpret. It reads only what the printer needs, so it is separate from src/elf/btf.
  */
+
+import { BTF_MAGIC, BtfKind } from "../elf/btf/types.js";
+import { CORE_RELO_KINDS } from "../elf/btf-ext.js";
 import type { ElfFile, ElfSection } from "../elf/types.js";
 
 /** Section index -> instruction byte offset -> CO-RE description. */
 export type CoreRelocIndex = ReadonlyMap<number, ReadonlyMap<number, string>>;
 
-const BTF_MAGIC = 0xeb9f;
-
-// BTF kinds (the subset whose record size or printing differs).
-const KIND = {
-  INT: 1,
-  ARRAY: 3,
-  STRUCT: 4,
-  UNION: 5,
-  ENUM: 6,
-  FWD: 7,
-  TYPEDEF: 8,
-  VOLATILE: 9,
-  CONST: 10,
-  RESTRICT: 11,
-  FUNC_PROTO: 13,
-  VAR: 14,
-  DATASEC: 15,
-  DECL_TAG: 17,
-  TYPE_TAG: 18,
-  ENUM64: 19,
-} as const;
-
-const RELOC_KIND_NAMES: readonly string[] = [
-  "byte_off",
-  "byte_sz",
-  "field_exists",
-  "signed",
-  "lshift_u64",
-  "rshift_u64",
-  "local_type_id",
-  "target_type_id",
-  "type_exists",
-  "type_size",
-  "enumval_exists",
-  "enumval_value",
-  "type_matches",
-];
+// The record walk stays lax on purpose (llvm-objdump's own parser): only the constants are shared.
+const KIND = BtfKind;
+const RELOC_KIND_NAMES: readonly string[] = CORE_RELO_KINDS;
 
 /** A BTF type record as words (the common header, then its kind-specific tail). */
 interface RawType {
