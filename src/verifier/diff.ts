@@ -66,11 +66,16 @@ export function goldenOf(file: string, program: string, k: KernelVerdict): Golde
   };
 }
 
-/** Run ours on every program of `files`; the kernel's side comes from `kernel` (live or golden). */
+/**
+ * Run ours on every program of `files`; the kernel's side comes from `kernel` (live or golden).
+ * `funcInfo: false` verifies the programs as loaded without BTF func_info, as kernel.ts's oracle
+ * loads them (the kernel then treats every subprogram as static, global functions included).
+ */
 export async function diffFiles(
   files: readonly string[],
   kernel: (file: string, program: string, live: () => KernelVerdict) => Golden | undefined,
   maxMillis = 30000,
+  funcInfo = true,
 ): Promise<DiffRow[]> {
   const rows: DiffRow[] = [];
   for (const file of files) {
@@ -78,7 +83,7 @@ export async function diffFiles(
     for (const p of obj.programs) {
       const k = kernel(file, p.name, () => kernelVerify(obj, p));
       if (!k) continue;
-      const r = verifyProgram(obj, p, { logLevel: 0, maxMillis });
+      const r = verifyProgram(obj, funcInfo ? p : { ...p, funcInfo: [] }, { logLevel: 0, maxMillis });
       rows.push({
         file,
         program: p.name,

@@ -41,6 +41,7 @@ describe("offline verifier vs the kernel on every fixture", async () => {
       files,
       (file, program, live) => (why ? byKey.get(`${file}\0${program}`) : goldenOf(file, program, live())),
       30000,
+      false, // kernelVerify loads without BTF func_info
     );
     const f = figures(rows);
     console.log(JSON.stringify({ source: why ? "goldens" : "live kernel", ...f }));
