@@ -111,6 +111,13 @@ const MAX_WINDOW = 0x1_0000_0000;
 export class Memory {
   /** Indexed by region id; removed regions stay as dead entries so their ids are never reused. */
   readonly regions: Region[] = [];
+  /**
+   * BPF_PROBE_MEM: the kernel turns the loads of tracing programs through BTF pointers into
+   * loads that cannot fault (a bad address reads 0). When set, a load from an address that
+   * belongs to no region asks this instead (a kernel memory image), and reads 0 where it has
+   * nothing. Stores and accesses outside a region's bounds still fault.
+   */
+  probeRead: ((address: bigint, size: number) => bigint | undefined) | undefined = undefined;
 
   add(spec: RegionSpec): Region {
     const id = this.regions.length;
@@ -285,6 +292,14 @@ export function loadInto(
   H: Int32Array,
   d: number,
 ): void {
+  if (mem.probeRead !== undefined && mem.regionOf(hi) === undefined) {
+    const bits = BigInt(size * 8);
+    const raw = BigInt.asUintN(Number(bits), mem.probeRead(toAddress(hi, lo), size) ?? 0n);
+    const u = signed ? BigInt.asUintN(64, BigInt.asIntN(Number(bits), raw)) : raw;
+    L[d] = Number(BigInt.asIntN(32, u));
+    H[d] = Number(BigInt.asIntN(32, u >> 32n));
+    return;
+  }
   const r = checkAccess(mem, hi, lo, size, false);
   if (r.hooks !== null && r.hooks.load !== undefined) {
     const v = r.hooks.load(lo, size as 1 | 2 | 4 | 8);

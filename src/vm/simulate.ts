@@ -128,6 +128,9 @@ export interface Simulation {
 
 let kernelBtfCache: Btf | undefined;
 
+/** Program types whose loads through BTF pointers the kernel makes non-faulting (BPF_PROBE_MEM). */
+const PROBE_MEM_TYPES: ReadonlySet<string> = new Set(["tracing", "lsm", "struct_ops"]);
+
 function targetBtf(opt: Btf | string | undefined): Btf {
   if (opt !== undefined && typeof opt !== "string") return opt;
   if (opt === undefined && kernelBtfCache) return kernelBtfCache;
@@ -366,6 +369,18 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     return sp;
   }
 
+  const probeKernel = (address: bigint, size: number): bigint | undefined => {
+    for (const seg of runtime.kernelMemory) {
+      const off = address - seg.address;
+      if (off >= 0n && off + BigInt(size) <= BigInt(seg.bytes.length)) {
+        let v = 0n;
+        for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(seg.bytes[Number(off) + i]);
+        return v;
+      }
+    }
+    return undefined;
+  };
+
   const formats = new Map<string, CtxLayout | undefined>();
   /** The record layout of a tracepoint from tracefs (field names, and the record's size). */
   const tracepointLayout = (p: ProgramSpec, ctx: CtxInput | undefined): CtxLayout | undefined => {
@@ -406,6 +421,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     });
     runtime.progType = p.type.name;
     runtime.packet = built.packet;
+    // tracing programs load through BTF pointers as BPF_PROBE_MEM: from the kernel image, else 0
+    memory.probeRead = PROBE_MEM_TYPES.has(p.type.name) ? probeKernel : undefined;
     runtime.redirect = undefined;
     let r0 = 0n;
     let insns = 0;
@@ -434,6 +451,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     } finally {
       for (const m of byRegion.values()) m.settle();
       runtime.packet = undefined;
+      memory.probeRead = undefined;
       built.release();
     }
 
