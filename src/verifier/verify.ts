@@ -526,8 +526,13 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
         if (done.has(start)) continue;
         done.add(start);
         more = true;
+        if ((opts.logLevel ?? 1) >= 1) {
+          const idx = env.cfg.subprogs.indexOf(start);
+          env.log.push(`Validating ${globalSubprog(env, start)}() func#${idx}...`);
+        }
         const f = newFrame(0, -1, start);
         for (let r = 1; r <= 5; r++) f.regs[r] = { ...args[r]! };
+        if ((opts.logLevel ?? 1) >= 1) env.log.push(`${start}: ${frameStr(f)}`);
         trace = run(env, start, { frames: [f], refs: [], trace: [] });
       }
     }
