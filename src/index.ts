@@ -19,11 +19,3 @@ export * from "./isa/index.js";
 export * as loader from "./loader/index.js";
 export * from "./verifier/index.js";
 export * from "./vm/index.js";
-export {
-  type SimProgram,
-  type SimRunInput,
-  type SimRunResult,
-  type SimulateOptions,
-  type Simulation,
-  simulate,
-} from "./vm/simulate.js";
