@@ -40,6 +40,7 @@ export interface RunCliOptions {
   format?: string;
   btf?: string;
   budget?: string;
+  engine?: string;
 }
 
 export function parseHex(text: string, what: string): Uint8Array {
@@ -91,6 +92,7 @@ export async function runRun(
         repeat: o.repeat,
         btf: o.btf,
         budget: o.budget,
+        engine: o.engine,
         format,
       },
       io,
@@ -127,6 +129,10 @@ export function registerRun(program: Command, io: CliIo, offline?: OfflineRunner
     .option("--repeat <n>", "run this many times (duration is the average)")
     .option("--btf <file>", "offline: CO-RE target BTF")
     .option("--budget <n>", "offline: instruction budget")
+    .option(
+      "--engine <engine>",
+      "offline: interp (the reference interpreter) or jit (compiled to JavaScript)",
+    )
     .option("--format <format>", "text or json", "text")
     .action(async (path: string, o: RunCliOptions) => {
       await withPermissionHint(() => runRun(path, o, io, offline));
