@@ -5,7 +5,8 @@
 import { helperById } from "../abi/helpers.js";
 import type { Instruction } from "../isa/instruction.js";
 
-const ALU_STR: Readonly<Record<number, string>> = {
+/** The kernel log's operator for each ALU op code (also used in verifier messages). */
+export const ALU_STR: Readonly<Record<number, string>> = {
   0: "+=",
   16: "-=",
   32: "*=",

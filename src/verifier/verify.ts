@@ -19,7 +19,7 @@ import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
-import { kernelInsnText } from "./insn-print.js";
+import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
 import {
   type AluOp,
@@ -149,22 +149,6 @@ const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
   144: "mod",
   160: "xor",
   192: "arsh",
-};
-const ALU_SYM: Readonly<Record<number, string>> = {
-  0: "+=",
-  16: "-=",
-  32: "*=",
-  48: "/=",
-  64: "|=",
-  80: "&=",
-  96: "<<=",
-  112: ">>=",
-  128: "neg",
-  144: "%=",
-  160: "^=",
-  176: "=",
-  192: "s>>=",
-  208: "endian",
 };
 
 function checkRead(st: VState, insn: number, r: number): Reg {
@@ -308,7 +292,7 @@ function pointerAlu(
   op: number,
 ): void {
   const regs = curFrame(st).regs;
-  const sym = ALU_SYM[op]!;
+  const sym = ALU_STR[op]!;
   if (isPointer(dst) && isPointer(src)) {
     if (op === 0x10) {
       const r = unknownScalar();
