@@ -7,6 +7,7 @@
  */
 import type { ObjectSpec } from "../elf/object/types.js";
 import { isTsbpfError, UsageError } from "../errors.js";
+import { progInfo } from "./bpf.js";
 import { BpfSyscallError } from "./errors.js";
 import { loadObject, ProgramLoadError } from "./object.js";
 
@@ -56,9 +57,13 @@ export async function verifyWithKernel(
         logLevel: level || undefined,
         targetBtf: opts.targetBtf,
       });
-      const log = obj.programs.get(name)?.log ?? "";
+      const live = obj.programs.get(name);
+      const log = live?.log ?? "";
+      // At log level 0 there is no "processed N insns" line; the kernel keeps the same count in
+      // bpf_prog_info.verified_insns (5.16+).
+      let n = processed(log);
+      if (n === undefined && live) n = progInfo(live.fd).verifiedInsns || undefined;
       obj.close();
-      const n = processed(log);
       programs.push({
         ...base,
         verdict: "accept",

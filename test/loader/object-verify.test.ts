@@ -74,6 +74,9 @@ describe("verifyWithKernel", () => {
     });
     expect(one.programs.map((p) => p.name)).toEqual([r.programs[0]!.name]);
     expect(formatVerifyReport(one)).toContain(": accept");
+    // level 0: no log, yet the same count (bpf_prog_info.verified_insns)
+    expect(one.programs[0]!.log).toBeUndefined();
+    expect(one.programs[0]!.processedInsns).toBe(r.programs[0]!.processedInsns);
     await expect(
       verifyWithKernel(open("test/fixtures/obj/tailcall.el.v1.o"), { programs: ["nope"] }),
     ).rejects.toThrow(/no program 'nope'/);
