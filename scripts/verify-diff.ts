@@ -31,13 +31,12 @@ const byKey = new Map(goldens.map((g) => [`${g.file}\0${g.program}`, g]));
 const recorded: Golden[] = [];
 const rows = await diffFiles(
   fixtureFiles(),
-  (file, program, kernel) => {
-    const g = live ? goldenOf(file, program, kernel()) : byKey.get(`${file}\0${program}`);
+  async (file, program, kernel) => {
+    const g = live ? goldenOf(file, program, await kernel()) : byKey.get(`${file}\0${program}`);
     if (g) recorded.push(g);
     return g;
   },
   60000,
-  false, // kernelVerify loads without BTF func_info: every subprogram is static to the kernel
 );
 if (write) {
   writeFileSync(GOLDENS, `${JSON.stringify(recorded, null, 1)}\n`);

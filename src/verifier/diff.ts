@@ -4,7 +4,7 @@
  * message, processed-instruction counts.
  */
 import { openObject } from "../elf/object/index.js";
-import { type KernelVerdict, kernelVerify } from "./kernel.js";
+import { type KernelVerdict, kernelVerifyAsLoaded } from "./kernel.js";
 import { verifyProgram } from "./verify.js";
 
 export interface Golden {
@@ -67,23 +67,25 @@ export function goldenOf(file: string, program: string, k: KernelVerdict): Golde
 }
 
 /**
- * Run ours on every program of `files`; the kernel's side comes from `kernel` (live or golden).
- * `funcInfo: false` verifies the programs as loaded without BTF func_info, as kernel.ts's oracle
- * loads them (the kernel then treats every subprogram as static, global functions included).
+ * Run ours on every program of `files`; the kernel's side comes from `kernel`: a golden, or
+ * `live()`, the running kernel loading the program as `verify --kernel` does.
  */
 export async function diffFiles(
   files: readonly string[],
-  kernel: (file: string, program: string, live: () => KernelVerdict) => Golden | undefined,
+  kernel: (
+    file: string,
+    program: string,
+    live: () => Promise<KernelVerdict>,
+  ) => Golden | undefined | Promise<Golden | undefined>,
   maxMillis = 30000,
-  funcInfo = true,
 ): Promise<DiffRow[]> {
   const rows: DiffRow[] = [];
   for (const file of files) {
     const obj = await openObject(file);
     for (const p of obj.programs) {
-      const k = kernel(file, p.name, () => kernelVerify(obj, p));
+      const k = await kernel(file, p.name, () => kernelVerifyAsLoaded(obj, p));
       if (!k) continue;
-      const r = verifyProgram(obj, funcInfo ? p : { ...p, funcInfo: [] }, { logLevel: 0, maxMillis });
+      const r = verifyProgram(obj, p, { logLevel: 0, maxMillis });
       rows.push({
         file,
         program: p.name,

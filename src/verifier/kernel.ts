@@ -1,7 +1,9 @@
 /**
- * The oracle: load one program of an ObjectSpec into the running kernel (maps created from their
- * MapSpecs without BTF, ld_imm64 references patched with map fds and value offsets, no BTF/func
- * info) and read the verdict, error line(s), instruction and processed count from the log.
+ * The oracles: `kernelVerifyAsLoaded` loads one program of an object as `verify --kernel` (and
+ * libbpf) would: BTF, func/line info, CO-RE, attach btf_id, maps with BTF. `kernelVerify` is the
+ * bare one for synthetic objects without BTF: maps created from their MapSpecs, ld_imm64
+ * references patched with map fds and value offsets. Both read the verdict, error line(s),
+ * instruction and processed count from the log.
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -10,6 +12,7 @@ import type { Instruction } from "../isa/instruction.js";
 import { createMap, loadProgram, mapFreeze, mapUpdate } from "../loader/bpf.js";
 import { BpfSyscallError } from "../loader/errors.js";
 import { type Fd, fdNumber } from "../loader/fd.js";
+import { verifyWithKernel } from "../loader/kernel-verify.js";
 
 const cpus = (): number => {
   try {
@@ -130,5 +133,33 @@ export function kernelVerify(obj: ObjectSpec, prog: ProgramSpec, logLevel = 1): 
     };
   } finally {
     for (const f of fds.values()) f.close();
+  }
+}
+
+/** One program judged by the running kernel as `tsbpf verify --kernel` loads it (log level 1). */
+export async function kernelVerifyAsLoaded(obj: ObjectSpec, prog: ProgramSpec): Promise<KernelVerdict> {
+  try {
+    const r = await verifyWithKernel(obj, { programs: [prog.name], logLevel: 1 });
+    const p = r.programs[0]!;
+    const log = p.log ?? "";
+    const parsed = parseKernelLog(log);
+    const processedInsns = p.processedInsns ?? parsed.processed;
+    const base = { log, ...(processedInsns !== undefined ? { processedInsns } : {}) };
+    if (p.verdict === "accept") return { verdict: "accept", ...base };
+    // No verifier log: the load failed before the verifier (CO-RE, BTF, attach target...).
+    if (!log) return { verdict: "reject", loadError: p.error?.message ?? "load failed", log };
+    const insn = parsed.insn ?? p.error?.insn ?? undefined;
+    return {
+      verdict: "reject",
+      ...base,
+      ...(parsed.message !== undefined ? { message: parsed.message } : {}),
+      ...(insn !== undefined ? { insn } : {}),
+    };
+  } catch (e) {
+    return {
+      verdict: "reject",
+      loadError: e instanceof Error ? e.message.split("\n")[0]! : String(e),
+      log: "",
+    };
   }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openObject } from "../../src/elf/object/index.js";
 import { diffFiles, figures, type Golden, goldenOf } from "../../src/verifier/diff.js";
-import { kernelVerify } from "../../src/verifier/kernel.js";
+import { kernelVerifyAsLoaded } from "../../src/verifier/kernel.js";
 
 const GOLDENS = "test/fixtures/verifier/goldens.json";
 const list = (dir: string, re: RegExp): string[] =>
@@ -26,7 +26,7 @@ async function kernelAvailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "not root";
   try {
     const obj = await openObject("test/fixtures/obj/reject/null_check.el.v3.o");
-    const k = kernelVerify(obj, obj.programs[0]!);
+    const k = await kernelVerifyAsLoaded(obj, obj.programs[0]!);
     return k.loadError ? `kernel load failed: ${k.loadError}` : undefined;
   } catch (e) {
     return String(e);
@@ -39,9 +39,9 @@ describe("offline verifier vs the kernel on every fixture", async () => {
   it("never accepts what the kernel rejects; figures", async () => {
     const rows = await diffFiles(
       files,
-      (file, program, live) => (why ? byKey.get(`${file}\0${program}`) : goldenOf(file, program, live())),
+      async (file, program, live) =>
+        why ? byKey.get(`${file}\0${program}`) : goldenOf(file, program, await live()),
       30000,
-      false, // kernelVerify loads without BTF func_info
     );
     const f = figures(rows);
     console.log(JSON.stringify({ source: why ? "goldens" : "live kernel", ...f }));
@@ -59,7 +59,7 @@ describe("offline verifier vs the kernel on every fixture", async () => {
     if (why) return;
     for (const g of goldens.slice(0, 40)) {
       const obj = await openObject(g.file);
-      const k = goldenOf(g.file, g.program, kernelVerify(obj, obj.program(g.program)));
+      const k = goldenOf(g.file, g.program, await kernelVerifyAsLoaded(obj, obj.program(g.program)));
       expect({ v: k.verdict, m: k.message }).toEqual({ v: g.verdict, m: g.message });
     }
   }, 120_000);
