@@ -5,6 +5,9 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** stderr is a terminal (progress output is drawn only then). */
+  stderrIsTTY?: boolean;
+  stderrColumns?: number;
   /** Set by a command to report failure without throwing (e.g. a rejected program). */
   exitCode?: ExitCodeValue;
 }
@@ -17,6 +20,8 @@ export function defaultIo(): CliIo {
     stderr: (s) => {
       process.stderr.write(s);
     },
+    stderrIsTTY: process.stderr.isTTY === true,
+    ...(process.stderr.columns ? { stderrColumns: process.stderr.columns } : {}),
   };
 }
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { registerVerify } from "../../src/cli/commands/verify.js";
 import { captureIo } from "../../src/cli/io.js";
 
-async function run(args: string[]): Promise<ReturnType<typeof captureIo>> {
-  const io = captureIo();
+async function run(args: string[], tty = false): Promise<ReturnType<typeof captureIo>> {
+  const io = Object.assign(captureIo(), { stderrIsTTY: tty, stderrColumns: 60 });
   const program = new Command().exitOverride();
   registerVerify(program, io);
   await program.parseAsync(["node", "tsbpf", "verify", ...args]);
@@ -45,5 +45,19 @@ describe("tsbpf verify", () => {
     await expect(run(["--unprivileged", "test/fixtures/verifier/obj/a_xdp_eth.o"])).rejects.toThrow(
       /not implemented/,
     );
+  });
+  it("draws a progress bar on a terminal's stderr for many files, and erases it", async () => {
+    const files = [
+      "test/fixtures/verifier/obj/a_xdp_eth.o",
+      "test/fixtures/verifier/obj/a_null_hash.o",
+      "test/fixtures/verifier/obj/r_xdp_no_check.o",
+    ];
+    const tty = await run(["--format", "json", ...files], true);
+    expect(tty.err).toContain("3/3");
+    expect(tty.err.endsWith("\r\x1b[K")).toBe(true);
+    for (const line of tty.err.split("\r")) expect(line.replace("\x1b[K", "").length).toBeLessThan(60);
+    const piped = await run(["--format", "json", ...files]);
+    expect(piped.err).toBe("");
+    expect(JSON.parse(piped.out)).toEqual(JSON.parse(tty.out));
   });
 });

@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.js";
 import { type FileReport, programReport, toJson, toSarif, toText } from "../../verifier/report.js";
 import { verifyProgram } from "../../verifier/verify.js";
 import { type CliIo, ExitCode } from "../io.js";
+import { progressBar } from "../progress.js";
 import { runVerifyKernel, withPermissionHint } from "./load.js";
 
 export interface VerifyCliOptions {
@@ -59,16 +60,23 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
   const reports: FileReport[] = [];
   const hints = new Map<string, string>();
   let rejected = false;
-  for (const file of files) {
-    const obj = await openObject(file);
-    const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
-    const programs = progs.map((p) => {
-      const r = verifyProgram(obj, p, { logLevel: level as 0 | 1 | 2 });
-      if (r.verdict === "reject") rejected = true;
-      if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
-      return programReport(r, level > 0);
-    });
-    reports.push({ file, programs });
+  const progress = progressBar(io, files.length);
+  // the bar is erased whatever happens, before results or an error are printed
+  try {
+    for (const [index, file] of files.entries()) {
+      progress.step(index, file);
+      const obj = await openObject(file);
+      const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
+      const programs = progs.map((p) => {
+        const r = verifyProgram(obj, p, { logLevel: level as 0 | 1 | 2 });
+        if (r.verdict === "reject") rejected = true;
+        if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
+        return programReport(r, level > 0);
+      });
+      reports.push({ file, programs });
+    }
+  } finally {
+    progress.done();
   }
   if (format === "json") io.stdout(`${toJson(reports)}\n`);
   else if (format === "sarif") io.stdout(`${toSarif(reports, "0")}\n`);
