@@ -134,6 +134,22 @@ describe("section names", () => {
 });
 
 describe("objects libbpf refuses", () => {
+  it("an ELF that is not a relocatable BPF object (an x86-64 executable)", () => {
+    const f = "test/fixtures/elf-edge/nosections_nopie";
+    expect(readElf(new Uint8Array(readFileSync(f))).header.machine).toBe(62);
+    let err: unknown;
+    try {
+      openObjectSync(new Uint8Array(readFileSync(f)), { file: f });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ElfError);
+    expect((err as ElfError).code).toBe(OBJECT_ERROR.NOT_BPF);
+    expect((err as ElfError).message).toMatch(
+      /^test\/fixtures\/elf-edge\/nosections_nopie: not a BPF object file/,
+    );
+  });
+
   it("a .maps section without BTF names the map and says to compile with -g", () => {
     const bytes = renameSection(read("maps_btf.el.v3.o"), ".BTF", ".XTF");
     let err: unknown;

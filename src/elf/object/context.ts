@@ -28,6 +28,8 @@ export const OBJECT_ERROR = {
   RELOC: "E_OBJ_RELOC",
   /** An extern without BTF or of an unsupported kind. */
   EXTERN: "E_OBJ_EXTERN",
+  /** Not a relocatable EM_BPF object (an executable, another machine's object). */
+  NOT_BPF: "E_OBJ_NOT_BPF",
 } as const;
 
 export function objError(ctx: ObjectContext, code: string, message: string, section?: string): ElfError {

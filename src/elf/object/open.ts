@@ -6,13 +6,13 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { BtfError, UsageError } from "../../errors.js";
+import { BtfError, ElfError, UsageError } from "../../errors.js";
 import type { Btf } from "../btf/btf.js";
 import { parseBtf } from "../btf/parse.js";
 import { type BtfExt, parseBtfExt } from "../btf-ext.js";
 import { readElf } from "../reader.js";
 import { ELF, type ElfFile } from "../types.js";
-import { isExecSection, type ObjectContext, u32 } from "./context.js";
+import { isExecSection, OBJECT_ERROR, type ObjectContext, u32 } from "./context.js";
 import { collectExterns } from "./externs.js";
 import { collectBtfMaps, collectDataMaps, collectLegacyMaps, dataSectionKind, kconfigMap } from "./maps.js";
 import { collectFunctions, linkPrograms } from "./programs.js";
@@ -122,6 +122,15 @@ function datasecFixups(
 /** Build the ObjectSpec of an ELF file already read. */
 export function objectFromElf(elf: ElfFile, opts: OpenObjectOptions = {}): ObjectSpec {
   const file = opts.file ?? elf.file;
+  // libbpf's rule: a relocatable object for EM_BPF (or EM_NONE, which old LLVM wrote).
+  const { type, machine } = elf.header;
+  if (type !== 1 || (machine !== 0 && machine !== 247)) {
+    throw new ElfError(
+      OBJECT_ERROR.NOT_BPF,
+      `not a BPF object file (ELF type ${type}, machine ${machine}; expected a relocatable EM_BPF object)`,
+      file !== undefined ? { file } : {},
+    );
+  }
   const btfSec = elf.section(".BTF");
   const btf: Btf | undefined = btfSec
     ? withSection(file, ".BTF", () => parseBtf(btfSec.data, { pointerSize: 8 }))
