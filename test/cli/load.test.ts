@@ -330,6 +330,7 @@ describe("verify --kernel (runVerifyKernel, for verify.ts)", () => {
           section: "tracepoint/raw_syscalls/sys_enter",
           type: "tracepoint",
           verdict: "accept",
+          processedInsns: expect.any(Number),
         },
       ],
     });
