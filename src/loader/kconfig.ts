@@ -55,6 +55,21 @@ function writeInt(buf: Uint8Array, off: number, size: number, v: bigint, le: boo
   }
 }
 
+let syscallWrapper: boolean | undefined;
+/** Whether syscalls enter through arch wrappers (`__x64_sys_bpf` and the like), as libbpf checks. */
+function hasSyscallWrapper(): boolean {
+  if (syscallWrapper === undefined) {
+    try {
+      syscallWrapper = /^\S+ [tT] __(x64|ia32|arm64|s390x|s390|riscv|powerpc)_sys_bpf$/m.test(
+        readFileSync("/proc/kallsyms", "utf8"),
+      );
+    } catch {
+      syscallWrapper = false;
+    }
+  }
+  return syscallWrapper;
+}
+
 /** Write every kconfig extern's value into the `.kconfig` map's initial bytes. */
 export function fillKconfig(
   btf: Btf,
@@ -69,7 +84,10 @@ export function fillKconfig(
     const t = btf.typeById(btf.resolve(ext.btfTypeId));
     let value: string | undefined;
     if (ext.name === "LINUX_KERNEL_VERSION") value = String(kernelVersionCode(rel));
-    else if (ext.name === "LINUX_HAS_BPF_COOKIE" || ext.name === "LINUX_HAS_SYSCALL_WRAPPER") value = "1";
+    // libbpf's two feature externs: bool (or int) answers about this kernel, like a tristate
+    else if (ext.name === "LINUX_HAS_BPF_COOKIE")
+      value = "y"; // bpf_get_attach_cookie: 5.15+, older loads fail anyway
+    else if (ext.name === "LINUX_HAS_SYSCALL_WRAPPER") value = hasSyscallWrapper() ? "y" : "n";
     else if (ext.name.startsWith("CONFIG_")) value = config.get(ext.name);
     if (value === undefined) {
       if (ext.weak) continue;
