@@ -106,6 +106,8 @@ export interface BtfHooks extends BtfMemHooks {
   helperArg(t: number, regno: number, reg: Reg, arg: HelperArg, helper: string): void;
   /** R0 of a RET_PTR_TO_BTF_ID helper. */
   helperRet(t: number, ret: HelperType, btfType: string | undefined, helper: string): Reg;
+  /** Parameters of the kfunc a call insn (src 2) names, for liveness (5 when unknown). */
+  kfuncArgCount(i: Instruction): number;
   /** Main-program exit inside a bpf_rcu_read_lock region. */
   exitCheck(st: VState, t: number): void;
 }
@@ -184,6 +186,14 @@ export function btfHooks(
         maybeNull,
         ...(maybeNull ? { id: newId() } : {}),
       });
+    },
+    kfuncArgCount(i) {
+      if (i.imm <= 0) return 5;
+      const b = btf();
+      if (i.imm >= b.typeCount) return 5;
+      const fn = b.typeById(i.imm);
+      const proto = fn.kind === "FUNC" ? b.typeById(fn.type) : undefined;
+      return proto?.kind === "FUNC_PROTO" ? Math.min(proto.params.length, 5) : 5;
     },
     exitCheck(st, t) {
       if (st.rcuLocks) {

@@ -511,7 +511,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
   try {
     if (prepared.error) throw prepared.error;
     preChecks(code);
-    (env as { cfg: Cfg }).cfg = buildCfg(code);
+    (env as { cfg: Cfg }).cfg = buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
