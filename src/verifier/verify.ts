@@ -880,7 +880,9 @@ function step(
     if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
       const p = pa ? a : b;
       const s = pa ? b : a;
-      if (isConst(s) && s.varOff.value === 0n) {
+      // reg_not_null: a BTF pointer is known non-NULL only when trusted (or referenced)
+      const btfMaybeZero = p.type === "btf_id" && !p.refObjId && p.btfFlag !== "trusted";
+      if (isConst(s) && s.varOff.value === 0n && !btfMaybeZero) {
         if (!p.maybeNull) {
           // a non-NULL pointer is never 0
           const taken = cop === "jne";
