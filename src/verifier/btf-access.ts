@@ -227,3 +227,28 @@ export function btfPtrAccess(
   }
   throw notModelled(insn, "BTF struct nesting deeper than 64");
 }
+
+/**
+ * btf_struct_ids_match (not strict): the struct at `off` of `id`, descending through members that
+ * start there, is `want`. Walk errors only mean "no match" here.
+ */
+export function structIdsMatch(btf: Btf, id: number, off: number, want: number): boolean {
+  const same = (a: number): boolean => skipMods(btf, a).id === skipMods(btf, want).id;
+  if (off === 0 && same(id)) return true;
+  let cur = id;
+  let o = off;
+  for (let n = 0; n < 64; n++) {
+    let w: Walk;
+    try {
+      w = walk(btf, 0, cur, o, 1, false);
+    } catch (e) {
+      if (e instanceof VerifyAbort) return false;
+      throw e;
+    }
+    if (w.kind !== "struct") return false;
+    if (same(w.id)) return true;
+    cur = w.id;
+    o = 0;
+  }
+  return false;
+}

@@ -10,8 +10,8 @@ import type { Btf } from "../elf/btf/btf.js";
 import { relocate } from "../elf/core/relocate.js";
 import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import type { Instruction } from "../isa/instruction.js";
-import { btfPtrAccess } from "./btf-access.js";
-import { type BtfCtx, btfCtxFor, btfCtxLoad, skipMods } from "./btf-ctx.js";
+import { btfPtrAccess, structIdsMatch } from "./btf-access.js";
+import { type BtfCtx, btfCtxFor, btfCtxLoad } from "./btf-ctx.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { kernelBtf } from "./kernel-btf.js";
 import { kfuncCall } from "./kfunc.js";
@@ -83,6 +83,15 @@ export function prepareProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: BtfOpt
   return { prog: out };
 }
 
+/** bpf_iter programs only (tracing_prog_func_proto checks BPF_TRACE_ITER). */
+const SEQ_HELPERS: ReadonlySet<string> = new Set(["bpf_seq_printf", "bpf_seq_write", "bpf_seq_printf_btf"]);
+/** Programs with a BPF trampoline only (fentry, fexit, fmod_ret): not measured. */
+const TRAMPOLINE_HELPERS: ReadonlySet<string> = new Set([
+  "bpf_get_func_arg",
+  "bpf_get_func_ret",
+  "bpf_get_func_arg_cnt",
+]);
+
 const isKfuncCall = (i: Instruction): boolean => i.opcode === 0x85 && i.ref?.kind === "extern";
 
 /**
@@ -108,6 +117,12 @@ export interface BtfHooks extends BtfMemHooks {
   helperRet(t: number, ret: HelperType, btfType: string | undefined, helper: string): Reg;
   /** Parameters of the kfunc a call insn (src 2) names, for liveness (5 when unknown). */
   kfuncArgCount(i: Instruction): number;
+  /**
+   * Helper availability where the measured table (tracing was measured as tp_btf) does not
+   * apply: the iterator-only seq helpers, the trampoline-only function-argument helpers.
+   * Undefined: use the measured table.
+   */
+  helperAvailable(name: string, t: number): boolean | undefined;
   /** Main-program exit inside a bpf_rcu_read_lock region. */
   exitCheck(st: VState, t: number): void;
 }
@@ -166,12 +181,9 @@ export function btfHooks(
       }
       const want = arg.btfType.replace(/^struct /, "");
       if (reg.off === 0 && reg.btfName === want) return;
-      // btf_struct_ids_match walks into a struct member at the pointer's offset: not modelled
-      const own = reg.btfId !== undefined ? skipMods(btf(), reg.btfId).t : undefined;
-      const first = own && (own.kind === "STRUCT" || own.kind === "UNION") ? own.members[0] : undefined;
-      const firstIsStruct = first ? ["STRUCT", "UNION"].includes(skipMods(btf(), first.type).t.kind) : false;
-      if (reg.off !== 0 || firstIsStruct)
-        throw notModelled(t, `${helper} given a pointer into a nested struct`);
+      if (reg.btfId === undefined) throw notModelled(t, `${helper} given a BTF pointer without a type`);
+      // btf_struct_ids_match: a pointer to a struct whose member at its offset is the one wanted
+      if (structIdsMatch(btf(), reg.btfId, reg.off, structId(arg.btfType, t))) return;
       throw new VerifyAbort(t, `R${regno} is of type ${reg.btfName} but ${want} is expected`);
     },
     helperRet(t, ret, btfType, helper) {
@@ -186,6 +198,15 @@ export function btfHooks(
         maybeNull,
         ...(maybeNull ? { id: newId() } : {}),
       });
+    },
+    helperAvailable(name, t) {
+      if (prog.type.name !== "tracing") return undefined;
+      const at = prog.expectedAttachType?.name;
+      if (SEQ_HELPERS.has(name)) return at === "trace_iter";
+      if (TRAMPOLINE_HELPERS.has(name) && at !== "trace_raw_tp") {
+        throw notModelled(t, `${name} in ${at} programs`);
+      }
+      return undefined;
     },
     kfuncArgCount(i) {
       if (i.imm <= 0) return 5;

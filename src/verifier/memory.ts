@@ -471,6 +471,11 @@ export function checkHelperMem(
         (x) => `invalid access to memory, mem_size=${reg.memSize} off=${x} size=${maxSize}`,
       );
       return;
+    case "btf_id":
+      // check_ptr_to_btf_access over the whole size, as a read (trusted pointers only get here)
+      if (!env.btf || reg.maybeNull) break;
+      env.btf.ptrAccess(st, insn, regno, reg, 0, maxSize, false);
+      return;
     case "pkt":
     case "pkt_meta":
       if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);

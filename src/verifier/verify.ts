@@ -1253,7 +1253,8 @@ function helperCall(
 ): void {
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
-  const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
+  const avail =
+    env.btf.helperAvailable(h.name, t) ?? isHelperAvailable(h, env.progType, env.expectedAttachType);
   if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
   if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
   const protos = protosForProgType(h, env.progType);
@@ -1531,7 +1532,10 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
 }
 
 function memArgType(t: number, regno: number, reg: Reg): void {
-  const ok = ["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) && !reg.maybeNull;
+  const ok =
+    (["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) ||
+      (reg.type === "btf_id" && reg.btfFlag === "trusted")) &&
+    !reg.maybeNull;
   if (!ok) {
     throw new VerifyAbort(
       t,
