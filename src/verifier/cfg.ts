@@ -35,7 +35,11 @@ function jumpTarget(t: number, i: Instruction): number | undefined {
   return t + i.off + 1;
 }
 
-export function buildCfg(code: readonly (Instruction | undefined)[]): Cfg {
+export function buildCfg(
+  code: readonly (Instruction | undefined)[],
+  /** Argument count of a kfunc call (src 2), from the kernel BTF; default all of R1-R5. */
+  kfuncArgs?: (i: Instruction) => number,
+): Cfg {
   const n = code.length;
   // Subprograms: targets of bpf-to-bpf calls and of callback address loads.
   const starts = new Set<number>([0]);
@@ -121,11 +125,11 @@ export function buildCfg(code: readonly (Instruction | undefined)[]): Cfg {
     push(t, jumpTarget(t, i)!, true);
   }
   for (let t = 0; t < n; t++) if (!seen[t]) throw new VerifyAbort(t, `unreachable insn ${t}`);
-  return { code, subprogs, prunePoints: prune, liveBefore: liveness(code) };
+  return { code, subprogs, prunePoints: prune, liveBefore: liveness(code, kfuncArgs) };
 }
 
 /** Registers used/defined by one instruction, for the backward liveness pass. */
-function useDef(i: Instruction): { use: number; def: number } {
+function useDef(i: Instruction, kfuncArgs?: (i: Instruction) => number): { use: number; def: number } {
   const cls = i.opcode & 7;
   const bit = (r: number): number => 1 << r;
   const x = (i.opcode & 8) !== 0;
@@ -157,8 +161,8 @@ function useDef(i: Instruction): { use: number; def: number } {
       if (op === 0x90) return { use: 1, def: 0 };
       if (op === 0x80) {
         let use = 0x3e;
-        if (i.src === 0) {
-          const n = helperById(i.imm)?.proto?.args.length ?? 5;
+        if (i.src === 0 || (i.src === 2 && kfuncArgs)) {
+          const n = i.src === 2 && kfuncArgs ? kfuncArgs(i) : (helperById(i.imm)?.proto?.args.length ?? 5);
           use = 0;
           for (let r = 1; r <= n; r++) use |= bit(r);
         }
@@ -170,7 +174,10 @@ function useDef(i: Instruction): { use: number; def: number } {
   }
 }
 
-function liveness(code: readonly (Instruction | undefined)[]): number[] {
+function liveness(
+  code: readonly (Instruction | undefined)[],
+  kfuncArgs?: (i: Instruction) => number,
+): number[] {
   const n = code.length;
   const live = new Array<number>(n).fill(0);
   const succ = (t: number): number[] => {
@@ -191,7 +198,7 @@ function liveness(code: readonly (Instruction | undefined)[]): number[] {
       if (!i) continue;
       let out = 0;
       for (const s of succ(t)) if (s >= 0 && s < n) out |= live[s]!;
-      const { use, def } = useDef(i);
+      const { use, def } = useDef(i, kfuncArgs);
       const v = (use | (out & ~def)) & 0x7ff;
       if (v !== live[t]) {
         live[t] = v;

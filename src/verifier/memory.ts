@@ -29,6 +29,23 @@ export interface MemEnv {
   readonly rodata: (mapName: string) => Uint8Array | undefined;
   /** Per-frame (by subprog start) maximum stack depth seen. */
   noteStackDepth(subprog: number, depth: number): void;
+  /** BTF-typed contexts and PTR_TO_BTF_ID accesses (src/verifier/btf-hooks.ts), when modelled. */
+  readonly btf?: BtfMemHooks;
+}
+
+export interface BtfMemHooks {
+  /** Whether the program's context is BTF-typed (tracing, lsm). */
+  readonly typedCtx: boolean;
+  ctxLoad(insn: number, off: number, size: number, write: boolean): Reg;
+  ptrAccess(
+    st: VState,
+    insn: number,
+    regno: number,
+    reg: Reg,
+    off: number,
+    size: number,
+    write: boolean,
+  ): Reg | undefined;
 }
 
 function memRegion(
@@ -186,6 +203,10 @@ export function checkMemAccess(
         throw new VerifyAbort(insn, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
       if (reg.off !== 0)
         throw new VerifyAbort(insn, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
+      if (env.btf?.typedCtx) {
+        const v = env.btf.ctxLoad(insn, off, size, write);
+        return write ? undefined : v;
+      }
       const res = checkCtxAccess(env.progType, off, size, write, {
         ...(env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {}),
         ...(opts.signExt ? { signExtend: true } : {}),
@@ -217,6 +238,11 @@ export function checkMemAccess(
       return write ? undefined : loadedScalar(size, opts.signExt ?? false);
     }
     case "btf_id":
+      if (env.btf) {
+        if (opts.isAtomic) throw notModelled(insn, "atomics on BTF pointers");
+        return env.btf.ptrAccess(st, insn, regno, reg, off, size, write);
+      }
+      throw notModelled(insn, `memory access through ${regTypeStr(reg)}`);
     case "sock":
     case "sock_common":
     case "tcp_sock":
@@ -444,6 +470,11 @@ export function checkHelperMem(
         reg.memSize,
         (x) => `invalid access to memory, mem_size=${reg.memSize} off=${x} size=${maxSize}`,
       );
+      return;
+    case "btf_id":
+      // check_ptr_to_btf_access over the whole size, as a read (trusted pointers only get here)
+      if (!env.btf || reg.maybeNull) break;
+      env.btf.ptrAccess(st, insn, regno, reg, 0, maxSize, false);
       return;
     case "pkt":
     case "pkt_meta":

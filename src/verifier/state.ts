@@ -53,7 +53,14 @@ export interface Reg extends Bounds {
   frameno: number;
   /** Subprogram (instruction index) of a func pointer. */
   subprog: number;
+  /** For `btf_id`: the kernel BTF type id and name of the struct pointed to. */
+  btfId?: number;
+  btfName?: string;
+  /** For `btf_id`: PTR_TRUSTED, MEM_RCU or PTR_UNTRUSTED (none: the legacy plain PTR_TO_BTF_ID). */
+  btfFlag?: BtfPtrFlag;
 }
+
+export type BtfPtrFlag = "trusted" | "rcu" | "untrusted";
 
 export function notInit(): Reg {
   return {
@@ -119,6 +126,8 @@ export interface RefState {
 export interface VState {
   frames: Frame[];
   refs: RefState[];
+  /** bpf_rcu_read_lock nesting (active_rcu_locks); absent when zero. */
+  rcuLocks?: number;
   /** The last stored checkpoint this path descends from (for branch counting). */
   parent?: StoredState;
   /** Why-trace: branch decisions along this path. */
@@ -161,6 +170,7 @@ export function cloneState(s: VState): VState {
   return {
     frames: s.frames.map(cloneFrame),
     refs: s.refs.map((r) => ({ ...r })),
+    ...(s.rcuLocks ? { rcuLocks: s.rcuLocks } : {}),
     ...(s.parent ? { parent: s.parent } : {}),
     // only the tail of the why-trace is kept: copying whole paths would be quadratic
     trace: s.trace.length > 48 ? s.trace.slice(-32) : [...s.trace],
@@ -181,15 +191,15 @@ export function regTypeStr(r: Reg): string {
       base = "fp";
       break;
     case "btf_id":
-      base = "ptr_";
-      break;
+      // one prefix (the kernel's last matching flag wins), "or_null_" before the struct name
+      return `${r.btfFlag ? `${r.btfFlag}_` : ""}ptr_${r.maybeNull ? "or_null_" : ""}`;
     default:
       base = r.type;
   }
   let prefix = "";
   if (r.rdonly) prefix += "rdonly_";
   if (r.ringbuf) prefix += "ringbuf_";
-  const postfix = r.maybeNull ? (r.type === "btf_id" ? "or_null_" : "_or_null") : "";
+  const postfix = r.maybeNull ? "_or_null" : "";
   return `${prefix}${base}${postfix}`;
 }
 
@@ -248,7 +258,8 @@ export function regStr(r: Reg): string {
   if (r.type === "pkt" || r.type === "pkt_meta") parts.push(`r=${r.range}`);
   if (r.type === "mem") parts.push(`sz=${r.memSize}`);
   if (!isConst(r) || r.varOff.value !== 0n) parts.push(...boundsStr(r));
-  return `${regTypeStr(r)}${parts.length ? `(${parts.join(",")})` : "()"}`;
+  const btfName = r.type === "btf_id" ? (r.btfName ?? "") : "";
+  return `${regTypeStr(r)}${btfName}${parts.length ? `(${parts.join(",")})` : "()"}`;
 }
 
 /** A frame's live state: registers and stack slots, as the kernel's print_verifier_state. */

@@ -17,6 +17,7 @@ import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
+import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
@@ -98,7 +99,7 @@ export interface VerifyResult {
   };
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends BtfOptions {
   /** 0 none, 1 the kernel's level 1 (path to the error), 2 every instruction with state. */
   readonly logLevel?: 0 | 1 | 2;
   /** Instruction budget (the kernel's 1M). */
@@ -135,6 +136,7 @@ interface Env extends MemEnv {
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
+  readonly btf: BtfHooks;
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -277,7 +279,6 @@ const NO_ARITH: ReadonlySet<RegType> = new Set([
   "tcp_sock",
   "map_ptr",
   "flow_keys",
-  "btf_id",
   "func",
 ]);
 
@@ -449,7 +450,7 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
       set(constScalar(0n));
     } else {
       r.maybeNull = false;
-      if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" ? 0 : r.id;
+      if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" || r.type === "btf_id" ? 0 : r.id;
     }
   });
   if (isNull && refToRelease) st.refs = st.refs.filter((x) => x.id !== refToRelease);
@@ -466,7 +467,16 @@ function syncLinked(st: VState, regno: number): void {
 
 // --------------------------------------------------------------------------------- engine
 
-export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOptions = {}): VerifyResult {
+export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyOptions = {}): VerifyResult {
+  // CO-RE first, against the kernel BTF, as the loader does (src/verifier/btf-hooks.ts)
+  let prepared: ReturnType<typeof prepareProgram>;
+  try {
+    prepared = prepareProgram(obj, prog0, opts);
+  } catch (e) {
+    if (!(e instanceof VerifyAbort)) throw e;
+    prepared = { prog: prog0, error: e };
+  }
+  const prog = prepared.prog;
   const code = toSlots(prog.insns);
   const env: Env = {
     prog,
@@ -494,12 +504,14 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     noteStackDepth(subprog, depth) {
       if (depth > (this.stackDepth.get(subprog) ?? 0)) this.stackDepth.set(subprog, depth);
     },
+    btf: btfHooks(obj, prog, opts, () => ++env.idGen),
   };
   let trace: string[] = [];
   let error: VerifyError | undefined;
   try {
+    if (prepared.error) throw prepared.error;
     preChecks(code);
-    (env as { cfg: Cfg }).cfg = buildCfg(code);
+    (env as { cfg: Cfg }).cfg = buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
@@ -843,8 +855,12 @@ function step(
   const op = i.opcode & 0xf0;
   const is32 = cls === 6;
   if (op === 0x80) {
+    if (i.src === 2) {
+      env.btf.kfunc(st, t, i);
+      logState(env, st, [0]);
+      return t + 1;
+    }
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
-    if (i.src === 2) throw notModelled(t, "kfunc call");
     helperCall(env, st, t, i, push);
     return t + 1;
   }
@@ -864,7 +880,9 @@ function step(
     if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
       const p = pa ? a : b;
       const s = pa ? b : a;
-      if (isConst(s) && s.varOff.value === 0n) {
+      // reg_not_null: a BTF pointer is known non-NULL only when trusted (or referenced)
+      const btfMaybeZero = p.type === "btf_id" && !p.refObjId && p.btfFlag !== "trusted";
+      if (isConst(s) && s.varOff.value === 0n && !btfMaybeZero) {
         if (!p.maybeNull) {
           // a non-NULL pointer is never 0
           const taken = cop === "jne";
@@ -1192,6 +1210,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
       `Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`,
     );
   }
+  env.btf.exitCheck(st, t);
   const r0 = checkRead(st, t, 0);
   const rule = returnRule(
     env.progType,
@@ -1234,7 +1253,8 @@ function helperCall(
 ): void {
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
-  const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
+  const avail =
+    env.btf.helperAvailable(h.name, t) ?? isHelperAvailable(h, env.progType, env.expectedAttachType);
   if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
   if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
   const protos = protosForProgType(h, env.progType);
@@ -1396,6 +1416,9 @@ function helperCall(
         expect(reg.type === "func", "func");
         callback = reg.subprog;
         break;
+      case "ARG_PTR_TO_BTF_ID":
+        env.btf.helperArg(t, regno, reg, a, h.name);
+        break;
       default:
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
     }
@@ -1475,6 +1498,9 @@ function helperCall(
       });
       break;
     }
+    case "RET_PTR_TO_BTF_ID":
+      frame.regs[0] = env.btf.helperRet(t, ret, proto.retBtfType, h.name);
+      break;
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
@@ -1506,7 +1532,10 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
 }
 
 function memArgType(t: number, regno: number, reg: Reg): void {
-  const ok = ["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) && !reg.maybeNull;
+  const ok =
+    (["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) ||
+      (reg.type === "btf_id" && reg.btfFlag === "trusted")) &&
+    !reg.maybeNull;
   if (!ok) {
     throw new VerifyAbort(
       t,
@@ -1638,7 +1667,9 @@ function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
     o.map !== c.map ||
     o.memSize !== c.memSize ||
     o.frameno !== c.frameno ||
-    o.subprog !== c.subprog
+    o.subprog !== c.subprog ||
+    o.btfId !== c.btfId ||
+    o.btfFlag !== c.btfFlag
   )
     return false;
   if (!rangeWithin(o, c) || !tnumIn(o.varOff, c.varOff)) return false;
@@ -1655,6 +1686,7 @@ function frameLive(env: Env, st: VState, k: number, t: number): number {
 function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boolean): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.length !== cur.refs.length) return false;
+  if ((old.rcuLocks ?? 0) !== (cur.rcuLocks ?? 0)) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.frames.length; k++) {
     const fo = old.frames[k]!;

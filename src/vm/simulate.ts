@@ -348,6 +348,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   /** Mark ld_imm64 references with the pseudo source libbpf would give them, so the VM resolves them. */
   const prepare = (insns: readonly Instruction[]): Instruction[] =>
     insns.map((i) => {
+      // a call of a ksym extern is a kfunc call (libbpf writes src 2): the VM reports it unsupported
+      if (i.opcode === 0x85 && i.ref?.kind === "extern") return { ...i, src: 2 };
       if (i.opcode !== OP_LD_IMM64 || i.src !== 0 || !i.ref) return i;
       if (i.ref.kind === "map") return { ...i, src: PSEUDO_LD.MAP_FD };
       if (i.ref.kind === "mapValue") return { ...i, src: PSEUDO_LD.MAP_VALUE };

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { openObject } from "../../elf/object/index.js";
 import { UsageError } from "../../errors.js";
+import { kernelBtf } from "../../verifier/kernel-btf.js";
 import { type FileReport, programReport, toJson, toSarif, toText } from "../../verifier/report.js";
 import { verifyProgram } from "../../verifier/verify.js";
 import { type CliIo, ExitCode } from "../io.js";
@@ -51,12 +52,8 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
       "--unprivileged is not implemented yet: the offline verifier models a privileged (root) loader only",
     );
   }
-  if (opts.btf) {
-    throw new UsageError(
-      "E_USAGE",
-      "--btf is not used yet: BTF-typed contexts (tp_btf, fentry, lsm) and kfuncs are not modelled by the offline verifier",
-    );
-  }
+  // A named kernel BTF must exist (a bad path is bad input, exit 2); it is parsed when first needed.
+  if (opts.btf) kernelBtf(opts.btf);
   const reports: FileReport[] = [];
   const hints = new Map<string, string>();
   let rejected = false;
@@ -68,7 +65,10 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
       const obj = await openObject(file);
       const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
       const programs = progs.map((p) => {
-        const r = verifyProgram(obj, p, { logLevel: level as 0 | 1 | 2 });
+        const r = verifyProgram(obj, p, {
+          logLevel: level as 0 | 1 | 2,
+          ...(opts.btf ? { btf: opts.btf } : {}),
+        });
         if (r.verdict === "reject") rejected = true;
         if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
         return programReport(r, level > 0);
@@ -98,7 +98,10 @@ export function registerVerify(program: Command, io: CliIo): void {
     .option("--program <name>", "only this program")
     .option("--format <format>", "text, json or sarif", "text")
     .option("--log-level <n>", "0, 1 (kernel log of the failing path) or 2 (every instruction)", "0")
-    .option("--btf <file>", "kernel BTF (not used yet)")
+    .option(
+      "--btf <file>",
+      "kernel BTF for BTF-typed programs, kfuncs and CO-RE (default /sys/kernel/btf/vmlinux, else the shipped 6.18 BTF)",
+    )
     .option("--kernel", "ask the running kernel instead (loads each program on its own; root)")
     .option("--unprivileged", "judge as an unprivileged loader (not implemented yet)")
     .action(async (files: string[], opts: VerifyCliOptions) => {
