@@ -222,6 +222,7 @@ export function checkMemAccess(
     case "tcp_sock":
     case "flow_keys":
     case "tp_buffer":
+    case "map_ptr":
       throw notModelled(insn, `memory access through ${regTypeStr(reg)}`);
     default:
       throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);

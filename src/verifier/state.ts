@@ -242,7 +242,9 @@ export function regStr(r: Reg): string {
   if (r.id) parts.push(`id=${r.id}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   if (r.type === "map_value" || r.type === "map_ptr" || r.type === "map_key") {
-    if (r.map) parts.push(`map=${r.map.name.slice(0, 15)}`, `ks=${r.map.keySize}`, `vs=${r.map.valueSize}`);
+    // an inner map meta has no name (the kernel prints only its sizes)
+    if (r.map?.name) parts.push(`map=${r.map.name.slice(0, 15)}`);
+    if (r.map) parts.push(`ks=${r.map.keySize}`, `vs=${r.map.valueSize}`);
   }
   if (r.off) parts.push(`off=${r.off}`);
   if (r.type === "pkt" || r.type === "pkt_meta") parts.push(`r=${r.range}`);

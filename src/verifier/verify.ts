@@ -20,6 +20,7 @@ import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./bran
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
 import {
   type AluOp,
@@ -440,14 +441,14 @@ function pktCompare(
 }
 
 /** mark_ptr_or_null_regs for every register sharing `id`. */
-function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
+function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void {
   let refToRelease = 0;
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
       if (r.refObjId) refToRelease = r.refObjId;
       set(constScalar(0n));
-    } else {
+    } else if (!innerMapOnNotNull(r, t)) {
       r.maybeNull = false;
       if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" ? 0 : r.id;
     }
@@ -873,8 +874,8 @@ function step(
         }
         const other = cloneState(st);
         const id = p.id;
-        markPtrOrNull(other, id, cop === "jeq");
-        markPtrOrNull(st, id, cop !== "jeq");
+        markPtrOrNull(other, id, cop === "jeq", t);
+        markPtrOrNull(st, id, cop !== "jeq", t);
         other.trace.push(`${t}: ${cond} taken`);
         st.trace.push(`${t}: ${cond} not taken`);
         push(other, target, t);
@@ -1444,11 +1445,7 @@ function helperCall(
     case "RET_PTR_TO_MAP_VALUE": {
       if (!map) throw new VerifyAbort(t, "kernel subsystem misconfigured verifier");
       const mt = mapTypeById(map.type)?.name ?? "";
-      if (
-        ["array_of_maps", "hash_of_maps", "sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(
-          mt,
-        )
-      ) {
+      if (["sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(mt)) {
         throw notModelled(t, `lookups in ${mt}`);
       }
       // can_elide_value_nullness: a constant in-range key into an array cannot miss
