@@ -19,6 +19,7 @@ import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
@@ -1028,59 +1029,6 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
 
 // --------------------------------------------------------------------------------- calls
 
-type GlobalArg = { readonly kind: "scalar" } | { readonly kind: "mem"; readonly size: number };
-
-/**
- * The arguments of a global function as the kernel types them from its BTF prototype. Only
- * integers/enums (unknown scalars) and pointers to sized non-context types without decl tags
- * (maybe-NULL memory) are modelled; anything else (ctx pointers, void *, __arg_* tags) is refused.
- */
-function globalArgs(env: Env, t: number, target: number, name: string): GlobalArg[] {
-  const btf = env.obj.btf;
-  const fi = env.prog.funcInfo.find((f) => f.insn === target);
-  if (!btf || !fi) throw notModelled(t, `global function ${name}() without BTF func_info`);
-  const fn = btf.typeById(fi.typeId);
-  if (fn.kind !== "FUNC") throw notModelled(t, `global function ${name}() whose func_info is not a FUNC`);
-  const proto = btf.typeById(btf.resolve(fn.type));
-  if (proto.kind !== "FUNC_PROTO") throw notModelled(t, `global function ${name}() without a prototype`);
-  if (btf.types.some((x) => x.kind === "DECL_TAG" && x.type === fi.typeId))
-    throw notModelled(t, `decl tags on global function ${name}()`);
-  if (proto.params.length > 5) throw notModelled(t, `global function ${name}() with more than 5 arguments`);
-  return proto.params.map((p, k): GlobalArg => {
-    const ty = btf.typeById(btf.resolve(p.type));
-    if (ty.kind === "INT" || ty.kind === "ENUM" || ty.kind === "ENUM64") return { kind: "scalar" };
-    if (ty.kind === "PTR") {
-      const to = btf.typeById(btf.resolve((ty as { type: number }).type));
-      const ctxLike = (to.kind === "STRUCT" || to.kind === "UNION") && CTX_STRUCTS.has(to.name);
-      const sized = ["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT"].includes(to.kind);
-      if (sized && !ctxLike)
-        return { kind: "mem", size: btf.sizeOf(btf.resolve((ty as { type: number }).type)) };
-    }
-    throw notModelled(t, `argument ${k + 1} (${btf.typeString(p.type)}) of global function ${name}()`);
-  });
-}
-
-/** Context struct names: a pointer to one as a global function argument is a ctx argument. */
-const CTX_STRUCTS: ReadonlySet<string> = new Set([
-  "__sk_buff",
-  "xdp_md",
-  "bpf_raw_tracepoint_args",
-  "pt_regs",
-  "user_pt_regs",
-  "bpf_sock_ops",
-  "bpf_sock",
-  "bpf_sock_addr",
-  "sk_msg_md",
-  "sk_reuseport_md",
-  "bpf_sysctl",
-  "bpf_sockopt",
-  "bpf_perf_event_data",
-  "bpf_cgroup_dev_ctx",
-  "bpf_sk_lookup",
-  "bpf_nf_ctx",
-  "bpf_flow_keys",
-]);
-
 /**
  * The global function starting at slot `target`, if it is one: the kernel goes by the BTF
  * linkage of its func_info (BTF_FUNC_GLOBAL); without BTF func_info every subprogram is static.
@@ -1110,27 +1058,18 @@ function pseudoCall(
   const global = globalSubprog(env, target);
   if (global !== undefined) {
     // The kernel verifies a global function on its own, from its BTF prototype
-    // (btf_prepare_func_args): scalar arguments are unknown there, a pointer to a sized type is
-    // maybe-NULL memory of that size; the caller only has to pass matching arguments
-    // (btf_check_subprog_call). We verify the callee inline, from exactly that assumed state.
-    const args = globalArgs(env, t, target, global);
+    // (btf_prepare_func_args); the caller only has to pass matching arguments
+    // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
+    const fi = env.prog.funcInfo.find((f) => f.insn === target);
+    if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
+    const funcIdx = env.cfg.subprogs.indexOf(target);
+    checkGlobalCall(env, st, t, args, funcIdx, global);
+    if ((env.opts.logLevel ?? 1) >= 1)
+      env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
-      const regno = k + 1;
-      const reg = checkRead(st, t, regno);
-      if (a.kind === "scalar") {
-        if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
-        callee.regs[regno] = unknownScalar();
-        return;
-      }
-      const isNull = reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n;
-      if (!isNull) {
-        if (reg.maybeNull) throw new VerifyAbort(t, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
-        // check_mem_reg: the memory must be readable and writable over the pointee's size
-        checkHelperMem(env, st, t, regno, a.size, a.size, false, false, global);
-        checkHelperMem(env, st, t, regno, a.size, a.size, true, false, global);
-      }
-      callee.regs[regno] = pointer("mem", { maybeNull: true, memSize: a.size, id: ++env.idGen });
+      callee.regs[k + 1] = calleeArgReg(a, () => ++env.idGen);
     });
     // The callee is verified on its own later; here the call only clobbers R1-R5 and leaves an
     // unknown scalar in R0.
