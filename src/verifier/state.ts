@@ -109,6 +109,10 @@ export interface Frame {
   callbackRet?: readonly [number, number];
   /** For callbacks: return to the caller with R0 unknown rather than the callee's R0. */
   isCallback: boolean;
+  /** Callback entries queued from this frame at its current call (the kernel's callback_depth). */
+  callbackDepth?: number;
+  /** Callback iterations queued from this frame along the path (a cap, see callbacks.ts). */
+  unroll?: number;
 }
 
 export interface RefState {
@@ -154,6 +158,8 @@ export function cloneFrame(f: Frame): Frame {
     subprog: f.subprog,
     ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
     isCallback: f.isCallback,
+    ...(f.callbackDepth ? { callbackDepth: f.callbackDepth } : {}),
+    ...(f.unroll ? { unroll: f.unroll } : {}),
   };
 }
 

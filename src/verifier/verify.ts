@@ -17,6 +17,7 @@ import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
+import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
@@ -38,7 +39,6 @@ import {
   S64_MIN,
   signExtend,
   signExtend32,
-  syncBounds,
   truncate,
   unknownBounds,
 } from "./scalar.js";
@@ -1086,6 +1086,13 @@ function pseudoCall(
 
 function exitInsn(env: Env, st: VState, t: number): number {
   const f = curFrame(st);
+  if (st.frames.length > 1 && f.isCallback) {
+    const r0 = f.regs[0]!;
+    if (r0.type === "stack" && r0.frameno === f.frameno) {
+      throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
+    }
+    return callbackExit(st, t, (r, lo, hi) => invalidScalar("At callback return", r, lo, hi));
+  }
   if (st.frames.length > 1) {
     // A static subprogram may return with R0 unset (prepare_func_exit copies it as it is, e.g.
     // after a tail call): only callbacks and global functions must return a value.
@@ -1345,26 +1352,8 @@ function helperCall(
     if (!mapHelperCompatible(mt, h.name))
       throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
   }
-  // bpf_loop and friends: the callback runs in its own frame (modelled as zero or one call).
-  if (callback >= 0) {
-    if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
-    if (st.frames.length >= MAX_CALL_FRAMES)
-      throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep`);
-    const cb = cloneState(st);
-    const caller = curFrame(cb);
-    const callee = newFrame(cb.frames.length, t, callback);
-    callee.regs[1] = unknownScalar();
-    callee.regs[1].umax = 0xffff_ffffn;
-    callee.regs[1].smin = 0n;
-    callee.regs[1].smax = 0xffff_ffffn;
-    syncBounds(callee.regs[1]);
-    callee.regs[2] = { ...caller.regs[3]! };
-    callee.isCallback = true;
-    callee.callbackRet = [0, 1];
-    cb.frames.push(callee);
-    cb.trace.push(`${t}: bpf_loop callback at ${callback}`);
-    push(cb, callback, t);
-  }
+  // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
+  if (callback >= 0) callbackCall(st, t, h.name, callback, map, push);
   if (releaseRef) {
     st.refs = st.refs.filter((r) => r.id !== releaseRef);
     forEachRegSlot(st, (r, set) => {
@@ -1465,12 +1454,23 @@ function isGpl(license: string): boolean {
 // --------------------------------------------------------------------------------- pruning
 
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
-  let addNew = env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8;
+  // a callback-calling CALL is a forced checkpoint (mark_force_checkpoint)
+  const ti = env.cfg.code[t];
+  const force = ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm);
+  let addNew = force || (env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8);
   const list = env.explored.get(t) ?? [];
   for (let k = 0; k < list.length; k++) {
     const sl = list[k]!;
     if (sl.branches > 0) {
-      if (statesEqual(env, sl.state, cur, t, true)) {
+      if (force) {
+        // callback iterations converge when the state is within one seen at this call
+        if (statesEqual(env, sl.state, cur, t, false)) {
+          sl.hit++;
+          return true;
+        }
+        continue;
+      }
+      if (sameUnroll(sl.state, cur) && statesEqual(env, sl.state, cur, t, true)) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
@@ -1595,7 +1595,7 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
   for (let k = 0; k < old.frames.length; k++) {
     const fo = old.frames[k]!;
     const fc = cur.frames[k]!;
-    if (fo.callsite !== fc.callsite) return false;
+    if (fo.callsite !== fc.callsite || !callbackDepthOk(fo, fc)) return false;
     const live = frameLive(env, old, k, t);
     for (let r = 0; r < 10; r++) {
       if (!(live & (1 << r))) continue;
