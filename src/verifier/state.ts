@@ -53,6 +53,8 @@ export interface Reg extends Bounds {
   frameno: number;
   /** Subprogram (instruction index) of a func pointer. */
   subprog: number;
+  /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
+  dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
 }
 
 export function notInit(): Reg {
@@ -91,7 +93,7 @@ export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== 
 
 /** One 8-byte stack slot: byte kinds (index 0 = lowest address) and the spilled register. */
 export interface Slot {
-  /** '?' invalid, 'r' spill, 'm' misc, '0' zero. */
+  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts). */
   kinds: string[];
   spilled: Reg;
 }
@@ -272,7 +274,17 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
       const kinds = [...s.kinds].reverse().join("");
       if (kinds === "????????") return;
       const off = -(spi + 1) * 8;
-      if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
+      if (s.kinds[0] === "d") {
+        // a dynptr prints once, at its first (lower) slot
+        const r = s.spilled;
+        if (!r.dynptr?.first) return;
+        const ids = [
+          ...(r.id ? [`id=${r.id}`] : []),
+          ...(r.refObjId ? [`ref_id=${r.refObjId}`] : []),
+          ...(r.id ? [`dynptr_id=${r.id}`] : []),
+        ];
+        out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
+      } else if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
       else out.push(`fp${off}=${kinds}`);
     });
   }

@@ -19,6 +19,7 @@ import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
+import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
@@ -1339,6 +1340,17 @@ function helperCall(
           releaseRef = reg.refObjId;
         }
         break;
+      case "ARG_PTR_TO_DYNPTR": {
+        const dynEnv = {
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+        };
+        const rel = dynptrArg(dynEnv, st, t, regno, a.flags);
+        if (rel) releaseRef = rel;
+        break;
+      }
       case "ARG_PTR_TO_FUNC":
         expect(reg.type === "func", "func");
         callback = reg.subprog;
@@ -1354,7 +1366,14 @@ function helperCall(
   }
   // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
   if (callback >= 0) callbackCall(st, t, h.name, callback, map, push);
+  if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
+    throw new VerifyAbort(
+      t,
+      `Unsupported reg type ${regTypeStr(frame.regs[1]!)} for bpf_dynptr_from_mem data`,
+    );
+  }
   if (releaseRef) {
+    releaseDynptrSlots(st, releaseRef);
     st.refs = st.refs.filter((r) => r.id !== releaseRef);
     forEachRegSlot(st, (r, set) => {
       if (r.refObjId === releaseRef) set(unknownScalar());
@@ -1623,9 +1642,17 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
       if (o === "m" && (c === "m" || c === "0")) continue;
       if (o === "0" && c === "0") continue;
       if (o === "r" && c === "r") continue;
+      if (o === "d" && c === "d") continue;
       return false;
     }
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+    if (ko[0] === "d") {
+      // stacksafe for STACK_DYNPTR: same kind and slot, consistent reference ids
+      const a = so!.spilled;
+      const b = sc!.spilled;
+      if (a.dynptr?.kind !== b.dynptr?.kind || a.dynptr?.first !== b.dynptr?.first) return false;
+      if (!ids.check(a.refObjId, b.refObjId, false)) return false;
+    }
   }
   return true;
 }
