@@ -55,6 +55,8 @@ export interface Reg extends Bounds {
   subprog: number;
   /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
   dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */
+  origin?: readonly number[];
 }
 
 export function notInit(): Reg {

@@ -26,6 +26,14 @@ import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
 import {
+  joinOrigin,
+  markPrecise,
+  newPrecision,
+  type PrecisionEnv,
+  tagCheckpoint,
+  widenAfterCallback,
+} from "./precision.js";
+import {
   type AluOp,
   alu32,
   alu64,
@@ -138,6 +146,8 @@ interface Env extends MemEnv {
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
+  /** Origin tokens and precise marks for callback widening (precision.ts). */
+  readonly precision: PrecisionEnv;
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -264,12 +274,15 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
   const amount = is64 ? s.umax : s.u32max;
   const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
+  // the result depends on both operands (for precision marks, precision.ts)
+  const origin = joinOrigin(dstIn, src);
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
-    setReg(st, i.dst, unknownScalar());
+    setReg(st, i.dst, { ...unknownScalar(), ...(origin ? { origin } : {}) });
     return;
   }
   if (is64) alu64(name, d, s);
   else alu32(name, d, s);
+  if (origin) d.origin = origin;
   setReg(st, i.dst, d);
 }
 
@@ -351,6 +364,7 @@ function pointerAlu(
   }
   void ptrReg;
   void regs;
+  markPrecise(env.precision, off);
   const d: Reg = { ...ptr };
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
@@ -488,6 +502,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     log: [],
     stackDepth: new Map(),
     globals: new Map(),
+    precision: newPrecision(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     rodata: (name) => {
@@ -895,6 +910,10 @@ function step(
     return t + 1;
   }
   const taken = scalarBranchTaken(a, b, cop, is32);
+  if (taken !== -1) {
+    markPrecise(env.precision, a);
+    if (x) markPrecise(env.precision, b);
+  }
   if (taken === 1) {
     st.trace.push(`${t}: ${cond} -> always taken`);
     return target;
@@ -1092,7 +1111,10 @@ function exitInsn(env: Env, st: VState, t: number): number {
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
-    return callbackExit(st, t, (r, lo, hi) => invalidScalar("At callback return", r, lo, hi));
+    markPrecise(env.precision, r0);
+    const callsite = callbackExit(st, t, (r, lo, hi) => invalidScalar("At callback return", r, lo, hi));
+    widenAfterCallback(env.precision, env.explored.get(callsite), st);
+    return callsite;
   }
   if (st.frames.length > 1) {
     // A static subprogram may return with R0 unset (prepare_func_exit copies it as it is, e.g.
@@ -1146,6 +1168,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
   );
   if (rule.kind === "range") {
+    markPrecise(env.precision, r0);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
@@ -1275,6 +1298,7 @@ function helperCall(
       case "ARG_CONST_SIZE":
       case "ARG_CONST_SIZE_OR_ZERO": {
         expect(reg.type === "scalar", "scalar");
+        markPrecise(env.precision, reg);
         const prevArg = args[k - 1]!;
         const memReg = frame.regs[regno - 1]!;
         const zeroOk = a.base === "ARG_CONST_SIZE_OR_ZERO";
@@ -1314,6 +1338,7 @@ function helperCall(
         expect(reg.type === "scalar", "scalar");
         if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
+        markPrecise(env.precision, reg);
         break;
       case "ARG_PTR_TO_CTX":
         if (maybeNull && isNullScalar) break;
@@ -1365,7 +1390,10 @@ function helperCall(
       throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
   }
   // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
-  if (callback >= 0) callbackCall(st, t, h.name, callback, map, push);
+  if (callback >= 0) {
+    if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
+    callbackCall(st, t, h.name, callback, map, push);
+  }
   if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
     throw new VerifyAbort(
       t,
@@ -1517,6 +1545,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
   stored.state.trace = [];
+  if (force) tagCheckpoint(env.precision, stored.state, cur);
   list.push(stored);
   env.explored.set(t, list);
   env.totalStates++;
