@@ -34,7 +34,7 @@ export function joinOrigin(a: Reg, b: Reg): readonly number[] | undefined {
 
 /** mark_chain_precision: the scalar's exact value was needed. */
 export function markPrecise(p: PrecisionEnv, r: Reg | undefined): void {
-  if (!r || r.type !== "scalar" || !r.origin) return;
+  if (r?.type !== "scalar" || !r.origin) return;
   for (const t of r.origin) p.preciseTokens.add(t);
 }
 
