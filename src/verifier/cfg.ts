@@ -2,8 +2,10 @@
  * Program-level checks before simulation (check_subprogs, check_cfg) and static facts the
  * simulation uses: subprogram starts, prune points, registers live before each instruction.
  */
+
 import { helperById } from "../abi/helpers.js";
 import type { Instruction } from "../isa/instruction.js";
+import { callsCallback } from "./callbacks.js";
 import { VerifyAbort } from "./errors.js";
 
 export interface Cfg {
@@ -108,6 +110,8 @@ export function buildCfg(
     if (op === 0x80) {
       push(t, t + 1, false);
       prune.add(t + 1);
+      // a callback-calling helper's CALL is where its callback iterations converge
+      if (i.src === 0 && callsCallback(i.imm)) prune.add(t);
       if (i.src === 1) {
         prune.add(t);
         push(t, t + i.imm + 1, true);

@@ -4,6 +4,7 @@
  */
 import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
+import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
 import {
@@ -248,6 +249,7 @@ export function checkMemAccess(
     case "tcp_sock":
     case "flow_keys":
     case "tp_buffer":
+    case "map_ptr":
       throw notModelled(insn, `memory access through ${regTypeStr(reg)}`);
     default:
       throw new VerifyAbort(insn, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
@@ -302,6 +304,8 @@ function stackAccess(
   env.noteStackDepth(frame.subprog, -lo);
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
+    // a write over a dynptr destroys it, or fails for a referenced one
+    for (let b = lo; b < hi + size; b++) destroyDynptrAt(frame, Math.floor((-b - 1) / 8), insn);
     if (!varOff && value && size === 8 && lo % 8 === 0) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       slot.spilled = { ...value };
@@ -346,6 +350,13 @@ function stackAccess(
     return undefined;
   }
   // read
+  if (touchesDynptr(frame, lo, hi + size)) {
+    if (varOff) throw notModelled(insn, "variable-offset stack reads over a dynptr");
+    for (let b = lo; b < lo + size; b++) {
+      if (touchesDynptr(frame, b, b + 1))
+        throw new VerifyAbort(insn, `invalid read from stack off ${lo}+${b - lo} size ${size}`);
+    }
+  }
   if (!varOff) {
     const spi = Math.floor((-lo - 1) / 8);
     const slot = frame.stack[spi]!;
@@ -400,6 +411,9 @@ export function checkHelperMem(
   switch (reg.type) {
     case "stack": {
       const f = st.frames[reg.frameno]!;
+      const from = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smin);
+      const to = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smax) + maxSize;
+      if (touchesDynptr(f, from, to)) throw notModelled(insn, "helper memory over a dynptr's stack slots");
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;

@@ -58,6 +58,10 @@ export interface Reg extends Bounds {
   btfName?: string;
   /** For `btf_id`: PTR_TRUSTED, MEM_RCU or PTR_UNTRUSTED (none: the legacy plain PTR_TO_BTF_ID). */
   btfFlag?: BtfPtrFlag;
+  /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
+  dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */
+  origin?: readonly number[];
 }
 
 export type BtfPtrFlag = "trusted" | "rcu" | "untrusted";
@@ -98,7 +102,7 @@ export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== 
 
 /** One 8-byte stack slot: byte kinds (index 0 = lowest address) and the spilled register. */
 export interface Slot {
-  /** '?' invalid, 'r' spill, 'm' misc, '0' zero. */
+  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts). */
   kinds: string[];
   spilled: Reg;
 }
@@ -116,6 +120,10 @@ export interface Frame {
   callbackRet?: readonly [number, number];
   /** For callbacks: return to the caller with R0 unknown rather than the callee's R0. */
   isCallback: boolean;
+  /** Callback entries queued from this frame at its current call (the kernel's callback_depth). */
+  callbackDepth?: number;
+  /** Callback iterations queued from this frame along the path (a cap, see callbacks.ts). */
+  unroll?: number;
 }
 
 export interface RefState {
@@ -163,6 +171,8 @@ export function cloneFrame(f: Frame): Frame {
     subprog: f.subprog,
     ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
     isCallback: f.isCallback,
+    ...(f.callbackDepth ? { callbackDepth: f.callbackDepth } : {}),
+    ...(f.unroll ? { unroll: f.unroll } : {}),
   };
 }
 
@@ -252,7 +262,9 @@ export function regStr(r: Reg): string {
   if (r.id) parts.push(`id=${r.id}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   if (r.type === "map_value" || r.type === "map_ptr" || r.type === "map_key") {
-    if (r.map) parts.push(`map=${r.map.name.slice(0, 15)}`, `ks=${r.map.keySize}`, `vs=${r.map.valueSize}`);
+    // an inner map meta has no name (the kernel prints only its sizes)
+    if (r.map?.name) parts.push(`map=${r.map.name.slice(0, 15)}`);
+    if (r.map) parts.push(`ks=${r.map.keySize}`, `vs=${r.map.valueSize}`);
   }
   if (r.off) parts.push(`off=${r.off}`);
   if (r.type === "pkt" || r.type === "pkt_meta") parts.push(`r=${r.range}`);
@@ -275,7 +287,17 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
       const kinds = [...s.kinds].reverse().join("");
       if (kinds === "????????") return;
       const off = -(spi + 1) * 8;
-      if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
+      if (s.kinds[0] === "d") {
+        // a dynptr prints once, at its first (lower) slot
+        const r = s.spilled;
+        if (!r.dynptr?.first) return;
+        const ids = [
+          ...(r.id ? [`id=${r.id}`] : []),
+          ...(r.refObjId ? [`ref_id=${r.refObjId}`] : []),
+          ...(r.id ? [`dynptr_id=${r.id}`] : []),
+        ];
+        out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
+      } else if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
       else out.push(`fp${off}=${kinds}`);
     });
   }

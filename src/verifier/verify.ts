@@ -18,10 +18,22 @@ import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
+import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
+import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import {
+  joinOrigin,
+  markPrecise,
+  newPrecision,
+  type PrecisionEnv,
+  tagCheckpoint,
+  widenAfterCallback,
+} from "./precision.js";
 import {
   type AluOp,
   alu32,
@@ -37,7 +49,6 @@ import {
   S64_MIN,
   signExtend,
   signExtend32,
-  syncBounds,
   truncate,
   unknownBounds,
 } from "./scalar.js";
@@ -137,6 +148,8 @@ interface Env extends MemEnv {
   globals: Map<number, Reg[]>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
   readonly btf: BtfHooks;
+  /** Origin tokens and precise marks for callback widening (precision.ts). */
+  readonly precision: PrecisionEnv;
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -263,12 +276,15 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
   const amount = is64 ? s.umax : s.u32max;
   const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
+  // the result depends on both operands (for precision marks, precision.ts)
+  const origin = joinOrigin(dstIn, src);
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
-    setReg(st, i.dst, unknownScalar());
+    setReg(st, i.dst, { ...unknownScalar(), ...(origin ? { origin } : {}) });
     return;
   }
   if (is64) alu64(name, d, s);
   else alu32(name, d, s);
+  if (origin) d.origin = origin;
   setReg(st, i.dst, d);
 }
 
@@ -349,6 +365,7 @@ function pointerAlu(
   }
   void ptrReg;
   void regs;
+  markPrecise(env.precision, off);
   const d: Reg = { ...ptr };
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
@@ -441,14 +458,14 @@ function pktCompare(
 }
 
 /** mark_ptr_or_null_regs for every register sharing `id`. */
-function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
+function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void {
   let refToRelease = 0;
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
       if (r.refObjId) refToRelease = r.refObjId;
       set(constScalar(0n));
-    } else {
+    } else if (!innerMapOnNotNull(r, t)) {
       r.maybeNull = false;
       if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" || r.type === "btf_id" ? 0 : r.id;
     }
@@ -495,6 +512,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     log: [],
     stackDepth: new Map(),
     globals: new Map(),
+    precision: newPrecision(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     rodata: (name) => {
@@ -891,8 +909,8 @@ function step(
         }
         const other = cloneState(st);
         const id = p.id;
-        markPtrOrNull(other, id, cop === "jeq");
-        markPtrOrNull(st, id, cop !== "jeq");
+        markPtrOrNull(other, id, cop === "jeq", t);
+        markPtrOrNull(st, id, cop !== "jeq", t);
         other.trace.push(`${t}: ${cond} taken`);
         st.trace.push(`${t}: ${cond} not taken`);
         push(other, target, t);
@@ -910,6 +928,10 @@ function step(
     return t + 1;
   }
   const taken = scalarBranchTaken(a, b, cop, is32);
+  if (taken !== -1) {
+    markPrecise(env.precision, a);
+    if (x) markPrecise(env.precision, b);
+  }
   if (taken === 1) {
     st.trace.push(`${t}: ${cond} -> always taken`);
     return target;
@@ -1045,59 +1067,6 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
 
 // --------------------------------------------------------------------------------- calls
 
-type GlobalArg = { readonly kind: "scalar" } | { readonly kind: "mem"; readonly size: number };
-
-/**
- * The arguments of a global function as the kernel types them from its BTF prototype. Only
- * integers/enums (unknown scalars) and pointers to sized non-context types without decl tags
- * (maybe-NULL memory) are modelled; anything else (ctx pointers, void *, __arg_* tags) is refused.
- */
-function globalArgs(env: Env, t: number, target: number, name: string): GlobalArg[] {
-  const btf = env.obj.btf;
-  const fi = env.prog.funcInfo.find((f) => f.insn === target);
-  if (!btf || !fi) throw notModelled(t, `global function ${name}() without BTF func_info`);
-  const fn = btf.typeById(fi.typeId);
-  if (fn.kind !== "FUNC") throw notModelled(t, `global function ${name}() whose func_info is not a FUNC`);
-  const proto = btf.typeById(btf.resolve(fn.type));
-  if (proto.kind !== "FUNC_PROTO") throw notModelled(t, `global function ${name}() without a prototype`);
-  if (btf.types.some((x) => x.kind === "DECL_TAG" && x.type === fi.typeId))
-    throw notModelled(t, `decl tags on global function ${name}()`);
-  if (proto.params.length > 5) throw notModelled(t, `global function ${name}() with more than 5 arguments`);
-  return proto.params.map((p, k): GlobalArg => {
-    const ty = btf.typeById(btf.resolve(p.type));
-    if (ty.kind === "INT" || ty.kind === "ENUM" || ty.kind === "ENUM64") return { kind: "scalar" };
-    if (ty.kind === "PTR") {
-      const to = btf.typeById(btf.resolve((ty as { type: number }).type));
-      const ctxLike = (to.kind === "STRUCT" || to.kind === "UNION") && CTX_STRUCTS.has(to.name);
-      const sized = ["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT"].includes(to.kind);
-      if (sized && !ctxLike)
-        return { kind: "mem", size: btf.sizeOf(btf.resolve((ty as { type: number }).type)) };
-    }
-    throw notModelled(t, `argument ${k + 1} (${btf.typeString(p.type)}) of global function ${name}()`);
-  });
-}
-
-/** Context struct names: a pointer to one as a global function argument is a ctx argument. */
-const CTX_STRUCTS: ReadonlySet<string> = new Set([
-  "__sk_buff",
-  "xdp_md",
-  "bpf_raw_tracepoint_args",
-  "pt_regs",
-  "user_pt_regs",
-  "bpf_sock_ops",
-  "bpf_sock",
-  "bpf_sock_addr",
-  "sk_msg_md",
-  "sk_reuseport_md",
-  "bpf_sysctl",
-  "bpf_sockopt",
-  "bpf_perf_event_data",
-  "bpf_cgroup_dev_ctx",
-  "bpf_sk_lookup",
-  "bpf_nf_ctx",
-  "bpf_flow_keys",
-]);
-
 /**
  * The global function starting at slot `target`, if it is one: the kernel goes by the BTF
  * linkage of its func_info (BTF_FUNC_GLOBAL); without BTF func_info every subprogram is static.
@@ -1127,27 +1096,18 @@ function pseudoCall(
   const global = globalSubprog(env, target);
   if (global !== undefined) {
     // The kernel verifies a global function on its own, from its BTF prototype
-    // (btf_prepare_func_args): scalar arguments are unknown there, a pointer to a sized type is
-    // maybe-NULL memory of that size; the caller only has to pass matching arguments
-    // (btf_check_subprog_call). We verify the callee inline, from exactly that assumed state.
-    const args = globalArgs(env, t, target, global);
+    // (btf_prepare_func_args); the caller only has to pass matching arguments
+    // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
+    const fi = env.prog.funcInfo.find((f) => f.insn === target);
+    if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
+    const funcIdx = env.cfg.subprogs.indexOf(target);
+    checkGlobalCall(env, st, t, args, funcIdx, global);
+    if ((env.opts.logLevel ?? 1) >= 1)
+      env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
-      const regno = k + 1;
-      const reg = checkRead(st, t, regno);
-      if (a.kind === "scalar") {
-        if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
-        callee.regs[regno] = unknownScalar();
-        return;
-      }
-      const isNull = reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n;
-      if (!isNull) {
-        if (reg.maybeNull) throw new VerifyAbort(t, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
-        // check_mem_reg: the memory must be readable and writable over the pointee's size
-        checkHelperMem(env, st, t, regno, a.size, a.size, false, false, global);
-        checkHelperMem(env, st, t, regno, a.size, a.size, true, false, global);
-      }
-      callee.regs[regno] = pointer("mem", { maybeNull: true, memSize: a.size, id: ++env.idGen });
+      callee.regs[k + 1] = calleeArgReg(a, () => ++env.idGen);
     });
     // The callee is verified on its own later; here the call only clobbers R1-R5 and leaves an
     // unknown scalar in R0.
@@ -1164,6 +1124,16 @@ function pseudoCall(
 
 function exitInsn(env: Env, st: VState, t: number): number {
   const f = curFrame(st);
+  if (st.frames.length > 1 && f.isCallback) {
+    const r0 = f.regs[0]!;
+    if (r0.type === "stack" && r0.frameno === f.frameno) {
+      throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
+    }
+    markPrecise(env.precision, r0);
+    const callsite = callbackExit(st, t, (r, lo, hi) => invalidScalar("At callback return", r, lo, hi));
+    widenAfterCallback(env.precision, env.explored.get(callsite), st);
+    return callsite;
+  }
   if (st.frames.length > 1) {
     // A static subprogram may return with R0 unset (prepare_func_exit copies it as it is, e.g.
     // after a tail call): only callbacks and global functions must return a value.
@@ -1217,6 +1187,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
   );
   if (rule.kind === "range") {
+    markPrecise(env.precision, r0);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
@@ -1347,6 +1318,7 @@ function helperCall(
       case "ARG_CONST_SIZE":
       case "ARG_CONST_SIZE_OR_ZERO": {
         expect(reg.type === "scalar", "scalar");
+        markPrecise(env.precision, reg);
         const prevArg = args[k - 1]!;
         const memReg = frame.regs[regno - 1]!;
         const zeroOk = a.base === "ARG_CONST_SIZE_OR_ZERO";
@@ -1386,6 +1358,7 @@ function helperCall(
         expect(reg.type === "scalar", "scalar");
         if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
+        markPrecise(env.precision, reg);
         break;
       case "ARG_PTR_TO_CTX":
         if (maybeNull && isNullScalar) break;
@@ -1412,6 +1385,17 @@ function helperCall(
           releaseRef = reg.refObjId;
         }
         break;
+      case "ARG_PTR_TO_DYNPTR": {
+        const dynEnv = {
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+        };
+        const rel = dynptrArg(dynEnv, st, t, regno, a.flags);
+        if (rel) releaseRef = rel;
+        break;
+      }
       case "ARG_PTR_TO_FUNC":
         expect(reg.type === "func", "func");
         callback = reg.subprog;
@@ -1428,27 +1412,19 @@ function helperCall(
     if (!mapHelperCompatible(mt, h.name))
       throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
   }
-  // bpf_loop and friends: the callback runs in its own frame (modelled as zero or one call).
+  // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
   if (callback >= 0) {
-    if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
-    if (st.frames.length >= MAX_CALL_FRAMES)
-      throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep`);
-    const cb = cloneState(st);
-    const caller = curFrame(cb);
-    const callee = newFrame(cb.frames.length, t, callback);
-    callee.regs[1] = unknownScalar();
-    callee.regs[1].umax = 0xffff_ffffn;
-    callee.regs[1].smin = 0n;
-    callee.regs[1].smax = 0xffff_ffffn;
-    syncBounds(callee.regs[1]);
-    callee.regs[2] = { ...caller.regs[3]! };
-    callee.isCallback = true;
-    callee.callbackRet = [0, 1];
-    cb.frames.push(callee);
-    cb.trace.push(`${t}: bpf_loop callback at ${callback}`);
-    push(cb, callback, t);
+    if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
+    callbackCall(st, t, h.name, callback, map, push);
+  }
+  if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
+    throw new VerifyAbort(
+      t,
+      `Unsupported reg type ${regTypeStr(frame.regs[1]!)} for bpf_dynptr_from_mem data`,
+    );
   }
   if (releaseRef) {
+    releaseDynptrSlots(st, releaseRef);
     st.refs = st.refs.filter((r) => r.id !== releaseRef);
     forEachRegSlot(st, (r, set) => {
       if (r.refObjId === releaseRef) set(unknownScalar());
@@ -1467,11 +1443,7 @@ function helperCall(
     case "RET_PTR_TO_MAP_VALUE": {
       if (!map) throw new VerifyAbort(t, "kernel subsystem misconfigured verifier");
       const mt = mapTypeById(map.type)?.name ?? "";
-      if (
-        ["array_of_maps", "hash_of_maps", "sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(
-          mt,
-        )
-      ) {
+      if (["sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(mt)) {
         throw notModelled(t, `lookups in ${mt}`);
       }
       // can_elide_value_nullness: a constant in-range key into an array cannot miss
@@ -1558,12 +1530,23 @@ function isGpl(license: string): boolean {
 // --------------------------------------------------------------------------------- pruning
 
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
-  let addNew = env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8;
+  // a callback-calling CALL is a forced checkpoint (mark_force_checkpoint)
+  const ti = env.cfg.code[t];
+  const force = ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm);
+  let addNew = force || (env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8);
   const list = env.explored.get(t) ?? [];
   for (let k = 0; k < list.length; k++) {
     const sl = list[k]!;
     if (sl.branches > 0) {
-      if (statesEqual(env, sl.state, cur, t, true)) {
+      if (force) {
+        // callback iterations converge when the state is within one seen at this call
+        if (statesEqual(env, sl.state, cur, t, false)) {
+          sl.hit++;
+          return true;
+        }
+        continue;
+      }
+      if (sameUnroll(sl.state, cur) && statesEqual(env, sl.state, cur, t, true)) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
@@ -1591,6 +1574,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
   stored.state.trace = [];
+  if (force) tagCheckpoint(env.precision, stored.state, cur);
   list.push(stored);
   env.explored.set(t, list);
   env.totalStates++;
@@ -1691,7 +1675,7 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
   for (let k = 0; k < old.frames.length; k++) {
     const fo = old.frames[k]!;
     const fc = cur.frames[k]!;
-    if (fo.callsite !== fc.callsite) return false;
+    if (fo.callsite !== fc.callsite || !callbackDepthOk(fo, fc)) return false;
     const live = frameLive(env, old, k, t);
     for (let r = 0; r < 10; r++) {
       if (!(live & (1 << r))) continue;
@@ -1719,9 +1703,17 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
       if (o === "m" && (c === "m" || c === "0")) continue;
       if (o === "0" && c === "0") continue;
       if (o === "r" && c === "r") continue;
+      if (o === "d" && c === "d") continue;
       return false;
     }
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+    if (ko[0] === "d") {
+      // stacksafe for STACK_DYNPTR: same kind and slot, consistent reference ids
+      const a = so!.spilled;
+      const b = sc!.spilled;
+      if (a.dynptr?.kind !== b.dynptr?.kind || a.dynptr?.first !== b.dynptr?.first) return false;
+      if (!ids.check(a.refObjId, b.refObjId, false)) return false;
+    }
   }
   return true;
 }

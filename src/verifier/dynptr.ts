@@ -1,0 +1,154 @@
+/**
+ * Dynptrs on the stack (struct bpf_dynptr, two 8-byte slots of kind 'd'), as the 6.18 verifier
+ * tracks them: process_dynptr_func for ARG_PTR_TO_DYNPTR helper arguments (an uninitialised
+ * dynptr is built by bpf_ringbuf_reserve_dynptr / bpf_dynptr_from_mem, an initialised one is
+ * read by bpf_dynptr_read / write), ring buffer dynptrs hold a reference (acquired at the
+ * reservation, released by bpf_ringbuf_submit_dynptr / discard_dynptr, "Unreleased reference"
+ * at exit otherwise), and stack writes over a dynptr (destroy_if_dynptr_stack_slot: a referenced
+ * one cannot be overwritten, a local one is destroyed). The reference list is the generic
+ * VState.refs; dynptr slices (bpf_dynptr_data) and const dynptr arguments are not modelled.
+ */
+import { notModelled, VerifyAbort } from "./errors.js";
+import { isConst } from "./scalar.js";
+import { type Frame, notInit, type Reg, regTypeStr, type VState } from "./state.js";
+
+export type DynptrKind = "local" | "ringbuf";
+
+/** The dynptr a stack slot's spilled register describes (the kernel's reg->dynptr). */
+export interface DynptrInfo {
+  readonly kind: DynptrKind;
+  /** The slot at the dynptr's lower address (the kernel's first_slot). */
+  readonly first: boolean;
+}
+
+export const DYNPTR_SLOT = "d";
+
+const isDynptrSlot = (f: Frame, spi: number): boolean => f.stack[spi]?.kinds[0] === DYNPTR_SLOT;
+
+/**
+ * stack_slot_obj_get_spi for a dynptr: the slot index of its first (lower) slot, or a message
+ * the kernel prints before failing (returned as a string).
+ */
+function dynptrSpi(reg: Reg): number | string {
+  if (!isConst(reg)) return "dynptr has to be at a constant offset";
+  const off = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
+  if (off % 8 !== 0) return `cannot pass in dynptr at an offset=${off}`;
+  const spi = Math.floor((-off - 1) / 8);
+  if (spi + 1 < 2) return `cannot pass in dynptr at an offset=${off}`;
+  return spi;
+}
+
+/** The dynptr kind a helper argument asks for (DYNPTR_TYPE_* flag), if any. */
+function wantedKind(flags: readonly string[]): DynptrKind | undefined {
+  if (flags.includes("DYNPTR_TYPE_RINGBUF")) return "ringbuf";
+  if (flags.includes("DYNPTR_TYPE_LOCAL")) return "local";
+  if (flags.some((f) => f.startsWith("DYNPTR_TYPE_"))) return undefined;
+  return undefined;
+}
+
+/** Is the dynptr starting at slot spi a valid initialised one (is_dynptr_reg_valid_init)? */
+function validInit(f: Frame, spi: number): boolean {
+  const a = f.stack[spi];
+  const b = f.stack[spi - 1];
+  if (!a || !b || !a.spilled.dynptr?.first) return false;
+  return a.kinds.every((k) => k === DYNPTR_SLOT) && b.kinds.every((k) => k === DYNPTR_SLOT);
+}
+
+/**
+ * destroy_if_dynptr_stack_slot: a write touching slot spi of a dynptr destroys it (both slots
+ * become invalid), unless it holds a reference.
+ */
+export function destroyDynptrAt(f: Frame, spi: number, t: number): void {
+  if (!isDynptrSlot(f, spi)) return;
+  const first = f.stack[spi]!.spilled.dynptr?.first ? spi : spi + 1;
+  const info = f.stack[first]?.spilled.dynptr;
+  if (info?.kind === "ringbuf") throw new VerifyAbort(t, "cannot overwrite referenced dynptr");
+  invalidate(f, first);
+}
+
+function invalidate(f: Frame, first: number): void {
+  for (const s of [f.stack[first], f.stack[first - 1]]) {
+    if (!s) continue;
+    s.kinds = ["?", "?", "?", "?", "?", "?", "?", "?"];
+    s.spilled = notInit();
+  }
+}
+
+/** Does [lo, hi) of the stack (byte offsets from the frame pointer) touch a dynptr slot? */
+export function touchesDynptr(f: Frame, lo: number, hi: number): boolean {
+  for (let b = lo; b < hi; b++) if (isDynptrSlot(f, Math.floor((-b - 1) / 8))) return true;
+  return false;
+}
+
+export interface DynptrArgEnv {
+  /** A fresh id (env->id_gen). */
+  newId(): number;
+  /** An 8-byte stack write through register regno at offset off (check_mem_access). */
+  writeStack(regno: number, off: number): void;
+}
+
+/**
+ * process_dynptr_func for helper argument register `regno` (flags: the argument's MEM_UNINIT,
+ * MEM_RDONLY, OBJ_RELEASE, DYNPTR_TYPE_* flags). Returns the reference to release when the
+ * argument is released (OBJ_RELEASE), else 0.
+ */
+export function dynptrArg(
+  env: DynptrArgEnv,
+  st: VState,
+  t: number,
+  regno: number,
+  flags: readonly string[],
+): number {
+  const reg = st.frames[st.frames.length - 1]!.regs[regno]!;
+  if (reg.type !== "stack")
+    throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=fp, dynptr_ptr`);
+  const f = st.frames[reg.frameno]!;
+  const spi = dynptrSpi(reg);
+  let release = 0;
+  if (flags.includes("OBJ_RELEASE")) {
+    const ref = typeof spi === "number" ? (f.stack[spi]?.spilled.refObjId ?? 0) : 0;
+    if (typeof spi !== "number" || !isDynptrSlot(f, spi) || !ref) {
+      const head = typeof spi === "string" ? `${spi}\n` : "";
+      throw new VerifyAbort(t, `${head}arg ${regno} is an unacquired reference`);
+    }
+    release = ref;
+  }
+  if (flags.includes("MEM_UNINIT")) {
+    if (typeof spi === "string") throw new VerifyAbort(t, `${spi}\nDynptr has to be an uninitialized dynptr`);
+    // the helper writes the 16 bytes (8 at a time), destroying what was there
+    env.writeStack(regno, 0);
+    env.writeStack(regno, 8);
+    const kind = wantedKind(flags);
+    if (!kind) throw notModelled(t, `dynptr argument ${flags.join("|")}`);
+    destroyDynptrAt(f, spi, t);
+    destroyDynptrAt(f, spi - 1, t);
+    const id = env.newId();
+    const refId = kind === "ringbuf" ? env.newId() : 0;
+    if (refId) st.refs.push({ id: refId, insn: t });
+    for (const k of [spi, spi - 1]) {
+      const s = f.stack[k]!;
+      s.kinds = Array(8).fill(DYNPTR_SLOT);
+      s.spilled = { ...notInit(), id, refObjId: refId, dynptr: { kind, first: k === spi } };
+    }
+    return 0;
+  }
+  if (typeof spi !== "number" || !validInit(f, spi)) {
+    const head = typeof spi === "string" ? `${spi}\n` : "";
+    throw new VerifyAbort(t, `${head}Expected an initialized dynptr as arg #${regno - 1}`);
+  }
+  const want = wantedKind(flags);
+  const have = f.stack[spi]!.spilled.dynptr!.kind;
+  if (want && want !== have)
+    throw new VerifyAbort(t, `Expected a dynptr of type ${want} as arg #${regno - 1}`);
+  return release;
+}
+
+/** After a release: the dynptr slots holding reference `ref` become invalid (unmark_stack_slots_dynptr). */
+export function releaseDynptrSlots(st: VState, ref: number): void {
+  for (const f of st.frames) {
+    f.stack.forEach((s, spi) => {
+      if (s.kinds[0] === DYNPTR_SLOT && s.spilled.refObjId === ref && s.spilled.dynptr?.first)
+        invalidate(f, spi);
+    });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Arguments of global (BTF_FUNC_GLOBAL) functions, as the 6.18 kernel derives them from BTF
+ * (btf_prepare_func_args) and checks a caller's registers against them (btf_check_subprog_call
+ * -> btf_check_func_arg_match). Modelled: integers and enums (unknown scalars), context pointers
+ * (a pointer to the program type's context struct, or any pointer tagged `arg:ctx`), and
+ * pointers to sized types (memory of that size, maybe-NULL unless tagged `arg:nonnull`).
+ * Refused as not modelled: dynptr arguments, `arg:trusted` / `untrusted` / `arena` /
+ * `nullable` tags, and the kernel's own errors in the prototype (unsupported tags or types).
+ */
+import type { Btf } from "../elf/btf/btf.js";
+import type { BtfType } from "../elf/btf/types.js";
+import { notModelled, VerifyAbort } from "./errors.js";
+import { checkHelperMem, type MemEnv } from "./memory.js";
+import { isConst } from "./scalar.js";
+import { pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+
+export type GlobalArg =
+  | { readonly kind: "scalar" }
+  | { readonly kind: "ctx" }
+  | { readonly kind: "mem"; readonly size: number; readonly nullable: boolean };
+
+/**
+ * The context struct a pointer argument must name to be a context argument without a tag
+ * (the program type's context type in the kernel's bpf_types.h, typedefs resolved). Program
+ * types whose context has no struct type (tracepoint, tracing, lsm, ...) are absent.
+ */
+const CTX_STRUCT: Readonly<Record<string, string>> = {
+  socket_filter: "__sk_buff",
+  sched_cls: "__sk_buff",
+  sched_act: "__sk_buff",
+  cgroup_skb: "__sk_buff",
+  lwt_in: "__sk_buff",
+  lwt_out: "__sk_buff",
+  lwt_xmit: "__sk_buff",
+  lwt_seg6local: "__sk_buff",
+  sk_skb: "__sk_buff",
+  flow_dissector: "__sk_buff",
+  xdp: "xdp_md",
+  cgroup_sock: "bpf_sock",
+  cgroup_sock_addr: "bpf_sock_addr",
+  sock_ops: "bpf_sock_ops",
+  sk_msg: "sk_msg_md",
+  kprobe: "pt_regs",
+  perf_event: "bpf_perf_event_data",
+  raw_tracepoint: "bpf_raw_tracepoint_args",
+  raw_tracepoint_writable: "bpf_raw_tracepoint_args",
+  cgroup_device: "bpf_cgroup_dev_ctx",
+  cgroup_sysctl: "bpf_sysctl",
+  cgroup_sockopt: "bpf_sockopt",
+  sk_reuseport: "sk_reuseport_md",
+  sk_lookup: "bpf_sk_lookup",
+  netfilter: "bpf_nf_ctx",
+};
+
+/** btf_is_projection_of: the kernel's own structs that stand for the UAPI context. */
+const PROJECTIONS: Readonly<Record<string, string>> = { __sk_buff: "sk_buff", xdp_md: "xdp_buff" };
+
+const MODIFIERS: ReadonlySet<string> = new Set(["TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "TYPE_TAG"]);
+
+function skipModifiers(btf: Btf, id: number, stopAtTypedef = false): BtfType {
+  let t = btf.typeById(id);
+  while (MODIFIERS.has(t.kind) && !(stopAtTypedef && t.kind === "TYPEDEF")) {
+    t = btf.typeById((t as { type: number }).type);
+  }
+  return t;
+}
+
+/** btf_is_prog_ctx_type: is the pointee (id) the program type's context? */
+function isProgCtxType(btf: Btf, pointee: number, progType: string): boolean {
+  if (progType === "kprobe") {
+    const t = skipModifiers(btf, pointee, true);
+    if (t.kind === "TYPEDEF" && t.name === "bpf_user_pt_regs_t") return true;
+  }
+  const t = skipModifiers(btf, pointee);
+  if (t.kind !== "STRUCT" && t.kind !== "UNION") return false;
+  const want = CTX_STRUCT[progType];
+  if (!want) return false;
+  return t.name === want || PROJECTIONS[want] === t.name;
+}
+
+/** btf_validate_prog_ctx_type for an `arg:ctx` argument (the cases we model). */
+function validTaggedCtx(btf: Btf, pointee: number, progType: string): boolean {
+  const t = skipModifiers(btf, pointee);
+  if (t.kind === "VOID" || pointee === 0) return true; // `void *ctx __arg_ctx` is always valid
+  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return true;
+  return isProgCtxType(btf, pointee, progType);
+}
+
+/** The `arg:` decl tags of parameter k of the function with BTF id fnId. */
+function argTags(btf: Btf, fnId: number, k: number): string[] {
+  const out: string[] = [];
+  for (const x of btf.types) {
+    if (x.kind === "DECL_TAG" && x.type === fnId && x.componentIdx === k && x.name.startsWith("arg:"))
+      out.push(x.name.slice(4));
+  }
+  return out;
+}
+
+/**
+ * The arguments of the global function `name` (func_info BTF id `fnId`) for a program of type
+ * `progType`; `t` is the instruction to blame for what is not modelled.
+ */
+export function globalArgs(btf: Btf, fnId: number, progType: string, t: number, name: string): GlobalArg[] {
+  const fn = btf.typeById(fnId);
+  if (fn.kind !== "FUNC") throw notModelled(t, `global function ${name}() whose func_info is not a FUNC`);
+  const proto = btf.typeById(btf.resolve(fn.type));
+  if (proto.kind !== "FUNC_PROTO") throw notModelled(t, `global function ${name}() without a prototype`);
+  if (proto.params.length > 5) throw notModelled(t, `global function ${name}() with more than 5 arguments`);
+  return proto.params.map((p, k): GlobalArg => {
+    const tags = argTags(btf, fnId, k);
+    const what = `argument ${k + 1} (${btf.typeString(p.type)}${tags.map((x) => ` arg:${x}`).join("")}) of global function ${name}()`;
+    if (tags.some((x) => x !== "ctx" && x !== "nonnull")) throw notModelled(t, what);
+    const ty = skipModifiers(btf, p.type);
+    if (ty.kind !== "PTR") {
+      if (tags.length > 0) throw notModelled(t, what);
+      if (ty.kind === "INT" || ty.kind === "ENUM" || ty.kind === "ENUM64") return { kind: "scalar" };
+      throw notModelled(t, what);
+    }
+    const pointee = (ty as { type: number }).type;
+    if (tags.includes("ctx") || isProgCtxType(btf, pointee, progType)) {
+      if (tags.some((x) => x !== "ctx")) throw notModelled(t, what);
+      if (tags.includes("ctx") && !validTaggedCtx(btf, pointee, progType)) throw notModelled(t, what);
+      return { kind: "ctx" };
+    }
+    const to = skipModifiers(btf, pointee);
+    if (pointee === 0 || to.kind === "VOID" || to.kind === "FWD" || to.kind === "FUNC_PROTO")
+      throw notModelled(t, what);
+    if ((to.kind === "STRUCT" || to.kind === "UNION") && to.name === "bpf_dynptr") throw notModelled(t, what);
+    if (!["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT", "PTR"].includes(to.kind))
+      throw notModelled(t, what);
+    return { kind: "mem", size: btf.sizeOf(btf.resolve(pointee)), nullable: !tags.includes("nonnull") };
+  });
+}
+
+/** The register a global function starts with for one argument (do_check_common). */
+export function calleeArgReg(a: GlobalArg, newId: () => number): Reg {
+  switch (a.kind) {
+    case "scalar":
+      return unknownScalar();
+    case "ctx":
+      return pointer("ctx");
+    case "mem":
+      return pointer("mem", {
+        maybeNull: a.nullable,
+        memSize: a.size,
+        ...(a.nullable ? { id: newId() } : {}),
+      });
+  }
+}
+
+const MEM_TYPES: ReadonlySet<string> = new Set(["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"]);
+
+/** __check_ptr_off_reg for pointer types whose offset must stay zero (check_func_arg_reg_off). */
+function checkPtrOffZero(t: number, regno: number, reg: Reg): void {
+  if (MEM_TYPES.has(reg.type) || reg.type === "scalar" || reg.type === "not_init") return;
+  const tstr = regTypeStr(reg);
+  if (reg.off < 0)
+    throw new VerifyAbort(t, `negative offset ${tstr} ptr R${regno} off=${reg.off} disallowed`);
+  if (reg.off !== 0)
+    throw new VerifyAbort(t, `dereference of modified ${tstr} ptr R${regno} off=${reg.off} disallowed`);
+}
+
+/**
+ * btf_check_func_arg_match: the caller's R1-R5 against the callee's arguments. A mismatch is
+ * reported in the kernel's words followed by "Caller passes invalid args into func#N ('name')".
+ */
+export function checkGlobalCall(
+  env: MemEnv,
+  st: VState,
+  t: number,
+  args: readonly GlobalArg[],
+  funcIdx: number,
+  name: string,
+): void {
+  const regs = st.frames[st.frames.length - 1]!.regs;
+  try {
+    args.forEach((a, k) => {
+      const regno = k + 1;
+      const reg = regs[regno]!;
+      if (a.kind === "scalar") {
+        if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
+        return;
+      }
+      checkPtrOffZero(t, regno, reg);
+      if (a.kind === "ctx") {
+        if (reg.type !== "ctx") throw new VerifyAbort(t, `arg#${k} expects pointer to ctx`);
+        return;
+      }
+      // check_mem_reg: NULL passes; a maybe-NULL pointer is checked as if it were not NULL
+      if (reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n) return;
+      if (!MEM_TYPES.has(reg.type)) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=fp`);
+      const saved = { ...reg };
+      reg.maybeNull = false;
+      try {
+        checkHelperMem(env, st, t, regno, a.size, a.size, false, false, name);
+        checkHelperMem(env, st, t, regno, a.size, a.size, true, false, name);
+      } finally {
+        regs[regno] = saved;
+      }
+      if (!a.nullable && saved.maybeNull) throw new VerifyAbort(t, `arg#${k} is expected to be non-NULL`);
+    });
+  } catch (e) {
+    if (!(e instanceof VerifyAbort) || !e.kernelWording) throw e;
+    throw new VerifyAbort(
+      e.insn,
+      `${e.message}\nCaller passes invalid args into func#${funcIdx} ('${name}')`,
+    );
+  }
+}
