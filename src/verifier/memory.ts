@@ -18,6 +18,7 @@ import {
   type VState,
 } from "./state.js";
 import { tnumStr } from "./tnum.js";
+import { unprivCtxDenied, unprivHelperStackRead } from "./unprivileged.js";
 
 export const MAX_BPF_STACK = 512;
 export const BPF_MAX_VAR_OFF = 1 << 29;
@@ -29,9 +30,11 @@ export interface MemEnv {
   readonly rodata: (mapName: string) => Uint8Array | undefined;
   /** Per-frame (by subprog start) maximum stack depth seen. */
   noteStackDepth(subprog: number, depth: number): void;
+  /** An unprivileged loader: no uninitialised stack reads, fewer context fields (unprivileged.ts). */
+  readonly unprivileged?: boolean;
 }
 
-function memRegion(
+export function memRegion(
   insn: number,
   regno: number,
   reg: Reg,
@@ -191,7 +194,8 @@ export function checkMemAccess(
         ...(opts.signExt ? { signExtend: true } : {}),
       });
       if (res === undefined) throw notModelled(insn, `context of program type ${env.progType}`);
-      if (!res.ok) throw new VerifyAbort(insn, ctxAccessError(off, size));
+      if (!res.ok || (env.unprivileged && unprivCtxDenied(env.progType, off, size, write)))
+        throw new VerifyAbort(insn, ctxAccessError(off, size));
       if (write) return undefined;
       if (res.pointer) {
         switch (res.pointer) {
@@ -348,6 +352,8 @@ function stackAccess(
         throw new VerifyAbort(insn, `spilled ptr in range of var-offset stack read; insn ${insn}`, false);
     }
     // CAP_PERFMON (root) may read uninitialised stack: allow_uninit_stack.
+    if (env.unprivileged && !varOff && c === "?")
+      throw new VerifyAbort(insn, `invalid read from stack off ${lo}+${b - lo} size ${size}`);
   }
   if (allZero) return { ...unknownScalar(), ...constBounds(0n) };
   return loadedScalar(size, opts.signExt ?? false);
@@ -399,6 +405,7 @@ export function checkHelperMem(
       growStack(f, Math.ceil(-lo / 8));
       if (!rawMode) {
         // root may read uninitialised stack (allow_uninit_stack): nothing to check
+        if (env.unprivileged) unprivHelperStackRead(f, insn, regno, lo, maxSize);
       }
       if (write) markStackMisc(f, lo, lo + maxSize);
       return;

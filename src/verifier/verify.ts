@@ -20,7 +20,7 @@ import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./bran
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
-import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
 import {
   type AluOp,
   alu32,
@@ -59,6 +59,26 @@ import {
   type VState,
 } from "./state.js";
 import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
+import {
+  newUnprivState,
+  recoverableOnSpeculativePath,
+  sanitizePtrAluAfter,
+  sanitizePtrAluBefore,
+  sanitizeValAlu,
+  speculativeBranch,
+  type UnprivState,
+  unprivArgAnything,
+  unprivBuildCfg,
+  unprivCallChecks,
+  unprivCompareDst,
+  unprivCompareSrc,
+  unprivHelperAvailable,
+  unprivLoadChecks,
+  unprivMovPointer,
+  unprivNoteStackStore,
+  unprivReturn,
+  unprivStore,
+} from "./unprivileged.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -108,6 +128,8 @@ export interface VerifyOptions {
    * tsbpf message (never accepted), as this model is slower than the kernel on 1M-insn paths.
    */
   readonly maxMillis?: number;
+  /** Judge as an unprivileged loader (no CAP_BPF/CAP_PERFMON): the rules of unprivileged.ts. */
+  readonly unprivileged?: boolean;
 }
 
 interface Pending {
@@ -135,6 +157,8 @@ interface Env extends MemEnv {
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
+  /** The unprivileged rules' state (only for VerifyOptions.unprivileged). */
+  unpriv?: UnprivState;
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -219,6 +243,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
       return;
     }
     const s = regs[i.src]!;
+    if (env.unpriv && (!is64 || i.off !== 0)) unprivMovPointer(t, i, s, is64);
     if (is64) {
       if (i.off === 0) {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
@@ -254,6 +279,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     pointerAlu(env, st, t, i, dstIn, src, is64, op);
     return;
   }
+  if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
   const d = { ...dstIn, id: 0 };
   const s = copyBounds(src);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
@@ -294,7 +320,7 @@ function pointerAlu(
   const regs = curFrame(st).regs;
   const sym = ALU_STR[op]!;
   if (isPointer(dst) && isPointer(src)) {
-    if (op === 0x10) {
+    if (op === 0x10 && !env.unpriv) {
       const r = unknownScalar();
       if (!is64) truncate(r, 4);
       setReg(st, i.dst, r);
@@ -348,12 +374,38 @@ function pointerAlu(
   }
   void ptrReg;
   void regs;
+  const offIsDst = !isPointer(dst);
+  const san = env.unpriv ? sanitizePtrAluBefore(st, t, i, ptr, off, offIsDst) : undefined;
+  if (san?.simulate) {
+    // the masked operation may leave the pointer where it was: explored speculatively
+    const spec = cloneState(st);
+    spec.speculative = true;
+    curFrame(spec).regs[i.dst] = { ...ptr };
+    env.unpriv!.pending.push({ state: spec, insn: t + 1 });
+  }
+  const finish = (r: Reg): Reg => {
+    if (env.unpriv) {
+      const map = r.map;
+      sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
+        memRegion(
+          t,
+          i.dst,
+          r,
+          r.off,
+          1,
+          map!.valueSize,
+          (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
+        ),
+      );
+    }
+    return r;
+  };
   const d: Reg = { ...ptr };
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
       d.off = nOff;
-      setReg(st, i.dst, sanePtr(t, d));
+      setReg(st, i.dst, finish(sanePtr(t, d)));
       return;
     }
   }
@@ -364,7 +416,7 @@ function pointerAlu(
     d.id = ++env.idGen;
     d.range = 0;
   }
-  setReg(st, i.dst, sanePtr(t, d));
+  setReg(st, i.dst, finish(sanePtr(t, d)));
 }
 
 function sanePtr(t: number, d: Reg): Reg {
@@ -487,6 +539,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     globals: new Map(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
+    ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
     rodata: (name) => {
       const m = obj.maps.find((x) => x.name === name);
       return m?.readonly ? m.data : undefined;
@@ -498,8 +551,14 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   let trace: string[] = [];
   let error: VerifyError | undefined;
   try {
+    if (opts.unprivileged) {
+      unprivLoadChecks(obj, prog, code.length);
+      unprivCallChecks(code);
+    }
     preChecks(code);
-    (env as { cfg: Cfg }).cfg = buildCfg(code);
+    (env as { cfg: Cfg }).cfg = opts.unprivileged
+      ? unprivBuildCfg(code, () => buildCfg(code))
+      : buildCfg(code);
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
@@ -732,12 +791,22 @@ function run(env: Env, start: number, init: VState): string[] {
           endPath = true;
         }
       }
+      if (!endPath && st.speculative && env.unpriv?.nospec.has(t)) {
+        finishPath(st);
+        endPath = true;
+      }
       if (!endPath) {
         const i = code[t]!;
         logInsn(env, st, t, i);
         const next = step(env, st, t, i, push);
         prev = t;
-        if (next === -1) {
+        if (env.unpriv) {
+          for (const p of env.unpriv.pending.splice(0)) push(p.state, p.insn, t);
+        }
+        if (next !== -1 && st.speculative && env.unpriv?.nospecResult.has(t)) {
+          finishPath(st);
+          endPath = true;
+        } else if (next === -1) {
           finishPath(st);
           endPath = true;
         } else {
@@ -746,7 +815,13 @@ function run(env: Env, start: number, init: VState): string[] {
         }
       }
     } catch (e) {
-      fail(e);
+      if (st.speculative && env.unpriv && e instanceof VerifyAbort && recoverableOnSpeculativePath(e)) {
+        // 6.18 ends a speculative path at an unsafe instruction with a barrier (nospec)
+        env.unpriv.nospec.add(t);
+        env.unpriv.pending.length = 0;
+        finishPath(st);
+        endPath = true;
+      } else fail(e);
     }
     if (endPath) {
       const p = stack.pop();
@@ -755,7 +830,10 @@ function run(env: Env, start: number, init: VState): string[] {
       t = p.insn;
       prev = p.prev;
       lastEnd = -1;
-      if ((env.opts.logLevel ?? 1) >= 2) env.log.push(`from ${prev} to ${t}: ${frameStr(curFrame(st))}`);
+      if ((env.opts.logLevel ?? 1) >= 2)
+        env.log.push(
+          `from ${prev} to ${t}${st.speculative ? " (speculative execution)" : ""}: ${frameStr(curFrame(st))}`,
+        );
     }
   }
 }
@@ -800,6 +878,10 @@ function step(
       }
       const v = checkRead(st, t, i.src);
       checkRead(st, t, i.dst);
+      if (env.unpriv) {
+        unprivStore(st, t, i.dst, i.off, size, i.src);
+        unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, i.src);
+      }
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
@@ -807,6 +889,10 @@ function step(
     case 2: {
       const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
       checkRead(st, t, i.dst);
+      if (env.unpriv) {
+        unprivStore(st, t, i.dst, i.off, size, undefined);
+        unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, undefined);
+      }
       checkMemAccess(env, st, t, i.dst, i.off, size, true, undefined, { stImm: i.imm });
       logState(env, st);
       return t + 1;
@@ -859,6 +945,7 @@ function step(
   const cond = `r${i.dst}=${regStr(a)} ${cop} ${x ? `r${i.src}=${regStr(b)}` : i.imm}`;
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
+    if (env.unpriv) unprivCompareSrc(t, i, a, b);
     const pa = isPointer(a);
     const pb = isPointer(b);
     if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
@@ -868,6 +955,8 @@ function step(
         if (!p.maybeNull) {
           // a non-NULL pointer is never 0
           const taken = cop === "jne";
+          if (env.unpriv)
+            push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
           st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
           return taken ? target : t + 1;
         }
@@ -884,6 +973,11 @@ function step(
     if (p_or_null(a) || p_or_null(b)) {
       // comparing a maybe-NULL pointer with anything else teaches nothing; both paths
     }
+    if (
+      env.unpriv &&
+      !(pa && pb && (isPkt(a.type) || a.type === "pkt_end") && (isPkt(b.type) || b.type === "pkt_end"))
+    )
+      unprivCompareDst(t, i, a);
     const other = cloneState(st);
     if (pa && pb) pktCompare(st, other, a, b, cop, i.dst, x ? i.src : -1, is32);
     other.trace.push(`${t}: ${cond} taken`);
@@ -893,10 +987,12 @@ function step(
   }
   const taken = scalarBranchTaken(a, b, cop, is32);
   if (taken === 1) {
+    if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
     st.trace.push(`${t}: ${cond} -> always taken`);
     return target;
   }
   if (taken === 0) {
+    if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), target, t);
     st.trace.push(`${t}: ${cond} -> never taken`);
     return t + 1;
   }
@@ -1193,6 +1289,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     );
   }
   const r0 = checkRead(st, t, 0);
+  if (env.unpriv) unprivReturn(t, r0);
   const rule = returnRule(
     env.progType,
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
@@ -1234,7 +1331,9 @@ function helperCall(
 ): void {
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
-  const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
+  const avail = env.unpriv
+    ? unprivHelperAvailable(h, env.progType, env.expectedAttachType)
+    : isHelperAvailable(h, env.progType, env.expectedAttachType);
   if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
   if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
   const protos = protosForProgType(h, env.progType);
@@ -1272,6 +1371,7 @@ function helperCall(
     };
     switch (a.base) {
       case "ARG_ANYTHING":
+        if (env.unpriv) unprivArgAnything(t, regno, reg);
         break;
       case "ARG_CONST_MAP_PTR":
         expect(reg.type === "map_ptr", "map_ptr");
@@ -1654,6 +1754,8 @@ function frameLive(env: Env, st: VState, k: number, t: number): number {
 
 function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boolean): boolean {
   if (old.frames.length !== cur.frames.length) return false;
+  // a speculative state never stands for a real one
+  if (old.speculative && !cur.speculative) return false;
   if (old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.frames.length; k++) {
