@@ -60,10 +60,12 @@ export interface UnprivState {
   readonly nospecResult: Set<number>;
   /** Speculative states made inside an instruction, for the main loop to push. */
   readonly pending: { state: VState; insn: number }[];
+  /** explore_alu_limits: set by pointer arithmetic with a variable offset; pruning then needs equal scalars. */
+  exploreAluLimits: boolean;
 }
 
 export function newUnprivState(): UnprivState {
-  return { alu: new Map(), nospec: new Set(), nospecResult: new Set(), pending: [] };
+  return { alu: new Map(), nospec: new Set(), nospecResult: new Set(), pending: [], exploreAluLimits: false };
 }
 
 /**
@@ -249,7 +251,7 @@ export function unprivStore(
     const lo = dst.off + Number(BigInt.asIntN(64, dst.varOff.value)) + off;
     if (lo < 0 && lo >= -512) {
       const slot = st.frames[dst.frameno]!.stack[Math.floor((-lo - 1) / 8)];
-      if (slot && slot.kinds.includes("r") && slot.spilled.type !== "scalar") {
+      if (slot?.kinds.includes("r") && slot.spilled.type !== "scalar") {
         throw new VerifyAbort(t, "attempt to corrupt spilled pointer on stack");
       }
     }
@@ -384,6 +386,7 @@ function recordAlu(u: UnprivState, t: number, state: number, limit: number): boo
  * instruction need no masking). Returns undefined when nothing is to be done.
  */
 export function sanitizePtrAluBefore(
+  u: UnprivState,
   st: VState,
   t: number,
   i: Instruction,
@@ -404,6 +407,7 @@ export function sanitizePtrAluBefore(
   let state = offIsNeg ? ALU_NEG_VALUE : 0;
   state |= offIsImm ? ALU_IMMEDIATE : 0;
   state |= offIsDst ? ALU_SANITIZE_DST : ALU_SANITIZE_SRC;
+  if (!offIsImm) u.exploreAluLimits = true;
   return { maskToLeft, state, limit: lim.limit, simulate: !offIsImm };
 }
 

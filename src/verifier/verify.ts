@@ -375,7 +375,7 @@ function pointerAlu(
   void ptrReg;
   void regs;
   const offIsDst = !isPointer(dst);
-  const san = env.unpriv ? sanitizePtrAluBefore(st, t, i, ptr, off, offIsDst) : undefined;
+  const san = env.unpriv ? sanitizePtrAluBefore(env.unpriv, st, t, i, ptr, off, offIsDst) : undefined;
   if (san?.simulate) {
     // the masked operation may leave the pointer where it was: explored speculatively
     const spec = cloneState(st);
@@ -1391,7 +1391,8 @@ function helperCall(
           );
         const sz = a.base === "ARG_PTR_TO_MAP_KEY" ? map.keySize : map.valueSize;
         if (sz === 0 && reg.type === "stack") throw new VerifyAbort(t, "invalid zero-sized read");
-        if (a.base === "ARG_PTR_TO_MAP_KEY") constKey = constantMapKey(st, reg, sz);
+        // get_constant_map_key needs CAP_BPF: unprivileged lookups stay maybe-NULL
+        if (a.base === "ARG_PTR_TO_MAP_KEY" && !env.unpriv) constKey = constantMapKey(st, reg, sz);
         checkHelperMem(
           env,
           st,
@@ -1724,13 +1725,15 @@ function boundsSame(o: Reg, c: Reg): boolean {
   );
 }
 
-function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, strictScalars = false): boolean {
   if (o.type === "not_init") return exact ? c.type === "not_init" : true;
   if (c.type === "not_init") return false;
   if (o.type !== c.type || o.maybeNull !== c.maybeNull || o.ringbuf !== c.ringbuf || o.rdonly !== c.rdonly)
     return false;
   if (exact && !boundsSame(o, c)) return false;
   if (o.type === "scalar") {
+    // explore_alu_limits (unprivileged pointer arithmetic seen): scalars must match exactly
+    if (strictScalars && !boundsSame(o, c)) return false;
     return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff) && ids.check(o.id, c.id, true);
   }
   if (
@@ -1756,6 +1759,7 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
   if (old.frames.length !== cur.frames.length) return false;
   // a speculative state never stands for a real one
   if (old.speculative && !cur.speculative) return false;
+  const strict = env.unpriv?.exploreAluLimits === true;
   if (old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.frames.length; k++) {
@@ -1765,16 +1769,16 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
     const live = frameLive(env, old, k, t);
     for (let r = 0; r < 10; r++) {
       if (!(live & (1 << r))) continue;
-      if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact)) return false;
+      if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact, strict)) return false;
     }
-    if (!stackSafe(fo, fc, ids, exact)) return false;
+    if (!stackSafe(fo, fc, ids, exact, strict)) return false;
   }
   for (let k = 0; k < old.refs.length; k++)
     if (!ids.check(old.refs[k]!.id, cur.refs[k]!.id, false)) return false;
   return true;
 }
 
-function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
+function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean, strict = false): boolean {
   const n = Math.max(fo.stack.length, exact ? fc.stack.length : 0);
   for (let spi = 0; spi < n; spi++) {
     const so = fo.stack[spi];
@@ -1791,7 +1795,7 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
       if (o === "r" && c === "r") continue;
       return false;
     }
-    if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+    if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact, strict)) return false;
   }
   return true;
 }
