@@ -1,6 +1,6 @@
 /**
  * `tsbpf verify <obj>... [--program NAME] [--format text|json|sarif] [--log-level 0|1|2]
- * [--btf FILE] [--unprivileged]`: the offline verifier's verdict per program. Exit 0 when every
+ * [--btf FILE] [--unprivileged] [--kernel]`: the offline verifier's verdict per program (as root, or as an unprivileged loader). Exit 0 when every
  * program is accepted, 1 when any is rejected, 2 on bad input.
  */
 import type { Command } from "commander";
@@ -31,6 +31,7 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
           format: opts.format,
           logLevel: opts.logLevel,
           btf: opts.btf,
+          ...(opts.unprivileged ? { unprivileged: true } : {}),
         },
         io,
       ),
@@ -44,12 +45,6 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
   const level = Number(opts.logLevel ?? "0");
   if (![0, 1, 2].includes(level))
     throw new UsageError("E_USAGE", `--log-level must be 0, 1 or 2, got '${opts.logLevel}'`);
-  if (opts.unprivileged) {
-    throw new UsageError(
-      "E_USAGE",
-      "--unprivileged is not implemented yet: the offline verifier models a privileged (root) loader only",
-    );
-  }
   if (opts.btf) {
     throw new UsageError(
       "E_USAGE",
@@ -63,7 +58,10 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
     const obj = await openObject(file);
     const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
     const programs = progs.map((p) => {
-      const r = verifyProgram(obj, p, { logLevel: level as 0 | 1 | 2 });
+      const r = verifyProgram(obj, p, {
+        logLevel: level as 0 | 1 | 2,
+        ...(opts.unprivileged ? { unprivileged: true } : {}),
+      });
       if (r.verdict === "reject") rejected = true;
       if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
       return programReport(r, level > 0);
@@ -85,14 +83,17 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
 export function registerVerify(program: Command, io: CliIo): void {
   program
     .command("verify")
-    .description("verify BPF programs offline, as the kernel verifier would (privileged loader)")
+    .description("verify BPF programs offline, as the kernel verifier would (root, or --unprivileged)")
     .argument("<obj...>", "BPF object files")
     .option("--program <name>", "only this program")
     .option("--format <format>", "text, json or sarif", "text")
     .option("--log-level <n>", "0, 1 (kernel log of the failing path) or 2 (every instruction)", "0")
     .option("--btf <file>", "kernel BTF (not used yet)")
     .option("--kernel", "ask the running kernel instead (loads each program on its own; root)")
-    .option("--unprivileged", "judge as an unprivileged loader (not implemented yet)")
+    .option(
+      "--unprivileged",
+      "judge as a loader without CAP_BPF/CAP_PERFMON (with --kernel: load as nobody from a child process)",
+    )
     .action(async (files: string[], opts: VerifyCliOptions) => {
       await runVerify(files, opts, io);
     });
