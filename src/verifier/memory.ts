@@ -261,7 +261,12 @@ function stackAccess(
       const vo = isConst(reg) ? BigInt.asIntN(64, reg.varOff.value).toString() : tnumStr(reg.varOff);
       throw new VerifyAbort(insn, `misaligned stack access off ${vo}+${reg.off}+${off} size ${size}`);
     }
-    if (lo < -MAX_BPF_STACK || lo + size > 0) {
+    if (
+      lo < -MAX_BPF_STACK ||
+      lo + size > 0 ||
+      (env.unprivileged && !write && lo < -8 * frame.stack.length)
+    ) {
+      // without allow_uninit_stack a read must stay inside the stack written so far
       throw new VerifyAbort(insn, `invalid${what} stack R${regno} off=${lo} size=${size}`);
     }
   } else {
@@ -395,7 +400,11 @@ export function checkHelperMem(
         return;
       }
       const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
-      if (lo < -MAX_BPF_STACK || lo + maxSize > 0) {
+      if (
+        lo < -MAX_BPF_STACK ||
+        lo + maxSize > 0 ||
+        (env.unprivileged && !write && lo < -8 * f.stack.length)
+      ) {
         throw new VerifyAbort(
           insn,
           `invalid ${write && rawMode ? "write to" : "read from"} stack R${regno} off=${lo} size=${maxSize}`,

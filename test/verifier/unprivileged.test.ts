@@ -1,8 +1,17 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { progTypeByName } from "../../src/abi/program-types.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
+import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
+import { type Instruction, insn } from "../../src/isa/instruction.js";
+import { verifyFilesUnprivileged } from "../../src/loader/kernel-verify.js";
+import { unprivilegedOracleUnavailable } from "../../src/loader/unprivileged.js";
+import { kernelVerifyUnprivileged, rawJobOf } from "../../src/verifier/kernel.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
+import { meaningfulLine } from "../fixtures/verifier-corpus/golden.js";
 import { readUnprivGoldens, type UnprivVerdict } from "../fixtures/verifier-unpriv/golden.js";
+import { arbProgram, objectOf } from "./generate.js";
 
 /**
  * The offline verifier's unprivileged rules (VerifyOptions.unprivileged) against the kernel 6.18
@@ -99,3 +108,105 @@ describe("unprivileged verifier vs kernel 6.18 goldens (test/fixtures/verifier-u
     ).toEqual([]);
   });
 });
+
+// ------------------------------------------------------------------ live: the unprivileged kernel
+
+const liveWhy = unprivilegedOracleUnavailable();
+const SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled";
+
+describe.skipIf(liveWhy !== undefined)(
+  `unprivileged kernel, live${liveWhy ? ` (skipped: ${liveWhy})` : ""}`,
+  () => {
+    it("re-loading the fixtures as nobody gives the goldens' verdicts and messages; the sysctl is restored", async () => {
+      const before = readFileSync(SYSCTL, "utf8");
+      const gs = readUnprivGoldens();
+      const reports = await verifyFilesUnprivileged(gs.map((g) => ({ file: g.object, logLevel: 1 })));
+      expect(readFileSync(SYSCTL, "utf8")).toBe(before);
+      const wrong: string[] = [];
+      gs.forEach((g, k) => {
+        g.programs.forEach((p, j) => {
+          const live = reports[k]!.programs[j]!;
+          const msg = live.error
+            ? (live.log ? meaningfulLine(live.log) : "") || live.error.message
+            : undefined;
+          if (live.verdict !== p.unprivileged.verdict || msg !== p.unprivileged.error?.message)
+            wrong.push(`${g.name}/${p.name}: golden ${p.unprivileged.error?.message} live ${msg}`);
+        });
+      });
+      expect(wrong).toEqual([]);
+    }, 120_000);
+
+    it("generated programs judged unprivileged: never accepted by us when the unprivileged kernel rejects them", async () => {
+      const before = readFileSync(SYSCTL, "utf8");
+      const programs = fc.sample(arbUnprivProgram, { numRuns: 500, seed: 66 });
+      const jobs = programs.map((insns) => {
+        const { obj, prog } = socketFilterOf(insns);
+        return rawJobOf(obj, prog, 1);
+      });
+      const kernel = await kernelVerifyUnprivileged(jobs);
+      expect(readFileSync(SYSCTL, "utf8")).toBe(before);
+      const stats = {
+        n: 0,
+        agree: 0,
+        falseAccepts: 0,
+        falseRejects: 0,
+        rejectsBoth: 0,
+        sameMessage: 0,
+        notModelled: 0,
+      };
+      const bad: string[] = [];
+      programs.forEach((insns, k) => {
+        const k1 = kernel[k]!;
+        expect(k1.loadError).toBeUndefined();
+        const { obj, prog } = socketFilterOf(insns);
+        const ours = verifyProgram(obj, prog, { logLevel: 0, unprivileged: true, maxMillis: 5000 });
+        if (ours.error && !ours.error.modelled) {
+          stats.notModelled++;
+          return;
+        }
+        stats.n++;
+        if (ours.verdict === k1.verdict) stats.agree++;
+        if (ours.processedInsns === k1.processedInsns) stats.processedExact++;
+        else if (ours.verdict === "accept") {
+          stats.falseAccepts++;
+          bad.push(`${JSON.stringify(insns)} kernel: ${k1.message}`);
+        } else stats.falseRejects++;
+        if (ours.verdict === "reject" && k1.verdict === "reject") {
+          stats.rejectsBoth++;
+          if (lastLine(ours.error!.message) === lastLine(k1.message ?? "")) stats.sameMessage++;
+          if (ours.error!.insn === k1.insn) stats.sameInsn++;
+          else
+            console.log(
+              `message: kernel ${k1.message} @${k1.insn} | ours ${ours.error!.message} @${ours.error!.insn}`,
+            );
+        }
+      });
+      console.log(JSON.stringify({ generatedUnprivileged: stats }));
+      expect(bad).toEqual([]);
+      expect(stats.n).toBeGreaterThan(400);
+    }, 300_000);
+  },
+);
+
+/**
+ * test/verifier/generate.ts's XDP programs made socket filters: the three context loads read skb
+ * fields (len, pkt_type, queue_mapping: plain numbers) or, in half of them, r2 and r3 become
+ * frame pointers, so the "packet" blocks do stack pointer arithmetic, pointer comparisons and
+ * uninitialised stack reads, which the unprivileged rules judge.
+ */
+const arbUnprivProgram: fc.Arbitrary<Instruction[]> = fc
+  .tuple(arbProgram, fc.boolean())
+  .map(([insns, stack]) => {
+    const out = [...insns];
+    if (stack) {
+      out[0] = insn(0xbf, 2, 10);
+      out[1] = insn(0xbf, 3, 10);
+    }
+    return out;
+  });
+
+function socketFilterOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
+  const { obj, prog } = objectOf(insns);
+  const p = { ...prog, section: "socket", type: progTypeByName("socket_filter")! } as ProgramSpec;
+  return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
+}
