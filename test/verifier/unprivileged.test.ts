@@ -152,6 +152,8 @@ describe.skipIf(liveWhy !== undefined)(
         falseRejects: 0,
         rejectsBoth: 0,
         sameMessage: 0,
+        sameInsn: 0,
+        processedExact: 0,
         notModelled: 0,
       };
       const bad: string[] = [];
@@ -165,8 +167,8 @@ describe.skipIf(liveWhy !== undefined)(
           return;
         }
         stats.n++;
-        if (ours.verdict === k1.verdict) stats.agree++;
         if (ours.processedInsns === k1.processedInsns) stats.processedExact++;
+        if (ours.verdict === k1.verdict) stats.agree++;
         else if (ours.verdict === "accept") {
           stats.falseAccepts++;
           bad.push(`${JSON.stringify(insns)} kernel: ${k1.message}`);
