@@ -285,13 +285,22 @@ function stackAccess(
   env.noteStackDepth(frame.subprog, -lo);
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
-    if (!varOff && value && size === 8 && lo % 8 === 0) {
+    // Scalars are spilled (tracked) only for CAP_BPF; an unprivileged store of one is plain data.
+    const spillScalar = !env.unprivileged;
+    if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       slot.spilled = { ...value };
       slot.kinds = Array(8).fill("r");
       return undefined;
     }
-    if (!varOff && !value && opts.stImm !== undefined && size === 8 && lo % 8 === 0) {
+    if (
+      !varOff &&
+      !value &&
+      opts.stImm !== undefined &&
+      size === 8 &&
+      lo % 8 === 0 &&
+      (spillScalar || opts.stImm === 0)
+    ) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       if (opts.stImm === 0) {
         slot.spilled = notInit();
