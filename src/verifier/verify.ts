@@ -383,6 +383,10 @@ function pointerAlu(
     curFrame(spec).regs[i.dst] = { ...ptr };
     env.unpriv!.pending.push({ state: spec, insn: t + 1 });
   }
+  // adjust_ptr_min_max_vals, BPF_SUB: never from the frame pointer (root included)
+  if (op === 0x10 && ptr.type === "stack") {
+    throw new VerifyAbort(t, `R${i.dst} subtraction from stack pointer prohibited`);
+  }
   const finish = (r: Reg): Reg => {
     if (env.unpriv) {
       const map = r.map;

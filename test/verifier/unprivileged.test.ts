@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { progTypeByName } from "../../src/abi/program-types.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
-import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { verifyFilesUnprivileged } from "../../src/loader/kernel-verify.js";
 import { unprivilegedOracleUnavailable } from "../../src/loader/unprivileged.js";
@@ -11,7 +9,8 @@ import { kernelVerifyUnprivileged, rawJobOf } from "../../src/verifier/kernel.js
 import { verifyProgram } from "../../src/verifier/verify.js";
 import { meaningfulLine } from "../fixtures/verifier-corpus/golden.js";
 import { readUnprivGoldens, type UnprivVerdict } from "../fixtures/verifier-unpriv/golden.js";
-import { arbProgram, objectOf } from "./generate.js";
+import { arbProgram } from "./generate.js";
+import { arbPointerProgram, socketFilterOf } from "./generate-unpriv.js";
 
 /**
  * The offline verifier's unprivileged rules (VerifyOptions.unprivileged) against the kernel 6.18
@@ -138,7 +137,10 @@ describe.skipIf(liveWhy !== undefined)(
 
     it("generated programs judged unprivileged: never accepted by us when the unprivileged kernel rejects them", async () => {
       const before = readFileSync(SYSCTL, "utf8");
-      const programs = fc.sample(arbUnprivProgram, { numRuns: 500, seed: 66 });
+      const programs = [
+        ...fc.sample(arbUnprivProgram, { numRuns: 500, seed: 66 }),
+        ...fc.sample(arbPointerProgram, { numRuns: 500, seed: 67 }),
+      ];
       const jobs = programs.map((insns) => {
         const { obj, prog } = socketFilterOf(insns);
         return rawJobOf(obj, prog, 1);
@@ -185,7 +187,7 @@ describe.skipIf(liveWhy !== undefined)(
       });
       console.log(JSON.stringify({ generatedUnprivileged: stats }));
       expect(bad).toEqual([]);
-      expect(stats.n).toBeGreaterThan(400);
+      expect(stats.n).toBeGreaterThan(900);
     }, 300_000);
   },
 );
@@ -206,9 +208,3 @@ const arbUnprivProgram: fc.Arbitrary<Instruction[]> = fc
     }
     return out;
   });
-
-function socketFilterOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
-  const { obj, prog } = objectOf(insns);
-  const p = { ...prog, section: "socket", type: progTypeByName("socket_filter")! } as ProgramSpec;
-  return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
-}
