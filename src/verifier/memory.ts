@@ -17,7 +17,7 @@ import {
   unknownScalar,
   type VState,
 } from "./state.js";
-import { tnumStr } from "./tnum.js";
+import { tnumAdd, tnumIsAligned, tnumStr } from "./tnum.js";
 import { unprivCtxDenied, unprivHelperStackRead } from "./unprivileged.js";
 
 export const MAX_BPF_STACK = 512;
@@ -270,6 +270,14 @@ function stackAccess(
       throw new VerifyAbort(insn, `invalid${what} stack R${regno} off=${lo} size=${size}`);
     }
   } else {
+    // check_generic_ptr_alignment (strict for the stack): every possible offset size-aligned
+    const at = tnumAdd(reg.varOff, { value: BigInt.asUintN(64, BigInt(reg.off + off)), mask: 0n });
+    if (!tnumIsAligned(at, size)) {
+      throw new VerifyAbort(
+        insn,
+        `misaligned stack access off ${tnumStr(reg.varOff)}+${reg.off}+${off} size ${size}`,
+      );
+    }
     if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || reg.smax >= BigInt(BPF_MAX_VAR_OFF)) {
       throw new VerifyAbort(insn, `invalid unbounded variable-offset${what} stack R${regno}`);
     }
@@ -278,7 +286,7 @@ function stackAccess(
     if (lo < -MAX_BPF_STACK || hi + size > 0) {
       throw new VerifyAbort(
         insn,
-        `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${off} size=${size}`,
+        `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${reg.off + off} size=${size}`,
       );
     }
   }

@@ -956,8 +956,8 @@ function step(
       const p = pa ? a : b;
       const s = pa ? b : a;
       if (isConst(s) && s.varOff.value === 0n) {
-        if (!p.maybeNull) {
-          // a non-NULL pointer is never 0
+        if (!p.maybeNull && NOT_NULL_TYPES.has(p.type)) {
+          // a non-NULL pointer is never 0 (reg_not_null: not stack, context or packet pointers)
           const taken = cop === "jne";
           if (env.unpriv)
             push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
@@ -1035,6 +1035,16 @@ function unboundIfEmpty(r: Reg): void {
 }
 
 const p_or_null = (r: Reg): boolean => r.maybeNull;
+/** reg_not_null's types: compared with 0 the branch is known (other pointers: both ways). */
+const NOT_NULL_TYPES: ReadonlySet<RegType> = new Set([
+  "map_value",
+  "map_key",
+  "sock",
+  "tcp_sock",
+  "sock_common",
+  "mem",
+  "map_ptr",
+]);
 const hex = (n: number): string => n.toString(16).padStart(2, "0");
 
 function ldImm64(env: Env, t: number, i: Instruction): Reg {

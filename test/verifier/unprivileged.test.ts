@@ -5,7 +5,7 @@ import { openObjectSync } from "../../src/elf/object/open.js";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { verifyFilesUnprivileged } from "../../src/loader/kernel-verify.js";
 import { unprivilegedOracleUnavailable } from "../../src/loader/unprivileged.js";
-import { kernelVerifyUnprivileged, rawJobOf } from "../../src/verifier/kernel.js";
+import { kernelVerify, kernelVerifyUnprivileged, rawJobOf } from "../../src/verifier/kernel.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
 import { meaningfulLine } from "../fixtures/verifier-corpus/golden.js";
 import { readUnprivGoldens, type UnprivVerdict } from "../fixtures/verifier-unpriv/golden.js";
@@ -208,3 +208,32 @@ const arbUnprivProgram: fc.Arbitrary<Instruction[]> = fc
     }
     return out;
   });
+
+describe.skipIf(process.getuid?.() !== 0)(
+  "pointer-heavy socket filters as root (the privileged rules they exercise)",
+  () => {
+    it("never accepted by us when the root kernel rejects them", () => {
+      const stats = { n: 0, agree: 0, falseAccepts: 0, rejectsBoth: 0, sameMessage: 0 };
+      const bad: string[] = [];
+      for (const insns of fc.sample(arbPointerProgram, { numRuns: 500, seed: 5 })) {
+        const { obj, prog } = socketFilterOf(insns);
+        const k = kernelVerify(obj, prog);
+        expect(k.loadError).toBeUndefined();
+        const ours = verifyProgram(obj, prog, { logLevel: 0, maxMillis: 5000 });
+        if (ours.error && !ours.error.modelled) continue;
+        stats.n++;
+        if (ours.verdict === k.verdict) stats.agree++;
+        else if (ours.verdict === "accept") {
+          stats.falseAccepts++;
+          bad.push(`${JSON.stringify(insns)} kernel: ${k.message}`);
+        }
+        if (ours.verdict === "reject" && k.verdict === "reject") {
+          stats.rejectsBoth++;
+          if (lastLine(ours.error!.message) === lastLine(k.message ?? "")) stats.sameMessage++;
+        }
+      }
+      console.log(JSON.stringify({ pointerProgramsRoot: stats }));
+      expect(bad).toEqual([]);
+    }, 300_000);
+  },
+);
