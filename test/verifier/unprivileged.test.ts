@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
+import { Command } from "commander";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { registerVerify } from "../../src/cli/commands/verify.js";
+import { captureIo } from "../../src/cli/io.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { verifyFilesUnprivileged } from "../../src/loader/kernel-verify.js";
@@ -134,6 +137,28 @@ describe.skipIf(liveWhy !== undefined)(
       });
       expect(wrong).toEqual([]);
     }, 120_000);
+
+    it("tsbpf verify --kernel --unprivileged: the kernel's unprivileged verdict in the offline JSON shape", async () => {
+      const io = captureIo();
+      const program = new Command().exitOverride();
+      registerVerify(program, io);
+      const file = "test/fixtures/verifier-unpriv/obj/unpriv_helper_trace_printk.o";
+      await program.parseAsync([
+        "node",
+        "tsbpf",
+        "verify",
+        "--kernel",
+        "--unprivileged",
+        "--format",
+        "json",
+        file,
+      ]);
+      const j = JSON.parse(io.out);
+      const g = readUnprivGoldens().find((x) => x.object === file)!;
+      expect(j.programs[0].verdict).toBe("reject");
+      expect(j.programs[0].error.message).toBe(g.programs[0]!.unprivileged.error!.message);
+      expect(io.exitCode).toBe(1);
+    }, 60_000);
 
     it("generated programs judged unprivileged: never accepted by us when the unprivileged kernel rejects them", async () => {
       const before = readFileSync(SYSCTL, "utf8");
