@@ -5,11 +5,15 @@
  * processedInsns?, log?}]}. A failure before the verifier (CO-RE, externs, attach target, a
  * big-endian object) is a reject whose message says what failed.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { openObjectSync } from "../elf/object/open.js";
 import type { ObjectSpec } from "../elf/object/types.js";
 import { isTsbpfError, UsageError } from "../errors.js";
 import { progInfo } from "./bpf.js";
 import { BpfSyscallError } from "./errors.js";
 import { loadObject, ProgramLoadError } from "./object.js";
+import { runUnprivileged, withUnprivilegedBpf } from "./unprivileged.js";
 
 export interface KernelVerifyOptions {
   /** Only these programs (default: every program, autoload or not). */
@@ -18,6 +22,12 @@ export interface KernelVerifyOptions {
   readonly logLevel?: number;
   /** CO-RE target BTF (default /sys/kernel/btf/vmlinux). */
   readonly targetBtf?: string;
+  /**
+   * Load as an unprivileged user (a child process as nobody without capabilities, with
+   * kernel.unprivileged_bpf_disabled set to 0 for the run): the kernel's unprivileged verdicts.
+   * The object must have come from a file (spec.file). Root only.
+   */
+  readonly unprivileged?: boolean;
 }
 
 export interface VerifyProgramReport {
@@ -35,6 +45,57 @@ export interface VerifyReport {
   readonly programs: readonly VerifyProgramReport[];
 }
 
+/** Set in the unprivileged child (see verifyFileJob): EPERM is a verdict there, not a usage error. */
+let asUnprivileged = false;
+
+/** The reject message for a bpf() command refused with EPERM (no verifier log). */
+export function eperm(e: BpfSyscallError): string {
+  return `${e.command}: EPERM`;
+}
+
+/** A job of the unprivileged child: verify the programs of an object file. */
+export interface VerifyFileJob {
+  readonly file: string;
+  readonly programs?: readonly string[];
+  readonly logLevel?: number;
+  readonly targetBtf?: string;
+}
+
+/** Runs in the unprivileged child process (src/loader/unprivileged-child.ts). */
+export async function verifyFileJob(job: VerifyFileJob): Promise<VerifyReport> {
+  asUnprivileged = true;
+  const spec = openObjectSync(new Uint8Array(readFileSync(job.file)), { file: job.file });
+  return verifyWithKernel(spec, {
+    ...(job.programs ? { programs: job.programs } : {}),
+    ...(job.logLevel !== undefined ? { logLevel: job.logLevel } : {}),
+    ...(job.targetBtf ? { targetBtf: job.targetBtf } : {}),
+  });
+}
+
+/** Several object files judged by the unprivileged kernel, in one child process. */
+export async function verifyFilesUnprivileged(jobs: readonly VerifyFileJob[]): Promise<VerifyReport[]> {
+  const abs = jobs.map((j) => ({ ...j, file: resolve(j.file) }));
+  const results = await withUnprivilegedBpf(() => runUnprivileged(import.meta.url, "verifyFileJob", abs));
+  return results.map((r, k) => {
+    if (!r.ok) throw new UsageError("E_ORACLE", `unprivileged load of ${jobs[k]!.file}: ${r.error}`);
+    return { ...(r.value as VerifyReport), file: jobs[k]!.file };
+  });
+}
+
+async function verifyUnprivileged(spec: ObjectSpec, opts: KernelVerifyOptions): Promise<VerifyReport> {
+  if (!spec.file)
+    throw new UsageError("E_USAGE", "an unprivileged kernel verdict needs an object read from a file");
+  const [r] = await verifyFilesUnprivileged([
+    {
+      file: spec.file,
+      ...(opts.programs ? { programs: opts.programs } : {}),
+      ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+      ...(opts.targetBtf ? { targetBtf: opts.targetBtf } : {}),
+    },
+  ]);
+  return { ...r!, file: spec.file };
+}
+
 function processed(log: string): number | undefined {
   const m = /^processed (\d+) insns/m.exec(log);
   return m ? Number(m[1]) : undefined;
@@ -45,6 +106,7 @@ export async function verifyWithKernel(
   spec: ObjectSpec,
   opts: KernelVerifyOptions = {},
 ): Promise<VerifyReport> {
+  if (opts.unprivileged) return verifyUnprivileged(spec, opts);
   const names = opts.programs && opts.programs.length > 0 ? opts.programs : spec.programs.map((p) => p.name);
   const programs: VerifyProgramReport[] = [];
   const level = opts.logLevel ?? 0;
@@ -82,6 +144,10 @@ export async function verifyWithKernel(
         });
       } else if (e instanceof UsageError && e.code === "E_ENDIAN") {
         programs.push({ ...base, verdict: "reject", error: { insn: null, message: e.message } });
+      } else if (e instanceof BpfSyscallError && e.errnoName === "EPERM" && asUnprivileged) {
+        // Unprivileged: the kernel refuses the program type, a map type or a flag before its
+        // verifier runs; that is the unprivileged verdict.
+        programs.push({ ...base, verdict: "reject", error: { insn: null, message: eperm(e) } });
       } else if (e instanceof BpfSyscallError && e.errnoName === "EPERM") {
         // No privilege is bad input for the whole run, not a verdict.
         throw new UsageError(

@@ -7,12 +7,14 @@
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import { attachTypeByName, progTypeByName } from "../abi/program-types.js";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import type { Instruction } from "../isa/instruction.js";
 import { createMap, loadProgram, mapFreeze, mapUpdate } from "../loader/bpf.js";
 import { BpfSyscallError } from "../loader/errors.js";
 import { type Fd, fdNumber } from "../loader/fd.js";
 import { verifyWithKernel } from "../loader/kernel-verify.js";
+import { runUnprivileged, withUnprivilegedBpf } from "../loader/unprivileged.js";
 
 const cpus = (): number => {
   try {
@@ -162,4 +164,62 @@ export async function kernelVerifyAsLoaded(obj: ObjectSpec, prog: ProgramSpec): 
       log: "",
     };
   }
+}
+
+/**
+ * One program for the unprivileged oracle's child process: plain data (instructions with their
+ * map references, the maps' specs), rebuilt there into a minimal object for kernelVerify.
+ */
+export interface RawProgramJob {
+  readonly progType: string;
+  readonly expectedAttachType?: string;
+  readonly license?: string;
+  readonly insns: readonly Instruction[];
+  readonly maps: readonly MapSpec[];
+  readonly logLevel?: number;
+}
+
+/** Runs in the unprivileged child: load one raw program, as kernelVerify does. */
+export function kernelVerifyJob(job: RawProgramJob): KernelVerdict {
+  const type = progTypeByName(job.progType);
+  if (!type) throw new Error(`unknown program type ${job.progType}`);
+  const attach = job.expectedAttachType ? attachTypeByName(job.expectedAttachType) : undefined;
+  const prog = {
+    name: "prog",
+    section: job.progType,
+    type,
+    ...(attach ? { expectedAttachType: attach } : {}),
+    sleepable: false,
+    insns: job.insns,
+    funcInfo: [],
+    lineInfo: [],
+    license: job.license ?? "GPL",
+    kernelVersion: 0,
+  } as unknown as ProgramSpec;
+  const obj = { name: "prog", maps: job.maps, programs: [prog] } as unknown as ObjectSpec;
+  return kernelVerify(obj, prog, job.logLevel ?? 1);
+}
+
+/** The job that asks the kernel about `prog` of `obj` (its maps, its instructions). */
+export function rawJobOf(obj: ObjectSpec, prog: ProgramSpec, logLevel = 1): RawProgramJob {
+  return {
+    progType: prog.type.name,
+    ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
+    license: prog.license,
+    insns: prog.insns,
+    maps: obj.maps,
+    logLevel,
+  };
+}
+
+/**
+ * The kernel's verdicts as an unprivileged loader (nobody, no capabilities) on many raw programs,
+ * in one child process, with kernel.unprivileged_bpf_disabled=0 for the run (root only).
+ */
+export async function kernelVerifyUnprivileged(jobs: readonly RawProgramJob[]): Promise<KernelVerdict[]> {
+  const results = await withUnprivilegedBpf(() => runUnprivileged(import.meta.url, "kernelVerifyJob", jobs));
+  return results.map((r) => {
+    if (!r.ok) return { verdict: "reject", loadError: r.error, log: "" };
+    return r.value as KernelVerdict;
+  });
 }

@@ -18,7 +18,8 @@ import {
   unknownScalar,
   type VState,
 } from "./state.js";
-import { tnumStr } from "./tnum.js";
+import { tnumAdd, tnumIsAligned, tnumStr } from "./tnum.js";
+import { unprivCtxDenied, unprivHelperStackRead } from "./unprivileged.js";
 
 export const MAX_BPF_STACK = 512;
 export const BPF_MAX_VAR_OFF = 1 << 29;
@@ -32,6 +33,8 @@ export interface MemEnv {
   noteStackDepth(subprog: number, depth: number): void;
   /** BTF-typed contexts and PTR_TO_BTF_ID accesses (src/verifier/btf-hooks.ts), when modelled. */
   readonly btf?: BtfMemHooks;
+  /** An unprivileged loader: no uninitialised stack reads, fewer context fields (unprivileged.ts). */
+  readonly unprivileged?: boolean;
 }
 
 export interface BtfMemHooks {
@@ -49,7 +52,7 @@ export interface BtfMemHooks {
   ): Reg | undefined;
 }
 
-function memRegion(
+export function memRegion(
   insn: number,
   regno: number,
   reg: Reg,
@@ -213,7 +216,8 @@ export function checkMemAccess(
         ...(opts.signExt ? { signExtend: true } : {}),
       });
       if (res === undefined) throw notModelled(insn, `context of program type ${env.progType}`);
-      if (!res.ok) throw new VerifyAbort(insn, ctxAccessError(off, size));
+      if (!res.ok || (env.unprivileged && unprivCtxDenied(env.progType, off, size, write)))
+        throw new VerifyAbort(insn, ctxAccessError(off, size));
       if (write) return undefined;
       if (res.pointer) {
         switch (res.pointer) {
@@ -285,10 +289,23 @@ function stackAccess(
       const vo = isConst(reg) ? BigInt.asIntN(64, reg.varOff.value).toString() : tnumStr(reg.varOff);
       throw new VerifyAbort(insn, `misaligned stack access off ${vo}+${reg.off}+${off} size ${size}`);
     }
-    if (lo < -MAX_BPF_STACK || lo + size > 0) {
+    if (
+      lo < -MAX_BPF_STACK ||
+      lo + size > 0 ||
+      (env.unprivileged && !write && lo < -8 * frame.stack.length)
+    ) {
+      // without allow_uninit_stack a read must stay inside the stack written so far
       throw new VerifyAbort(insn, `invalid${what} stack R${regno} off=${lo} size=${size}`);
     }
   } else {
+    // check_generic_ptr_alignment (strict for the stack): every possible offset size-aligned
+    const at = tnumAdd(reg.varOff, { value: BigInt.asUintN(64, BigInt(reg.off + off)), mask: 0n });
+    if (!tnumIsAligned(at, size)) {
+      throw new VerifyAbort(
+        insn,
+        `misaligned stack access off ${tnumStr(reg.varOff)}+${reg.off}+${off} size ${size}`,
+      );
+    }
     if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || reg.smax >= BigInt(BPF_MAX_VAR_OFF)) {
       throw new VerifyAbort(insn, `invalid unbounded variable-offset${what} stack R${regno}`);
     }
@@ -297,7 +314,7 @@ function stackAccess(
     if (lo < -MAX_BPF_STACK || hi + size > 0) {
       throw new VerifyAbort(
         insn,
-        `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${off} size=${size}`,
+        `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${reg.off + off} size=${size}`,
       );
     }
   }
@@ -306,13 +323,22 @@ function stackAccess(
   if (write) {
     // a write over a dynptr destroys it, or fails for a referenced one
     for (let b = lo; b < hi + size; b++) destroyDynptrAt(frame, Math.floor((-b - 1) / 8), insn);
-    if (!varOff && value && size === 8 && lo % 8 === 0) {
+    // Scalars are spilled (tracked) only for CAP_BPF; an unprivileged store of one is plain data.
+    const spillScalar = !env.unprivileged;
+    if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       slot.spilled = { ...value };
       slot.kinds = Array(8).fill("r");
       return undefined;
     }
-    if (!varOff && !value && opts.stImm !== undefined && size === 8 && lo % 8 === 0) {
+    if (
+      !varOff &&
+      !value &&
+      opts.stImm !== undefined &&
+      size === 8 &&
+      lo % 8 === 0 &&
+      (spillScalar || opts.stImm === 0)
+    ) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       if (opts.stImm === 0) {
         slot.spilled = notInit();
@@ -385,6 +411,8 @@ function stackAccess(
         throw new VerifyAbort(insn, `spilled ptr in range of var-offset stack read; insn ${insn}`, false);
     }
     // CAP_PERFMON (root) may read uninitialised stack: allow_uninit_stack.
+    if (env.unprivileged && !varOff && c === "?")
+      throw new VerifyAbort(insn, `invalid read from stack off ${lo}+${b - lo} size ${size}`);
   }
   if (allZero) return { ...unknownScalar(), ...constBounds(0n) };
   return loadedScalar(size, opts.signExt ?? false);
@@ -429,7 +457,11 @@ export function checkHelperMem(
         return;
       }
       const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
-      if (lo < -MAX_BPF_STACK || lo + maxSize > 0) {
+      if (
+        lo < -MAX_BPF_STACK ||
+        lo + maxSize > 0 ||
+        (env.unprivileged && !write && lo < -8 * f.stack.length)
+      ) {
         throw new VerifyAbort(
           insn,
           `invalid ${write && rawMode ? "write to" : "read from"} stack R${regno} off=${lo} size=${maxSize}`,
@@ -439,6 +471,7 @@ export function checkHelperMem(
       growStack(f, Math.ceil(-lo / 8));
       if (!rawMode) {
         // root may read uninitialised stack (allow_uninit_stack): nothing to check
+        if (env.unprivileged) unprivHelperStackRead(f, insn, regno, lo, maxSize);
       }
       if (write) markStackMisc(f, lo, lo + maxSize);
       return;

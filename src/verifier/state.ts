@@ -140,6 +140,8 @@ export interface VState {
   parent?: StoredState;
   /** Why-trace: branch decisions along this path. */
   trace: string[];
+  /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
+  speculative?: boolean;
 }
 
 export interface StoredState {
@@ -184,6 +186,7 @@ export function cloneState(s: VState): VState {
     ...(s.parent ? { parent: s.parent } : {}),
     // only the tail of the why-trace is kept: copying whole paths would be quadratic
     trace: s.trace.length > 48 ? s.trace.slice(-32) : [...s.trace],
+    ...(s.speculative ? { speculative: true } : {}),
   };
 }
 

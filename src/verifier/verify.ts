@@ -25,7 +25,7 @@ import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
-import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
 import {
   joinOrigin,
   markPrecise,
@@ -71,6 +71,26 @@ import {
   type VState,
 } from "./state.js";
 import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
+import {
+  newUnprivState,
+  recoverableOnSpeculativePath,
+  sanitizePtrAluAfter,
+  sanitizePtrAluBefore,
+  sanitizeValAlu,
+  speculativeBranch,
+  type UnprivState,
+  unprivArgAnything,
+  unprivBuildCfg,
+  unprivCallChecks,
+  unprivCompareDst,
+  unprivCompareSrc,
+  unprivHelperAvailable,
+  unprivLoadChecks,
+  unprivMovPointer,
+  unprivNoteStackStore,
+  unprivReturn,
+  unprivStore,
+} from "./unprivileged.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -120,6 +140,8 @@ export interface VerifyOptions extends BtfOptions {
    * tsbpf message (never accepted), as this model is slower than the kernel on 1M-insn paths.
    */
   readonly maxMillis?: number;
+  /** Judge as an unprivileged loader (no CAP_BPF/CAP_PERFMON): the rules of unprivileged.ts. */
+  readonly unprivileged?: boolean;
 }
 
 interface Pending {
@@ -150,6 +172,8 @@ interface Env extends MemEnv {
   readonly btf: BtfHooks;
   /** Origin tokens and precise marks for callback widening (precision.ts). */
   readonly precision: PrecisionEnv;
+  /** The unprivileged rules' state (only for VerifyOptions.unprivileged). */
+  unpriv?: UnprivState;
 }
 
 const ALU_OP_NAMES: Readonly<Record<number, AluOp>> = {
@@ -234,6 +258,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
       return;
     }
     const s = regs[i.src]!;
+    if (env.unpriv && (!is64 || i.off !== 0)) unprivMovPointer(t, i, s, is64);
     if (is64) {
       if (i.off === 0) {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
@@ -269,6 +294,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     pointerAlu(env, st, t, i, dstIn, src, is64, op);
     return;
   }
+  if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
   const d = { ...dstIn, id: 0 };
   const s = copyBounds(src);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
@@ -311,7 +337,7 @@ function pointerAlu(
   const regs = curFrame(st).regs;
   const sym = ALU_STR[op]!;
   if (isPointer(dst) && isPointer(src)) {
-    if (op === 0x10) {
+    if (op === 0x10 && !env.unpriv) {
       const r = unknownScalar();
       if (!is64) truncate(r, 4);
       setReg(st, i.dst, r);
@@ -366,12 +392,42 @@ function pointerAlu(
   void ptrReg;
   void regs;
   markPrecise(env.precision, off);
+  const offIsDst = !isPointer(dst);
+  const san = env.unpriv ? sanitizePtrAluBefore(env.unpriv, st, t, i, ptr, off, offIsDst) : undefined;
+  if (san?.simulate) {
+    // the masked operation may leave the pointer where it was: explored speculatively
+    const spec = cloneState(st);
+    spec.speculative = true;
+    curFrame(spec).regs[i.dst] = { ...ptr };
+    env.unpriv!.pending.push({ state: spec, insn: t + 1 });
+  }
+  // adjust_ptr_min_max_vals, BPF_SUB: never from the frame pointer (root included)
+  if (op === 0x10 && ptr.type === "stack") {
+    throw new VerifyAbort(t, `R${i.dst} subtraction from stack pointer prohibited`);
+  }
+  const finish = (r: Reg): Reg => {
+    if (env.unpriv) {
+      const map = r.map;
+      sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
+        memRegion(
+          t,
+          i.dst,
+          r,
+          r.off,
+          1,
+          map!.valueSize,
+          (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
+        ),
+      );
+    }
+    return r;
+  };
   const d: Reg = { ...ptr };
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
       d.off = nOff;
-      setReg(st, i.dst, sanePtr(t, d));
+      setReg(st, i.dst, finish(sanePtr(t, d)));
       return;
     }
   }
@@ -382,7 +438,7 @@ function pointerAlu(
     d.id = ++env.idGen;
     d.range = 0;
   }
-  setReg(st, i.dst, sanePtr(t, d));
+  setReg(st, i.dst, finish(sanePtr(t, d)));
 }
 
 function sanePtr(t: number, d: Reg): Reg {
@@ -515,6 +571,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     precision: newPrecision(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
+    ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
     rodata: (name) => {
       const m = obj.maps.find((x) => x.name === name);
       return m?.readonly ? m.data : undefined;
@@ -528,8 +585,13 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
   let error: VerifyError | undefined;
   try {
     if (prepared.error) throw prepared.error;
+    if (opts.unprivileged) {
+      unprivLoadChecks(obj, prog, code.length);
+      unprivCallChecks(code);
+    }
     preChecks(code);
-    (env as { cfg: Cfg }).cfg = buildCfg(code, (i) => env.btf.kfuncArgCount(i));
+    const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
+    (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
@@ -762,12 +824,22 @@ function run(env: Env, start: number, init: VState): string[] {
           endPath = true;
         }
       }
+      if (!endPath && st.speculative && env.unpriv?.nospec.has(t)) {
+        finishPath(st);
+        endPath = true;
+      }
       if (!endPath) {
         const i = code[t]!;
         logInsn(env, st, t, i);
         const next = step(env, st, t, i, push);
         prev = t;
-        if (next === -1) {
+        if (env.unpriv) {
+          for (const p of env.unpriv.pending.splice(0)) push(p.state, p.insn, t);
+        }
+        if (next !== -1 && st.speculative && env.unpriv?.nospecResult.has(t)) {
+          finishPath(st);
+          endPath = true;
+        } else if (next === -1) {
           finishPath(st);
           endPath = true;
         } else {
@@ -776,7 +848,13 @@ function run(env: Env, start: number, init: VState): string[] {
         }
       }
     } catch (e) {
-      fail(e);
+      if (st.speculative && env.unpriv && e instanceof VerifyAbort && recoverableOnSpeculativePath(e)) {
+        // 6.18 ends a speculative path at an unsafe instruction with a barrier (nospec)
+        env.unpriv.nospec.add(t);
+        env.unpriv.pending.length = 0;
+        finishPath(st);
+        endPath = true;
+      } else fail(e);
     }
     if (endPath) {
       const p = stack.pop();
@@ -785,7 +863,10 @@ function run(env: Env, start: number, init: VState): string[] {
       t = p.insn;
       prev = p.prev;
       lastEnd = -1;
-      if ((env.opts.logLevel ?? 1) >= 2) env.log.push(`from ${prev} to ${t}: ${frameStr(curFrame(st))}`);
+      if ((env.opts.logLevel ?? 1) >= 2)
+        env.log.push(
+          `from ${prev} to ${t}${st.speculative ? " (speculative execution)" : ""}: ${frameStr(curFrame(st))}`,
+        );
     }
   }
 }
@@ -830,6 +911,10 @@ function step(
       }
       const v = checkRead(st, t, i.src);
       checkRead(st, t, i.dst);
+      if (env.unpriv) {
+        unprivStore(st, t, i.dst, i.off, size, i.src);
+        unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, i.src);
+      }
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
@@ -837,6 +922,10 @@ function step(
     case 2: {
       const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
       checkRead(st, t, i.dst);
+      if (env.unpriv) {
+        unprivStore(st, t, i.dst, i.off, size, undefined);
+        unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, undefined);
+      }
       checkMemAccess(env, st, t, i.dst, i.off, size, true, undefined, { stImm: i.imm });
       logState(env, st);
       return t + 1;
@@ -893,17 +982,21 @@ function step(
   const cond = `r${i.dst}=${regStr(a)} ${cop} ${x ? `r${i.src}=${regStr(b)}` : i.imm}`;
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
+    if (env.unpriv) unprivCompareSrc(t, i, a, b);
     const pa = isPointer(a);
     const pb = isPointer(b);
     if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
       const p = pa ? a : b;
       const s = pa ? b : a;
-      // reg_not_null: a BTF pointer is known non-NULL only when trusted (or referenced)
-      const btfMaybeZero = p.type === "btf_id" && !p.refObjId && p.btfFlag !== "trusted";
-      if (isConst(s) && s.varOff.value === 0n && !btfMaybeZero) {
-        if (!p.maybeNull) {
-          // a non-NULL pointer is never 0
+      if (isConst(s) && s.varOff.value === 0n) {
+        // reg_not_null: not stack, context or packet pointers; a BTF pointer only when trusted
+        // (or referenced)
+        const notNull =
+          NOT_NULL_TYPES.has(p.type) || (p.type === "btf_id" && (p.btfFlag === "trusted" || !!p.refObjId));
+        if (!p.maybeNull && notNull) {
           const taken = cop === "jne";
+          if (env.unpriv)
+            push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
           st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
           return taken ? target : t + 1;
         }
@@ -920,6 +1013,11 @@ function step(
     if (p_or_null(a) || p_or_null(b)) {
       // comparing a maybe-NULL pointer with anything else teaches nothing; both paths
     }
+    if (
+      env.unpriv &&
+      !(pa && pb && (isPkt(a.type) || a.type === "pkt_end") && (isPkt(b.type) || b.type === "pkt_end"))
+    )
+      unprivCompareDst(t, i, a);
     const other = cloneState(st);
     if (pa && pb) pktCompare(st, other, a, b, cop, i.dst, x ? i.src : -1, is32);
     other.trace.push(`${t}: ${cond} taken`);
@@ -933,10 +1031,12 @@ function step(
     if (x) markPrecise(env.precision, b);
   }
   if (taken === 1) {
+    if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
     st.trace.push(`${t}: ${cond} -> always taken`);
     return target;
   }
   if (taken === 0) {
+    if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), target, t);
     st.trace.push(`${t}: ${cond} -> never taken`);
     return t + 1;
   }
@@ -975,6 +1075,16 @@ function unboundIfEmpty(r: Reg): void {
 }
 
 const p_or_null = (r: Reg): boolean => r.maybeNull;
+/** reg_not_null's types: compared with 0 the branch is known (other pointers: both ways). */
+const NOT_NULL_TYPES: ReadonlySet<RegType> = new Set([
+  "map_value",
+  "map_key",
+  "sock",
+  "tcp_sock",
+  "sock_common",
+  "mem",
+  "map_ptr",
+]);
 const hex = (n: number): string => n.toString(16).padStart(2, "0");
 
 function ldImm64(env: Env, t: number, i: Instruction): Reg {
@@ -1182,6 +1292,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
   }
   env.btf.exitCheck(st, t);
   const r0 = checkRead(st, t, 0);
+  if (env.unpriv) unprivReturn(t, r0);
   const rule = returnRule(
     env.progType,
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
@@ -1225,7 +1336,10 @@ function helperCall(
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
   const avail =
-    env.btf.helperAvailable(h.name, t) ?? isHelperAvailable(h, env.progType, env.expectedAttachType);
+    env.btf.helperAvailable(h.name, t) ??
+    (env.unpriv
+      ? unprivHelperAvailable(h, env.progType, env.expectedAttachType)
+      : isHelperAvailable(h, env.progType, env.expectedAttachType));
   if (avail === false) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.unavailable(h));
   if (avail === undefined) throw notModelled(t, `helper availability for program type ${env.progType}`);
   const protos = protosForProgType(h, env.progType);
@@ -1263,6 +1377,7 @@ function helperCall(
     };
     switch (a.base) {
       case "ARG_ANYTHING":
+        if (env.unpriv) unprivArgAnything(t, regno, reg);
         break;
       case "ARG_CONST_MAP_PTR":
         expect(reg.type === "map_ptr", "map_ptr");
@@ -1282,7 +1397,8 @@ function helperCall(
           );
         const sz = a.base === "ARG_PTR_TO_MAP_KEY" ? map.keySize : map.valueSize;
         if (sz === 0 && reg.type === "stack") throw new VerifyAbort(t, "invalid zero-sized read");
-        if (a.base === "ARG_PTR_TO_MAP_KEY") constKey = constantMapKey(st, reg, sz);
+        // get_constant_map_key needs CAP_BPF: unprivileged lookups stay maybe-NULL
+        if (a.base === "ARG_PTR_TO_MAP_KEY" && !env.unpriv) constKey = constantMapKey(st, reg, sz);
         checkHelperMem(
           env,
           st,
@@ -1637,13 +1753,15 @@ function boundsSame(o: Reg, c: Reg): boolean {
   );
 }
 
-function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, strictScalars = false): boolean {
   if (o.type === "not_init") return exact ? c.type === "not_init" : true;
   if (c.type === "not_init") return false;
   if (o.type !== c.type || o.maybeNull !== c.maybeNull || o.ringbuf !== c.ringbuf || o.rdonly !== c.rdonly)
     return false;
   if (exact && !boundsSame(o, c)) return false;
   if (o.type === "scalar") {
+    // explore_alu_limits (unprivileged pointer arithmetic seen): scalars must match exactly
+    if (strictScalars && !boundsSame(o, c)) return false;
     return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff) && ids.check(o.id, c.id, true);
   }
   if (
@@ -1669,6 +1787,9 @@ function frameLive(env: Env, st: VState, k: number, t: number): number {
 
 function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boolean): boolean {
   if (old.frames.length !== cur.frames.length) return false;
+  // a speculative state never stands for a real one
+  if (old.speculative && !cur.speculative) return false;
+  const strict = env.unpriv?.exploreAluLimits === true;
   if (old.refs.length !== cur.refs.length) return false;
   if ((old.rcuLocks ?? 0) !== (cur.rcuLocks ?? 0)) return false;
   const ids = new IdMap();
@@ -1679,16 +1800,16 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
     const live = frameLive(env, old, k, t);
     for (let r = 0; r < 10; r++) {
       if (!(live & (1 << r))) continue;
-      if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact)) return false;
+      if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact, strict)) return false;
     }
-    if (!stackSafe(fo, fc, ids, exact)) return false;
+    if (!stackSafe(fo, fc, ids, exact, strict)) return false;
   }
   for (let k = 0; k < old.refs.length; k++)
     if (!ids.check(old.refs[k]!.id, cur.refs[k]!.id, false)) return false;
   return true;
 }
 
-function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
+function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean, strict = false): boolean {
   const n = Math.max(fo.stack.length, exact ? fc.stack.length : 0);
   for (let spi = 0; spi < n; spi++) {
     const so = fo.stack[spi];
@@ -1706,7 +1827,7 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
       if (o === "d" && c === "d") continue;
       return false;
     }
-    if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+    if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact, strict)) return false;
     if (ko[0] === "d") {
       // stacksafe for STACK_DYNPTR: same kind and slot, consistent reference ids
       const a = so!.spilled;

@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { registerVerify } from "../../src/cli/commands/verify.js";
 import { captureIo } from "../../src/cli/io.js";
+import type { UnprivGolden } from "../fixtures/verifier-unpriv/golden.js";
 
 async function run(args: string[], tty = false): Promise<ReturnType<typeof captureIo>> {
   const io = Object.assign(captureIo(), { stderrIsTTY: tty, stderrColumns: 60 });
@@ -41,10 +43,19 @@ describe("tsbpf verify", () => {
     expect(t.out).toMatch(/REJECTED/);
     expect(t.out).toMatch(/\^/);
   });
-  it("refuses --unprivileged plainly", async () => {
-    await expect(run(["--unprivileged", "test/fixtures/verifier/obj/a_xdp_eth.o"])).rejects.toThrow(
-      /not implemented/,
-    );
+  it("--unprivileged judges as a loader without capabilities (kernel golden message)", async () => {
+    const golden = JSON.parse(
+      readFileSync("test/fixtures/verifier-unpriv/golden/unpriv_leak_return.json", "utf8"),
+    ) as UnprivGolden;
+    const obj = golden.object;
+    const root = await run(["--format", "json", obj]);
+    expect(JSON.parse(root.out).programs[0].verdict).toBe(golden.programs[0]!.root.verdict);
+    expect(root.exitCode).toBe(0);
+    const io = await run(["--format", "json", "--unprivileged", obj]);
+    const p = JSON.parse(io.out).programs[0];
+    expect(p.verdict).toBe("reject");
+    expect(p.error.message).toBe(golden.programs[0]!.unprivileged.error!.message);
+    expect(io.exitCode).toBe(1);
   });
   it("draws a progress bar on a terminal's stderr for many files, and erases it", async () => {
     const files = [

@@ -277,6 +277,8 @@ export interface VerifyKernelCliOptions {
   readonly format?: string;
   readonly logLevel?: string | number;
   readonly btf?: string;
+  /** Load as an unprivileged user (nobody, no capabilities) from a child process. */
+  readonly unprivileged?: boolean;
 }
 
 /**
@@ -306,7 +308,12 @@ export async function runVerifyKernel(
   for (const spec of specs) {
     reports.push(
       await withPermissionHint(() =>
-        verifyWithKernel(spec, { programs: o.program, logLevel: level, targetBtf: o.btf }),
+        verifyWithKernel(spec, {
+          programs: o.program,
+          logLevel: level,
+          targetBtf: o.btf,
+          ...(o.unprivileged ? { unprivileged: true } : {}),
+        }),
       ),
     );
   }

@@ -1,6 +1,6 @@
 /**
  * `tsbpf verify <obj>... [--program NAME] [--format text|json|sarif] [--log-level 0|1|2]
- * [--btf FILE] [--unprivileged]`: the offline verifier's verdict per program. Exit 0 when every
+ * [--btf FILE] [--unprivileged] [--kernel]`: the offline verifier's verdict per program (as root, or as an unprivileged loader). Exit 0 when every
  * program is accepted, 1 when any is rejected, 2 on bad input.
  */
 import type { Command } from "commander";
@@ -33,6 +33,7 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
           format: opts.format,
           logLevel: opts.logLevel,
           btf: opts.btf,
+          ...(opts.unprivileged ? { unprivileged: true } : {}),
         },
         io,
       ),
@@ -46,12 +47,6 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
   const level = Number(opts.logLevel ?? "0");
   if (![0, 1, 2].includes(level))
     throw new UsageError("E_USAGE", `--log-level must be 0, 1 or 2, got '${opts.logLevel}'`);
-  if (opts.unprivileged) {
-    throw new UsageError(
-      "E_USAGE",
-      "--unprivileged is not implemented yet: the offline verifier models a privileged (root) loader only",
-    );
-  }
   // A named kernel BTF must exist (a bad path is bad input, exit 2); it is parsed when first needed.
   if (opts.btf) kernelBtf(opts.btf);
   const reports: FileReport[] = [];
@@ -68,6 +63,7 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
         const r = verifyProgram(obj, p, {
           logLevel: level as 0 | 1 | 2,
           ...(opts.btf ? { btf: opts.btf } : {}),
+          ...(opts.unprivileged ? { unprivileged: true } : {}),
         });
         if (r.verdict === "reject") rejected = true;
         if (r.hint) hints.set(`${file}\0${p.name}`, r.hint);
@@ -93,7 +89,7 @@ export async function runVerify(files: readonly string[], opts: VerifyCliOptions
 export function registerVerify(program: Command, io: CliIo): void {
   program
     .command("verify")
-    .description("verify BPF programs offline, as the kernel verifier would (privileged loader)")
+    .description("verify BPF programs offline, as the kernel verifier would (root, or --unprivileged)")
     .argument("<obj...>", "BPF object files")
     .option("--program <name>", "only this program")
     .option("--format <format>", "text, json or sarif", "text")
@@ -103,7 +99,10 @@ export function registerVerify(program: Command, io: CliIo): void {
       "kernel BTF for BTF-typed programs, kfuncs and CO-RE (default /sys/kernel/btf/vmlinux, else the shipped 6.18 BTF)",
     )
     .option("--kernel", "ask the running kernel instead (loads each program on its own; root)")
-    .option("--unprivileged", "judge as an unprivileged loader (not implemented yet)")
+    .option(
+      "--unprivileged",
+      "judge as a loader without CAP_BPF/CAP_PERFMON (with --kernel: load as nobody from a child process)",
+    )
     .action(async (files: string[], opts: VerifyCliOptions) => {
       await runVerify(files, opts, io);
     });
