@@ -109,11 +109,17 @@ export interface Frame {
   callbackRet?: readonly [number, number];
   /** For callbacks: return to the caller with R0 unknown rather than the callee's R0. */
   isCallback: boolean;
+  /** An async callback (bpf_timer): verified as its own program from a fresh frame 0. */
+  isAsync?: boolean;
 }
 
 export interface RefState {
   id: number;
   insn: number;
+  /** Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock (REF_TYPE_LOCK). */
+  kind?: "lock";
+  /** For a lock: the map whose value holds it (the kernel's lock ptr). */
+  ptr?: string;
 }
 
 export interface VState {
@@ -154,6 +160,7 @@ export function cloneFrame(f: Frame): Frame {
     subprog: f.subprog,
     ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
     isCallback: f.isCallback,
+    ...(f.isAsync ? { isAsync: true } : {}),
   };
 }
 

@@ -20,7 +20,9 @@ import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./bran
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { checkMapProgCompat, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import { releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
   type AluOp,
   alu32,
@@ -40,6 +42,8 @@ import {
   truncate,
   unknownBounds,
 } from "./scalar.js";
+import { checkSockArg, isSockType, sockReturn } from "./sockets.js";
+import { checkCallUnderLock, processSpinLock } from "./spin-lock.js";
 import {
   cloneState,
   constScalar,
@@ -58,6 +62,7 @@ import {
   unknownScalar,
   type VState,
 } from "./state.js";
+import { checkTimerMap, processTimerArg, timerCallbackState } from "./timer.js";
 import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
@@ -449,7 +454,9 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
       set(constScalar(0n));
     } else {
       r.maybeNull = false;
-      if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" ? 0 : r.id;
+      // the id only lives on for spin lock map values (reg_may_point_to_spin_lock)
+      const dropId = (r.type === "map_value" && !mayPointToSpinLock(r)) || isSockType(r.type);
+      if (r.type !== "mem" || !r.ringbuf) r.id = dropId ? 0 : r.id;
     }
   });
   if (isNull && refToRelease) st.refs = st.refs.filter((x) => x.id !== refToRelease);
@@ -491,6 +498,9 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
       const m = obj.maps.find((x) => x.name === name);
       return m?.readonly ? m.data : undefined;
     },
+    nextId() {
+      return ++this.idGen;
+    },
     noteStackDepth(subprog, depth) {
       if (depth > (this.stackDepth.get(subprog) ?? 0)) this.stackDepth.set(subprog, depth);
     },
@@ -499,6 +509,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   let error: VerifyError | undefined;
   try {
     preChecks(code);
+    indexMapFields(obj);
     (env as { cfg: Cfg }).cfg = buildCfg(code);
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
@@ -814,7 +825,9 @@ function step(
     case 0: {
       if (i.opcode === 0x18) {
         checkWrite(t, i.dst);
-        setReg(st, i.dst, ldImm64(env, t, i));
+        const v = ldImm64(env, t, i);
+        if (v.map) checkMapProgCompat(t, env.progType, v.map);
+        setReg(st, i.dst, v);
         logState(env, st, [i.dst]);
         return t + 2;
       }
@@ -825,6 +838,8 @@ function step(
       }
       if (mode === 0x40) checkRead(st, t, i.src);
       const r6 = checkRead(st, t, 6);
+      const leak = resourceLeak(st, "BPF_LD_[ABS|IND]", true, curFrame(st).frameno);
+      if (leak) throw new VerifyAbort(t, leak);
       if (r6.type !== "ctx") throw new VerifyAbort(t, "at the time of BPF_LD_ABS|IND R6 != pointer to skb");
       if (st.frames.length > 1)
         throw new VerifyAbort(t, "BPF_LD_[ABS|IND] cannot be used inside bpf-to-bpf calls");
@@ -845,6 +860,7 @@ function step(
   if (op === 0x80) {
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
     if (i.src === 2) throw notModelled(t, "kfunc call");
+    checkCallUnderLock(st, t, i.src, i.imm, false);
     helperCall(env, st, t, i, push);
     return t + 1;
   }
@@ -1108,6 +1124,7 @@ function pseudoCall(
   const callee = newFrame(st.frames.length, t, target);
   const global = globalSubprog(env, target);
   if (global !== undefined) {
+    checkCallUnderLock(st, t, i.src, i.imm, true);
     // The kernel verifies a global function on its own, from its BTF prototype
     // (btf_prepare_func_args): scalar arguments are unknown there, a pointer to a sized type is
     // maybe-NULL memory of that size; the caller only has to pass matching arguments
@@ -1172,9 +1189,24 @@ function exitInsn(env: Env, st: VState, t: number): number {
     caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
     return f.callsite + 1;
   }
+  // frame 0: the main program, a global function or an async callback (check_resource_leak)
+  const leak = resourceLeak(st, "BPF_EXIT instruction in main prog", true, 0);
+  if (leak) throw new VerifyAbort(t, leak);
+  if (f.isAsync) {
+    const r0 = checkRead(st, t, 0);
+    const [lo, hi] = f.callbackRet ?? [0, 0];
+    if (r0.type !== "scalar") {
+      throw new VerifyAbort(
+        t,
+        `At async callback return the register R0 is not a known value (${regTypeStr(r0)})`,
+      );
+    }
+    if (r0.smin < BigInt(lo) || r0.smax > BigInt(hi))
+      throw new VerifyAbort(t, invalidScalar("At async callback return", r0, lo, hi));
+    return -1;
+  }
   if (f.subprog !== 0) {
     // exit of a global function verified on its own (check_return_code for a subprogram)
-    if (st.refs.length > 0) throw notModelled(t, "a reference held at a global function's exit");
     const r0 = checkRead(st, t, 0);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(
@@ -1185,13 +1217,6 @@ function exitInsn(env: Env, st: VState, t: number): number {
     return -1;
   }
   // main program exit
-  if (st.refs.length > 0) {
-    const r = st.refs[0]!;
-    throw new VerifyAbort(
-      t,
-      `Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`,
-    );
-  }
   const r0 = checkRead(st, t, 0);
   const rule = returnRule(
     env.progType,
@@ -1256,6 +1281,11 @@ function helperCall(
   let allocSize = 0;
   let callback = -1;
   let constKey: bigint | undefined;
+  /** meta->ref_obj_id: the reference a socket argument carries (for release and pointer casts). */
+  let argRef = 0;
+  let releaseArg = false;
+  /** meta->map_ptr set by a timer argument. */
+  let timerMap: Reg["map"];
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1275,6 +1305,7 @@ function helperCall(
         break;
       case "ARG_CONST_MAP_PTR":
         expect(reg.type === "map_ptr", "map_ptr");
+        if (timerMap) checkTimerMap(t, timerMap, reg);
         map = reg.map;
         if (h.name === "bpf_tail_call" && map?.type !== 3) {
           throw new VerifyAbort(t, "expected prog array map for tail call");
@@ -1396,6 +1427,20 @@ function helperCall(
         expect(reg.type === "func", "func");
         callback = reg.subprog;
         break;
+      case "ARG_PTR_TO_SOCK_COMMON":
+      case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
+      case "ARG_PTR_TO_SOCKET":
+        if (maybeNull && isNullScalar) break;
+        argRef = checkSockArg(t, regno, reg, a) || argRef;
+        if (a.flags.includes("OBJ_RELEASE")) releaseArg = true;
+        break;
+      case "ARG_PTR_TO_SPIN_LOCK":
+        processSpinLock(st, t, regno, reg, h.name === "bpf_spin_lock");
+        break;
+      case "ARG_PTR_TO_TIMER":
+        timerMap = processTimerArg(t, regno, reg);
+        map = timerMap;
+        break;
       default:
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
     }
@@ -1406,7 +1451,10 @@ function helperCall(
       throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
   }
   // bpf_loop and friends: the callback runs in its own frame (modelled as zero or one call).
-  if (callback >= 0) {
+  if (callback >= 0 && h.name === "bpf_timer_set_callback" && timerMap) {
+    // an async callback: verified later as a program of its own (push_async_cb)
+    push(timerCallbackState(timerMap, callback), callback, t);
+  } else if (callback >= 0) {
     if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
     if (st.frames.length >= MAX_CALL_FRAMES)
       throw new VerifyAbort(t, `the call stack of ${st.frames.length + 1} frames is too deep`);
@@ -1425,11 +1473,12 @@ function helperCall(
     cb.trace.push(`${t}: bpf_loop callback at ${callback}`);
     push(cb, callback, t);
   }
-  if (releaseRef) {
-    st.refs = st.refs.filter((r) => r.id !== releaseRef);
-    forEachRegSlot(st, (r, set) => {
-      if (r.refObjId === releaseRef) set(unknownScalar());
-    });
+  if (releaseArg && argRef) releaseRef = argRef;
+  if (releaseRef && !releaseRef_(st, releaseRef))
+    throw new VerifyAbort(t, `func ${h.name}#${h.id} reference has not been acquired before`);
+  if (h.name === "bpf_tail_call") {
+    const leak = resourceLeak(st, "tail_call", true, frame.frameno);
+    if (leak) throw new VerifyAbort(t, leak);
   }
   for (let r = 0; r <= 5; r++) frame.regs[r] = notInit();
   const ret = proto.ret;
@@ -1459,8 +1508,15 @@ function helperCall(
         constKey < BigInt(map.maxEntries);
       const maybe = retNull && !elide;
       frame.regs[0] = pointer("map_value", { map, maybeNull: maybe, id: maybe ? ++env.idGen : 0 });
+      // a non-NULL value holding a spin lock still gets an id, for the lock's identity
+      if (!maybe && mayPointToSpinLock(frame.regs[0])) frame.regs[0].id = ++env.idGen;
       break;
     }
+    case "RET_PTR_TO_SOCKET":
+    case "RET_PTR_TO_SOCK_COMMON":
+    case "RET_PTR_TO_TCP_SOCK":
+      frame.regs[0] = sockReturn(st, t, h.name, ret.base, retNull, argRef, () => ++env.idGen);
+      break;
     case "RET_PTR_TO_MEM": {
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
       if (retNull) ++env.idGen;
@@ -1667,8 +1723,10 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
     }
     if (!stackSafe(fo, fc, ids, exact)) return false;
   }
-  for (let k = 0; k < old.refs.length; k++)
+  for (let k = 0; k < old.refs.length; k++) {
+    if (!sameRefShape(old.refs[k]!, cur.refs[k]!)) return false;
     if (!ids.check(old.refs[k]!.id, cur.refs[k]!.id, false)) return false;
+  }
   return true;
 }
 
