@@ -771,6 +771,18 @@ function run(env: Env, start: number, init: VState): string[] {
   }
 }
 
+/**
+ * check_stack_write_fixed_off: a scalar stored at a slot-aligned stack offset whose value fits
+ * the store gets an id shared with its spilled copy (assign_scalar_id_before_mov), which uses up
+ * an id of the generator like the kernel does (ids appear in its messages).
+ */
+function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): void {
+  if (dst.type !== "stack" || !isConst(dst) || v.type !== "scalar" || v.id !== 0 || isConst(v)) return;
+  const at = dst.off + off + Number(BigInt.asIntN(64, dst.varOff.value));
+  if (at % 8 !== 0 || v.umax.toString(2).length > size * 8) return;
+  v.id = ++env.idGen;
+}
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -811,6 +823,7 @@ function step(
       }
       const v = checkRead(st, t, i.src);
       checkRead(st, t, i.dst);
+      assignSpillId(env, curFrame(st).regs[i.dst]!, v, i.off, size);
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
