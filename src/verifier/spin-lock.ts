@@ -51,10 +51,12 @@ export function checkCallUnderLock(st: VState, t: number, src: number, imm: numb
   if (!heldLock(st)) return;
   if (src === 0 && imm !== BPF_FUNC_spin_unlock)
     throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
-  if (src === 1 && global) {
-    throw new VerifyAbort(
-      t,
-      "global function calls are not allowed while holding a lock,\nuse static function instead",
-    );
-  }
+  const why = src === 1 && global ? lockedGlobalCall(st) : undefined;
+  if (why) throw new VerifyAbort(t, why);
 }
+
+/** check_func_call's refusal of a global function call while a lock is held, if one is. */
+export const lockedGlobalCall = (st: VState): string | undefined =>
+  heldLock(st)
+    ? "global function calls are not allowed while holding a lock,\nuse static function instead"
+    : undefined;

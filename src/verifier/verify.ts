@@ -43,7 +43,7 @@ import {
   unknownBounds,
 } from "./scalar.js";
 import { checkSockArg, isSockType, sockReturn } from "./sockets.js";
-import { checkCallUnderLock, processSpinLock } from "./spin-lock.js";
+import { checkCallUnderLock, lockedGlobalCall, processSpinLock } from "./spin-lock.js";
 import {
   cloneState,
   constScalar,
@@ -1137,30 +1137,42 @@ function pseudoCall(
   const callee = newFrame(st.frames.length, t, target);
   const global = globalSubprog(env, target);
   if (global !== undefined) {
-    checkCallUnderLock(st, t, i.src, i.imm, true);
     // The kernel verifies a global function on its own, from its BTF prototype
     // (btf_prepare_func_args): scalar arguments are unknown there, a pointer to a sized type is
     // maybe-NULL memory of that size; the caller only has to pass matching arguments
     // (btf_check_subprog_call). We verify the callee inline, from exactly that assumed state.
     const args = globalArgs(env, t, target, global);
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
-    args.forEach((a, k) => {
-      const regno = k + 1;
-      const reg = checkRead(st, t, regno);
-      if (a.kind === "scalar") {
-        if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
-        callee.regs[regno] = unknownScalar();
-        return;
-      }
-      const isNull = reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n;
-      if (!isNull) {
-        if (reg.maybeNull) throw new VerifyAbort(t, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
-        // check_mem_reg: the memory must be readable and writable over the pointee's size
-        checkHelperMem(env, st, t, regno, a.size, a.size, false, false, global);
-        checkHelperMem(env, st, t, regno, a.size, a.size, true, false, global);
-      }
-      callee.regs[regno] = pointer("mem", { maybeNull: true, memSize: a.size, id: ++env.idGen });
-    });
+    const checkGlobalCallArgs = (): void => {
+      args.forEach((a, k) => {
+        const regno = k + 1;
+        const reg = checkRead(st, t, regno);
+        if (a.kind === "scalar") {
+          if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
+          callee.regs[regno] = unknownScalar();
+          return;
+        }
+        const isNull = reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n;
+        if (!isNull) {
+          if (reg.maybeNull) throw new VerifyAbort(t, `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+          // check_mem_reg: the memory must be readable and writable over the pointee's size
+          checkHelperMem(env, st, t, regno, a.size, a.size, false, false, global);
+          checkHelperMem(env, st, t, regno, a.size, a.size, true, false, global);
+        }
+        callee.regs[regno] = pointer("mem", { maybeNull: true, memSize: a.size, id: ++env.idGen });
+      });
+    };
+    // btf_check_subprog_call logs an argument mismatch, then check_func_call refuses the call
+    // (first for a held lock)
+    try {
+      checkGlobalCallArgs();
+    } catch (e) {
+      if (!(e instanceof VerifyAbort) || !e.kernelWording) throw e;
+      const idx = env.cfg.subprogs.indexOf(target);
+      const why = lockedGlobalCall(st) ?? `Caller passes invalid args into func#${idx} ('${global}')`;
+      throw new VerifyAbort(t, `${e.message}\n${why}`);
+    }
+    checkCallUnderLock(st, t, i.src, i.imm, true);
     // The callee is verified on its own later; here the call only clobbers R1-R5 and leaves an
     // unknown scalar in R0.
     if (!env.globals.has(target)) env.globals.set(target, callee.regs);
