@@ -23,24 +23,29 @@ function ours(name: string) {
 /** Fixture -> the wording it exercises (documentation for the reader; the check is the golden). */
 const REJECTS: Readonly<Record<string, string>> = {
   tc_sk_lookup_no_null_check: "R0 invalid mem access 'sock_or_null'",
-  tc_sk_lookup_no_release: "Unreleased reference ... BPF_EXIT instruction in main prog would lead to reference leak",
+  tc_sk_lookup_no_release:
+    "Unreleased reference ... BPF_EXIT instruction in main prog would lead to reference leak",
   ref_xdp_sock_leak_on_branch: "reference leak on one path only (XDP)",
   ref_tc_tail_call_holding_sock: "tail_call would lead to reference leak",
-  ref_tc_release_unchecked: "R1 type=sock_or_null expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
+  ref_tc_release_unchecked:
+    "R1 type=sock_or_null expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
   ref_tc_sk_double_release: "R1 type=scalar expected=... (released pointer is a scalar)",
   ref_tc_sock_use_after_release: "R6 invalid mem access 'scalar'",
   ref_cgroup_skb_release_skb_sk: "R1 must be referenced when passed to release function",
   ref_cgroup_skb_tcp_sock_write: "R0 cannot write into tcp_sock",
   ref_cgroup_skb_sock_common_protocol: "R1 invalid sock_common access off=12 size=4",
-  tc_spin_lock_not_released: "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
+  tc_spin_lock_not_released:
+    "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
   ref_tc_spin_lock_helper_inside: "function calls are not allowed while holding a lock",
-  ref_tc_global_func_under_lock: "global function calls are not allowed while holding a lock,\\nuse static function instead",
+  ref_tc_global_func_under_lock:
+    "global function calls are not allowed while holding a lock,\\nuse static function instead",
   ref_tc_spin_lock_reset_field: "bpf_spin_lock cannot be accessed directly by load/store",
   ref_tc_spin_unlock_twice: "bpf_spin_unlock without taking a lock",
   ref_tc_spin_lock_plain_u32: "map '...' has no valid bpf_spin_lock",
   ref_tc_spin_lock_wrong_member: "off 0 doesn't point to 'struct bpf_spin_lock' that is at 8",
   ref_kprobe_spin_lock_map: "tracing progs cannot use bpf_spin_lock yet",
-  ref_tc_timer_callback_returns_one: "At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]",
+  ref_tc_timer_callback_returns_one:
+    "At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]",
   ref_tc_timer_init_other_map: "timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0",
   ref_tc_timer_start_wrong_field: "off 16 doesn't point to 'struct bpf_timer' that is at 0",
 };
