@@ -6,6 +6,7 @@
  */
 import type { Btf } from "../elf/btf/btf.js";
 import type { MapSpec, ObjectSpec } from "../elf/object/types.js";
+import type { Instruction } from "../isa/instruction.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import type { Reg } from "./state.js";
 
@@ -166,4 +167,21 @@ export function checkMapProgCompat(insn: number, progType: string, map: MapSpec)
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_{list_head,rb_root} yet");
   if (has("bpf_wq") && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_wq yet");
+}
+
+/**
+ * resolve_pseudo_ldimm64 runs check_map_prog_compatibility on every map an ld_imm64 names, before
+ * any instruction is verified (so nothing is processed when it refuses).
+ */
+export function checkProgramMaps(
+  obj: ObjectSpec,
+  code: readonly (Instruction | undefined)[],
+  progType: string,
+): void {
+  code.forEach((i, t) => {
+    const ref = i?.opcode === 0x18 ? i.ref : undefined;
+    if (ref?.kind !== "map" && ref?.kind !== "mapValue") return;
+    const map = obj.maps.find((m) => m.name === ref.map);
+    if (map) checkMapProgCompat(t, progType, map);
+  });
 }

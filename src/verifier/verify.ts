@@ -20,7 +20,7 @@ import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./bran
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
-import { checkMapProgCompat, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
+import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
 import { releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
@@ -510,6 +510,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   try {
     preChecks(code);
     indexMapFields(obj);
+    checkProgramMaps(obj, code, env.progType);
     (env as { cfg: Cfg }).cfg = buildCfg(code);
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
@@ -838,9 +839,7 @@ function step(
     case 0: {
       if (i.opcode === 0x18) {
         checkWrite(t, i.dst);
-        const v = ldImm64(env, t, i);
-        if (v.map) checkMapProgCompat(t, env.progType, v.map);
-        setReg(st, i.dst, v);
+        setReg(st, i.dst, ldImm64(env, t, i));
         logState(env, st, [i.dst]);
         return t + 2;
       }
