@@ -450,7 +450,8 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
-      if (r.refObjId) refToRelease = r.refObjId;
+      // only the acquired pointer itself (ref_obj_id == id), not a cast of it, drops the reference
+      if (r.refObjId && r.refObjId === id) refToRelease = r.refObjId;
       set(constScalar(0n));
     } else {
       r.maybeNull = false;
