@@ -1017,8 +1017,13 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       }
       return pointer("map_value", { map, off });
     }
-    case 4:
-      return pointer("func", { subprog: t + i.imm + 1 });
+    case 4: {
+      const target = t + i.imm + 1;
+      // check_ld_imm: a callback must be a static function known to BTF func_info
+      if (env.prog.funcInfo.length === 0) throw new VerifyAbort(t, "missing btf func_info");
+      if (globalSubprog(env, target) !== undefined) throw new VerifyAbort(t, "callback function not static");
+      return pointer("func", { subprog: target });
+    }
     default:
       throw notModelled(t, `ld_imm64 src ${i.src}`);
   }

@@ -49,6 +49,7 @@ const REJECTS: Readonly<Record<string, string>> = {
   ref_tc_timer_init_other_map: "timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0",
   ref_tc_timer_start_wrong_field: "off 16 doesn't point to 'struct bpf_timer' that is at 0",
   ref_tc_timer_no_null_check: "R1 type=map_value_or_null expected=map_value",
+  ref_tc_timer_callback_not_static: "callback function not static",
   ref_tc_spin_unlock_other_entry: "bpf_spin_unlock of different lock",
   ref_tc_ld_abs_holding_sock: "BPF_LD_[ABS|IND] would lead to reference leak",
   ref_tc_global_func_locked_value:
