@@ -235,6 +235,7 @@ export function checkMemAccess(
     case "sock":
     case "sock_common":
     case "tcp_sock":
+    case "xdp_sock":
       return write
         ? void sockAccess(insn, regno, reg, off, size, true)
         : sockAccess(insn, regno, reg, off, size, false);

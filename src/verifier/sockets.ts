@@ -6,6 +6,8 @@
  */
 import { checkSockAccess, checkTcpSockAccess } from "../abi/context-access.js";
 import type { HelperArg } from "../abi/helpers.js";
+import { mapTypeById } from "../abi/map-types.js";
+import type { MapSpec } from "../elf/object/types.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { acquireRef } from "./refs.js";
 import { isConst, truncate } from "./scalar.js";
@@ -23,7 +25,28 @@ export const SOCK_RET_KINDS: readonly string[] = [
   "RET_PTR_TO_TCP_SOCK",
 ];
 
-export const isSockType = (t: RegType): boolean => t === "sock" || t === "sock_common" || t === "tcp_sock";
+export const isSockType = (t: RegType): boolean =>
+  t === "sock" || t === "sock_common" || t === "tcp_sock" || t === "xdp_sock";
+
+const mapTypeName = (r: Reg): string | undefined => (r.map ? mapTypeById(r.map.type)?.name : undefined);
+
+/**
+ * mark_ptr_not_null_reg: a NULL-checked value from an xskmap is the AF_XDP socket, from a
+ * sockmap/sockhash the socket; other types stay.
+ */
+export function notNullType(r: Reg): RegType {
+  if (r.type !== "map_value") return r.type;
+  const mt = mapTypeName(r);
+  if (mt === "xskmap") return "xdp_sock";
+  if (mt === "sockmap" || mt === "sockhash") return "sock";
+  return r.type;
+}
+
+/** is_acquire_function's map part: bpf_map_lookup_elem on a sockmap or sockhash. */
+export const acquiresFromMap = (map: MapSpec): boolean => {
+  const mt = mapTypeById(map.type)?.name;
+  return mt === "sockmap" || mt === "sockhash";
+};
 
 /** The register types each socket argument kind accepts, in the kernel's order (for its message). */
 const COMPATIBLE: Readonly<Record<string, readonly string[]>> = {
@@ -117,8 +140,8 @@ export function sockAccess(
   }
   if (!isConst(reg)) throw notModelled(insn, `a variable offset into ${name}`);
   const valid =
-    reg.type === "tcp_sock"
-      ? checkTcpSockAccess("tcp_sock", off, size)
+    reg.type === "tcp_sock" || reg.type === "xdp_sock"
+      ? checkTcpSockAccess(reg.type, off, size)
       : checkSockAccess(reg.type === "sock" ? "sock" : "sock_common", off, size).ok;
   if (!valid) throw new VerifyAbort(insn, `R${regno} invalid ${name} access off=${off} size=${size}`);
   const v = unknownScalar();

@@ -32,6 +32,7 @@ export type RegType =
   | "sock"
   | "sock_common"
   | "tcp_sock"
+  | "xdp_sock"
   | "flow_keys"
   | "tp_buffer";
 

@@ -22,7 +22,7 @@ import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
-import { releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
+import { acquireRef, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
   type AluOp,
   alu32,
@@ -42,7 +42,7 @@ import {
   truncate,
   unknownBounds,
 } from "./scalar.js";
-import { checkSockArg, isSockType, sockReturn } from "./sockets.js";
+import { acquiresFromMap, checkSockArg, isSockType, notNullType, sockReturn } from "./sockets.js";
 import { checkCallUnderLock, lockedGlobalCall, processSpinLock } from "./spin-lock.js";
 import {
   cloneState,
@@ -280,6 +280,7 @@ const NO_ARITH: ReadonlySet<RegType> = new Set([
   "sock",
   "sock_common",
   "tcp_sock",
+  "xdp_sock",
   "map_ptr",
   "flow_keys",
   "btf_id",
@@ -455,6 +456,7 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean): void {
       set(constScalar(0n));
     } else {
       r.maybeNull = false;
+      r.type = notNullType(r);
       // the id only lives on for spin lock map values (reg_may_point_to_spin_lock)
       const dropId = (r.type === "map_value" && !mayPointToSpinLock(r)) || isSockType(r.type);
       if (r.type !== "mem" || !r.ringbuf) r.id = dropId ? 0 : r.id;
@@ -1044,7 +1046,8 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
     d.type === "flow_keys" ||
     d.type === "sock" ||
     d.type === "sock_common" ||
-    d.type === "tcp_sock"
+    d.type === "tcp_sock" ||
+    d.type === "xdp_sock"
   ) {
     throw new VerifyAbort(t, `BPF_ATOMIC stores into R${i.dst} ${regTypeStr(d)} is not allowed`);
   }
@@ -1523,11 +1526,7 @@ function helperCall(
     case "RET_PTR_TO_MAP_VALUE": {
       if (!map) throw new VerifyAbort(t, "kernel subsystem misconfigured verifier");
       const mt = mapTypeById(map.type)?.name ?? "";
-      if (
-        ["array_of_maps", "hash_of_maps", "sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(
-          mt,
-        )
-      ) {
+      if (["array_of_maps", "hash_of_maps", "devmap", "devmap_hash"].includes(mt)) {
         throw notModelled(t, `lookups in ${mt}`);
       }
       // can_elide_value_nullness: a constant in-range key into an array cannot miss
@@ -1540,6 +1539,13 @@ function helperCall(
       frame.regs[0] = pointer("map_value", { map, maybeNull: maybe, id: maybe ? ++env.idGen : 0 });
       // a non-NULL value holding a spin lock still gets an id, for the lock's identity
       if (!maybe && mayPointToSpinLock(frame.regs[0])) frame.regs[0].id = ++env.idGen;
+      // a socket looked up in a sockmap/sockhash is a new reference (is_acquire_function)
+      if (h.name === "bpf_map_lookup_elem" && acquiresFromMap(map)) {
+        const id = ++env.idGen;
+        acquireRef(st, id, t);
+        frame.regs[0].id = id;
+        frame.regs[0].refObjId = id;
+      }
       break;
     }
     case "RET_PTR_TO_SOCKET":

@@ -50,6 +50,8 @@ const REJECTS: Readonly<Record<string, string>> = {
   ref_tc_timer_start_wrong_field: "off 16 doesn't point to 'struct bpf_timer' that is at 0",
   ref_tc_timer_no_null_check: "R1 type=map_value_or_null expected=map_value",
   ref_tc_timer_callback_not_static: "callback function not static",
+  ref_tc_sockmap_lookup_leak: "Unreleased reference (sockmap lookup) ... would lead to reference leak",
+  ref_xdp_xsk_write_queue: "R0 cannot write into xdp_sock",
   ref_tc_spin_unlock_other_entry: "bpf_spin_unlock of different lock",
   ref_tc_ld_abs_holding_sock: "BPF_LD_[ABS|IND] would lead to reference leak",
   ref_tc_global_func_locked_value:
@@ -70,6 +72,8 @@ const ACCEPTS: readonly string[] = [
   "ref_tc_timer_flow_expiry",
   "ref_tc_timer_cancel_on_fin",
   "ref_tc_lookup_tcp_rtt",
+  "ref_xdp_afxdp_redirect",
+  "ref_tc_sockmap_port_check",
 ];
 
 describe("reference tracking, spin locks and timers: the kernel's wording", () => {
