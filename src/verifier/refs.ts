@@ -85,5 +85,12 @@ export function resourceLeak(
   ].join("\n");
 }
 
+/** print_verifier_state's " refs=..." part: the ids of held references and locks (empty when none). */
+export function refsStr(st: VState): string {
+  if (st.refs.length === 0 || !st.refs[0]!.id) return "";
+  const ids = st.refs.map((r) => r.id).filter((id, k) => k === 0 || id !== 0);
+  return `refs=${ids.join(",")}`;
+}
+
 /** refsafe's per-reference part: same kinds and locks in the same place (ids go through the idmap). */
 export const sameRefShape = (a: RefState, b: RefState): boolean => a.kind === b.kind && a.ptr === b.ptr;

@@ -22,7 +22,7 @@ import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
-import { acquireRef, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
+import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
   type AluOp,
   alu32,
@@ -688,7 +688,9 @@ function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
 
 function logState(env: Env, st: VState, regs?: number[]): void {
   if ((env.opts.logLevel ?? 1) === 0) return;
-  const line = frameStr(curFrame(st), regs ? new Set(regs) : undefined);
+  const line = [frameStr(curFrame(st), regs ? new Set(regs) : undefined), refsStr(st)]
+    .filter((x) => x !== "")
+    .join(" ");
   if (!line) return;
   const last = env.log.length - 1;
   if (last >= 0 && /^\d+: \(/.test(env.log[last]!)) {
