@@ -52,6 +52,12 @@ const REJECTS: Readonly<Record<string, string>> = {
   ref_tc_timer_callback_not_static: "callback function not static",
   ref_tc_sockmap_lookup_leak: "Unreleased reference (sockmap lookup) ... would lead to reference leak",
   ref_xdp_xsk_write_queue: "R0 cannot write into xdp_sock",
+  ref_tc_timer_map_without_timer: "map 'flows' has no valid bpf_timer",
+  ref_cgroup_skb_tcp_sock_narrow_read: "R6 invalid tcp_sock access off=88 size=4",
+  ref_kprobe_timer_map: "tracing progs cannot use bpf_timer yet",
+  ref_socket_filter_spin_lock: "socket filter progs cannot use bpf_spin_lock yet",
+  ref_tc_timer_cb_ringbuf_leak: "reference leaked by a timer callback (its own program)",
+  ref_tc_global_func_ringbuf_leak: "reference leaked by a global function (verified on its own)",
   ref_tc_spin_unlock_other_entry: "bpf_spin_unlock of different lock",
   ref_tc_ld_abs_holding_sock: "BPF_LD_[ABS|IND] would lead to reference leak",
   ref_tc_global_func_locked_value:
