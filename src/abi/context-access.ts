@@ -243,6 +243,20 @@ export function checkSockAccess(kind: "sock_common" | "sock", off: number, size:
   return bpfSockShape(off, size) ? (field ? { ok: true, field } : { ok: true }) : no;
 }
 
+/** struct bpf_tcp_sock: u32 fields up to icsk_retransmits, but bytes_received/bytes_acked are u64. */
+const BPF_TCP_SOCK_END = 112;
+const BPF_TCP_SOCK_U64: readonly number[] = [80, 88];
+
+/**
+ * Reads through PTR_TO_TCP_SOCK (bpf_tcp_sock_is_valid_access) and PTR_TO_XDP_SOCK
+ * (bpf_xdp_sock_is_valid_access: only the u32 queue_id): whole fields, no narrow loads.
+ */
+export function checkTcpSockAccess(kind: "tcp_sock" | "xdp_sock", off: number, size: number): boolean {
+  const end = kind === "tcp_sock" ? BPF_TCP_SOCK_END : 4;
+  if (off < 0 || off >= end || off % size !== 0) return false;
+  return kind === "tcp_sock" && BPF_TCP_SOCK_U64.includes(off) ? size === 8 : size === 4;
+}
+
 function cgroupSockAccess(off: number, size: number, write: boolean, o: CtxAccessOptions): CtxAccessResult {
   const field = fieldAt(BPF_SOCK, off);
   const no: CtxAccessResult = field ? { ok: false, field } : { ok: false };

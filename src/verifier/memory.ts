@@ -6,7 +6,9 @@ import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
 import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { checkMapFieldAccess } from "./map-fields.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
+import { sockAccess } from "./sockets.js";
 import {
   type Frame,
   newSlot,
@@ -35,6 +37,8 @@ export interface MemEnv {
   readonly btf?: BtfMemHooks;
   /** An unprivileged loader: no uninitialised stack reads, fewer context fields (unprivileged.ts). */
   readonly unprivileged?: boolean;
+  /** The verifier's id generator (++env->id_gen), for maybe-NULL pointers loaded from the context. */
+  nextId?(): number;
 }
 
 export interface BtfMemHooks {
@@ -160,6 +164,7 @@ export function checkMemAccess(
         map.valueSize,
         (x) => `invalid access to map value, value_size=${map.valueSize} off=${x} size=${size}`,
       );
+      checkMapFieldAccess(insn, reg, o, size, false);
       if (write) return undefined;
       if (map.readonly && map.data && isConst(reg) && !opts.signExt) {
         const bytes = env.rodata(map.name);
@@ -225,9 +230,20 @@ export function checkMemAccess(
           case "pkt_meta":
           case "pkt_end":
             return pointer(res.pointer);
+          case "sock":
+          case "sock_or_null":
+          case "sock_common_or_null": {
+            const maybeNull = res.pointer !== "sock";
+            if (maybeNull && !env.nextId) break;
+            return pointer(res.pointer === "sock_common_or_null" ? "sock_common" : "sock", {
+              maybeNull,
+              id: maybeNull ? env.nextId!() : 0,
+            });
+          }
           default:
-            throw notModelled(insn, `context field yielding ${res.pointer}`);
+            break;
         }
+        throw notModelled(insn, `context field yielding ${res.pointer}`);
       }
       return loadedScalar(size, opts.signExt ?? false);
     }
@@ -251,6 +267,10 @@ export function checkMemAccess(
     case "sock":
     case "sock_common":
     case "tcp_sock":
+    case "xdp_sock":
+      return write
+        ? void sockAccess(insn, regno, reg, off, size, true)
+        : sockAccess(insn, regno, reg, off, size, false);
     case "flow_keys":
     case "tp_buffer":
     case "map_ptr":
@@ -493,6 +513,7 @@ export function checkHelperMem(
         map.valueSize,
         (x) => `invalid access to map value, value_size=${map.valueSize} off=${x} size=${maxSize}`,
       );
+      checkMapFieldAccess(insn, reg, reg.off, maxSize, true);
       return;
     }
     case "map_key":

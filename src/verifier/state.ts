@@ -32,6 +32,7 @@ export type RegType =
   | "sock"
   | "sock_common"
   | "tcp_sock"
+  | "xdp_sock"
   | "flow_keys"
   | "tp_buffer";
 
@@ -124,11 +125,17 @@ export interface Frame {
   callbackDepth?: number;
   /** Callback iterations queued from this frame along the path (a cap, see callbacks.ts). */
   unroll?: number;
+  /** An async callback (bpf_timer): verified as its own program from a fresh frame 0. */
+  isAsync?: boolean;
 }
 
 export interface RefState {
   id: number;
   insn: number;
+  /** Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock (REF_TYPE_LOCK). */
+  kind?: "lock";
+  /** For a lock: the map whose value holds it (the kernel's lock ptr). */
+  ptr?: string;
 }
 
 export interface VState {
@@ -175,6 +182,7 @@ export function cloneFrame(f: Frame): Frame {
     isCallback: f.isCallback,
     ...(f.callbackDepth ? { callbackDepth: f.callbackDepth } : {}),
     ...(f.unroll ? { unroll: f.unroll } : {}),
+    ...(f.isAsync ? { isAsync: true } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
 import {
@@ -34,6 +35,7 @@ import {
   tagCheckpoint,
   widenAfterCallback,
 } from "./precision.js";
+import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
   type AluOp,
   alu32,
@@ -52,6 +54,8 @@ import {
   truncate,
   unknownBounds,
 } from "./scalar.js";
+import { acquiresFromMap, checkSockArg, isSockType, notNullType, sockReturn } from "./sockets.js";
+import { checkCallUnderLock, lockedGlobalCall, processSpinLock } from "./spin-lock.js";
 import {
   cloneState,
   constScalar,
@@ -70,6 +74,7 @@ import {
   unknownScalar,
   type VState,
 } from "./state.js";
+import { checkTimerMap, processTimerArg, timerCallbackState } from "./timer.js";
 import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
 import {
   newUnprivState,
@@ -319,6 +324,7 @@ const NO_ARITH: ReadonlySet<RegType> = new Set([
   "sock",
   "sock_common",
   "tcp_sock",
+  "xdp_sock",
   "map_ptr",
   "flow_keys",
   "func",
@@ -519,11 +525,16 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
-      if (r.refObjId) refToRelease = r.refObjId;
+      // only the acquired pointer itself (ref_obj_id == id), not a cast of it, drops the reference
+      if (r.refObjId && r.refObjId === id) refToRelease = r.refObjId;
       set(constScalar(0n));
     } else if (!innerMapOnNotNull(r, t)) {
       r.maybeNull = false;
-      if (r.type !== "mem" || !r.ringbuf) r.id = r.type === "map_value" || r.type === "btf_id" ? 0 : r.id;
+      r.type = notNullType(r);
+      // the id only lives on for spin lock map values (reg_may_point_to_spin_lock)
+      const dropId =
+        (r.type === "map_value" && !mayPointToSpinLock(r)) || isSockType(r.type) || r.type === "btf_id";
+      if (r.type !== "mem" || !r.ringbuf) r.id = dropId ? 0 : r.id;
     }
   });
   if (isNull && refToRelease) st.refs = st.refs.filter((x) => x.id !== refToRelease);
@@ -576,6 +587,9 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
       const m = obj.maps.find((x) => x.name === name);
       return m?.readonly ? m.data : undefined;
     },
+    nextId() {
+      return ++this.idGen;
+    },
     noteStackDepth(subprog, depth) {
       if (depth > (this.stackDepth.get(subprog) ?? 0)) this.stackDepth.set(subprog, depth);
     },
@@ -590,6 +604,8 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
       unprivCallChecks(code);
     }
     preChecks(code);
+    indexMapFields(obj);
+    checkProgramMaps(obj, code, env.progType);
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
     trace = run(env, 0, initState(env));
@@ -765,7 +781,9 @@ function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
 
 function logState(env: Env, st: VState, regs?: number[]): void {
   if ((env.opts.logLevel ?? 1) === 0) return;
-  const line = frameStr(curFrame(st), regs ? new Set(regs) : undefined);
+  const line = [frameStr(curFrame(st), regs ? new Set(regs) : undefined), refsStr(st)]
+    .filter((x) => x !== "")
+    .join(" ");
   if (!line) return;
   const last = env.log.length - 1;
   if (last >= 0 && /^\d+: \(/.test(env.log[last]!)) {
@@ -871,6 +889,18 @@ function run(env: Env, start: number, init: VState): string[] {
   }
 }
 
+/**
+ * check_stack_write_fixed_off: a scalar stored at a slot-aligned stack offset whose value fits
+ * the store gets an id shared with its spilled copy (assign_scalar_id_before_mov), which uses up
+ * an id of the generator like the kernel does (ids appear in its messages).
+ */
+function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): void {
+  if (dst.type !== "stack" || !isConst(dst) || v.type !== "scalar" || v.id !== 0 || isConst(v)) return;
+  const at = dst.off + off + Number(BigInt.asIntN(64, dst.varOff.value));
+  if (at % 8 !== 0 || v.umax.toString(2).length > size * 8) return;
+  v.id = ++env.idGen;
+}
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -915,6 +945,7 @@ function step(
         unprivStore(st, t, i.dst, i.off, size, i.src);
         unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, i.src);
       }
+      assignSpillId(env, curFrame(st).regs[i.dst]!, v, i.off, size);
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
@@ -944,6 +975,8 @@ function step(
       }
       if (mode === 0x40) checkRead(st, t, i.src);
       const r6 = checkRead(st, t, 6);
+      const leak = resourceLeak(st, "BPF_LD_[ABS|IND]", true, curFrame(st).frameno);
+      if (leak) throw new VerifyAbort(t, leak);
       if (r6.type !== "ctx") throw new VerifyAbort(t, "at the time of BPF_LD_ABS|IND R6 != pointer to skb");
       if (st.frames.length > 1)
         throw new VerifyAbort(t, "BPF_LD_[ABS|IND] cannot be used inside bpf-to-bpf calls");
@@ -968,6 +1001,7 @@ function step(
       return t + 1;
     }
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
+    checkCallUnderLock(st, t, i.src, i.imm, false);
     helperCall(env, st, t, i, push);
     return t + 1;
   }
@@ -1138,8 +1172,13 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       }
       return pointer("map_value", { map, off });
     }
-    case 4:
-      return pointer("func", { subprog: t + i.imm + 1 });
+    case 4: {
+      const target = t + i.imm + 1;
+      // check_ld_imm: a callback must be a static function known to BTF func_info
+      if (env.prog.funcInfo.length === 0) throw new VerifyAbort(t, "missing btf func_info");
+      if (globalSubprog(env, target) !== undefined) throw new VerifyAbort(t, "callback function not static");
+      return pointer("func", { subprog: target });
+    }
     default:
       throw notModelled(t, `ld_imm64 src ${i.src}`);
   }
@@ -1160,7 +1199,8 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
     d.type === "flow_keys" ||
     d.type === "sock" ||
     d.type === "sock_common" ||
-    d.type === "tcp_sock"
+    d.type === "tcp_sock" ||
+    d.type === "xdp_sock"
   ) {
     throw new VerifyAbort(t, `BPF_ATOMIC stores into R${i.dst} ${regTypeStr(d)} is not allowed`);
   }
@@ -1212,13 +1252,23 @@ function pseudoCall(
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
     const funcIdx = env.cfg.subprogs.indexOf(target);
-    checkGlobalCall(env, st, t, args, funcIdx, global);
+    try {
+      checkGlobalCall(env, st, t, args, funcIdx, global);
+    } catch (e) {
+      // btf_check_subprog_call logs the argument mismatch, then check_func_call refuses the
+      // call: first for a held lock, else for the arguments
+      const lock = lockedGlobalCall(st);
+      if (!lock || !(e instanceof VerifyAbort) || !e.kernelWording) throw e;
+      const logged = e.message.split("\n").slice(0, -1).join("\n");
+      throw new VerifyAbort(e.insn, `${logged}\n${lock}`);
+    }
     if ((env.opts.logLevel ?? 1) >= 1)
       env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
       callee.regs[k + 1] = calleeArgReg(a, () => ++env.idGen);
     });
+    checkCallUnderLock(st, t, i.src, i.imm, true);
     // The callee is verified on its own later; here the call only clobbers R1-R5 and leaves an
     // unknown scalar in R0.
     if (!env.globals.has(target)) env.globals.set(target, callee.regs);
@@ -1270,9 +1320,25 @@ function exitInsn(env: Env, st: VState, t: number): number {
     caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
     return f.callsite + 1;
   }
+  // frame 0: the main program, a global function or an async callback (check_resource_leak)
+  const leak = resourceLeak(st, "BPF_EXIT instruction in main prog", true, 0);
+  if (leak) throw new VerifyAbort(t, leak);
+  env.btf.exitCheck(st, t);
+  if (f.isAsync) {
+    const r0 = checkRead(st, t, 0);
+    const [lo, hi] = f.callbackRet ?? [0, 0];
+    if (r0.type !== "scalar") {
+      throw new VerifyAbort(
+        t,
+        `At async callback return the register R0 is not a known value (${regTypeStr(r0)})`,
+      );
+    }
+    if (r0.smin < BigInt(lo) || r0.smax > BigInt(hi))
+      throw new VerifyAbort(t, invalidScalar("At async callback return", r0, lo, hi));
+    return -1;
+  }
   if (f.subprog !== 0) {
     // exit of a global function verified on its own (check_return_code for a subprogram)
-    if (st.refs.length > 0) throw notModelled(t, "a reference held at a global function's exit");
     const r0 = checkRead(st, t, 0);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(
@@ -1283,14 +1349,6 @@ function exitInsn(env: Env, st: VState, t: number): number {
     return -1;
   }
   // main program exit
-  if (st.refs.length > 0) {
-    const r = st.refs[0]!;
-    throw new VerifyAbort(
-      t,
-      `Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`,
-    );
-  }
-  env.btf.exitCheck(st, t);
   const r0 = checkRead(st, t, 0);
   if (env.unpriv) unprivReturn(t, r0);
   const rule = returnRule(
@@ -1361,6 +1419,11 @@ function helperCall(
   let allocSize = 0;
   let callback = -1;
   let constKey: bigint | undefined;
+  /** meta->ref_obj_id: the reference a socket argument carries (for release and pointer casts). */
+  let argRef = 0;
+  let releaseArg = false;
+  /** meta->map_ptr set by a timer argument. */
+  let timerMap: Reg["map"];
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1381,6 +1444,7 @@ function helperCall(
         break;
       case "ARG_CONST_MAP_PTR":
         expect(reg.type === "map_ptr", "map_ptr");
+        if (timerMap) checkTimerMap(t, timerMap, reg);
         map = reg.map;
         if (h.name === "bpf_tail_call" && map?.type !== 3) {
           throw new VerifyAbort(t, "expected prog array map for tail call");
@@ -1519,6 +1583,20 @@ function helperCall(
       case "ARG_PTR_TO_BTF_ID":
         env.btf.helperArg(t, regno, reg, a, h.name);
         break;
+      case "ARG_PTR_TO_SOCK_COMMON":
+      case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
+      case "ARG_PTR_TO_SOCKET":
+        if (maybeNull && isNullScalar) break;
+        argRef = checkSockArg(t, regno, reg, a) || argRef;
+        if (a.flags.includes("OBJ_RELEASE")) releaseArg = true;
+        break;
+      case "ARG_PTR_TO_SPIN_LOCK":
+        processSpinLock(st, t, regno, reg, h.name === "bpf_spin_lock");
+        break;
+      case "ARG_PTR_TO_TIMER":
+        timerMap = processTimerArg(t, regno, reg);
+        map = timerMap;
+        break;
       default:
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
     }
@@ -1528,8 +1606,11 @@ function helperCall(
     if (!mapHelperCompatible(mt, h.name))
       throw new VerifyAbort(t, `cannot pass map_type ${map.type} into func ${h.name}#${h.id}`);
   }
-  // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
-  if (callback >= 0) {
+  if (callback >= 0 && h.name === "bpf_timer_set_callback" && timerMap) {
+    // an async callback: verified later as a program of its own (push_async_cb)
+    push(timerCallbackState(timerMap, callback), callback, t);
+  } else if (callback >= 0) {
+    // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
     if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
     callbackCall(st, t, h.name, callback, map, push);
   }
@@ -1539,12 +1620,15 @@ function helperCall(
       `Unsupported reg type ${regTypeStr(frame.regs[1]!)} for bpf_dynptr_from_mem data`,
     );
   }
+  if (releaseArg && argRef) releaseRef = argRef;
   if (releaseRef) {
     releaseDynptrSlots(st, releaseRef);
-    st.refs = st.refs.filter((r) => r.id !== releaseRef);
-    forEachRegSlot(st, (r, set) => {
-      if (r.refObjId === releaseRef) set(unknownScalar());
-    });
+    if (!releaseRef_(st, releaseRef))
+      throw new VerifyAbort(t, `func ${h.name}#${h.id} reference has not been acquired before`);
+  }
+  if (h.name === "bpf_tail_call") {
+    const leak = resourceLeak(st, "tail_call", true, frame.frameno);
+    if (leak) throw new VerifyAbort(t, leak);
   }
   for (let r = 0; r <= 5; r++) frame.regs[r] = notInit();
   const ret = proto.ret;
@@ -1559,7 +1643,7 @@ function helperCall(
     case "RET_PTR_TO_MAP_VALUE": {
       if (!map) throw new VerifyAbort(t, "kernel subsystem misconfigured verifier");
       const mt = mapTypeById(map.type)?.name ?? "";
-      if (["sockmap", "sockhash", "xskmap", "devmap", "devmap_hash"].includes(mt)) {
+      if (["devmap", "devmap_hash"].includes(mt)) {
         throw notModelled(t, `lookups in ${mt}`);
       }
       // can_elide_value_nullness: a constant in-range key into an array cannot miss
@@ -1570,8 +1654,22 @@ function helperCall(
         constKey < BigInt(map.maxEntries);
       const maybe = retNull && !elide;
       frame.regs[0] = pointer("map_value", { map, maybeNull: maybe, id: maybe ? ++env.idGen : 0 });
+      // a non-NULL value holding a spin lock still gets an id, for the lock's identity
+      if (!maybe && mayPointToSpinLock(frame.regs[0])) frame.regs[0].id = ++env.idGen;
+      // a socket looked up in a sockmap/sockhash is a new reference (is_acquire_function)
+      if (h.name === "bpf_map_lookup_elem" && acquiresFromMap(map)) {
+        const id = ++env.idGen;
+        acquireRef(st, id, t);
+        frame.regs[0].id = id;
+        frame.regs[0].refObjId = id;
+      }
       break;
     }
+    case "RET_PTR_TO_SOCKET":
+    case "RET_PTR_TO_SOCK_COMMON":
+    case "RET_PTR_TO_TCP_SOCK":
+      frame.regs[0] = sockReturn(st, t, h.name, ret.base, retNull, argRef, () => ++env.idGen);
+      break;
     case "RET_PTR_TO_MEM": {
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
       if (retNull) ++env.idGen;
@@ -1804,8 +1902,10 @@ function statesEqual(env: Env, old: VState, cur: VState, t: number, exact: boole
     }
     if (!stackSafe(fo, fc, ids, exact, strict)) return false;
   }
-  for (let k = 0; k < old.refs.length; k++)
+  for (let k = 0; k < old.refs.length; k++) {
+    if (!sameRefShape(old.refs[k]!, cur.refs[k]!)) return false;
     if (!ids.check(old.refs[k]!.id, cur.refs[k]!.id, false)) return false;
+  }
   return true;
 }
 

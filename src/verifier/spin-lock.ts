@@ -1,0 +1,62 @@
+/**
+ * bpf_spin_lock / bpf_spin_unlock on map values whose BTF value type holds a struct
+ * bpf_spin_lock (process_spin_lock): one lock at a time, identified by the map value's id and
+ * map; no helper calls but the unlock while it is held (do_check), no exit with it held
+ * (check_resource_leak, see refs.ts).
+ */
+import { notModelled, VerifyAbort } from "./errors.js";
+import { fieldOf, mapFields } from "./map-fields.js";
+import { acquireLock, heldLock, releaseLock } from "./refs.js";
+import { isConst } from "./scalar.js";
+import { type Reg, regTypeStr, type VState } from "./state.js";
+
+export const BPF_FUNC_spin_unlock = 94;
+
+/** The kernel map name (BPF_OBJ_NAME_LEN). */
+const kname = (name: string): string => name.slice(0, 15);
+
+/** check_reg_type for ARG_PTR_TO_SPIN_LOCK, then process_spin_lock. */
+export function processSpinLock(st: VState, t: number, regno: number, reg: Reg, isLock: boolean): void {
+  if (reg.type === "btf_id") throw notModelled(t, "bpf_spin_lock in an allocated object");
+  if (reg.type !== "map_value" || reg.maybeNull)
+    throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=map_value, ptr_`);
+  if (!isConst(reg)) {
+    throw new VerifyAbort(
+      t,
+      `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`,
+    );
+  }
+  const map = reg.map!;
+  const name = kname(map.name);
+  if (!mapFields(map).hasBtf)
+    throw new VerifyAbort(t, `map '${name}' has to have BTF in order to use bpf_spin_lock`);
+  const lock = fieldOf(map, "bpf_spin_lock");
+  if (!lock) throw new VerifyAbort(t, `map '${name}' has no valid bpf_spin_lock`);
+  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
+  if (off !== BigInt(lock.offset)) {
+    throw new VerifyAbort(t, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`);
+  }
+  if (isLock) {
+    if (heldLock(st)) throw new VerifyAbort(t, "Locking two bpf_spin_locks are not allowed");
+    acquireLock(st, reg.id, t, name);
+    return;
+  }
+  const held = heldLock(st);
+  if (!held) throw new VerifyAbort(t, "bpf_spin_unlock without taking a lock");
+  if (!releaseLock(st, reg.id, name)) throw new VerifyAbort(t, "bpf_spin_unlock of different lock");
+}
+
+/** do_check's rule for calls while a lock is held (`pseudo`: a bpf-to-bpf call, `global` one). */
+export function checkCallUnderLock(st: VState, t: number, src: number, imm: number, global: boolean): void {
+  if (!heldLock(st)) return;
+  if (src === 0 && imm !== BPF_FUNC_spin_unlock)
+    throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
+  const why = src === 1 && global ? lockedGlobalCall(st) : undefined;
+  if (why) throw new VerifyAbort(t, why);
+}
+
+/** check_func_call's refusal of a global function call while a lock is held, if one is. */
+export const lockedGlobalCall = (st: VState): string | undefined =>
+  heldLock(st)
+    ? "global function calls are not allowed while holding a lock,\nuse static function instead"
+    : undefined;
