@@ -48,7 +48,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
-import { compileJit, JIT_STATE, type JitFn } from "./jit.js";
+import { compileJit, JIT_STATE, type JitFn, type JitHost } from "./jit.js";
 import { loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
 
 export interface VmOptions {
@@ -140,7 +140,11 @@ class Stop {
   ) {}
 }
 
-class Machine implements VmHelperCall {
+/** r0 values below this are returned from a table: most programs return a small verdict. */
+const SMALL_R0 = 256;
+const SMALL_R0_BIG: readonly bigint[] = Array.from({ length: SMALL_R0 }, (_, i) => BigInt(i));
+
+class Machine implements VmHelperCall, JitHost {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
   readonly memory: Memory;
@@ -169,6 +173,10 @@ class Machine implements VmHelperCall {
   private running = false;
   /** The deepest frame used since the stacks were last zeroed (all of them at first). */
   private deepest = MAX_CALL_FRAMES - 1;
+  /** The stacks' bytes as 8-byte words, to zero a few words without a fill() call. */
+  private readonly stackWords: readonly Float64Array[];
+  /** High half of frame 0's stack: frame f's is stackHi + f (createVm adds them in a row). */
+  private readonly stackHi: number;
 
   constructor(
     private readonly prog: Prog,
@@ -177,6 +185,9 @@ class Machine implements VmHelperCall {
   ) {
     this.memory = env.memory;
     this.cur = prog;
+    this.stackWords = stacks.map((s) => new Float64Array(s.bytes.buffer, s.bytes.byteOffset, STACK_SIZE / 8));
+    this.stackHi = stacks[0].hi;
+    if (stacks.some((s, f) => s.hi !== this.stackHi + f)) throw new Error("stack regions not in a row");
   }
 
   // VmHelperCall
@@ -214,11 +225,10 @@ class Machine implements VmHelperCall {
 
   private runOnce(opts: VmRunOptions): VmRunResult {
     const { L, H } = this;
-    // (loops: TypedArray.fill costs more than 16 stores at this size)
-    for (let i = 0; i < 16; i++) {
-      L[i] = 0;
-      H[i] = 0;
-    }
+    // r0-r9 start at 0 (r10 is set below; r11-r15 are never written: slots naming them fault).
+    // Straight-line stores: a loop, or TypedArray.fill, costs several times more at this size.
+    L[0] = H[0] = L[1] = H[1] = L[2] = H[2] = L[3] = H[3] = L[4] = H[4] = 0;
+    L[5] = H[5] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
     const args = opts.args ?? [];
     for (let i = 0; i < 5 && i < args.length; i++) {
       const a = args[i];
@@ -234,10 +244,20 @@ class Machine implements VmHelperCall {
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
     }
     // every run starts from zeroed stacks; only the frames the last run reached need it
-    // frames above the deepest one used were left untouched (end 0) since the last reset
+    // frames above the deepest one used were left untouched (end 0) since the last reset;
+    // each is zeroed from the lowest offset written since (Region.low: every store path
+    // lowers it), which for most programs is a few words below the top
     for (let f = 0; f <= this.deepest; f++) {
       const s = this.stacks[f];
-      s.bytes.fill(0);
+      const low = s.low;
+      if (low < STACK_SIZE) {
+        if (low < STACK_SIZE / 2) s.bytes.fill(0, low);
+        else {
+          const w = this.stackWords[f];
+          for (let i = low >>> 3; i < STACK_SIZE / 8; i++) w[i] = 0;
+        }
+        s.low = STACK_SIZE;
+      }
       s.start = 0;
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
@@ -259,7 +279,12 @@ class Machine implements VmHelperCall {
     this.tailCalls = 0;
     this.nested = 0;
     this.exec(this.prog.entry, 0);
-    return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - this.left };
+    const lo = L[0];
+    const r0 =
+      H[0] === 0 && lo >= 0 && lo < SMALL_R0
+        ? SMALL_R0_BIG[lo]
+        : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
+    return { r0, insns: budget - this.left };
   }
 
   /**
@@ -341,6 +366,30 @@ class Machine implements VmHelperCall {
   }
 
   /**
+   * A helper call made by compiled code (jit.ts) at slot `pc` with `left` budget: returns the
+   * budget left, or its complement (negative) when the compiled code must hand back to the loop
+   * because the helper stopped the program or asked for a tail call. this.depth is set by exec.
+   */
+  jitCall(pc: number, id: number, left: number): number {
+    this.insn = pc;
+    this.left = left;
+    this.callHelper(id, 0);
+    const l = this.left;
+    return this.stopped !== undefined || this.tail !== undefined ? ~l : l;
+  }
+
+  /** Enter the program a helper's tail call chose, in frame `depth`; returns its entry slot. */
+  private enterTail(depth: number): number {
+    const t = this.tail as Prog;
+    this.tail = undefined;
+    this.cur = t;
+    this.L[1] = this.tailR1L;
+    this.H[1] = this.tailR1H;
+    this.loops[depth] = MAY_GOTO_BUDGET;
+    return t.entry;
+  }
+
+  /**
    * The loop, from slot `start` in frame `base` until that frame exits (or a helper stops the
    * program). It consumes this.left, the budget shared by nested callback runs.
    */
@@ -361,14 +410,28 @@ class Machine implements VmHelperCall {
       run: for (;;) {
         if (JIT !== undefined) {
           // the compiled blocks run up to the next instruction only the interpreter executes
+          this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H);
+            pc = JIT(pc, left, L, H, this);
           } catch (e) {
             pc = JIT_STATE[1];
             left = JIT_STATE[0];
             throw e;
           }
           left = JIT_STATE[0];
+          if (JIT_STATE[2] === 2) {
+            // a helper called from compiled code stopped the program or asked for a tail call
+            if (this.stopped !== undefined) break;
+            pc = this.enterTail(depth);
+            const c = this.cur.code;
+            OP = c.op;
+            DST = c.dst;
+            SRC = c.src;
+            OFF = c.off;
+            IMM = c.imm;
+            JIT = this.cur.jit;
+            continue;
+          }
         }
         if (--left < 0) {
           left = 0;
@@ -845,19 +908,14 @@ class Machine implements VmHelperCall {
               left = this.left;
               if (this.stopped !== undefined) break run;
               if (this.tail !== undefined) {
-                const t = this.tail;
-                this.tail = undefined;
-                this.cur = t;
-                OP = t.code.op;
-                DST = t.code.dst;
-                SRC = t.code.src;
-                OFF = t.code.off;
-                IMM = t.code.imm;
-                JIT = t.jit;
-                L[1] = this.tailR1L;
-                H[1] = this.tailR1H;
-                this.loops[depth] = MAY_GOTO_BUDGET;
-                pc = t.entry;
+                pc = this.enterTail(depth);
+                const c = this.cur.code;
+                OP = c.op;
+                DST = c.dst;
+                SRC = c.src;
+                OFF = c.off;
+                IMM = c.imm;
+                JIT = this.cur.jit;
                 continue;
               }
             } else {
@@ -956,6 +1014,7 @@ class Machine implements VmHelperCall {
               storeHalves(mem, hi, lo, 4, L[s], H[s]);
             } else {
               g.view.setInt32(lo, L[s], true);
+              if (lo < g.low) g.low = lo;
             }
             break;
           }
@@ -971,6 +1030,7 @@ class Machine implements VmHelperCall {
             } else {
               g.view.setInt32(lo, L[s], true);
               g.view.setInt32(lo + 4, H[s], true);
+              if (lo < g.low) g.low = lo;
             }
             break;
           }
@@ -1104,6 +1164,17 @@ class Machine implements VmHelperCall {
           ? `helper ${known.name}#${idLo} is not in this environment's helper table`
           : `unknown helper ${idLo}`,
       );
+    }
+    // a helper may write where its pointer arguments point, by any means (not all go through
+    // checkAccess): a stack they point into is re-zeroed from there before the next run
+    const { L, H } = this;
+    for (let i = 1; i <= 5; i++) {
+      const f = (H[i] - this.stackHi) >>> 0;
+      if (f < MAX_CALL_FRAMES) {
+        const s = this.stacks[f];
+        const lo = L[i] >>> 0;
+        if (lo < s.low) s.low = lo;
+      }
     }
     let v: bigint | number;
     try {
