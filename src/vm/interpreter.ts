@@ -397,10 +397,7 @@ class Machine implements VmHelperCall, JitHost {
     const { L, H, memory: mem } = this;
     const code = this.cur.code;
     const regions = mem.regions;
-    let OP = code.op;
-    let DST = code.dst;
-    let SRC = code.src;
-    let OFF = code.off;
+    let W = code.word;
     let IMM = code.imm;
     let JIT = this.cur.jit;
     let pc = start;
@@ -424,10 +421,7 @@ class Machine implements VmHelperCall, JitHost {
             if (this.stopped !== undefined) break;
             pc = this.enterTail(depth);
             const c = this.cur.code;
-            OP = c.op;
-            DST = c.dst;
-            SRC = c.src;
-            OFF = c.off;
+            W = c.word;
             IMM = c.imm;
             JIT = this.cur.jit;
             continue;
@@ -437,10 +431,11 @@ class Machine implements VmHelperCall, JitHost {
           left = 0;
           throw new VmFault("budget", `instruction budget of ${this.budget} exhausted`);
         }
-        switch (OP[pc]) {
+        const w = W[pc];
+        switch (w & 0xff) {
           // ---- ALU64 ----
           case 0x07: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const b = IMM[pc];
             const s = (L[d] >>> 0) + (b >>> 0);
             L[d] = s;
@@ -448,8 +443,8 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x0f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             const s = (L[d] >>> 0) + (L[r] >>> 0);
             const bh = H[r];
             L[d] = s;
@@ -457,7 +452,7 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x17: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const b = IMM[pc];
             const s = (L[d] >>> 0) - (b >>> 0);
             L[d] = s;
@@ -465,8 +460,8 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x1f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             const s = (L[d] >>> 0) - (L[r] >>> 0);
             const bh = H[r];
             L[d] = s;
@@ -474,95 +469,95 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x27:
-            mul64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            mul64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x2f:
-            mul64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            mul64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0x37:
-            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
-            else udiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            if (w >> 16 === 1) sdiv64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
+            else udiv64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x3f:
-            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
-            else udiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            if (w >> 16 === 1) sdiv64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
+            else udiv64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0x47: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] |= IMM[pc];
             H[d] |= IMM[pc] >> 31;
             break;
           }
           case 0x4f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] |= L[r];
             H[d] |= H[r];
             break;
           }
           case 0x57: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] &= IMM[pc];
             H[d] &= IMM[pc] >> 31;
             break;
           }
           case 0x5f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] &= L[r];
             H[d] &= H[r];
             break;
           }
           case 0x67:
-            lsh64(L, H, DST[pc], IMM[pc]);
+            lsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0x6f:
-            lsh64(L, H, DST[pc], L[SRC[pc]]);
+            lsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0x77:
-            rsh64(L, H, DST[pc], IMM[pc]);
+            rsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0x7f:
-            rsh64(L, H, DST[pc], L[SRC[pc]]);
+            rsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0x87: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const lo = L[d];
             L[d] = -lo;
             H[d] = ~H[d] + (lo === 0 ? 1 : 0);
             break;
           }
           case 0x97:
-            if (OFF[pc] === 1) smod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
-            else umod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            if (w >> 16 === 1) smod64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
+            else umod64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x9f:
-            if (OFF[pc] === 1) smod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
-            else umod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            if (w >> 16 === 1) smod64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
+            else umod64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0xa7: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] ^= IMM[pc];
             H[d] ^= IMM[pc] >> 31;
             break;
           }
           case 0xaf: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] ^= L[r];
             H[d] ^= H[r];
             break;
           }
           case 0xb7: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = IMM[pc] >> 31;
             break;
           }
           case 0xbf: {
-            const d = DST[pc];
-            const r = SRC[pc];
-            const o = OFF[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
+            const o = w >> 16;
             if (o === 8 || o === 16 || o === 32) {
               // movsx: sign-extend the low 8/16/32 bits to 64
               const x = o === 8 ? (L[r] << 24) >> 24 : o === 16 ? (L[r] << 16) >> 16 : L[r];
@@ -575,235 +570,239 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0xc7:
-            arsh64(L, H, DST[pc], IMM[pc]);
+            arsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0xcf:
-            arsh64(L, H, DST[pc], L[SRC[pc]]);
+            arsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0xd7:
-            bswap(L, H, DST[pc], IMM[pc]);
+            bswap(L, H, (w >> 8) & 15, IMM[pc]);
             break;
 
           // ---- ALU32: results zero-extended ----
           case 0x04: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] + IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x0c: {
-            const d = DST[pc];
-            L[d] = L[d] + L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] + L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x14: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] - IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x1c: {
-            const d = DST[pc];
-            L[d] = L[d] - L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] - L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x24: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = Math.imul(L[d], IMM[pc]);
             H[d] = 0;
             break;
           }
           case 0x2c: {
-            const d = DST[pc];
-            L[d] = Math.imul(L[d], L[SRC[pc]]);
+            const d = (w >> 8) & 15;
+            L[d] = Math.imul(L[d], L[(w >> 12) & 15]);
             H[d] = 0;
             break;
           }
           case 0x34:
-            div32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            div32(L, H, (w >> 8) & 15, IMM[pc], w >> 16 === 1);
             break;
           case 0x3c:
-            div32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            div32(L, H, (w >> 8) & 15, L[(w >> 12) & 15], w >> 16 === 1);
             break;
           case 0x44: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] |= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x4c: {
-            const d = DST[pc];
-            L[d] |= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] |= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x54: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] &= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x5c: {
-            const d = DST[pc];
-            L[d] &= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] &= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x64: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] <<= IMM[pc]; // JS masks the count to 5 bits, as RFC 9669 does for 32-bit shifts
             H[d] = 0;
             break;
           }
           case 0x6c: {
-            const d = DST[pc];
-            L[d] <<= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] <<= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x74: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] >>> IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x7c: {
-            const d = DST[pc];
-            L[d] = L[d] >>> L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] >>> L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x84: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = -L[d];
             H[d] = 0;
             break;
           }
           case 0x94:
-            mod32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            mod32(L, H, (w >> 8) & 15, IMM[pc], w >> 16 === 1);
             break;
           case 0x9c:
-            mod32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            mod32(L, H, (w >> 8) & 15, L[(w >> 12) & 15], w >> 16 === 1);
             break;
           case 0xa4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] ^= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xac: {
-            const d = DST[pc];
-            L[d] ^= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] ^= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0xb4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xbc: {
-            const d = DST[pc];
-            const o = OFF[pc];
-            const x = L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            const o = w >> 16;
+            const x = L[(w >> 12) & 15];
             L[d] = o === 8 ? (x << 24) >> 24 : o === 16 ? (x << 16) >> 16 : x;
             H[d] = 0;
             break;
           }
           case 0xc4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] >>= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xcc: {
-            const d = DST[pc];
-            L[d] >>= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] >>= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0xd4: // le: a truncation on this little-endian machine
-            truncate(L, H, DST[pc], IMM[pc]);
+            truncate(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0xdc: // be: a byte swap
-            bswap(L, H, DST[pc], IMM[pc]);
+            bswap(L, H, (w >> 8) & 15, IMM[pc]);
             break;
 
           // ---- JMP (64-bit compares) ----
           case 0x05:
-            pc += OFF[pc];
+            pc += w >> 16;
             break;
           case 0x15:
-            if (L[DST[pc]] === IMM[pc] && H[DST[pc]] === IMM[pc] >> 31) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === IMM[pc] && H[(w >> 8) & 15] === IMM[pc] >> 31) pc += w >> 16;
             break;
           case 0x1d:
-            if (L[DST[pc]] === L[SRC[pc]] && H[DST[pc]] === H[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === L[(w >> 12) & 15] && H[(w >> 8) & 15] === H[(w >> 12) & 15])
+              pc += w >> 16;
             break;
           case 0x25:
-            if (ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltU(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x2d:
-            if (ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltU(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x35:
-            if (!ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (!ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0x3d:
-            if (!ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (!ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0x45:
-            if ((L[DST[pc]] & IMM[pc]) !== 0 || (H[DST[pc]] & (IMM[pc] >> 31)) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & IMM[pc]) !== 0 || (H[(w >> 8) & 15] & (IMM[pc] >> 31)) !== 0)
+              pc += w >> 16;
             break;
           case 0x4d:
-            if ((L[DST[pc]] & L[SRC[pc]]) !== 0 || (H[DST[pc]] & H[SRC[pc]]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & L[(w >> 12) & 15]) !== 0 || (H[(w >> 8) & 15] & H[(w >> 12) & 15]) !== 0)
+              pc += w >> 16;
             break;
           case 0x55:
-            if (L[DST[pc]] !== IMM[pc] || H[DST[pc]] !== IMM[pc] >> 31) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== IMM[pc] || H[(w >> 8) & 15] !== IMM[pc] >> 31) pc += w >> 16;
             break;
           case 0x5d:
-            if (L[DST[pc]] !== L[SRC[pc]] || H[DST[pc]] !== H[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== L[(w >> 12) & 15] || H[(w >> 8) & 15] !== H[(w >> 12) & 15])
+              pc += w >> 16;
             break;
           case 0x65:
-            if (ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltS(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x6d:
-            if (ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltS(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x75:
-            if (!ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (!ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0x7d:
-            if (!ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (!ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xa5:
-            if (ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0xad:
-            if (ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xb5:
-            if (!ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltU(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xbd:
-            if (!ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltU(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xc5:
-            if (ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0xcd:
-            if (ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xd5:
-            if (!ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltS(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xdd:
-            if (!ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltS(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xe5: // may_goto: taken once this invocation's loop budget is spent
-            if (this.loops[depth] === 0) pc += OFF[pc];
+            if (this.loops[depth] === 0) pc += w >> 16;
             else this.loops[depth]--;
             break;
 
@@ -812,75 +811,75 @@ class Machine implements VmHelperCall, JitHost {
             pc += IMM[pc];
             break;
           case 0x16:
-            if (L[DST[pc]] === IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === IMM[pc]) pc += w >> 16;
             break;
           case 0x1e:
-            if (L[DST[pc]] === L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x26:
-            if (L[DST[pc]] >>> 0 > IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 > IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0x2e:
-            if (L[DST[pc]] >>> 0 > L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 > L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0x36:
-            if (L[DST[pc]] >>> 0 >= IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 >= IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0x3e:
-            if (L[DST[pc]] >>> 0 >= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 >= L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0x46:
-            if ((L[DST[pc]] & IMM[pc]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & IMM[pc]) !== 0) pc += w >> 16;
             break;
           case 0x4e:
-            if ((L[DST[pc]] & L[SRC[pc]]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & L[(w >> 12) & 15]) !== 0) pc += w >> 16;
             break;
           case 0x56:
-            if (L[DST[pc]] !== IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== IMM[pc]) pc += w >> 16;
             break;
           case 0x5e:
-            if (L[DST[pc]] !== L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x66:
-            if (L[DST[pc]] > IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] > IMM[pc]) pc += w >> 16;
             break;
           case 0x6e:
-            if (L[DST[pc]] > L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] > L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x76:
-            if (L[DST[pc]] >= IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >= IMM[pc]) pc += w >> 16;
             break;
           case 0x7e:
-            if (L[DST[pc]] >= L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >= L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0xa6:
-            if (L[DST[pc]] >>> 0 < IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 < IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0xae:
-            if (L[DST[pc]] >>> 0 < L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 < L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0xb6:
-            if (L[DST[pc]] >>> 0 <= IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 <= IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0xbe:
-            if (L[DST[pc]] >>> 0 <= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 <= L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0xc6:
-            if (L[DST[pc]] < IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] < IMM[pc]) pc += w >> 16;
             break;
           case 0xce:
-            if (L[DST[pc]] < L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] < L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0xd6:
-            if (L[DST[pc]] <= IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] <= IMM[pc]) pc += w >> 16;
             break;
           case 0xde:
-            if (L[DST[pc]] <= L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] <= L[(w >> 12) & 15]) pc += w >> 16;
             break;
 
           // ---- calls and exit ----
           case 0x85: {
-            const kind = SRC[pc];
+            const kind = (w >> 12) & 15;
             if (kind === 1) {
               // bpf-to-bpf call: a fresh frame, r6-r9 saved, r10 the new frame's stack top
               if (depth + 1 >= MAX_CALL_FRAMES) {
@@ -910,10 +909,7 @@ class Machine implements VmHelperCall, JitHost {
               if (this.tail !== undefined) {
                 pc = this.enterTail(depth);
                 const c = this.cur.code;
-                OP = c.op;
-                DST = c.dst;
-                SRC = c.src;
-                OFF = c.off;
+                W = c.word;
                 IMM = c.imm;
                 JIT = this.cur.jit;
                 continue;
@@ -931,7 +927,7 @@ class Machine implements VmHelperCall, JitHost {
             this.insn = pc;
             this.depth = depth;
             this.left = left;
-            const r = DST[pc];
+            const r = (w >> 8) & 15;
             this.callHelper(L[r], H[r]);
             left = this.left;
             if (this.stopped !== undefined) break run;
@@ -945,10 +941,7 @@ class Machine implements VmHelperCall, JitHost {
               // returning into a caller of another program (the callee was tail-called into)
               const back = this.frameProg[depth];
               this.cur = back;
-              OP = back.code.op;
-              DST = back.code.dst;
-              SRC = back.code.src;
-              OFF = back.code.off;
+              W = back.code.word;
               IMM = back.code.imm;
               JIT = back.jit;
             }
@@ -963,7 +956,7 @@ class Machine implements VmHelperCall, JitHost {
 
           // ---- ld_imm64 ----
           case 0x18: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = IMM[pc + 1];
             pc += 2;
@@ -974,12 +967,12 @@ class Machine implements VmHelperCall, JitHost {
           // The common sizes inline the region check; anything unusual (hooks, faults) takes
           // the general path in memory.ts.
           case 0x61: {
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
             const lo = a >>> 0;
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null) {
               loadInto(mem, hi, lo, 4, false, L, H, d);
             } else {
@@ -989,12 +982,12 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x79: {
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
             const lo = a >>> 0;
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null) {
               loadInto(mem, hi, lo, 8, false, L, H, d);
             } else {
@@ -1004,12 +997,12 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x63: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
             const lo = a >>> 0;
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const s = SRC[pc];
+            const s = (w >> 12) & 15;
             if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null || !g.writable) {
               storeHalves(mem, hi, lo, 4, L[s], H[s]);
             } else {
@@ -1019,12 +1012,12 @@ class Machine implements VmHelperCall, JitHost {
             break;
           }
           case 0x7b: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
             const lo = a >>> 0;
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const s = SRC[pc];
+            const s = (w >> 12) & 15;
             if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null || !g.writable) {
               storeHalves(mem, hi, lo, 8, L[s], H[s]);
             } else {
@@ -1034,16 +1027,44 @@ class Machine implements VmHelperCall, JitHost {
             }
             break;
           }
-          case 0x69:
-          case 0x71:
+          case 0x71: {
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo + 1 > g.end || g.hooks !== null) {
+              loadInto(mem, hi, lo, 1, false, L, H, d);
+            } else {
+              L[d] = g.bytes[lo];
+              H[d] = 0;
+            }
+            break;
+          }
+          case 0x69: {
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
+            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
+            const lo = a >>> 0;
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo + 2 > g.end || g.hooks !== null) {
+              loadInto(mem, hi, lo, 2, false, L, H, d);
+            } else {
+              L[d] = g.view.getUint16(lo, true);
+              H[d] = 0;
+            }
+            break;
+          }
           case 0x81:
           case 0x89:
           case 0x91: {
-            const op = OP[pc];
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const op = w & 0xff;
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            loadInto(mem, hi, a >>> 0, SIZE_OF[op], op >= 0x80, L, H, DST[pc]);
+            loadInto(mem, hi, a >>> 0, SIZE_OF[op], op >= 0x80, L, H, (w >> 8) & 15);
             break;
           }
           // ---- ST / STX ----
@@ -1051,26 +1072,26 @@ class Machine implements VmHelperCall, JitHost {
           case 0x6a:
           case 0x72:
           case 0x7a: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], IMM[pc], IMM[pc] >> 31);
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[w & 0xff], IMM[pc], IMM[pc] >> 31);
             break;
           }
           case 0x6b:
           case 0x73: {
-            const r = DST[pc];
-            const s = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const s = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], L[s], H[s]);
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[w & 0xff], L[s], H[s]);
             break;
           }
           case 0xc3:
           case 0xcb:
           case 0xd3:
           case 0xdb:
-            atomic(mem, L, H, SIZE_OF[OP[pc]], DST[pc], SRC[pc], OFF[pc], IMM[pc]);
+            atomic(mem, L, H, SIZE_OF[w & 0xff], (w >> 8) & 15, (w >> 12) & 15, w >> 16, IMM[pc]);
             break;
 
           // ---- legacy packet loads ----
@@ -1080,8 +1101,8 @@ class Machine implements VmHelperCall, JitHost {
           case 0x40:
           case 0x48:
           case 0x50: {
-            const op = OP[pc];
-            const offset = op >= 0x40 ? (L[SRC[pc]] + IMM[pc]) | 0 : IMM[pc];
+            const op = w & 0xff;
+            const offset = op >= 0x40 ? (L[(w >> 12) & 15] + IMM[pc]) | 0 : IMM[pc];
             if (!this.loadPacket(offset, SIZE_OF[op])) {
               // out of the packet: the kernel's rewrite returns 0 from the current function
               L[0] = 0;
@@ -1093,10 +1114,7 @@ class Machine implements VmHelperCall, JitHost {
               if (this.frameProg[depth] !== this.cur) {
                 const back = this.frameProg[depth];
                 this.cur = back;
-                OP = back.code.op;
-                DST = back.code.dst;
-                SRC = back.code.src;
-                OFF = back.code.off;
+                W = back.code.word;
                 IMM = back.code.imm;
                 JIT = back.jit;
               }
@@ -1149,6 +1167,13 @@ class Machine implements VmHelperCall, JitHost {
     return new VmFault("invalid-insn", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
   }
 
+  /** Frame f's stack may be written from offset `lo` (a helper got a pointer there). */
+  private touchStack(f: number, lo: number): void {
+    const s = this.stacks[f];
+    const u = lo >>> 0;
+    if (u < s.low) s.low = u;
+  }
+
   /** Call helper `id` (given as 64-bit halves): r0 = helper(r1..r5). */
   private callHelper(idLo: number, idHi: number): void {
     const h = idHi === 0 && idLo >= 0 ? this.cur.helpers[idLo] : undefined;
@@ -1168,14 +1193,12 @@ class Machine implements VmHelperCall, JitHost {
     // a helper may write where its pointer arguments point, by any means (not all go through
     // checkAccess): a stack they point into is re-zeroed from there before the next run
     const { L, H } = this;
-    for (let i = 1; i <= 5; i++) {
-      const f = (H[i] - this.stackHi) >>> 0;
-      if (f < MAX_CALL_FRAMES) {
-        const s = this.stacks[f];
-        const lo = L[i] >>> 0;
-        if (lo < s.low) s.low = lo;
-      }
-    }
+    const hi0 = this.stackHi;
+    if ((H[1] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[1] - hi0, L[1]);
+    if ((H[2] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[2] - hi0, L[2]);
+    if ((H[3] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[3] - hi0, L[3]);
+    if ((H[4] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[4] - hi0, L[4]);
+    if ((H[5] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[5] - hi0, L[5]);
     let v: bigint | number;
     try {
       v = h.fn(this);
@@ -1189,6 +1212,12 @@ class Machine implements VmHelperCall, JitHost {
       return;
     }
     if (typeof v === "number") {
+      if ((v | 0) === v) {
+        // the common results (0, an errno, a small count) without the division of setNumber
+        this.L[0] = v;
+        this.H[0] = v >> 31;
+        return;
+      }
       if (!Number.isSafeInteger(v)) {
         throw new VmFault("helper", `helper ${h.name} returned ${v}, not an integer`);
       }

@@ -185,6 +185,8 @@ const reload = (regs: Iterable<number>): string =>
  * chunk can change (after which L/H hold all registers), and read back every register it loaded.
  */
 const SPILL_ALL = "/*spill*/";
+/** FALL + "N" + a comment end closes a block that goes on at slot N: nothing when case N comes next. */
+const FALL = "/*fall:";
 const RELOAD_ALL = "/*reload*/";
 
 /**
@@ -557,7 +559,7 @@ function emitCall(code: Code, pc: number): string {
   return (
     `p=${pc};${SPILL_ALL}{const r=m.jitCall(${pc},${code.imm[pc]},left);` +
     `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r;}` +
-    `${reload([0, 10])}pc=${pc + 1};continue;`
+    `${reload([0, 10])}${FALL}${pc + 1}*/`
   );
 }
 
@@ -571,7 +573,7 @@ function emitCall(code: Code, pc: number): string {
 export function jitSource(code: Code, entries: readonly number[]): string {
   const lead = leaders(code, entries);
   const n = code.n;
-  const chunks: string[][] = [[]];
+  const chunks: { start: number; text: string }[][] = [[]];
   const uses: Set<number>[] = [new Set()];
   const defs: Set<number>[] = [new Set()];
   let size = 0;
@@ -592,7 +594,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
         break;
       }
       if (pc !== start && lead[pc]) {
-        tail = `pc=${pc};continue;`; // into the next block (maybe in another chunk)
+        // into the next block: falls through when it is the next case of the same chunk
+        tail = `${FALL}${pc}*/`;
         break;
       }
       const op = code.op[pc];
@@ -629,7 +632,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       defs.push(new Set());
       size = 0;
     }
-    chunks[chunks.length - 1].push(text);
+    chunks[chunks.length - 1].push({ start, text });
     for (const r of use) uses[uses.length - 1].add(r);
     for (const r of def) defs[defs.length - 1].add(r);
     size += text.length;
@@ -639,9 +642,15 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     const loaded = [...uses[i], ...defs[i]].filter((r, k, a) => a.indexOf(r) === k).sort((a, b) => a - b);
     const written = [...defs[i]].sort((a, b) => a - b);
     const locals = loaded.length ? `let ${loaded.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",")};` : "";
+    const body = cases.map(({ text }, k) => {
+      const next = cases[k + 1]?.start;
+      const fall = `${FALL}${next}*/`;
+      // the fall-through marker is only ever at the end of a case's text
+      return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
+    });
     const src =
       `function c${i}(pc,left,L,H,m){let p=pc;${locals}try{for(;;){switch(pc){` +
-      cases.join("\n") +
+      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
     return src.replaceAll(SPILL_ALL, spill(written)).replaceAll(RELOAD_ALL, reload(loaded));
   });
