@@ -968,13 +968,16 @@ class Machine implements VmHelperCall, JitHost {
           // the general path in memory.ts.
           case 0x61: {
             const r = (w >> 12) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const d = (w >> 8) & 15;
-            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 4, false, L, H, d);
+            if (g === undefined || lo < g.start || lo > g.end - 4 || g.hooks !== null) {
+              loadInto(mem, hi, u, 4, false, L, H, d);
             } else {
               L[d] = g.view.getInt32(lo, true);
               H[d] = 0;
@@ -983,13 +986,16 @@ class Machine implements VmHelperCall, JitHost {
           }
           case 0x79: {
             const r = (w >> 12) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const d = (w >> 8) & 15;
-            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 8, false, L, H, d);
+            if (g === undefined || lo < g.start || lo > g.end - 8 || g.hooks !== null) {
+              loadInto(mem, hi, u, 8, false, L, H, d);
             } else {
               L[d] = g.view.getInt32(lo, true);
               H[d] = g.view.getInt32(lo + 4, true);
@@ -998,13 +1004,16 @@ class Machine implements VmHelperCall, JitHost {
           }
           case 0x63: {
             const r = (w >> 8) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const s = (w >> 12) & 15;
-            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null || !g.writable) {
-              storeHalves(mem, hi, lo, 4, L[s], H[s]);
+            if (g === undefined || lo < g.start || lo > g.end - 4 || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, u, 4, L[s], H[s]);
             } else {
               g.view.setInt32(lo, L[s], true);
               if (lo < g.low) g.low = lo;
@@ -1013,13 +1022,16 @@ class Machine implements VmHelperCall, JitHost {
           }
           case 0x7b: {
             const r = (w >> 8) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const s = (w >> 12) & 15;
-            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null || !g.writable) {
-              storeHalves(mem, hi, lo, 8, L[s], H[s]);
+            if (g === undefined || lo < g.start || lo > g.end - 8 || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, u, 8, L[s], H[s]);
             } else {
               g.view.setInt32(lo, L[s], true);
               g.view.setInt32(lo + 4, H[s], true);
@@ -1029,13 +1041,16 @@ class Machine implements VmHelperCall, JitHost {
           }
           case 0x71: {
             const r = (w >> 12) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const d = (w >> 8) & 15;
-            if (g === undefined || lo < g.start || lo + 1 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 1, false, L, H, d);
+            if (g === undefined || lo < g.start || lo > g.end - 1 || g.hooks !== null) {
+              loadInto(mem, hi, u, 1, false, L, H, d);
             } else {
               L[d] = g.bytes[lo];
               H[d] = 0;
@@ -1044,13 +1059,16 @@ class Machine implements VmHelperCall, JitHost {
           }
           case 0x69: {
             const r = (w >> 12) & 15;
-            const a = (L[r] >>> 0) + (w >> 16);
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const d = (w >> 8) & 15;
-            if (g === undefined || lo < g.start || lo + 2 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 2, false, L, H, d);
+            if (g === undefined || lo < g.start || lo > g.end - 2 || g.hooks !== null) {
+              loadInto(mem, hi, u, 2, false, L, H, d);
             } else {
               L[d] = g.view.getUint16(lo, true);
               H[d] = 0;

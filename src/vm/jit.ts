@@ -364,11 +364,21 @@ function emitInsn(code: Code, pc: number): string {
   return emitMemory(code, pc);
 }
 
-/** The address (hi, lo) of register r + off, as the interpreter computes it. */
+/**
+ * The address of register r + off, as the interpreter computes it, in int32 arithmetic only
+ * (V8 compares mixed signed/unsigned values as doubles): `lo` is the low half as a signed
+ * int32 (the unsigned one is lo>>>0), `hi` the high half with the carry or borrow. The inline
+ * bounds check `lo >= g.start && lo <= g.end - size` then holds only for lo in [0, 2^31): an
+ * access above 2^31 in a huge region takes the general path, which is exact.
+ */
 function address(r: number, off: number): string {
-  const hi = off > 0 ? `a>4294967295?h${r}+1:h${r}` : off < 0 ? `a<0?h${r}-1:h${r}` : `h${r}`;
-  return `const a=(l${r}>>>0)+(${off});const hi=${hi};const lo=a>>>0;`;
+  const hi =
+    off > 0 ? `(lo>>>0)<(l${r}>>>0)?h${r}+1:h${r}` : off < 0 ? `(lo>>>0)>(l${r}>>>0)?h${r}-1:h${r}` : `h${r}`;
+  return `const lo=(l${r}+(${off}))|0;const hi=${hi};`;
 }
+
+/** The inline check of an access of `size` bytes (see address()). */
+const inBounds = (size: number): string => `g!==undefined&&lo>=g.start&&lo<=g.end-${size}&&g.hooks===null`;
 
 const GET: Record<number, string> = { 1: "getUint8(lo)", 2: "getUint16(lo,true)", 4: "getInt32(lo,true)" };
 const SIZE: Record<number, number> = { 0: 4, 8: 2, 16: 1, 24: 8 };
@@ -383,7 +393,7 @@ function emitMemory(code: Code, pc: number): string {
   const cls = op & 7;
   const at = `p=${pc};`;
   if (cls === 1) {
-    const slow = `loadInto(mem,hi,lo,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
+    const slow = `loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
     if (op >= 0x80) return `${at}{${address(s, off)}${slow}}`;
     const fast =
       size === 8
@@ -391,8 +401,7 @@ function emitMemory(code: Code, pc: number): string {
         : `l${d}=g.view.${GET[size]};h${d}=0;`;
     return (
       `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null){${slow}}` +
-      `else{${fast}}}`
+      `if(${inBounds(size)}){${fast}}else{${slow}}}`
     );
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
@@ -402,8 +411,7 @@ function emitMemory(code: Code, pc: number): string {
     if (inline === undefined) return `${at}${slow}`;
     return (
       `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null||!g.writable){${slow}}` +
-      `else{${inline}if(lo<g.low)g.low=lo;}}`
+      `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
     );
   }
   // ST (imm) or STX (register)
@@ -419,8 +427,7 @@ function emitMemory(code: Code, pc: number): string {
           : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
     `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-    `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null||!g.writable)storeHalves(mem,hi,lo,${size},${vlo},${vhi});` +
-    `else{${fast}}}`
+    `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
   );
 }
 
