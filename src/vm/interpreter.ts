@@ -1105,10 +1105,39 @@ class Machine implements VmHelperCall, JitHost {
             storeHalves(mem, hi, a >>> 0, SIZE_OF[w & 0xff], L[s], H[s]);
             break;
           }
+          case 0xdb: {
+            // lock *(u64 *)(dst + off) += src, the common counter update, inline; the other
+            // atomics, and anything unusual, in atomic.ts
+            const r = (w >> 8) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            if (
+              IMM[pc] !== 0 ||
+              g === undefined ||
+              lo < g.start ||
+              lo > g.end - 8 ||
+              g.hooks !== null ||
+              !g.writable
+            ) {
+              atomic(mem, L, H, 8, r, (w >> 12) & 15, o, IMM[pc]);
+            } else {
+              const s = (w >> 12) & 15;
+              const v = g.view;
+              const old = v.getInt32(lo, true);
+              const sum = (old >>> 0) + (L[s] >>> 0);
+              v.setInt32(lo, sum | 0, true);
+              v.setInt32(lo + 4, (v.getInt32(lo + 4, true) + H[s] + (sum > 0xffffffff ? 1 : 0)) | 0, true);
+              if (lo < g.low) g.low = lo;
+            }
+            break;
+          }
           case 0xc3:
           case 0xcb:
           case 0xd3:
-          case 0xdb:
             atomic(mem, L, H, SIZE_OF[w & 0xff], (w >> 8) & 15, (w >> 12) & 15, w >> 16, IMM[pc]);
             break;
 

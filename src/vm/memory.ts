@@ -10,7 +10,6 @@
  * and callers at the edge.
  */
 import { VmFault } from "./errors.js";
-import { setNumber } from "./int64.js";
 
 /** High half of the address of region 0; region i lives at (REGION_HI_BASE + i) << 32. */
 export const REGION_HI_BASE = 0x7f00;
@@ -322,13 +321,15 @@ export function loadInto(
     return;
   }
   const r = checkAccess(mem, hi, lo, size, false);
-  if (r.hooks !== null && r.hooks.load !== undefined) {
-    const v = r.hooks.load(lo, size as 1 | 2 | 4 | 8);
+  const hooks = r.hooks;
+  if (hooks !== null && hooks.load !== undefined) {
+    const v = hooks.load(lo, size as 1 | 2 | 4 | 8);
     if (typeof v === "number") {
       if (!Number.isSafeInteger(v)) {
         throw new VmFault("internal", `load hook of ${r.name} returned ${v}, not a safe integer`);
       }
-      setNumber(L, H, d, v);
+      L[d] = v;
+      H[d] = Math.floor(v / 4294967296);
       return;
     }
     if (v !== undefined) {
