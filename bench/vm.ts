@@ -86,15 +86,16 @@ function vmSetup(insns: readonly Instruction[], packet: Uint8Array, engine: VmEn
     size: 24,
     writable: false,
     hooks: {
+      // packet pointers as numbers, as src/vm/context.ts answers them (no BigInt per load)
       load: (off, size) =>
         size !== 4
           ? undefined
           : off === 0
-            ? p.data
+            ? p.region.pointer(p.region.dataStart)
             : off === 4
-              ? p.dataEnd
+              ? p.region.pointer(p.region.end)
               : off === 8
-                ? p.dataMeta
+                ? p.region.pointer(p.region.start)
                 : undefined,
     },
   });

@@ -27,6 +27,11 @@ export interface Code {
   readonly off: Int32Array;
   /** imm; for ld_imm64 the low half of the value here and the high half in the next slot. */
   readonly imm: Int32Array;
+  /**
+   * op | dst << 8 | src << 12 | off << 16 in one word (the interpreter's decode: one load
+   * instead of four); the internal opcodes (> 0xff) appear as 0, no BPF opcode.
+   */
+  readonly word: Int32Array;
 }
 
 /** A field outside its encoding's range (instructions built by hand can hold anything). */
@@ -61,6 +66,7 @@ export function compile(insns: readonly Instruction[], env: VmEnv, strict: boole
     src: new Uint8Array(n),
     off: new Int32Array(n),
     imm: new Int32Array(n),
+    word: new Int32Array(n),
   };
   let pc = 0;
   for (const i of insns) {
@@ -103,6 +109,10 @@ export function compile(insns: readonly Instruction[], env: VmEnv, strict: boole
     } else {
       pc += 1;
     }
+  }
+  for (let k = 0; k < n; k++) {
+    const op = code.op[k];
+    code.word[k] = (op > 0xff ? 0 : op) | (code.dst[k] << 8) | (code.src[k] << 12) | (code.off[k] << 16);
   }
   return code;
 }

@@ -218,7 +218,7 @@ function ctxRegion(
   layout: CtxLayout,
   bytes: Uint8Array,
   writable: boolean,
-  pointers?: (offset: number, size: number) => bigint | undefined,
+  pointers?: (offset: number, size: number) => bigint | number | undefined,
 ): Region {
   const r = src.get("ctx", `ctx ${layout.struct}`, bytes.length);
   r.bytes.set(bytes);
@@ -227,17 +227,12 @@ function ctxRegion(
   return r;
 }
 
-/** Packet pointers for the context's data fields, built once per offset (they are loaded on every run). */
-function pointerCache(r: Region): (offset: number) => bigint {
-  const cache = new Map<number, bigint>();
-  return (offset) => {
-    let a = cache.get(offset);
-    if (a === undefined) {
-      a = r.address(offset);
-      cache.set(offset, a);
-    }
-    return a;
-  };
+/**
+ * Packet pointers for the context's data fields (loaded on every run): numbers, so the load
+ * reaches the register without a BigInt.
+ */
+function pointerCache(r: Region): (offset: number) => number | bigint {
+  return (offset) => r.pointer(offset);
 }
 
 /** A packet region: `headroom` bytes, the data, then `tailroom` (as Memory.addPacket lays it out). */

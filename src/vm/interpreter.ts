@@ -48,7 +48,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
-import { compileJit, JIT_STATE, type JitFn } from "./jit.js";
+import { compileJit, JIT_STATE, type JitFn, type JitHost } from "./jit.js";
 import { loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
 
 export interface VmOptions {
@@ -140,7 +140,11 @@ class Stop {
   ) {}
 }
 
-class Machine implements VmHelperCall {
+/** r0 values below this are returned from a table: most programs return a small verdict. */
+const SMALL_R0 = 256;
+const SMALL_R0_BIG: readonly bigint[] = Array.from({ length: SMALL_R0 }, (_, i) => BigInt(i));
+
+class Machine implements VmHelperCall, JitHost {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
   readonly memory: Memory;
@@ -169,6 +173,10 @@ class Machine implements VmHelperCall {
   private running = false;
   /** The deepest frame used since the stacks were last zeroed (all of them at first). */
   private deepest = MAX_CALL_FRAMES - 1;
+  /** The stacks' bytes as 8-byte words, to zero a few words without a fill() call. */
+  private readonly stackWords: readonly Float64Array[];
+  /** High half of frame 0's stack: frame f's is stackHi + f (createVm adds them in a row). */
+  private readonly stackHi: number;
 
   constructor(
     private readonly prog: Prog,
@@ -177,6 +185,9 @@ class Machine implements VmHelperCall {
   ) {
     this.memory = env.memory;
     this.cur = prog;
+    this.stackWords = stacks.map((s) => new Float64Array(s.bytes.buffer, s.bytes.byteOffset, STACK_SIZE / 8));
+    this.stackHi = stacks[0].hi;
+    if (stacks.some((s, f) => s.hi !== this.stackHi + f)) throw new Error("stack regions not in a row");
   }
 
   // VmHelperCall
@@ -214,11 +225,10 @@ class Machine implements VmHelperCall {
 
   private runOnce(opts: VmRunOptions): VmRunResult {
     const { L, H } = this;
-    // (loops: TypedArray.fill costs more than 16 stores at this size)
-    for (let i = 0; i < 16; i++) {
-      L[i] = 0;
-      H[i] = 0;
-    }
+    // r0-r9 start at 0 (r10 is set below; r11-r15 are never written: slots naming them fault).
+    // Straight-line stores: a loop, or TypedArray.fill, costs several times more at this size.
+    L[0] = H[0] = L[1] = H[1] = L[2] = H[2] = L[3] = H[3] = L[4] = H[4] = 0;
+    L[5] = H[5] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
     const args = opts.args ?? [];
     for (let i = 0; i < 5 && i < args.length; i++) {
       const a = args[i];
@@ -234,10 +244,20 @@ class Machine implements VmHelperCall {
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
     }
     // every run starts from zeroed stacks; only the frames the last run reached need it
-    // frames above the deepest one used were left untouched (end 0) since the last reset
+    // frames above the deepest one used were left untouched (end 0) since the last reset;
+    // each is zeroed from the lowest offset written since (Region.low: every store path
+    // lowers it), which for most programs is a few words below the top
     for (let f = 0; f <= this.deepest; f++) {
       const s = this.stacks[f];
-      s.bytes.fill(0);
+      const low = s.low;
+      if (low < STACK_SIZE) {
+        if (low < STACK_SIZE / 2) s.bytes.fill(0, low);
+        else {
+          const w = this.stackWords[f];
+          for (let i = low >>> 3; i < STACK_SIZE / 8; i++) w[i] = 0;
+        }
+        s.low = STACK_SIZE;
+      }
       s.start = 0;
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
@@ -259,7 +279,12 @@ class Machine implements VmHelperCall {
     this.tailCalls = 0;
     this.nested = 0;
     this.exec(this.prog.entry, 0);
-    return { r0: (BigInt(H[0] >>> 0) << 32n) | BigInt(L[0] >>> 0), insns: budget - this.left };
+    const lo = L[0];
+    const r0 =
+      H[0] === 0 && lo >= 0 && lo < SMALL_R0
+        ? SMALL_R0_BIG[lo]
+        : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
+    return { r0, insns: budget - this.left };
   }
 
   /**
@@ -341,6 +366,30 @@ class Machine implements VmHelperCall {
   }
 
   /**
+   * A helper call made by compiled code (jit.ts) at slot `pc` with `left` budget: returns the
+   * budget left, or its complement (negative) when the compiled code must hand back to the loop
+   * because the helper stopped the program or asked for a tail call. this.depth is set by exec.
+   */
+  jitCall(pc: number, id: number, left: number): number {
+    this.insn = pc;
+    this.left = left;
+    this.callHelper(id, 0);
+    const l = this.left;
+    return this.stopped !== undefined || this.tail !== undefined ? ~l : l;
+  }
+
+  /** Enter the program a helper's tail call chose, in frame `depth`; returns its entry slot. */
+  private enterTail(depth: number): number {
+    const t = this.tail as Prog;
+    this.tail = undefined;
+    this.cur = t;
+    this.L[1] = this.tailR1L;
+    this.H[1] = this.tailR1H;
+    this.loops[depth] = MAY_GOTO_BUDGET;
+    return t.entry;
+  }
+
+  /**
    * The loop, from slot `start` in frame `base` until that frame exits (or a helper stops the
    * program). It consumes this.left, the budget shared by nested callback runs.
    */
@@ -348,10 +397,7 @@ class Machine implements VmHelperCall {
     const { L, H, memory: mem } = this;
     const code = this.cur.code;
     const regions = mem.regions;
-    let OP = code.op;
-    let DST = code.dst;
-    let SRC = code.src;
-    let OFF = code.off;
+    let W = code.word;
     let IMM = code.imm;
     let JIT = this.cur.jit;
     let pc = start;
@@ -361,23 +407,35 @@ class Machine implements VmHelperCall {
       run: for (;;) {
         if (JIT !== undefined) {
           // the compiled blocks run up to the next instruction only the interpreter executes
+          this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H);
+            pc = JIT(pc, left, L, H, this);
           } catch (e) {
             pc = JIT_STATE[1];
             left = JIT_STATE[0];
             throw e;
           }
           left = JIT_STATE[0];
+          if (JIT_STATE[2] === 2) {
+            // a helper called from compiled code stopped the program or asked for a tail call
+            if (this.stopped !== undefined) break;
+            pc = this.enterTail(depth);
+            const c = this.cur.code;
+            W = c.word;
+            IMM = c.imm;
+            JIT = this.cur.jit;
+            continue;
+          }
         }
         if (--left < 0) {
           left = 0;
           throw new VmFault("budget", `instruction budget of ${this.budget} exhausted`);
         }
-        switch (OP[pc]) {
+        const w = W[pc];
+        switch (w & 0xff) {
           // ---- ALU64 ----
           case 0x07: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const b = IMM[pc];
             const s = (L[d] >>> 0) + (b >>> 0);
             L[d] = s;
@@ -385,8 +443,8 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x0f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             const s = (L[d] >>> 0) + (L[r] >>> 0);
             const bh = H[r];
             L[d] = s;
@@ -394,7 +452,7 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x17: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const b = IMM[pc];
             const s = (L[d] >>> 0) - (b >>> 0);
             L[d] = s;
@@ -402,8 +460,8 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x1f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             const s = (L[d] >>> 0) - (L[r] >>> 0);
             const bh = H[r];
             L[d] = s;
@@ -411,95 +469,95 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x27:
-            mul64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            mul64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x2f:
-            mul64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            mul64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0x37:
-            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
-            else udiv64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            if (w >> 16 === 1) sdiv64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
+            else udiv64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x3f:
-            if (OFF[pc] === 1) sdiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
-            else udiv64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            if (w >> 16 === 1) sdiv64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
+            else udiv64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0x47: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] |= IMM[pc];
             H[d] |= IMM[pc] >> 31;
             break;
           }
           case 0x4f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] |= L[r];
             H[d] |= H[r];
             break;
           }
           case 0x57: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] &= IMM[pc];
             H[d] &= IMM[pc] >> 31;
             break;
           }
           case 0x5f: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] &= L[r];
             H[d] &= H[r];
             break;
           }
           case 0x67:
-            lsh64(L, H, DST[pc], IMM[pc]);
+            lsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0x6f:
-            lsh64(L, H, DST[pc], L[SRC[pc]]);
+            lsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0x77:
-            rsh64(L, H, DST[pc], IMM[pc]);
+            rsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0x7f:
-            rsh64(L, H, DST[pc], L[SRC[pc]]);
+            rsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0x87: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             const lo = L[d];
             L[d] = -lo;
             H[d] = ~H[d] + (lo === 0 ? 1 : 0);
             break;
           }
           case 0x97:
-            if (OFF[pc] === 1) smod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
-            else umod64(L, H, DST[pc], IMM[pc], IMM[pc] >> 31);
+            if (w >> 16 === 1) smod64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
+            else umod64(L, H, (w >> 8) & 15, IMM[pc], IMM[pc] >> 31);
             break;
           case 0x9f:
-            if (OFF[pc] === 1) smod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
-            else umod64(L, H, DST[pc], L[SRC[pc]], H[SRC[pc]]);
+            if (w >> 16 === 1) smod64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
+            else umod64(L, H, (w >> 8) & 15, L[(w >> 12) & 15], H[(w >> 12) & 15]);
             break;
           case 0xa7: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] ^= IMM[pc];
             H[d] ^= IMM[pc] >> 31;
             break;
           }
           case 0xaf: {
-            const d = DST[pc];
-            const r = SRC[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
             L[d] ^= L[r];
             H[d] ^= H[r];
             break;
           }
           case 0xb7: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = IMM[pc] >> 31;
             break;
           }
           case 0xbf: {
-            const d = DST[pc];
-            const r = SRC[pc];
-            const o = OFF[pc];
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
+            const o = w >> 16;
             if (o === 8 || o === 16 || o === 32) {
               // movsx: sign-extend the low 8/16/32 bits to 64
               const x = o === 8 ? (L[r] << 24) >> 24 : o === 16 ? (L[r] << 16) >> 16 : L[r];
@@ -512,235 +570,239 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0xc7:
-            arsh64(L, H, DST[pc], IMM[pc]);
+            arsh64(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0xcf:
-            arsh64(L, H, DST[pc], L[SRC[pc]]);
+            arsh64(L, H, (w >> 8) & 15, L[(w >> 12) & 15]);
             break;
           case 0xd7:
-            bswap(L, H, DST[pc], IMM[pc]);
+            bswap(L, H, (w >> 8) & 15, IMM[pc]);
             break;
 
           // ---- ALU32: results zero-extended ----
           case 0x04: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] + IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x0c: {
-            const d = DST[pc];
-            L[d] = L[d] + L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] + L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x14: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] - IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x1c: {
-            const d = DST[pc];
-            L[d] = L[d] - L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] - L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x24: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = Math.imul(L[d], IMM[pc]);
             H[d] = 0;
             break;
           }
           case 0x2c: {
-            const d = DST[pc];
-            L[d] = Math.imul(L[d], L[SRC[pc]]);
+            const d = (w >> 8) & 15;
+            L[d] = Math.imul(L[d], L[(w >> 12) & 15]);
             H[d] = 0;
             break;
           }
           case 0x34:
-            div32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            div32(L, H, (w >> 8) & 15, IMM[pc], w >> 16 === 1);
             break;
           case 0x3c:
-            div32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            div32(L, H, (w >> 8) & 15, L[(w >> 12) & 15], w >> 16 === 1);
             break;
           case 0x44: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] |= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x4c: {
-            const d = DST[pc];
-            L[d] |= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] |= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x54: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] &= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x5c: {
-            const d = DST[pc];
-            L[d] &= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] &= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x64: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] <<= IMM[pc]; // JS masks the count to 5 bits, as RFC 9669 does for 32-bit shifts
             H[d] = 0;
             break;
           }
           case 0x6c: {
-            const d = DST[pc];
-            L[d] <<= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] <<= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x74: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = L[d] >>> IMM[pc];
             H[d] = 0;
             break;
           }
           case 0x7c: {
-            const d = DST[pc];
-            L[d] = L[d] >>> L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] = L[d] >>> L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0x84: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = -L[d];
             H[d] = 0;
             break;
           }
           case 0x94:
-            mod32(L, H, DST[pc], IMM[pc], OFF[pc] === 1);
+            mod32(L, H, (w >> 8) & 15, IMM[pc], w >> 16 === 1);
             break;
           case 0x9c:
-            mod32(L, H, DST[pc], L[SRC[pc]], OFF[pc] === 1);
+            mod32(L, H, (w >> 8) & 15, L[(w >> 12) & 15], w >> 16 === 1);
             break;
           case 0xa4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] ^= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xac: {
-            const d = DST[pc];
-            L[d] ^= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] ^= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0xb4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xbc: {
-            const d = DST[pc];
-            const o = OFF[pc];
-            const x = L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            const o = w >> 16;
+            const x = L[(w >> 12) & 15];
             L[d] = o === 8 ? (x << 24) >> 24 : o === 16 ? (x << 16) >> 16 : x;
             H[d] = 0;
             break;
           }
           case 0xc4: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] >>= IMM[pc];
             H[d] = 0;
             break;
           }
           case 0xcc: {
-            const d = DST[pc];
-            L[d] >>= L[SRC[pc]];
+            const d = (w >> 8) & 15;
+            L[d] >>= L[(w >> 12) & 15];
             H[d] = 0;
             break;
           }
           case 0xd4: // le: a truncation on this little-endian machine
-            truncate(L, H, DST[pc], IMM[pc]);
+            truncate(L, H, (w >> 8) & 15, IMM[pc]);
             break;
           case 0xdc: // be: a byte swap
-            bswap(L, H, DST[pc], IMM[pc]);
+            bswap(L, H, (w >> 8) & 15, IMM[pc]);
             break;
 
           // ---- JMP (64-bit compares) ----
           case 0x05:
-            pc += OFF[pc];
+            pc += w >> 16;
             break;
           case 0x15:
-            if (L[DST[pc]] === IMM[pc] && H[DST[pc]] === IMM[pc] >> 31) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === IMM[pc] && H[(w >> 8) & 15] === IMM[pc] >> 31) pc += w >> 16;
             break;
           case 0x1d:
-            if (L[DST[pc]] === L[SRC[pc]] && H[DST[pc]] === H[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === L[(w >> 12) & 15] && H[(w >> 8) & 15] === H[(w >> 12) & 15])
+              pc += w >> 16;
             break;
           case 0x25:
-            if (ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltU(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x2d:
-            if (ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltU(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x35:
-            if (!ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (!ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0x3d:
-            if (!ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (!ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0x45:
-            if ((L[DST[pc]] & IMM[pc]) !== 0 || (H[DST[pc]] & (IMM[pc] >> 31)) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & IMM[pc]) !== 0 || (H[(w >> 8) & 15] & (IMM[pc] >> 31)) !== 0)
+              pc += w >> 16;
             break;
           case 0x4d:
-            if ((L[DST[pc]] & L[SRC[pc]]) !== 0 || (H[DST[pc]] & H[SRC[pc]]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & L[(w >> 12) & 15]) !== 0 || (H[(w >> 8) & 15] & H[(w >> 12) & 15]) !== 0)
+              pc += w >> 16;
             break;
           case 0x55:
-            if (L[DST[pc]] !== IMM[pc] || H[DST[pc]] !== IMM[pc] >> 31) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== IMM[pc] || H[(w >> 8) & 15] !== IMM[pc] >> 31) pc += w >> 16;
             break;
           case 0x5d:
-            if (L[DST[pc]] !== L[SRC[pc]] || H[DST[pc]] !== H[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== L[(w >> 12) & 15] || H[(w >> 8) & 15] !== H[(w >> 12) & 15])
+              pc += w >> 16;
             break;
           case 0x65:
-            if (ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltS(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x6d:
-            if (ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (ltS(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0x75:
-            if (!ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (!ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0x7d:
-            if (!ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (!ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xa5:
-            if (ltU(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0xad:
-            if (ltU(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (ltU(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xb5:
-            if (!ltU(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltU(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xbd:
-            if (!ltU(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltU(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xc5:
-            if (ltS(L[DST[pc]], H[DST[pc]], IMM[pc], IMM[pc] >> 31)) pc += OFF[pc];
+            if (ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], IMM[pc], IMM[pc] >> 31)) pc += w >> 16;
             break;
           case 0xcd:
-            if (ltS(L[DST[pc]], H[DST[pc]], L[SRC[pc]], H[SRC[pc]])) pc += OFF[pc];
+            if (ltS(L[(w >> 8) & 15], H[(w >> 8) & 15], L[(w >> 12) & 15], H[(w >> 12) & 15])) pc += w >> 16;
             break;
           case 0xd5:
-            if (!ltS(IMM[pc], IMM[pc] >> 31, L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltS(IMM[pc], IMM[pc] >> 31, L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xdd:
-            if (!ltS(L[SRC[pc]], H[SRC[pc]], L[DST[pc]], H[DST[pc]])) pc += OFF[pc];
+            if (!ltS(L[(w >> 12) & 15], H[(w >> 12) & 15], L[(w >> 8) & 15], H[(w >> 8) & 15])) pc += w >> 16;
             break;
           case 0xe5: // may_goto: taken once this invocation's loop budget is spent
-            if (this.loops[depth] === 0) pc += OFF[pc];
+            if (this.loops[depth] === 0) pc += w >> 16;
             else this.loops[depth]--;
             break;
 
@@ -749,75 +811,75 @@ class Machine implements VmHelperCall {
             pc += IMM[pc];
             break;
           case 0x16:
-            if (L[DST[pc]] === IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === IMM[pc]) pc += w >> 16;
             break;
           case 0x1e:
-            if (L[DST[pc]] === L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] === L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x26:
-            if (L[DST[pc]] >>> 0 > IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 > IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0x2e:
-            if (L[DST[pc]] >>> 0 > L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 > L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0x36:
-            if (L[DST[pc]] >>> 0 >= IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 >= IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0x3e:
-            if (L[DST[pc]] >>> 0 >= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 >= L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0x46:
-            if ((L[DST[pc]] & IMM[pc]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & IMM[pc]) !== 0) pc += w >> 16;
             break;
           case 0x4e:
-            if ((L[DST[pc]] & L[SRC[pc]]) !== 0) pc += OFF[pc];
+            if ((L[(w >> 8) & 15] & L[(w >> 12) & 15]) !== 0) pc += w >> 16;
             break;
           case 0x56:
-            if (L[DST[pc]] !== IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== IMM[pc]) pc += w >> 16;
             break;
           case 0x5e:
-            if (L[DST[pc]] !== L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] !== L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x66:
-            if (L[DST[pc]] > IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] > IMM[pc]) pc += w >> 16;
             break;
           case 0x6e:
-            if (L[DST[pc]] > L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] > L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0x76:
-            if (L[DST[pc]] >= IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >= IMM[pc]) pc += w >> 16;
             break;
           case 0x7e:
-            if (L[DST[pc]] >= L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >= L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0xa6:
-            if (L[DST[pc]] >>> 0 < IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 < IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0xae:
-            if (L[DST[pc]] >>> 0 < L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 < L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0xb6:
-            if (L[DST[pc]] >>> 0 <= IMM[pc] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 <= IMM[pc] >>> 0) pc += w >> 16;
             break;
           case 0xbe:
-            if (L[DST[pc]] >>> 0 <= L[SRC[pc]] >>> 0) pc += OFF[pc];
+            if (L[(w >> 8) & 15] >>> 0 <= L[(w >> 12) & 15] >>> 0) pc += w >> 16;
             break;
           case 0xc6:
-            if (L[DST[pc]] < IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] < IMM[pc]) pc += w >> 16;
             break;
           case 0xce:
-            if (L[DST[pc]] < L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] < L[(w >> 12) & 15]) pc += w >> 16;
             break;
           case 0xd6:
-            if (L[DST[pc]] <= IMM[pc]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] <= IMM[pc]) pc += w >> 16;
             break;
           case 0xde:
-            if (L[DST[pc]] <= L[SRC[pc]]) pc += OFF[pc];
+            if (L[(w >> 8) & 15] <= L[(w >> 12) & 15]) pc += w >> 16;
             break;
 
           // ---- calls and exit ----
           case 0x85: {
-            const kind = SRC[pc];
+            const kind = (w >> 12) & 15;
             if (kind === 1) {
               // bpf-to-bpf call: a fresh frame, r6-r9 saved, r10 the new frame's stack top
               if (depth + 1 >= MAX_CALL_FRAMES) {
@@ -845,19 +907,11 @@ class Machine implements VmHelperCall {
               left = this.left;
               if (this.stopped !== undefined) break run;
               if (this.tail !== undefined) {
-                const t = this.tail;
-                this.tail = undefined;
-                this.cur = t;
-                OP = t.code.op;
-                DST = t.code.dst;
-                SRC = t.code.src;
-                OFF = t.code.off;
-                IMM = t.code.imm;
-                JIT = t.jit;
-                L[1] = this.tailR1L;
-                H[1] = this.tailR1H;
-                this.loops[depth] = MAY_GOTO_BUDGET;
-                pc = t.entry;
+                pc = this.enterTail(depth);
+                const c = this.cur.code;
+                W = c.word;
+                IMM = c.imm;
+                JIT = this.cur.jit;
                 continue;
               }
             } else {
@@ -873,7 +927,7 @@ class Machine implements VmHelperCall {
             this.insn = pc;
             this.depth = depth;
             this.left = left;
-            const r = DST[pc];
+            const r = (w >> 8) & 15;
             this.callHelper(L[r], H[r]);
             left = this.left;
             if (this.stopped !== undefined) break run;
@@ -887,10 +941,7 @@ class Machine implements VmHelperCall {
               // returning into a caller of another program (the callee was tail-called into)
               const back = this.frameProg[depth];
               this.cur = back;
-              OP = back.code.op;
-              DST = back.code.dst;
-              SRC = back.code.src;
-              OFF = back.code.off;
+              W = back.code.word;
               IMM = back.code.imm;
               JIT = back.jit;
             }
@@ -905,7 +956,7 @@ class Machine implements VmHelperCall {
 
           // ---- ld_imm64 ----
           case 0x18: {
-            const d = DST[pc];
+            const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = IMM[pc + 1];
             pc += 2;
@@ -916,14 +967,17 @@ class Machine implements VmHelperCall {
           // The common sizes inline the region check; anything unusual (hooks, faults) takes
           // the general path in memory.ts.
           case 0x61: {
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const r = (w >> 12) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const d = DST[pc];
-            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 4, false, L, H, d);
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 4 || g.hooks !== null) {
+              loadInto(mem, hi, u, 4, false, L, H, d);
             } else {
               L[d] = g.view.getInt32(lo, true);
               H[d] = 0;
@@ -931,14 +985,17 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x79: {
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const r = (w >> 12) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const d = DST[pc];
-            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null) {
-              loadInto(mem, hi, lo, 8, false, L, H, d);
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 8 || g.hooks !== null) {
+              loadInto(mem, hi, u, 8, false, L, H, d);
             } else {
               L[d] = g.view.getInt32(lo, true);
               H[d] = g.view.getInt32(lo + 4, true);
@@ -946,44 +1003,86 @@ class Machine implements VmHelperCall {
             break;
           }
           case 0x63: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const r = (w >> 8) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const s = SRC[pc];
-            if (g === undefined || lo < g.start || lo + 4 > g.end || g.hooks !== null || !g.writable) {
-              storeHalves(mem, hi, lo, 4, L[s], H[s]);
+            const s = (w >> 12) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 4 || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, u, 4, L[s], H[s]);
             } else {
               g.view.setInt32(lo, L[s], true);
+              if (lo < g.low) g.low = lo;
             }
             break;
           }
           case 0x7b: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
-            const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            const lo = a >>> 0;
+            const r = (w >> 8) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
-            const s = SRC[pc];
-            if (g === undefined || lo < g.start || lo + 8 > g.end || g.hooks !== null || !g.writable) {
-              storeHalves(mem, hi, lo, 8, L[s], H[s]);
+            const s = (w >> 12) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 8 || g.hooks !== null || !g.writable) {
+              storeHalves(mem, hi, u, 8, L[s], H[s]);
             } else {
               g.view.setInt32(lo, L[s], true);
               g.view.setInt32(lo + 4, H[s], true);
+              if (lo < g.low) g.low = lo;
             }
             break;
           }
-          case 0x69:
-          case 0x71:
+          case 0x71: {
+            const r = (w >> 12) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 1 || g.hooks !== null) {
+              loadInto(mem, hi, u, 1, false, L, H, d);
+            } else {
+              L[d] = g.bytes[lo];
+              H[d] = 0;
+            }
+            break;
+          }
+          case 0x69: {
+            const r = (w >> 12) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            // int32 arithmetic only (see inBounds in jit.ts): lo is the signed low half
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            const d = (w >> 8) & 15;
+            if (g === undefined || lo < g.start || lo > g.end - 2 || g.hooks !== null) {
+              loadInto(mem, hi, u, 2, false, L, H, d);
+            } else {
+              L[d] = g.view.getUint16(lo, true);
+              H[d] = 0;
+            }
+            break;
+          }
           case 0x81:
           case 0x89:
           case 0x91: {
-            const op = OP[pc];
-            const r = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const op = w & 0xff;
+            const r = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            loadInto(mem, hi, a >>> 0, SIZE_OF[op], op >= 0x80, L, H, DST[pc]);
+            loadInto(mem, hi, a >>> 0, SIZE_OF[op], op >= 0x80, L, H, (w >> 8) & 15);
             break;
           }
           // ---- ST / STX ----
@@ -991,26 +1090,55 @@ class Machine implements VmHelperCall {
           case 0x6a:
           case 0x72:
           case 0x7a: {
-            const r = DST[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], IMM[pc], IMM[pc] >> 31);
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[w & 0xff], IMM[pc], IMM[pc] >> 31);
             break;
           }
           case 0x6b:
           case 0x73: {
-            const r = DST[pc];
-            const s = SRC[pc];
-            const a = (L[r] >>> 0) + OFF[pc];
+            const r = (w >> 8) & 15;
+            const s = (w >> 12) & 15;
+            const a = (L[r] >>> 0) + (w >> 16);
             const hi = a < 0 ? H[r] - 1 : a > 0xffffffff ? H[r] + 1 : H[r];
-            storeHalves(mem, hi, a >>> 0, SIZE_OF[OP[pc]], L[s], H[s]);
+            storeHalves(mem, hi, a >>> 0, SIZE_OF[w & 0xff], L[s], H[s]);
+            break;
+          }
+          case 0xdb: {
+            // lock *(u64 *)(dst + off) += src, the common counter update, inline; the other
+            // atomics, and anything unusual, in atomic.ts
+            const r = (w >> 8) & 15;
+            const l = L[r];
+            const o = w >> 16;
+            const lo = (l + o) | 0;
+            const u = lo >>> 0;
+            const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
+            const g = regions[(hi - REGION_HI_BASE) >>> 0];
+            if (
+              IMM[pc] !== 0 ||
+              g === undefined ||
+              lo < g.start ||
+              lo > g.end - 8 ||
+              g.hooks !== null ||
+              !g.writable
+            ) {
+              atomic(mem, L, H, 8, r, (w >> 12) & 15, o, IMM[pc]);
+            } else {
+              const s = (w >> 12) & 15;
+              const v = g.view;
+              const old = v.getInt32(lo, true);
+              const sum = (old >>> 0) + (L[s] >>> 0);
+              v.setInt32(lo, sum | 0, true);
+              v.setInt32(lo + 4, (v.getInt32(lo + 4, true) + H[s] + (sum > 0xffffffff ? 1 : 0)) | 0, true);
+              if (lo < g.low) g.low = lo;
+            }
             break;
           }
           case 0xc3:
           case 0xcb:
           case 0xd3:
-          case 0xdb:
-            atomic(mem, L, H, SIZE_OF[OP[pc]], DST[pc], SRC[pc], OFF[pc], IMM[pc]);
+            atomic(mem, L, H, SIZE_OF[w & 0xff], (w >> 8) & 15, (w >> 12) & 15, w >> 16, IMM[pc]);
             break;
 
           // ---- legacy packet loads ----
@@ -1020,8 +1148,8 @@ class Machine implements VmHelperCall {
           case 0x40:
           case 0x48:
           case 0x50: {
-            const op = OP[pc];
-            const offset = op >= 0x40 ? (L[SRC[pc]] + IMM[pc]) | 0 : IMM[pc];
+            const op = w & 0xff;
+            const offset = op >= 0x40 ? (L[(w >> 12) & 15] + IMM[pc]) | 0 : IMM[pc];
             if (!this.loadPacket(offset, SIZE_OF[op])) {
               // out of the packet: the kernel's rewrite returns 0 from the current function
               L[0] = 0;
@@ -1033,10 +1161,7 @@ class Machine implements VmHelperCall {
               if (this.frameProg[depth] !== this.cur) {
                 const back = this.frameProg[depth];
                 this.cur = back;
-                OP = back.code.op;
-                DST = back.code.dst;
-                SRC = back.code.src;
-                OFF = back.code.off;
+                W = back.code.word;
                 IMM = back.code.imm;
                 JIT = back.jit;
               }
@@ -1089,6 +1214,13 @@ class Machine implements VmHelperCall {
     return new VmFault("invalid-insn", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
   }
 
+  /** Frame f's stack may be written from offset `lo` (a helper got a pointer there). */
+  private touchStack(f: number, lo: number): void {
+    const s = this.stacks[f];
+    const u = lo >>> 0;
+    if (u < s.low) s.low = u;
+  }
+
   /** Call helper `id` (given as 64-bit halves): r0 = helper(r1..r5). */
   private callHelper(idLo: number, idHi: number): void {
     const h = idHi === 0 && idLo >= 0 ? this.cur.helpers[idLo] : undefined;
@@ -1105,6 +1237,15 @@ class Machine implements VmHelperCall {
           : `unknown helper ${idLo}`,
       );
     }
+    // a helper may write where its pointer arguments point, by any means (not all go through
+    // checkAccess): a stack they point into is re-zeroed from there before the next run
+    const { L, H } = this;
+    const hi0 = this.stackHi;
+    if ((H[1] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[1] - hi0, L[1]);
+    if ((H[2] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[2] - hi0, L[2]);
+    if ((H[3] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[3] - hi0, L[3]);
+    if ((H[4] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[4] - hi0, L[4]);
+    if ((H[5] - hi0) >>> 0 < MAX_CALL_FRAMES) this.touchStack(H[5] - hi0, L[5]);
     let v: bigint | number;
     try {
       v = h.fn(this);
@@ -1118,6 +1259,12 @@ class Machine implements VmHelperCall {
       return;
     }
     if (typeof v === "number") {
+      if ((v | 0) === v) {
+        // the common results (0, an errno, a small count) without the division of setNumber
+        this.L[0] = v;
+        this.H[0] = v >> 31;
+        return;
+      }
       if (!Number.isSafeInteger(v)) {
         throw new VmFault("helper", `helper ${h.name} returned ${v}, not an integer`);
       }

@@ -42,7 +42,17 @@ import { loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js"
  * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
  * holds the faulting slot (and JIT_STATE[0] the budget left).
  */
-export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array) => number;
+export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array, m: JitHost) => number;
+
+/** What compiled code calls back into: the machine running it. */
+export interface JitHost {
+  /**
+   * Call helper `id` from slot `pc` with `left` budget (registers in L/H): returns the budget
+   * left, or its complement when the compiled code must return to the interpreter (with
+   * JIT_STATE[2] = 2) because the helper stopped the program or asked for a tail call.
+   */
+  jitCall(pc: number, id: number, left: number): number;
+}
 
 /** Out-values of a JitFn (one machine runs compiled code at a time: JS is single-threaded). */
 export const JIT_STATE = new Float64Array(3);
@@ -158,14 +168,64 @@ const MAX_CHUNK_SOURCE = 12_000;
 /** code.ts's marker of an ld_imm64's second slot. */
 const OP_WIDE_SLOT_ = 0x100;
 
-/** Registers live in locals l0..l10 / h0..h10 (int32 halves) inside the compiled function. */
+/**
+ * Registers live in locals l0..l10 / h0..h10 (int32 halves) inside the compiled function: a
+ * chunk function loads on entry only the registers its code mentions and writes back to the
+ * machine's L/H only those its code can change (the others stay equal to the arrays).
+ */
 const NREGS = 11;
-const ALL = Array.from({ length: NREGS }, (_, i) => i);
 /** Write registers back to the machine's L/H (before leaving, or a call that reads them). */
-const spill = (regs: readonly number[]): string => regs.map((r) => `L[${r}]=l${r};H[${r}]=h${r};`).join("");
+const spill = (regs: Iterable<number>): string =>
+  [...regs].map((r) => `L[${r}]=l${r};H[${r}]=h${r};`).join("");
 /** Read registers from L/H (after a call that wrote them). */
-const reload = (regs: readonly number[]): string => regs.map((r) => `l${r}=L[${r}];h${r}=H[${r}];`).join("");
-const SPILL_ALL = spill(ALL);
+const reload = (regs: Iterable<number>): string =>
+  [...regs].map((r) => `l${r}=L[${r}];h${r}=H[${r}];`).join("");
+/**
+ * Placeholders in a block's source, replaced per chunk function: write back every register the
+ * chunk can change (after which L/H hold all registers), and read back every register it loaded.
+ */
+const SPILL_ALL = "/*spill*/";
+/** FALL + "N" + a comment end closes a block that goes on at slot N: nothing when case N comes next. */
+const FALL = "/*fall:";
+const RELOAD_ALL = "/*reload*/";
+
+/**
+ * The registers slot `pc` mentions (`use`) and may change (`def`), conservatively: what a chunk
+ * function must load and write back.
+ */
+function slotRegs(code: Code, pc: number, use: Set<number>, def: Set<number>): void {
+  const op = code.op[pc];
+  const d = code.dst[pc];
+  const s = code.src[pc];
+  const cls = op & 7;
+  if (op === 0x85) {
+    // a helper call: r0 (its result) and r10 (reset when a callback returns) are read back
+    def.add(0).add(10);
+    use.add(0).add(10);
+  } else if (op === 0x18) {
+    def.add(d);
+    use.add(d);
+  } else if (cls === 4 || cls === 7) {
+    def.add(d);
+    use.add(d);
+    if ((op & 8) !== 0) use.add(s);
+  } else if (cls === 1) {
+    def.add(d);
+    use.add(d).add(s);
+  } else if (cls === 2) {
+    use.add(d);
+  } else if (cls === 3) {
+    use.add(d).add(s);
+    if ((op & 0xe0) === 0xc0) {
+      // atomics: fetch writes src, cmpxchg r0, load_acquire dst
+      use.add(0);
+      def.add(d).add(s).add(0);
+    }
+  } else {
+    use.add(d);
+    if ((op & 8) !== 0) use.add(s);
+  }
+}
 
 /** A call of an int64.ts function on register d: d goes through L/H, the operand by value. */
 function viaArrays(d: number, call: string): string {
@@ -304,11 +364,21 @@ function emitInsn(code: Code, pc: number): string {
   return emitMemory(code, pc);
 }
 
-/** The address (hi, lo) of register r + off, as the interpreter computes it. */
+/**
+ * The address of register r + off, as the interpreter computes it, in int32 arithmetic only
+ * (V8 compares mixed signed/unsigned values as doubles): `lo` is the low half as a signed
+ * int32 (the unsigned one is lo>>>0), `hi` the high half with the carry or borrow. The inline
+ * bounds check `lo >= g.start && lo <= g.end - size` then holds only for lo in [0, 2^31): an
+ * access above 2^31 in a huge region takes the general path, which is exact.
+ */
 function address(r: number, off: number): string {
-  const hi = off > 0 ? `a>4294967295?h${r}+1:h${r}` : off < 0 ? `a<0?h${r}-1:h${r}` : `h${r}`;
-  return `const a=(l${r}>>>0)+(${off});const hi=${hi};const lo=a>>>0;`;
+  const hi =
+    off > 0 ? `(lo>>>0)<(l${r}>>>0)?h${r}+1:h${r}` : off < 0 ? `(lo>>>0)>(l${r}>>>0)?h${r}-1:h${r}` : `h${r}`;
+  return `const lo=(l${r}+(${off}))|0;const hi=${hi};`;
 }
+
+/** The inline check of an access of `size` bytes (see address()). */
+const inBounds = (size: number): string => `g!==undefined&&lo>=g.start&&lo<=g.end-${size}&&g.hooks===null`;
 
 const GET: Record<number, string> = { 1: "getUint8(lo)", 2: "getUint16(lo,true)", 4: "getInt32(lo,true)" };
 const SIZE: Record<number, number> = { 0: 4, 8: 2, 16: 1, 24: 8 };
@@ -323,7 +393,7 @@ function emitMemory(code: Code, pc: number): string {
   const cls = op & 7;
   const at = `p=${pc};`;
   if (cls === 1) {
-    const slow = `loadInto(mem,hi,lo,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
+    const slow = `loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
     if (op >= 0x80) return `${at}{${address(s, off)}${slow}}`;
     const fast =
       size === 8
@@ -331,29 +401,78 @@ function emitMemory(code: Code, pc: number): string {
         : `l${d}=g.view.${GET[size]};h${d}=0;`;
     return (
       `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null){${slow}}` +
-      `else{${fast}}}`
+      `if(${inBounds(size)}){${fast}}else{${slow}}}`
     );
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
     // atomics read and write registers (src, r0) through the arrays
-    return `${at}${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${reload(ALL)}`;
+    const slow = `${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${RELOAD_ALL}`;
+    const inline = atomicInline(size, s, b);
+    if (inline === undefined) return `${at}${slow}`;
+    return (
+      `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
+      `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
+    );
   }
   // ST (imm) or STX (register)
   const vlo = cls === 2 ? `(${b})` : `l${s}`;
   const vhi = cls === 2 ? `(${b >> 31})` : `h${s}`;
   const fast =
-    size === 8
+    (size === 8
       ? `g.view.setInt32(lo,${vlo},true);g.view.setInt32(lo+4,${vhi},true);`
       : size === 1
         ? `g.view.setUint8(lo,${vlo}&255);`
         : size === 2
           ? `g.view.setUint16(lo,${vlo}&65535,true);`
-          : `g.view.setInt32(lo,${vlo},true);`;
+          : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
     `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-    `if(g===undefined||lo<g.start||lo+${size}>g.end||g.hooks!==null||!g.writable)storeHalves(mem,hi,lo,${size},${vlo},${vhi});` +
-    `else{${fast}}}`
+    `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
+  );
+}
+
+/**
+ * The arithmetic atomics (add/or/and/xor, with or without fetch) of 4 or 8 bytes on a plain
+ * writable region, as atomic.ts computes them; undefined for the rest (xchg, cmpxchg,
+ * load_acquire, store_release, other sizes), which always go through atomic().
+ */
+function atomicInline(size: number, s: number, imm: number): string | undefined {
+  if (size !== 4 && size !== 8) return undefined;
+  const fetch = (imm & 1) !== 0;
+  const sl = `l${s}`;
+  const sh = `h${s}`;
+  let lo: string;
+  let hi: string;
+  switch (imm & ~1) {
+    case 0x00:
+      return (
+        "const v=g.view;const o=v.getInt32(lo,true);" +
+        (size === 8 ? "const oh=v.getInt32(lo+4,true);" : "") +
+        `const x=(o>>>0)+(${sl}>>>0);v.setInt32(lo,x|0,true);` +
+        (size === 8 ? `v.setInt32(lo+4,(oh+${sh}+(x>4294967295?1:0))|0,true);` : "") +
+        (fetch ? `${sl}=o;${sh}=${size === 8 ? "oh" : "0"};` : "")
+      );
+    case 0x40:
+      lo = `o|${sl}`;
+      hi = `oh|${sh}`;
+      break;
+    case 0x50:
+      lo = `o&${sl}`;
+      hi = `oh&${sh}`;
+      break;
+    case 0xa0:
+      lo = `o^${sl}`;
+      hi = `oh^${sh}`;
+      break;
+    default:
+      return undefined;
+  }
+  return (
+    "const v=g.view;const o=v.getInt32(lo,true);" +
+    (size === 8 ? "const oh=v.getInt32(lo+4,true);" : "") +
+    `v.setInt32(lo,${lo},true);` +
+    (size === 8 ? `v.setInt32(lo+4,${hi},true);` : "") +
+    (fetch ? `${sl}=o;${sh}=${size === 8 ? "oh" : "0"};` : "")
   );
 }
 
@@ -427,7 +546,28 @@ function condition(code: Code, pc: number): string | undefined {
 
 /** Translated only when its registers are r0..r10 (anything else is the interpreter's to fault on). */
 function translatable(code: Code, pc: number): boolean {
+  if (isHelperCall(code, pc)) return true;
   return compiled(code.op[pc]) && code.dst[pc] < NREGS && code.src[pc] < NREGS;
+}
+
+/** A call of a helper (src 0): compiled as a call into the machine that ends its block. */
+function isHelperCall(code: Code, pc: number): boolean {
+  return code.op[pc] === 0x85 && code.src[pc] === 0;
+}
+
+/**
+ * A helper call through the machine (the interpreter's own callHelper, so the same helper
+ * table, faults and callbacks). The helper reads r1-r5 and callbacks see every register, so all
+ * are written back first; afterwards only r0 (the result) and r10 (reset by a callback's
+ * return, as in the interpreter) can differ from the locals. When the helper stopped the
+ * program or asked for a tail call, the arrays hold the state and the interpreter takes over.
+ */
+function emitCall(code: Code, pc: number): string {
+  return (
+    `p=${pc};${SPILL_ALL}{const r=m.jitCall(${pc},${code.imm[pc]},left);` +
+    `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r;}` +
+    `${reload([0, 10])}${FALL}${pc + 1}*/`
+  );
 }
 
 /**
@@ -440,7 +580,9 @@ function translatable(code: Code, pc: number): boolean {
 export function jitSource(code: Code, entries: readonly number[]): string {
   const lead = leaders(code, entries);
   const n = code.n;
-  const chunks: string[][] = [[]];
+  const chunks: { start: number; text: string }[][] = [[]];
+  const uses: Set<number>[] = [new Set()];
+  const defs: Set<number>[] = [new Set()];
   let size = 0;
   const chunkOf = new Int32Array(n + 1).fill(-1);
   const leave = (at: string): string => `S[0]=left;S[2]=1;${SPILL_ALL}return ${at};`;
@@ -448,6 +590,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     if (!lead[start]) continue;
     // one block: compiled slots until a jump, a leader or a slot the interpreter executes
     const body: string[] = [];
+    const use = new Set<number>();
+    const def = new Set<number>();
     let count = 0;
     let pc = start;
     let tail = "";
@@ -457,7 +601,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
         break;
       }
       if (pc !== start && lead[pc]) {
-        tail = `pc=${pc};continue;`; // into the next block (maybe in another chunk)
+        // into the next block: falls through when it is the next case of the same chunk
+        tail = `${FALL}${pc}*/`;
         break;
       }
       const op = code.op[pc];
@@ -466,6 +611,11 @@ export function jitSource(code: Code, entries: readonly number[]): string {
         break;
       }
       count++;
+      slotRegs(code, pc, use, def);
+      if (isHelperCall(code, pc)) {
+        body.push(emitCall(code, pc));
+        break;
+      }
       if (isJump(op)) {
         const t = jumpTarget(code, pc);
         const c = condition(code, pc);
@@ -485,19 +635,32 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     const text = `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`;
     if (size > 0 && size + text.length > MAX_CHUNK_SOURCE) {
       chunks.push([]);
+      uses.push(new Set());
+      defs.push(new Set());
       size = 0;
     }
-    chunks[chunks.length - 1].push(text);
+    chunks[chunks.length - 1].push({ start, text });
+    for (const r of use) uses[uses.length - 1].add(r);
+    for (const r of def) defs[defs.length - 1].add(r);
     size += text.length;
     chunkOf[start] = chunks.length - 1;
   }
-  const locals = ALL.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",");
-  const fns = chunks.map(
-    (cases, i) =>
-      `function c${i}(pc,left,L,H){let p=pc;let ${locals};try{for(;;){switch(pc){` +
-      cases.join("\n") +
-      `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`,
-  );
+  const fns = chunks.map((cases, i) => {
+    const loaded = [...uses[i], ...defs[i]].filter((r, k, a) => a.indexOf(r) === k).sort((a, b) => a - b);
+    const written = [...defs[i]].sort((a, b) => a - b);
+    const locals = loaded.length ? `let ${loaded.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",")};` : "";
+    const body = cases.map(({ text }, k) => {
+      const next = cases[k + 1]?.start;
+      const fall = `${FALL}${next}*/`;
+      // the fall-through marker is only ever at the end of a case's text
+      return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
+    });
+    const src =
+      `function c${i}(pc,left,L,H,m){let p=pc;${locals}try{for(;;){switch(pc){` +
+      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue;") +
+      `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
+    return src.replaceAll(SPILL_ALL, spill(written)).replaceAll(RELOAD_ALL, reload(loaded));
+  });
   if (chunks.length === 1) {
     // one chunk: it is the entry (slots outside it go back to the interpreter either way)
     return `${PRELUDE}${fns[0]}\nreturn c0;`;
@@ -505,8 +668,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
   return (
     `${PRELUDE}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
-    "return function jit(pc,left,L,H){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
-    "if(c<0){S[0]=left;return pc;}pc=CH[c](pc,left,L,H);left=S[0];if(S[2]===1)return pc;}};"
+    "return function jit(pc,left,L,H,m){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
+    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m);left=S[0];if(S[2]!==0)return pc;}};"
   );
 }
 

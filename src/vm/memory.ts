@@ -29,10 +29,12 @@ export type RegionKind =
  * Loads and stores that a region answers itself instead of reading its bytes: a context whose
  * fields the kernel rewrites (`__sk_buff.data` is a u32 field that loads a 64-bit pointer).
  * A load hook returns the destination register's whole value (not truncated to the access
- * size); return undefined / false to fall back to the bytes.
+ * size); return undefined / false to fall back to the bytes. A number must be a safe integer
+ * (a pointer from Region.pointer): it reaches the register without a BigInt, which matters
+ * for the context loads every packet program starts with.
  */
 export interface RegionHooks {
-  load?(offset: number, size: 1 | 2 | 4 | 8): bigint | undefined;
+  load?(offset: number, size: 1 | 2 | 4 | 8): bigint | number | undefined;
   store?(offset: number, size: 1 | 2 | 4 | 8, value: bigint): boolean;
 }
 
@@ -73,6 +75,11 @@ export class Region {
   netStart: number;
   /** False once removed: its window faults from then on. */
   live: boolean;
+  /**
+   * Lowest offset written since the VM last zeroed this region (bytes.length when untouched):
+   * every store path lowers it, so a stack is re-zeroed from here up, not as a whole, per run.
+   */
+  low: number;
 
   constructor(id: number, spec: RegionSpec) {
     const bytes = spec.bytes ?? new Uint8Array(spec.size ?? 0);
@@ -90,11 +97,21 @@ export class Region {
     this.macStart = this.start;
     this.netStart = this.start;
     this.live = true;
+    this.low = bytes.byteLength;
   }
 
   /** The address of byte `offset` of this region. */
   address(offset = 0): bigint {
     return (BigInt(this.hi >>> 0) << 32n) + BigInt(offset);
+  }
+
+  /**
+   * The address of byte `offset` as a number when it is a safe integer (region ids below
+   * 2^21 - REGION_HI_BASE, i.e. all but absurdly many regions), else as a bigint.
+   */
+  pointer(offset = 0): number | bigint {
+    const n = (this.hi >>> 0) * 0x1_0000_0000 + offset;
+    return Number.isSafeInteger(n) ? n : this.address(offset);
   }
 }
 
@@ -191,7 +208,7 @@ export class Memory {
   load(address: bigint, size: 1 | 2 | 4 | 8): bigint {
     const { region, offset } = this.check(address, size, false);
     const hooked = region.hooks?.load?.(offset, size);
-    if (hooked !== undefined) return BigInt.asUintN(64, hooked);
+    if (hooked !== undefined) return BigInt.asUintN(64, BigInt(hooked));
     const v = region.view;
     switch (size) {
       case 1:
@@ -256,10 +273,13 @@ export class Memory {
 export function checkAccess(mem: Memory, hi: number, lo: number, size: number, write: boolean): Region {
   const r = mem.regions[(hi - REGION_HI_BASE) >>> 0];
   if (r === undefined || lo < r.start || lo + size > r.end) throw accessFault(mem, hi, lo, size, write);
-  if (write && !r.writable) {
-    throw new VmFault("read-only", `write of ${size} bytes into read-only ${r.name}+0x${lo.toString(16)}`, {
-      address: toAddress(hi, lo),
-    });
+  if (write) {
+    if (!r.writable) {
+      throw new VmFault("read-only", `write of ${size} bytes into read-only ${r.name}+0x${lo.toString(16)}`, {
+        address: toAddress(hi, lo),
+      });
+    }
+    if (lo < r.low) r.low = lo;
   }
   return r;
 }
@@ -301,8 +321,17 @@ export function loadInto(
     return;
   }
   const r = checkAccess(mem, hi, lo, size, false);
-  if (r.hooks !== null && r.hooks.load !== undefined) {
-    const v = r.hooks.load(lo, size as 1 | 2 | 4 | 8);
+  const hooks = r.hooks;
+  if (hooks !== null && hooks.load !== undefined) {
+    const v = hooks.load(lo, size as 1 | 2 | 4 | 8);
+    if (typeof v === "number") {
+      if (!Number.isSafeInteger(v)) {
+        throw new VmFault("internal", `load hook of ${r.name} returned ${v}, not a safe integer`);
+      }
+      L[d] = v;
+      H[d] = Math.floor(v / 4294967296);
+      return;
+    }
     if (v !== undefined) {
       // the hook's value is the register's, untruncated (a 4-byte ctx field can load a pointer)
       const u = BigInt.asUintN(64, v);

@@ -79,5 +79,6 @@ export function argBytes(call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5, len: number, 
   ) {
     return call.memory.slice(call.arg(n), len, write);
   }
+  if (write && lo < r.low) r.low = lo; // a stack written here is re-zeroed before the next run
   return r.bytes.subarray(lo, lo + len);
 }
