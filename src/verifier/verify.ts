@@ -1130,6 +1130,7 @@ function pseudoCall(
     // (btf_prepare_func_args): scalar arguments are unknown there, a pointer to a sized type is
     // maybe-NULL memory of that size; the caller only has to pass matching arguments
     // (btf_check_subprog_call). We verify the callee inline, from exactly that assumed state.
+    if (st.rcuLocks) throw notModelled(t, "global function calls inside bpf_rcu_read_lock");
     const args = globalArgs(env, t, target, global);
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
@@ -1269,6 +1270,8 @@ function helperCall(
   }
   if (proto.gplOnly && !isGpl(env.prog.license)) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
+  if (proto.mightSleep && st.rcuLocks)
+    throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
   if (proto.allowed) throw notModelled(t, `${h.name} (${proto.allowed})`);
   const frame = curFrame(st);
   let map = undefined as Reg["map"];
