@@ -881,7 +881,7 @@ function step(
       const p = pa ? a : b;
       const s = pa ? b : a;
       // reg_not_null: a BTF pointer is known non-NULL only when trusted (or referenced)
-      const btfMaybeZero = p.type === "btf_id" && !p.refObjId && p.btfFlag !== "trusted";
+      const btfMaybeZero = p.type === "btf_id" && !p.maybeNull && !p.refObjId && p.btfFlag !== "trusted";
       if (isConst(s) && s.varOff.value === 0n && !btfMaybeZero) {
         if (!p.maybeNull) {
           // a non-NULL pointer is never 0
@@ -1421,6 +1421,12 @@ function helperCall(
         break;
       case "ARG_PTR_TO_BTF_ID":
         env.btf.helperArg(t, regno, reg, a, h.name);
+        break;
+      case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
+        // BTF pointers here; socket registers (sock, tcp_sock...) are not modelled yet
+        if (reg.type !== "btf_id" && !(maybeNull && isNullScalar))
+          throw notModelled(t, `${h.name} given ${regTypeStr(reg)}`);
+        env.btf.helperArg(t, regno, reg, { ...a, btfType: "struct sock_common" }, h.name, true);
         break;
       default:
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
