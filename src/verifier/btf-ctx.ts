@@ -119,6 +119,16 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
     if (!ctxArgs) throw notModelled(0, `iterator ${prog.attachTarget}`);
   }
   if (prog.type.name === "lsm") throw notModelled(0, "lsm hook contexts (bpf_lsm_is_trusted)");
+  if (target.kind === "FUNC" && at !== "trace_iter") {
+    // btf_distill_func_proto refuses these at attach time, before the verifier: not modelled
+    const big = proto.params.some((p) => {
+      if (p.type === 0) return true;
+      const { t } = skipMods(btf, p.type);
+      return (t.kind === "STRUCT" || t.kind === "UNION") && t.size > 16;
+    });
+    if (proto.params.length > MAX_BPF_FUNC_ARGS || big)
+      throw notModelled(0, `trampolines for ${target.name}() (argument count or types)`);
+  }
   return {
     btf,
     tname,
