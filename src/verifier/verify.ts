@@ -641,7 +641,7 @@ function sourceFor(prog: ProgramSpec, insn: number): SourceLocation | undefined 
 }
 
 function hintFor(msg: string): string | undefined {
-  if (/invalid mem access '.*_or_null'/.test(msg)) {
+  if (/invalid mem access '.*_or_null_?'/.test(msg)) {
     return "the pointer may be NULL here: check it (if (!p) return ...) before dereferencing it";
   }
   if (/invalid access to packet/.test(msg)) {
