@@ -31,14 +31,22 @@ export interface BtfCtx {
   /** prog_args_trusted: tp_btf, iter and (for most hooks) lsm arguments are PTR_TRUSTED. */
   readonly trusted: boolean;
   /** Per-offset overrides (the iterator's ctx_arg_info). */
-  readonly ctxArgs?: ReadonlyMap<number, { readonly maybeNull: boolean; readonly flag: BtfPtrFlag }>;
+  readonly ctxArgs?: ReadonlyMap<number, CtxArg>;
 }
 
-/** bpf_iter targets whose ctx_arg_info we know: offset -> register type. */
-const ITER_CTX_ARGS: Readonly<Record<string, ReadonlyMap<number, { maybeNull: boolean; flag: BtfPtrFlag }>>> =
-  {
-    task: new Map([[8, { maybeNull: true, flag: "trusted" }]]),
-  };
+/** bpf_iter targets whose ctx_arg_info we know (checked against the 6.18 kernel): offset -> register type. */
+type CtxArg = { readonly maybeNull: boolean; readonly flag?: BtfPtrFlag };
+const ITER_CTX_ARGS: Readonly<Record<string, ReadonlyMap<number, CtxArg>>> = {
+  task: new Map([[8, { maybeNull: true, flag: "trusted" }]]),
+  task_file: new Map([
+    [8, { maybeNull: true }],
+    [24, { maybeNull: true }],
+  ]),
+  task_vma: new Map([
+    [8, { maybeNull: true }],
+    [16, { maybeNull: true }],
+  ]),
+};
 
 export const kindName = (t: BtfType): string => (t.kind === "VOID" ? "UNKNOWN" : BTF_KIND_NAMES[kindNo(t)]!);
 function kindNo(t: BtfType): number {
@@ -111,6 +119,16 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
     if (!ctxArgs) throw notModelled(0, `iterator ${prog.attachTarget}`);
   }
   if (prog.type.name === "lsm") throw notModelled(0, "lsm hook contexts (bpf_lsm_is_trusted)");
+  if (target.kind === "FUNC" && at !== "trace_iter") {
+    // btf_distill_func_proto refuses these at attach time, before the verifier: not modelled
+    const big = proto.params.some((p) => {
+      if (p.type === 0) return true;
+      const { t } = skipMods(btf, p.type);
+      return (t.kind === "STRUCT" || t.kind === "UNION") && t.size > 16;
+    });
+    if (proto.params.length > MAX_BPF_FUNC_ARGS || big)
+      throw notModelled(0, `trampolines for ${target.name}() (argument count or types)`);
+  }
   return {
     btf,
     tname,
@@ -203,7 +221,7 @@ export function btfCtxLoad(
     return pointer("btf_id", {
       btfId: pointee.id,
       btfName: name,
-      btfFlag: special.flag,
+      ...(special.flag ? { btfFlag: special.flag } : {}),
       maybeNull: special.maybeNull,
       ...(special.maybeNull ? { id: idGen() } : {}),
     });

@@ -112,7 +112,7 @@ export interface BtfHooks extends BtfMemHooks {
   /** A kfunc call (call insn whose target is a ksym extern). */
   kfunc(st: VState, t: number, i: Instruction): void;
   /** An ARG_PTR_TO_BTF_ID helper argument. */
-  helperArg(t: number, regno: number, reg: Reg, arg: HelperArg, helper: string): void;
+  helperArg(t: number, regno: number, reg: Reg, arg: HelperArg, helper: string, sockCommon?: boolean): void;
   /** R0 of a RET_PTR_TO_BTF_ID helper. */
   helperRet(t: number, ret: HelperType, btfType: string | undefined, helper: string): Reg;
   /** Parameters of the kfunc a call insn (src 2) names, for liveness (5 when unknown). */
@@ -168,12 +168,20 @@ export function btfHooks(
         i,
       );
     },
-    helperArg(t, regno, reg, arg, helper) {
+    helperArg(t, regno, reg, arg, helper, sockCommon = false) {
       const maybeNull = arg.flags.includes("PTR_MAYBE_NULL");
       if (maybeNull && reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n) return;
       // check_reg_type: btf_ptr_types (a maybe-NULL register only where the argument allows it)
-      if (reg.type !== "btf_id" || reg.btfFlag === "untrusted" || (reg.maybeNull && !maybeNull)) {
-        throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=ptr_, trusted_ptr_, rcu_ptr_`);
+      const bad =
+        reg.type !== "btf_id" ||
+        reg.btfFlag === "untrusted" ||
+        (sockCommon && reg.btfFlag === "rcu") ||
+        (reg.maybeNull && !maybeNull);
+      if (bad) {
+        const expected = sockCommon
+          ? "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
+          : "ptr_, trusted_ptr_, rcu_ptr_";
+        throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
       }
       if (!arg.btfType) throw notModelled(t, `${helper} argument ${regno} without a fixed BTF type`);
       if (!isConst(reg) || reg.varOff.value !== 0n) {

@@ -91,7 +91,12 @@ export function kernelInsnText(i: Instruction, imm64?: bigint): string {
   // JMP / JMP32
   if (op === 0x80) {
     if (i.src === 1) return `${pre}call pc${soff(i.imm)}`;
-    if (i.src === 2) return `${pre}call kernel-function`;
+    if (i.src === 2) {
+      // the kernel names a kfunc it resolved by its BTF name and id
+      return i.ref?.kind === "extern" && i.imm > 0
+        ? `${pre}call ${i.ref.symbol}#${i.imm}`
+        : `${pre}call kernel-function`;
+    }
     const h = helperById(i.imm);
     return `${pre}call ${h ? h.name : "unknown"}#${i.imm}`;
   }

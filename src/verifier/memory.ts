@@ -542,6 +542,7 @@ export function checkHelperMem(
     case "btf_id":
       // check_ptr_to_btf_access over the whole size, as a read (trusted pointers only get here)
       if (!env.btf || reg.maybeNull) break;
+      if (write) throw notModelled(insn, `${helperName} writing through a BTF pointer`);
       env.btf.ptrAccess(st, insn, regno, reg, 0, maxSize, false);
       return;
     case "pkt":

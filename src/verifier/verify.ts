@@ -737,7 +737,7 @@ function sourceFor(prog: ProgramSpec, insn: number): SourceLocation | undefined 
 }
 
 function hintFor(msg: string): string | undefined {
-  if (/invalid mem access '.*_or_null'/.test(msg)) {
+  if (/invalid mem access '.*_or_null_?'/.test(msg)) {
     return "the pointer may be NULL here: check it (if (!p) return ...) before dereferencing it";
   }
   if (/invalid access to packet/.test(msg)) {
@@ -1248,6 +1248,7 @@ function pseudoCall(
     // The kernel verifies a global function on its own, from its BTF prototype
     // (btf_prepare_func_args); the caller only has to pass matching arguments
     // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
+    if (st.rcuLocks) throw notModelled(t, "global function calls inside bpf_rcu_read_lock");
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
@@ -1412,6 +1413,8 @@ function helperCall(
   }
   if (proto.gplOnly && !isGpl(env.prog.license)) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
+  if (proto.mightSleep && st.rcuLocks)
+    throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
   if (proto.allowed) throw notModelled(t, `${h.name} (${proto.allowed})`);
   const frame = curFrame(st);
   let map = undefined as Reg["map"];
@@ -1586,6 +1589,10 @@ function helperCall(
       case "ARG_PTR_TO_SOCK_COMMON":
       case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
       case "ARG_PTR_TO_SOCKET":
+        if (a.base === "ARG_PTR_TO_BTF_ID_SOCK_COMMON" && reg.type === "btf_id") {
+          env.btf.helperArg(t, regno, reg, { ...a, btfType: "struct sock_common" }, h.name, true);
+          break;
+        }
         if (maybeNull && isNullScalar) break;
         argRef = checkSockArg(t, regno, reg, a) || argRef;
         if (a.flags.includes("OBJ_RELEASE")) releaseArg = true;
