@@ -49,7 +49,15 @@ import {
   umod64,
 } from "./int64.js";
 import { compileJit, JIT_STATE, type JitFn, type JitHost } from "./jit.js";
-import { loadInto, type Memory, REGION_HI_BASE, type Region, storeHalves } from "./memory.js";
+import {
+  bytesInto,
+  hookValueInto,
+  loadInto,
+  type Memory,
+  REGION_HI_BASE,
+  type Region,
+  storeHalves,
+} from "./memory.js";
 
 export interface VmOptions {
   /**
@@ -976,11 +984,19 @@ class Machine implements VmHelperCall, JitHost {
             const hi = o >= 0 ? (u < l >>> 0 ? H[r] + 1 : H[r]) : u > l >>> 0 ? H[r] - 1 : H[r];
             const g = regions[(hi - REGION_HI_BASE) >>> 0];
             const d = (w >> 8) & 15;
-            if (g === undefined || lo < g.start || lo > g.end - 4 || g.hooks !== null) {
+            if (g === undefined || lo < g.start || lo > g.end - 4) {
               loadInto(mem, hi, u, 4, false, L, H, d);
-            } else {
+            } else if (g.hooks === null) {
               L[d] = g.view.getInt32(lo, true);
               H[d] = 0;
+            } else {
+              // a context field: its hook straight away (what loadInto would do after its checks)
+              const v = g.hooks.load === undefined ? undefined : g.hooks.load(lo, 4);
+              if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);
+              else if (typeof v === "number" && Number.isSafeInteger(v)) {
+                L[d] = v;
+                H[d] = Math.floor(v / 4294967296);
+              } else hookValueInto(g, v, L, H, d);
             }
             break;
           }

@@ -35,7 +35,7 @@ import {
   udiv64,
   umod64,
 } from "./int64.js";
-import { loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js";
+import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js";
 
 /**
  * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
@@ -75,6 +75,8 @@ const RUNTIME = {
   loadInto,
   storeHalves,
   atomic,
+  hookValueInto,
+  bytesInto,
 };
 
 /** Whether slot `pc`'s opcode is translated (the rest go back to the interpreter). */
@@ -399,9 +401,16 @@ function emitMemory(code: Code, pc: number): string {
       size === 8
         ? `l${d}=g.view.getInt32(lo,true);h${d}=g.view.getInt32(lo+4,true);`
         : `l${d}=g.view.${GET[size]};h${d}=0;`;
+    // a context field (a region with a load hook): its hook straight away, and a pointer it
+    // answers as a number split inline; the rest exactly as loadInto does it
+    const hooked =
+      `else if(g!==undefined&&g.hooks!==null&&g.hooks.load!==undefined&&lo>=g.start&&lo<=g.end-${size}){` +
+      `const v=g.hooks.load(lo,${size});` +
+      `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v/4294967296)|0;}` +
+      `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
     return (
       `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(${inBounds(size)}){${fast}}else{${slow}}}`
+      `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`
     );
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
@@ -674,7 +683,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
 }
 
 const PRELUDE =
-  "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic}=R;";
+  "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic,hookValueInto,bytesInto}=R;";
 
 /** Compile a program's code over a memory; `entries` are the slots runs start at. */
 export function compileJit(code: Code, memory: Memory, entries: readonly number[]): JitFn {

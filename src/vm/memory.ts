@@ -324,22 +324,42 @@ export function loadInto(
   const hooks = r.hooks;
   if (hooks !== null && hooks.load !== undefined) {
     const v = hooks.load(lo, size as 1 | 2 | 4 | 8);
-    if (typeof v === "number") {
-      if (!Number.isSafeInteger(v)) {
-        throw new VmFault("internal", `load hook of ${r.name} returned ${v}, not a safe integer`);
-      }
-      L[d] = v;
-      H[d] = Math.floor(v / 4294967296);
-      return;
-    }
     if (v !== undefined) {
-      // the hook's value is the register's, untruncated (a 4-byte ctx field can load a pointer)
-      const u = BigInt.asUintN(64, v);
-      L[d] = Number(BigInt.asIntN(32, u));
-      H[d] = Number(BigInt.asIntN(32, u >> 32n));
+      hookValueInto(r, v, L, H, d);
       return;
     }
   }
+  bytesInto(r, lo, size, signed, L, H, d);
+}
+
+/**
+ * A load hook's answer into register d: the register's whole value, untruncated (a 4-byte
+ * context field can load a pointer). A number must be a safe integer.
+ */
+export function hookValueInto(r: Region, v: bigint | number, L: Int32Array, H: Int32Array, d: number): void {
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) {
+      throw new VmFault("internal", `load hook of ${r.name} returned ${v}, not a safe integer`);
+    }
+    L[d] = v;
+    H[d] = Math.floor(v / 4294967296);
+    return;
+  }
+  const u = BigInt.asUintN(64, v);
+  L[d] = Number(BigInt.asIntN(32, u));
+  H[d] = Number(BigInt.asIntN(32, u >> 32n));
+}
+
+/** The bytes at offset `lo` of a region (already checked) into register d. */
+export function bytesInto(
+  r: Region,
+  lo: number,
+  size: number,
+  signed: boolean,
+  L: Int32Array,
+  H: Int32Array,
+  d: number,
+): void {
   const v = r.view;
   switch (size) {
     case 1: {

@@ -123,5 +123,31 @@ describe("context load hooks", () => {
       const bad = createVm([insn(0x61, 0, 1, 4), EXIT], { memory }, { engine });
       expect(() => bad.run({ args: [ctx.address()] })).toThrow(VmFault);
     });
+
+    it(`a hook answering a bigint, or nothing (the bytes then), is called once per load (${engine})`, () => {
+      const memory = new Memory();
+      let calls = 0;
+      const ctx = memory.add({
+        kind: "ctx",
+        name: "ctx",
+        size: 16,
+        writable: false,
+        hooks: {
+          load: (off) => {
+            calls++;
+            return off === 0 ? 0xffff_fffe_0000_0001n : undefined;
+          },
+        },
+      });
+      new DataView(ctx.bytes.buffer).setUint32(8, 0x8000_0007, true);
+      // r2 = ctx[0] (hook: a bigint); r3 = ctx[8] (no answer: the bytes); r0 = r2 + r3
+      const vm = createVm(
+        [insn(0x61, 2, 1, 0), insn(0x61, 3, 1, 8), insn(0xbf, 0, 2), insn(0x0f, 0, 3), EXIT],
+        { memory },
+        { engine },
+      );
+      expect(vm.run({ args: [ctx.address()] }).r0).toBe(0xffff_fffe_0000_0001n + 0x8000_0007n);
+      expect(calls).toBe(2);
+    });
   }
 });
