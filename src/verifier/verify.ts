@@ -13,9 +13,10 @@ import {
 } from "../abi/helpers.js";
 import { mapTypeById } from "../abi/map-types.js";
 import { allowsLegacyPacketLoads, returnRule } from "../abi/program-rules.js";
-import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
+import { fillKconfig } from "../loader/kconfig.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
@@ -585,6 +586,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
     rodata: (name) => {
       const m = obj.maps.find((x) => x.name === name);
+      if (m?.origin === "kconfig") return kconfigValues(obj, m);
       return m?.readonly ? m.data : undefined;
     },
     nextId() {
@@ -1121,6 +1123,29 @@ const NOT_NULL_TYPES: ReadonlySet<RegType> = new Set([
 ]);
 const hex = (n: number): string => n.toString(16).padStart(2, "0");
 
+/**
+ * The `.kconfig` map's bytes as libbpf fills them on this host (kernel version, CONFIG_ values
+ * from /proc/config.gz, libbpf's feature externs): the kernel sees a frozen read-only map, so
+ * its reads are constants. Without the host's config the values are unknown scalars.
+ */
+function kconfigValues(obj: ObjectSpec, map: MapSpec): Uint8Array | undefined {
+  const cached = KCONFIG_CACHE.get(obj);
+  if (cached !== undefined) return cached ?? undefined;
+  let data: Uint8Array | null = null;
+  if (obj.btf) {
+    try {
+      const bytes = new Uint8Array(map.valueSize);
+      fillKconfig(obj.btf, obj.externs, bytes);
+      data = bytes;
+    } catch {
+      data = null;
+    }
+  }
+  KCONFIG_CACHE.set(obj, data);
+  return data ?? undefined;
+}
+const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
+
 function ldImm64(env: Env, t: number, i: Instruction): Reg {
   const r = i.ref;
   if (r && i.src !== 4) {
@@ -1132,7 +1157,6 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
     if (r.kind === "mapValue") {
       const map = env.obj.maps.find((m) => m.name === r.map);
       if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
-      if (map.origin === "kconfig") throw notModelled(t, ".kconfig externs");
       if (r.offset >= map.valueSize) {
         throw new VerifyAbort(
           t,
@@ -1141,7 +1165,13 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       }
       return pointer("map_value", { map, off: r.offset });
     }
-    if (r.kind === "extern") throw notModelled(t, `extern ${r.symbol}`);
+    if (r.kind === "extern") {
+      // a kconfig extern is a value in the .kconfig map (as libbpf patches it: src 2, offset)
+      const ext = env.obj.externs.find((e) => e.name === r.symbol);
+      const map = env.obj.maps.find((m) => m.origin === "kconfig");
+      if (ext?.kind !== "kconfig" || ext.offset < 0 || !map) throw notModelled(t, `extern ${r.symbol}`);
+      return pointer("map_value", { map, off: ext.offset });
+    }
   }
   switch (i.src) {
     case 0:
@@ -1162,7 +1192,6 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       if (ref?.kind !== "mapValue") throw notModelled(t, "ld_imm64 map value without a relocation");
       const map = env.obj.maps.find((m) => m.name === ref.map);
       if (!map) throw new VerifyAbort(t, `fd ${i.imm} is not pointing to valid bpf_map`);
-      if (map.origin === "kconfig") throw notModelled(t, ".kconfig externs");
       const off = ref.offset;
       if (off >= map.valueSize) {
         throw new VerifyAbort(
