@@ -80,6 +80,14 @@ const ACCEPTS: readonly string[] = [
   "ref_tc_lookup_tcp_rtt",
   "ref_xdp_afxdp_redirect",
   "ref_tc_sockmap_port_check",
+  "ref_tc_spin_lock_global_var",
+  "ref_cgroup_skb_listener_port",
+  "ref_xdp_udp_lookup",
+  "ref_tc_sk_lookup_v4_v6",
+  "ref_tc_spin_lock_two_buckets",
+  "ref_tc_skb_sk_state",
+  "ref_tc_timer_callback_rearm",
+  "ref_sockops_rtt_state",
 ];
 
 describe("reference tracking, spin locks and timers: the kernel's wording", () => {
