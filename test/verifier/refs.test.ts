@@ -87,7 +87,6 @@ const ACCEPTS: readonly string[] = [
   "ref_tc_spin_lock_two_buckets",
   "ref_tc_skb_sk_state",
   "ref_tc_timer_callback_rearm",
-  "ref_sockops_rtt_state",
 ];
 
 describe("reference tracking, spin locks and timers: the kernel's wording", () => {
