@@ -878,8 +878,7 @@ function step(
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
     if (i.src === 2) throw notModelled(t, "kfunc call");
     checkCallUnderLock(st, t, i.src, i.imm, false);
-    helperCall(env, st, t, i, push);
-    return t + 1;
+    return helperCall(env, st, t, i, push) ?? t + 1;
   }
   if (op === 0x90) return exitInsn(env, st, t);
   if (op === 0x00) return is32 ? t + i.imm + 1 : t + i.off + 1;
@@ -1291,7 +1290,7 @@ function helperCall(
   t: number,
   i: Instruction,
   push: (s: VState, insn: number, from: number) => void,
-): void {
+): number | undefined {
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
   const avail = isHelperAvailable(h, env.progType, env.expectedAttachType);
@@ -1572,12 +1571,35 @@ function helperCall(
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
-  if (PACKET_CHANGING_HELPERS.includes(h.name)) {
+  const clearPkt = (): void =>
     forEachRegSlot(st, (r, set) => {
       if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
     });
-  }
+  if (h.name === "bpf_tail_call") {
+    // In the main program a failed tail call changes nothing; in a subprogram the kernel also
+    // follows a successful one, as an immediate return to the caller with R0 unknown (the failed
+    // call goes on at the next instruction, packet pointers intact).
+    if (st.frames.length > 1) {
+      push(cloneState(st), t + 1, t);
+      clearPkt();
+      frame.regs[0] = unknownScalar();
+      logState(env, st, [0]);
+      return returnToCaller(st, t);
+    }
+  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
   logState(env, st, [0]);
+  return undefined;
+}
+
+/** prepare_func_exit for a static subprogram's frame: R0 goes back to the caller. */
+function returnToCaller(st: VState, t: number): number {
+  const f = curFrame(st);
+  if (f.isCallback) throw notModelled(t, "a tail call in a callback");
+  st.frames.pop();
+  const caller = curFrame(st);
+  for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
+  caller.regs[0] = { ...f.regs[0]! };
+  return f.callsite + 1;
 }
 
 /** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */
