@@ -1217,6 +1217,8 @@ function exitInsn(env: Env, st: VState, t: number): number {
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
+    // the kernel goes back to the callback-calling instruction, a helper call
+    if (f.isCallback) checkCallUnderLock(st, f.callsite, 0, -1, false);
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
