@@ -139,6 +139,8 @@ interface Env extends MemEnv {
   stackDepth: Map<number, number>;
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
+  /** Subprograms run as async callbacks (bpf_timer): stack roots of their own. */
+  asyncCallbacks: Set<number>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
 }
 
@@ -495,6 +497,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     log: [],
     stackDepth: new Map(),
     globals: new Map(),
+    asyncCallbacks: new Set(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     rodata: (name) => {
@@ -618,6 +621,9 @@ function checkStackDepth(env: Env): void {
     return false;
   };
   const walk = (sp: number, acc: number, frames: number): void => {
+    // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
+    if (frames - 1 >= MAX_CALL_FRAMES)
+      throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
     // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
     if (sp !== 0 && acc >= 256 && hasTailCall(sp)) {
       throw new VerifyAbort(
@@ -631,8 +637,13 @@ function checkStackDepth(env: Env): void {
     for (let t = sp; t < endOf(sp); t++) {
       const i = code[t];
       if (i && i.opcode === 0x85 && i.src === 1) walk(t + i.imm + 1, total, frames + 1);
+      // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
+      if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
+        walk(t + i.imm + 1, total, frames + 1);
     }
   };
+  // check_max_stack_depth: the main program and each async callback are roots, last first
+  for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walk(root, 0, 1);
   walk(0, 0, 1);
 }
 
@@ -1489,6 +1500,7 @@ function helperCall(
   // bpf_loop and friends: the callback runs in its own frame (modelled as zero or one call).
   if (callback >= 0 && h.name === "bpf_timer_set_callback" && timerMap) {
     // an async callback: verified later as a program of its own (push_async_cb)
+    env.asyncCallbacks.add(callback);
     push(timerCallbackState(timerMap, callback), callback, t);
   } else if (callback >= 0) {
     if (h.name !== "bpf_loop") throw notModelled(t, `callbacks of ${h.name}`);
