@@ -174,6 +174,8 @@ interface Env extends MemEnv {
   stackDepth: Map<number, number>;
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
+  /** Subprograms run as async callbacks (bpf_timer): stack roots of their own. */
+  asyncCallbacks: Set<number>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
   readonly btf: BtfHooks;
   /** Origin tokens and precise marks for callback widening (precision.ts). */
@@ -581,6 +583,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     stackDepth: new Map(),
     globals: new Map(),
     precision: newPrecision(),
+    asyncCallbacks: new Set(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
@@ -713,6 +716,9 @@ function checkStackDepth(env: Env): void {
     return false;
   };
   const walk = (sp: number, acc: number, frames: number): void => {
+    // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
+    if (frames - 1 >= MAX_CALL_FRAMES)
+      throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
     // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
     if (sp !== 0 && acc >= 256 && hasTailCall(sp)) {
       throw new VerifyAbort(
@@ -726,8 +732,13 @@ function checkStackDepth(env: Env): void {
     for (let t = sp; t < endOf(sp); t++) {
       const i = code[t];
       if (i && i.opcode === 0x85 && i.src === 1) walk(t + i.imm + 1, total, frames + 1);
+      // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
+      if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
+        walk(t + i.imm + 1, total, frames + 1);
     }
   };
+  // check_max_stack_depth: the main program and each async callback are roots, last first
+  for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walk(root, 0, 1);
   walk(0, 0, 1);
 }
 
@@ -1004,8 +1015,7 @@ function step(
     }
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
     checkCallUnderLock(st, t, i.src, i.imm, false);
-    helperCall(env, st, t, i, push);
-    return t + 1;
+    return helperCall(env, st, t, i, push) ?? t + 1;
   }
   if (op === 0x90) return exitInsn(env, st, t);
   if (op === 0x00) return is32 ? t + i.imm + 1 : t + i.off + 1;
@@ -1344,6 +1354,8 @@ function exitInsn(env: Env, st: VState, t: number): number {
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
+    // the kernel goes back to the callback-calling instruction, a helper call
+    if (f.isCallback) checkCallUnderLock(st, f.callsite, 0, -1, false);
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
@@ -1420,7 +1432,7 @@ function helperCall(
   t: number,
   i: Instruction,
   push: (s: VState, insn: number, from: number) => void,
-): void {
+): number | undefined {
   const h = helperById(i.imm);
   if (!h?.proto || i.imm <= 0) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.invalid(i.imm));
   const avail =
@@ -1644,6 +1656,7 @@ function helperCall(
   }
   if (callback >= 0 && h.name === "bpf_timer_set_callback" && timerMap) {
     // an async callback: verified later as a program of its own (push_async_cb)
+    env.asyncCallbacks.add(callback);
     push(timerCallbackState(timerMap, callback), callback, t);
   } else if (callback >= 0) {
     // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
@@ -1726,12 +1739,35 @@ function helperCall(
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
-  if (PACKET_CHANGING_HELPERS.includes(h.name)) {
+  const clearPkt = (): void =>
     forEachRegSlot(st, (r, set) => {
       if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
     });
-  }
+  if (h.name === "bpf_tail_call") {
+    // In the main program a failed tail call changes nothing; in a subprogram the kernel also
+    // follows a successful one, as an immediate return to the caller with R0 unknown (the failed
+    // call goes on at the next instruction, packet pointers intact).
+    if (st.frames.length > 1) {
+      push(cloneState(st), t + 1, t);
+      clearPkt();
+      frame.regs[0] = unknownScalar();
+      logState(env, st, [0]);
+      return returnToCaller(st, t);
+    }
+  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
   logState(env, st, [0]);
+  return undefined;
+}
+
+/** prepare_func_exit for a static subprogram's frame: R0 goes back to the caller. */
+function returnToCaller(st: VState, t: number): number {
+  const f = curFrame(st);
+  if (f.isCallback) throw notModelled(t, "a tail call in a callback");
+  st.frames.pop();
+  const caller = curFrame(st);
+  for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
+  caller.regs[0] = { ...f.regs[0]! };
+  return f.callsite + 1;
 }
 
 /** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */

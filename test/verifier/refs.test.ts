@@ -57,6 +57,7 @@ const REJECTS: Readonly<Record<string, string>> = {
   ref_kprobe_timer_map: "tracing progs cannot use bpf_timer yet",
   ref_socket_filter_spin_lock: "socket filter progs cannot use bpf_spin_lock yet",
   ref_tc_timer_cb_ringbuf_leak: "reference leaked by a timer callback (its own program)",
+  ref_sk_lookup_assign_leak: "Unreleased reference (sockmap lookup in sk_lookup) ... reference leak",
   ref_tc_global_func_ringbuf_leak: "reference leaked by a global function (verified on its own)",
   ref_tc_spin_unlock_other_entry: "bpf_spin_unlock of different lock",
   ref_tc_ld_abs_holding_sock: "BPF_LD_[ABS|IND] would lead to reference leak",
@@ -80,6 +81,13 @@ const ACCEPTS: readonly string[] = [
   "ref_tc_lookup_tcp_rtt",
   "ref_xdp_afxdp_redirect",
   "ref_tc_sockmap_port_check",
+  "ref_tc_spin_lock_global_var",
+  "ref_cgroup_skb_listener_port",
+  "ref_xdp_udp_lookup",
+  "ref_tc_sk_lookup_v4_v6",
+  "ref_tc_spin_lock_two_buckets",
+  "ref_tc_skb_sk_state",
+  "ref_tc_timer_callback_rearm",
 ];
 
 describe("reference tracking, spin locks and timers: the kernel's wording", () => {
