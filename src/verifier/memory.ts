@@ -6,6 +6,7 @@ import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
 import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { touchesIter } from "./iter.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
 import {
   type Frame,
@@ -278,6 +279,7 @@ function stackAccess(
   env.noteStackDepth(frame.subprog, -lo);
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
+    if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an iterator");
     // a write over a dynptr destroys it, or fails for a referenced one
     for (let b = lo; b < hi + size; b++) destroyDynptrAt(frame, Math.floor((-b - 1) / 8), insn);
     if (!varOff && value && size === 8 && lo % 8 === 0) {
@@ -324,6 +326,7 @@ function stackAccess(
     return undefined;
   }
   // read
+  if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack reads of an iterator");
   if (touchesDynptr(frame, lo, hi + size)) {
     if (varOff) throw notModelled(insn, "variable-offset stack reads over a dynptr");
     for (let b = lo; b < lo + size; b++) {
@@ -387,7 +390,8 @@ export function checkHelperMem(
       const f = st.frames[reg.frameno]!;
       const from = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smin);
       const to = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smax) + maxSize;
-      if (touchesDynptr(f, from, to)) throw notModelled(insn, "helper memory over a dynptr's stack slots");
+      if (touchesDynptr(f, from, to) || touchesIter(f, from, to))
+        throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;

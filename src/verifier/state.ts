@@ -55,6 +55,8 @@ export interface Reg extends Bounds {
   subprog: number;
   /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
   dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
+  iter?: { readonly active: boolean; readonly depth: number };
   /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */
   origin?: readonly number[];
 }
@@ -95,7 +97,7 @@ export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== 
 
 /** One 8-byte stack slot: byte kinds (index 0 = lowest address) and the spilled register. */
 export interface Slot {
-  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts). */
+  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts), 'i' iterator (iter.ts). */
   kinds: string[];
   spilled: Reg;
 }
@@ -286,6 +288,11 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
           ...(r.id ? [`dynptr_id=${r.id}`] : []),
         ];
         out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
+      } else if (s.kinds[0] === "i") {
+        const r = s.spilled;
+        if (!r.refObjId) return;
+        const state = r.iter?.active ? "active" : "drained";
+        out.push(`fp${off}=iter_num(ref_id=${r.refObjId},state=${state},depth=${r.iter?.depth ?? 0})`);
       } else if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
       else out.push(`fp${off}=${kinds}`);
     });

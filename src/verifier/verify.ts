@@ -23,6 +23,15 @@ import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import {
+  isIterNext,
+  isKfuncCall,
+  iterDepthsDiffer,
+  iterKfuncCall,
+  iterKfuncName,
+  iterLoopConverged,
+  iterSlotsSafe,
+} from "./iter.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
 import {
@@ -633,7 +642,7 @@ function checkStackDepth(env: Env): void {
       throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
     for (let t = sp; t < endOf(sp); t++) {
       const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 1) walk(t + i.imm + 1, total, frames + 1);
+      if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i)) walk(t + i.imm + 1, total, frames + 1);
     }
   };
   walk(0, 0, 1);
@@ -861,8 +870,25 @@ function step(
   const op = i.opcode & 0xf0;
   const is32 = cls === 6;
   if (op === 0x80) {
-    if (i.src === 1) return pseudoCall(env, st, t, i, push);
-    if (i.src === 2) throw notModelled(t, "kfunc call");
+    if (i.src === 1 && !isKfuncCall(i)) return pseudoCall(env, st, t, i, push);
+    if (isKfuncCall(i)) {
+      // open-coded iterators (iter.ts); other kfuncs are not modelled here
+      const iter = iterKfuncName(i);
+      if (!iter) throw notModelled(t, "kfunc call");
+      const iterEnv = {
+        newId: () => ++env.idGen,
+        writeStack: (r: number, off: number) => {
+          checkMemAccess(env, st, t, r, off, 8, true, undefined);
+        },
+        widen: (queued: VState) => {
+          const list = (env.explored.get(t) ?? []).filter((x) => x !== st.parent);
+          widenAfterCallback(env.precision, list, queued);
+        },
+      };
+      const next = iterKfuncCall(iterEnv, st, t, iter, push);
+      logState(env, st, [0]);
+      return next;
+    }
     helperCall(env, st, t, i, push);
     return t + 1;
   }
@@ -1503,21 +1529,27 @@ function isGpl(license: string): boolean {
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
   // a callback-calling CALL is a forced checkpoint (mark_force_checkpoint)
   const ti = env.cfg.code[t];
-  const force = ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm);
+  const iterNext = isIterNext(ti);
+  const force = iterNext || (ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm));
   let addNew = force || (env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8);
   const list = env.explored.get(t) ?? [];
   for (let k = 0; k < list.length; k++) {
     const sl = list[k]!;
     if (sl.branches > 0) {
       if (force) {
-        // callback iterations converge when the state is within one seen at this call
-        if (statesEqual(env, sl.state, cur, t, false)) {
+        // callback iterations converge when the state is within one seen at this call; an
+        // iterator loop when, in addition, its iterator is still active
+        if (statesEqual(env, sl.state, cur, t, false) && (!iterNext || iterLoopConverged(cur))) {
           sl.hit++;
           return true;
         }
         continue;
       }
-      if (sameUnroll(sl.state, cur) && statesEqual(env, sl.state, cur, t, true)) {
+      if (
+        sameUnroll(sl.state, cur) &&
+        !iterDepthsDiffer(sl.state, cur) &&
+        statesEqual(env, sl.state, cur, t, true)
+      ) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
@@ -1672,9 +1704,12 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean): boolean {
       if (o === "0" && c === "0") continue;
       if (o === "r" && c === "r") continue;
       if (o === "d" && c === "d") continue;
+      if (o === "i" && c === "i") continue;
       return false;
     }
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact)) return false;
+    if (ko[0] === "i" && !iterSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
+      return false;
     if (ko[0] === "d") {
       // stacksafe for STACK_DYNPTR: same kind and slot, consistent reference ids
       const a = so!.spilled;
