@@ -105,6 +105,23 @@ describe("misc_ wordings, from the goldens", () => {
     expect(ours("misc_for_each_write_key").r.error?.message).toBe("write to change key R2 not allowed");
   });
 
+  it("callbacks: a bpf_loop counter converges by widening, as in the kernel", () => {
+    const { g, r } = ours("misc_bpf_loop_counter_ctx");
+    expect(r.verdict).toBe("accept");
+    expect(r.processedInsns).toBe(g.programs[0]!.processedInsns);
+  });
+
+  it("iterators: the slot and element prints, the leak and the use after destroy", () => {
+    expectBoth("misc_iter_num_sum", "fp-8=iter_num(ref_id=1,state=active,depth=1)");
+    expectBoth("misc_iter_num_sum", "R0=rdonly_mem(id=2,ref_obj_id=1,sz=4)");
+    expect(ours("misc_iter_num_no_destroy").r.error?.message).toBe(
+      "Unreleased reference id=1 alloc_insn=4\nBPF_EXIT instruction in main prog would lead to reference leak",
+    );
+    expect(ours("misc_iter_num_next_after_destroy").r.error?.message).toBe(
+      "expected an initialized iter_num as arg #0",
+    );
+  });
+
   it("callbacks: an off-by-one index in a bpf_loop callback is caught on a later iteration", () => {
     const { g, r } = ours("misc_bpf_loop_unbounded_index");
     expect(g.programs[0]!.verdict).toBe("reject");
