@@ -10,7 +10,7 @@
  */
 import { notModelled, VerifyAbort } from "./errors.js";
 import { isConst } from "./scalar.js";
-import { type Frame, notInit, type Reg, regTypeStr, type VState } from "./state.js";
+import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 
 export type DynptrKind = "local" | "ringbuf";
 
@@ -58,12 +58,38 @@ function validInit(f: Frame, spi: number): boolean {
  * destroy_if_dynptr_stack_slot: a write touching slot spi of a dynptr destroys it (both slots
  * become invalid), unless it holds a reference.
  */
-export function destroyDynptrAt(f: Frame, spi: number, t: number): void {
+export function destroyDynptrAt(st: VState, f: Frame, spi: number, t: number): void {
   if (!isDynptrSlot(f, spi)) return;
   const first = f.stack[spi]!.spilled.dynptr?.first ? spi : spi + 1;
   const info = f.stack[first]?.spilled.dynptr;
   if (info?.kind === "ringbuf") throw new VerifyAbort(t, "cannot overwrite referenced dynptr");
+  const id = f.stack[first]?.spilled.id ?? 0;
   invalidate(f, first);
+  // slices of the destroyed dynptr (bpf_dynptr_data) become unusable (mark_reg_invalid)
+  if (!id) return;
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => {
+      if (r.type === "mem" && r.dynptrId === id) fr.regs[k] = unknownScalar();
+    });
+    for (const sl of fr.stack) if (sl.kinds[0] === "r" && sl.spilled.type === "mem" && sl.spilled.dynptrId === id) sl.spilled = unknownScalar();
+  }
+}
+
+/** The first slot's register of the initialised dynptr register `reg` points to, if any. */
+export function dynptrSlotReg(st: VState, reg: Reg): Reg | undefined {
+  if (reg.type !== "stack") return undefined;
+  const spi = dynptrSpi(reg);
+  const f = st.frames[reg.frameno];
+  if (typeof spi !== "number" || !f || !validInit(f, spi)) return undefined;
+  return f.stack[spi]!.spilled;
+}
+
+/**
+ * R0 of bpf_dynptr_data: a maybe-NULL slice of `size` bytes tied to the dynptr (its id, and its
+ * reference for a ring buffer dynptr, so that releasing or destroying the dynptr invalidates it).
+ */
+export function dynptrSlice(dyn: Reg, size: number, id: number): Reg {
+  return pointer("mem", { maybeNull: true, memSize: size, id, refObjId: dyn.refObjId, dynptrId: dyn.id });
 }
 
 function invalidate(f: Frame, first: number): void {
@@ -120,8 +146,8 @@ export function dynptrArg(
     env.writeStack(regno, 8);
     const kind = wantedKind(flags);
     if (!kind) throw notModelled(t, `dynptr argument ${flags.join("|")}`);
-    destroyDynptrAt(f, spi, t);
-    destroyDynptrAt(f, spi - 1, t);
+    destroyDynptrAt(st, f, spi, t);
+    destroyDynptrAt(st, f, spi - 1, t);
     const id = env.newId();
     const refId = kind === "ringbuf" ? env.newId() : 0;
     if (refId) st.refs.push({ id: refId, insn: t });

@@ -281,7 +281,7 @@ function stackAccess(
   if (write) {
     if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an iterator");
     // a write over a dynptr destroys it, or fails for a referenced one
-    for (let b = lo; b < hi + size; b++) destroyDynptrAt(frame, Math.floor((-b - 1) / 8), insn);
+    for (let b = lo; b < hi + size; b++) destroyDynptrAt(st, frame, Math.floor((-b - 1) / 8), insn);
     if (!varOff && value && size === 8 && lo % 8 === 0) {
       const slot = frame.stack[(-lo - 8) / 8]!;
       slot.spilled = { ...value };

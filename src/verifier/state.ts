@@ -55,6 +55,8 @@ export interface Reg extends Bounds {
   subprog: number;
   /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
   dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /** For a dynptr slice (bpf_dynptr_data): the id of its dynptr (dynptr.ts). */
+  dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
   iter?: { readonly active: boolean; readonly depth: number };
   /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */

@@ -19,7 +19,7 @@ import { reservedFieldError } from "../isa/opcodes.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
-import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
+import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
@@ -471,7 +471,9 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
-      if (r.refObjId) refToRelease = r.refObjId;
+      // only an acquired pointer's own reference goes (ref_obj_id == id), not e.g. a dynptr
+      // slice's, which belongs to its dynptr
+      if (r.refObjId && r.refObjId === id) refToRelease = r.refObjId;
       set(constScalar(0n));
     } else if (!innerMapOnNotNull(r, t)) {
       r.maybeNull = false;
@@ -1253,6 +1255,7 @@ function helperCall(
   let allocSize = 0;
   let callback = -1;
   let constKey: bigint | undefined;
+  let dynptrReg: Reg | undefined;
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1400,6 +1403,7 @@ function helperCall(
         };
         const rel = dynptrArg(dynEnv, st, t, regno, a.flags);
         if (rel) releaseRef = rel;
+        dynptrReg = dynptrSlotReg(st, reg);
         break;
       }
       case "ARG_PTR_TO_FUNC":
@@ -1460,6 +1464,10 @@ function helperCall(
       break;
     }
     case "RET_PTR_TO_MEM": {
+      if (h.name === "bpf_dynptr_data" && dynptrReg) {
+        frame.regs[0] = dynptrSlice(dynptrReg, allocSize, ++env.idGen);
+        break;
+      }
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
       if (retNull) ++env.idGen;
       const id = ++env.idGen;
