@@ -71,7 +71,9 @@ export function destroyDynptrAt(st: VState, f: Frame, spi: number, t: number): v
     fr.regs.forEach((r, k) => {
       if (r.type === "mem" && r.dynptrId === id) fr.regs[k] = unknownScalar();
     });
-    for (const sl of fr.stack) if (sl.kinds[0] === "r" && sl.spilled.type === "mem" && sl.spilled.dynptrId === id) sl.spilled = unknownScalar();
+    for (const sl of fr.stack)
+      if (sl.kinds[0] === "r" && sl.spilled.type === "mem" && sl.spilled.dynptrId === id)
+        sl.spilled = unknownScalar();
   }
 }
 

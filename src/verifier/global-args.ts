@@ -78,12 +78,31 @@ function isProgCtxType(btf: Btf, pointee: number, progType: string): boolean {
   return t.name === want || PROJECTIONS[want] === t.name;
 }
 
-/** btf_validate_prog_ctx_type for an `arg:ctx` argument (the cases we model). */
-function validTaggedCtx(btf: Btf, pointee: number, progType: string): boolean {
+/** Program types whose `arg:ctx` validation has special cases we do not model. */
+const SPECIAL_CTX_VALIDATION: ReadonlySet<string> = new Set([
+  "kprobe",
+  "perf_event",
+  "raw_tracepoint",
+  "raw_tracepoint_writable",
+  "tracing",
+  "lsm",
+  "struct_ops",
+]);
+
+/**
+ * btf_validate_prog_ctx_type for an `arg:ctx` argument: "ok", the kernel's complaint, or
+ * undefined for the cases we do not model.
+ */
+function validateTaggedCtx(btf: Btf, pointee: number, progType: string, k: number): string | undefined {
   const t = skipModifiers(btf, pointee);
-  if (t.kind === "VOID" || pointee === 0) return true; // `void *ctx __arg_ctx` is always valid
-  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return true;
-  return isProgCtxType(btf, pointee, progType);
+  if (t.kind === "VOID" || pointee === 0) return "ok"; // `void *ctx __arg_ctx` is always valid
+  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return "ok";
+  if (SPECIAL_CTX_VALIDATION.has(progType)) return undefined;
+  const want = CTX_STRUCT[progType];
+  if (!want) return undefined;
+  if (!t.name) return `arg#${k} type doesn't have a name`;
+  // the tagged type must be the UAPI context struct itself (no kernel-side projection)
+  return t.kind === "STRUCT" && t.name === want ? "ok" : `arg#${k} should be \`struct ${want} *\``;
 }
 
 /** The `arg:` decl tags of parameter k of the function with BTF id fnId. */
@@ -100,7 +119,17 @@ function argTags(btf: Btf, fnId: number, k: number): string[] {
  * The arguments of the global function `name` (func_info BTF id `fnId`) for a program of type
  * `progType`; `t` is the instruction to blame for what is not modelled.
  */
-export function globalArgs(btf: Btf, fnId: number, progType: string, t: number, name: string): GlobalArg[] {
+export function globalArgs(
+  btf: Btf,
+  fnId: number,
+  progType: string,
+  t: number,
+  name: string,
+  funcIdx: number,
+): GlobalArg[] {
+  // the kernel's complaints about the prototype (btf_prepare_func_args) fail the call
+  const invalid = (msg: string): VerifyAbort =>
+    new VerifyAbort(t, `${msg}\nCaller passes invalid args into func#${funcIdx} ('${name}')`);
   const fn = btf.typeById(fnId);
   if (fn.kind !== "FUNC") throw notModelled(t, `global function ${name}() whose func_info is not a FUNC`);
   const proto = btf.typeById(btf.resolve(fn.type));
@@ -119,12 +148,18 @@ export function globalArgs(btf: Btf, fnId: number, progType: string, t: number, 
     const pointee = (ty as { type: number }).type;
     if (tags.includes("ctx") || isProgCtxType(btf, pointee, progType)) {
       if (tags.some((x) => x !== "ctx")) throw notModelled(t, what);
-      if (tags.includes("ctx") && !validTaggedCtx(btf, pointee, progType)) throw notModelled(t, what);
+      if (tags.includes("ctx")) {
+        const v = validateTaggedCtx(btf, pointee, progType, k);
+        if (v === undefined) throw notModelled(t, what);
+        if (v !== "ok") throw invalid(v);
+      }
       return { kind: "ctx" };
     }
     const to = skipModifiers(btf, pointee);
-    if (pointee === 0 || to.kind === "VOID" || to.kind === "FWD" || to.kind === "FUNC_PROTO")
-      throw notModelled(t, what);
+    // btf_resolve_size fails on void: btf_type_str names it UNKNOWN, with an empty name
+    if (pointee === 0 || to.kind === "VOID")
+      throw invalid(`arg#${k} reference type('UNKNOWN ') size cannot be determined: -22`);
+    if (to.kind === "FWD" || to.kind === "FUNC_PROTO") throw notModelled(t, what);
     if ((to.kind === "STRUCT" || to.kind === "UNION") && to.name === "bpf_dynptr") throw notModelled(t, what);
     if (!["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT", "PTR"].includes(to.kind))
       throw notModelled(t, what);

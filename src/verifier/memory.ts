@@ -465,17 +465,8 @@ export function checkHelperMem(
       return;
     case "pkt":
     case "pkt_meta":
-      if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);
-      memRegion(
-        insn,
-        regno,
-        reg,
-        reg.off,
-        maxSize,
-        reg.range,
-        (x) =>
-          `invalid access to packet, off=${x} size=${maxSize}, R${regno}(id=${reg.id},off=${x},r=${reg.range})`,
-      );
+      // check_packet_access, as for a load or store (fixed offset against the range)
+      pktAccess(insn, regno, reg, reg.off, maxSize);
       return;
     default:
       break;

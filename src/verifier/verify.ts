@@ -1110,8 +1110,8 @@ function pseudoCall(
     // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
-    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
     const funcIdx = env.cfg.subprogs.indexOf(target);
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx);
     checkGlobalCall(env, st, t, args, funcIdx, global);
     if ((env.opts.logLevel ?? 1) >= 1)
       env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);

@@ -83,6 +83,15 @@ describe("misc_ wordings, from the goldens", () => {
     );
   });
 
+  it("global functions: the prototype's own faults fail the call", () => {
+    expect(ours("misc_global_void_ptr_arg").r.error?.message).toBe(
+      "arg#0 reference type('UNKNOWN ') size cannot be determined: -22\nCaller passes invalid args into func#1 ('hash_key')",
+    );
+    expect(ours("misc_global_arg_ctx_wrong_type").r.error?.message).toBe(
+      "arg#0 should be `struct __sk_buff *`\nCaller passes invalid args into func#1 ('ifindex_of')",
+    );
+  });
+
   it("global functions: a context argument starts as ctx in the callee", () => {
     expectBoth("misc_global_ctx_helper", "Validating read_prio() func#2...");
     expectBoth("misc_global_ctx_helper", "21: R1=ctx() R10=fp0");
