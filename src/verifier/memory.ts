@@ -231,6 +231,9 @@ export function checkMemAccess(
   }
 }
 
+/** get_reg_width: the bits a scalar's unsigned maximum needs. */
+const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : r.umax.toString(2).length);
+
 function growStack(f: Frame, spiCount: number): void {
   while (f.stack.length < spiCount) f.stack.push(newSlot());
 }
@@ -299,6 +302,19 @@ function stackAccess(
       }
       return undefined;
     }
+    // check_stack_write_fixed_off: a narrower store of a scalar (register or BPF_ST immediate)
+    // at the start of a slot is a narrow spill that keeps the value; a narrow pointer store fails
+    if (!varOff && size < 8 && !opts.isAtomic) {
+      if (value && value.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register spill");
+      if (lo % 8 === 0 && (value || opts.stImm !== undefined)) {
+        const slot = frame.stack[(-lo - 8) / 8]!;
+        const sp: Reg = value ? { ...value } : { ...unknownScalar(), ...constBounds(BigInt(opts.stImm!)) };
+        if (regWidth(sp) > size * 8) sp.id = 0;
+        slot.spilled = sp;
+        slot.kinds = slot.kinds.map((c, k) => (k < size ? "r" : c === "0" || c === "?" ? c : "m"));
+        return undefined;
+      }
+    }
     const zero =
       !varOff &&
       ((value && value.type === "scalar" && isConst(value) && value.varOff.value === 0n) ||
@@ -338,16 +354,30 @@ function stackAccess(
     const spi = Math.floor((-lo - 1) / 8);
     const slot = frame.stack[spi]!;
     const first = 7 - ((-lo - 1) % 8);
-    if (slot.kinds[7] === "r" || slot.kinds[first] === "r") {
+    // check_stack_read_fixed_off on a spilled slot (its spill may be narrower than 8 bytes)
+    if (slot.kinds[0] === "r") {
+      let spillSize = 0;
+      while (spillSize < 8 && slot.kinds[spillSize] === "r") spillSize++;
       const sp = slot.spilled;
-      if (size === 8) return { ...sp };
+      if (size === 8 && spillSize === 8) return { ...sp };
       if (sp.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register fill");
-      if (lo % 8 === 0 && !opts.signExt) {
-        const r = { ...sp, id: 0 };
+      if (opts.signExt) return loadedScalar(size, true);
+      if (size <= spillSize && first === 0) {
+        const r = { ...sp };
+        if (regWidth(sp) > size * 8) r.id = 0;
         truncate(r, size);
         return r;
       }
-      return loadedScalar(size, opts.signExt ?? false);
+      let spilled = 0;
+      let zeros = 0;
+      for (let b = lo; b < lo + size; b++) {
+        const c = slot.kinds[7 - ((-b - 1) % 8)];
+        if (c === "r") spilled++;
+        else if (c === "0") zeros++;
+      }
+      if ((spilled === size && isConst(sp) && sp.varOff.value === 0n) || zeros === size)
+        return { ...unknownScalar(), ...constBounds(0n) };
+      return loadedScalar(size, false);
     }
   }
   let allZero = true;
