@@ -11,6 +11,7 @@
 import { notModelled, VerifyAbort } from "./errors.js";
 import { isConst } from "./scalar.js";
 import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+import { tnumStr } from "./tnum.js";
 
 export type DynptrKind = "local" | "ringbuf";
 
@@ -79,6 +80,7 @@ export function destroyDynptrAt(st: VState, f: Frame, spi: number, t: number): v
 
 /** The first slot's register of the initialised dynptr register `reg` points to, if any. */
 export function dynptrSlotReg(st: VState, reg: Reg): Reg | undefined {
+  if (reg.type === "dynptr_ptr") return reg;
   if (reg.type !== "stack") return undefined;
   const spi = dynptrSpi(reg);
   const f = st.frames[reg.frameno];
@@ -128,6 +130,7 @@ export function dynptrArg(
   flags: readonly string[],
 ): number {
   const reg = st.frames[st.frames.length - 1]!.regs[regno]!;
+  if (reg.type === "dynptr_ptr") return constDynptrArg(t, regno, reg, flags);
   if (reg.type !== "stack")
     throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=fp, dynptr_ptr`);
   const f = st.frames[reg.frameno]!;
@@ -169,6 +172,30 @@ export function dynptrArg(
   if (want && want !== have)
     throw new VerifyAbort(t, `Expected a dynptr of type ${want} as arg #${regno - 1}`);
   return release;
+}
+
+/** A CONST_PTR_TO_DYNPTR argument: never built, released or mutated by the helper. */
+function constDynptrArg(t: number, regno: number, reg: Reg, flags: readonly string[]): number {
+  // check_func_arg_reg_off: its offset must stay zero (__check_ptr_off_reg)
+  if (!isConst(reg) || reg.varOff.value !== 0n)
+    throw new VerifyAbort(t, `variable dynptr_ptr access var_off=${tnumStr(reg.varOff)} disallowed`);
+  if (reg.off < 0)
+    throw new VerifyAbort(t, `negative offset dynptr_ptr ptr R${regno} off=${reg.off} disallowed`);
+  if (reg.off !== 0)
+    throw new VerifyAbort(t, `dereference of modified dynptr_ptr ptr R${regno} off=${reg.off} disallowed`);
+  if (flags.includes("OBJ_RELEASE")) throw new VerifyAbort(t, "cannot release unowned const bpf_dynptr");
+  if (flags.includes("MEM_UNINIT")) throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+  if (!flags.includes("MEM_RDONLY"))
+    throw new VerifyAbort(t, "cannot pass pointer to const bpf_dynptr, the helper mutates it");
+  const want = wantedKind(flags);
+  if (want && want !== reg.dynptr?.kind)
+    throw new VerifyAbort(t, `Expected a dynptr of type ${want} as arg #${regno - 1}`);
+  return 0;
+}
+
+/** A const dynptr register (mark_dynptr_cb_reg / a global function's dynptr argument). */
+export function constDynptr(kind: DynptrKind, id: number): Reg {
+  return { ...pointer("dynptr_ptr"), id, dynptr: { kind, first: true } };
 }
 
 /** After a release: the dynptr slots holding reference `ref` become invalid (unmark_stack_slots_dynptr). */

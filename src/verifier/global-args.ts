@@ -4,11 +4,13 @@
  * -> btf_check_func_arg_match). Modelled: integers and enums (unknown scalars), context pointers
  * (a pointer to the program type's context struct, or any pointer tagged `arg:ctx`), and
  * pointers to sized types (memory of that size, maybe-NULL unless tagged `arg:nonnull`).
- * Refused as not modelled: dynptr arguments, `arg:trusted` / `untrusted` / `arena` /
+ * Dynptr arguments (`struct bpf_dynptr *`) are const local dynptrs in the callee.
+ * Refused as not modelled: `arg:trusted` / `untrusted` / `arena` /
  * `nullable` tags, and the kernel's own errors in the prototype (unsupported tags or types).
  */
 import type { Btf } from "../elf/btf/btf.js";
 import type { BtfType } from "../elf/btf/types.js";
+import { constDynptr, dynptrArg } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { checkHelperMem, type MemEnv } from "./memory.js";
 import { isConst } from "./scalar.js";
@@ -17,6 +19,8 @@ import { pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./sta
 export type GlobalArg =
   | { readonly kind: "scalar" }
   | { readonly kind: "ctx" }
+  /** `struct bpf_dynptr *`: ARG_PTR_TO_DYNPTR | MEM_RDONLY, a const local dynptr in the callee. */
+  | { readonly kind: "dynptr" }
   | { readonly kind: "mem"; readonly size: number; readonly nullable: boolean };
 
 /**
@@ -160,7 +164,10 @@ export function globalArgs(
     if (pointee === 0 || to.kind === "VOID")
       throw invalid(`arg#${k} reference type('UNKNOWN ') size cannot be determined: -22`);
     if (to.kind === "FWD" || to.kind === "FUNC_PROTO") throw notModelled(t, what);
-    if ((to.kind === "STRUCT" || to.kind === "UNION") && to.name === "bpf_dynptr") throw notModelled(t, what);
+    if (to.kind === "STRUCT" && to.name === "bpf_dynptr") {
+      if (tags.length > 0) throw invalid(`arg#${k} has invalid combination of tags`);
+      return { kind: "dynptr" };
+    }
     if (!["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT", "PTR"].includes(to.kind))
       throw notModelled(t, what);
     return { kind: "mem", size: btf.sizeOf(btf.resolve(pointee)), nullable: !tags.includes("nonnull") };
@@ -174,6 +181,8 @@ export function calleeArgReg(a: GlobalArg, newId: () => number): Reg {
       return unknownScalar();
     case "ctx":
       return pointer("ctx");
+    case "dynptr":
+      return constDynptr("local", newId());
     case "mem":
       return pointer("mem", {
         maybeNull: a.nullable,
@@ -214,6 +223,16 @@ export function checkGlobalCall(
       const reg = regs[regno]!;
       if (a.kind === "scalar") {
         if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
+        return;
+      }
+      if (a.kind === "dynptr") {
+        // process_dynptr_func for a read-only dynptr (no register type check before it here)
+        if (reg.type !== "stack" && reg.type !== "dynptr_ptr")
+          throw new VerifyAbort(t, `arg#${k} expected pointer to stack or const struct bpf_dynptr`);
+        const none = (): never => {
+          throw notModelled(t, "a dynptr built by a global function call");
+        };
+        dynptrArg({ newId: none, writeStack: none }, st, t, regno, ["MEM_RDONLY"]);
         return;
       }
       checkPtrOffZero(t, regno, reg);

@@ -33,7 +33,9 @@ export type RegType =
   | "sock_common"
   | "tcp_sock"
   | "flow_keys"
-  | "tp_buffer";
+  | "tp_buffer"
+  /** CONST_PTR_TO_DYNPTR: a dynptr handed in by the kernel (callback or global function argument). */
+  | "dynptr_ptr";
 
 export interface Reg extends Bounds {
   type: RegType;

@@ -1422,7 +1422,7 @@ function helperCall(
   // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
   if (callback >= 0) {
     if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
-    callbackCall(st, t, h.name, callback, map, push);
+    callbackCall(st, t, h.name, callback, map, push, () => ++env.idGen);
   }
   if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
     throw new VerifyAbort(
