@@ -1500,15 +1500,18 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
   const spi = Math.floor((-lo - 1) / 8);
   const slot = f.stack[spi];
   if (!slot) return undefined;
-  if (size === 8 && lo % 8 === 0 && slot.kinds.every((k) => k === "r")) {
-    const sp = slot.spilled;
-    return sp.type === "scalar" && isConst(sp) ? sp.varOff.value : undefined;
-  }
-  for (let b = lo; b < lo + size; b++) {
-    const s2 = f.stack[Math.floor((-b - 1) / 8)];
-    if (s2?.kinds[7 - ((-b - 1) % 8)] !== "0") return undefined;
-  }
-  return 0n;
+  // within the key's slot, from its first byte up: enough zero bytes, or a spilled constant of
+  // exactly the key's size (a narrow spill for a 4-byte key)
+  const k0 = 7 - ((-lo - 1) % 8);
+  let zeros = 0;
+  for (let k = k0; k < 8 && slot.kinds[k] === "0"; k++) zeros++;
+  if (zeros >= size) return 0n;
+  const sp = slot.spilled;
+  if (slot.kinds[0] !== "r" || sp.type !== "scalar") return undefined;
+  let spilled = 0;
+  for (let k = k0; k < 8 && slot.kinds[k] === "r"; k++) spilled++;
+  if (spilled !== size) return undefined;
+  return isConst(sp) ? sp.varOff.value : undefined;
 }
 
 function memArgType(t: number, regno: number, reg: Reg): void {
