@@ -104,6 +104,15 @@ describe("misc_ wordings, from the goldens", () => {
     expect(ours("misc_dynptr_reinit").r.error?.message).toBe("cannot overwrite referenced dynptr");
   });
 
+  it("const dynptrs: user ring buffer samples and global function arguments", () => {
+    expect(ours("misc_user_ringbuf_release_const").r.error?.message).toBe(
+      "cannot release unowned const bpf_dynptr",
+    );
+    expect(ours("misc_global_dynptr_uninit").r.error?.message).toBe(
+      "Expected an initialized dynptr as arg #0\nCaller passes invalid args into func#1 ('first_byte')",
+    );
+  });
+
   it("callbacks: the return range and the read-only key", () => {
     expect(ours("misc_for_each_bad_return").r.error?.message).toBe(
       "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]",
