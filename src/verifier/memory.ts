@@ -324,8 +324,9 @@ function stackAccess(
       const slot = frame.stack[spi]!;
       const k = 7 - ((-b - 1) % 8);
       if (slot.kinds.includes("r")) {
-        // a partly overwritten spill becomes plain data
-        slot.kinds = slot.kinds.map((c) => (c === "r" ? "m" : c));
+        // a partly overwritten spill becomes plain data (scrub_spilled_slot: every byte that is
+        // not invalid, zeros of a narrow spill's slot included, becomes misc)
+        slot.kinds = slot.kinds.map((c) => (c === "?" ? c : "m"));
         slot.spilled = notInit();
       }
       slot.kinds[k] = varOff

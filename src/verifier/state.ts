@@ -297,8 +297,12 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
         if (!r.refObjId) return;
         const state = r.iter?.active ? "active" : "drained";
         out.push(`fp${off}=iter_num(ref_id=${r.refObjId},state=${state},depth=${r.iter?.depth ?? 0})`);
-      } else if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
-      else out.push(`fp${off}=${kinds}`);
+      } else if (s.kinds[0] === "r") {
+        // the bytes above a narrow spill print first, highest address first (print_verifier_state)
+        const above = [...s.kinds].reverse();
+        const prefix = above.slice(0, above.indexOf("r")).join("");
+        out.push(`fp${off}=${prefix}${regStr(s.spilled)}`);
+      } else out.push(`fp${off}=${kinds}`);
     });
   }
   return out.join(" ");
