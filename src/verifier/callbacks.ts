@@ -14,6 +14,7 @@
  * MAX_UNROLL iterations rather than guessed).
  */
 import type { MapSpec } from "../elf/object/types.js";
+import { constDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import {
   cloneState,
@@ -26,10 +27,10 @@ import {
   type VState,
 } from "./state.js";
 
-/** Helper ids whose calls run a callback synchronously: bpf_for_each_map_elem, bpf_loop. */
-const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 181]);
-/** Helpers taking a callback that are not modelled: timer_set_callback, find_vma, user_ringbuf_drain. */
-const OTHER_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170, 180, 209]);
+/** Helper ids whose calls run a callback synchronously: for_each_map_elem, loop, user_ringbuf_drain. */
+const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 181, 209]);
+/** Helpers taking a callback that are not modelled: timer_set_callback, find_vma. */
+const OTHER_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170, 180]);
 
 /** Is a CALL of helper `imm` a sync-callback call (a forced checkpoint and prune point)? */
 export const callsCallback = (imm: number): boolean =>
@@ -65,6 +66,7 @@ export function callbackCall(
   callback: number,
   map: MapSpec | undefined,
   push: (s: VState, insn: number, from: number) => void,
+  newId: () => number,
 ): void {
   const caller = curFrame(st);
   if (helper === "bpf_loop") {
@@ -73,7 +75,7 @@ export function callbackCall(
       caller.callbackDepth = 0;
       return;
     }
-  } else if (helper !== "bpf_for_each_map_elem") {
+  } else if (helper !== "bpf_for_each_map_elem" && helper !== "bpf_user_ringbuf_drain") {
     throw notModelled(t, `callbacks of ${helper}`);
   }
   if (st.frames.length >= MAX_CALL_FRAMES)
@@ -88,6 +90,10 @@ export function callbackCall(
   if (helper === "bpf_loop") {
     // callback_fn(u64 index, void *ctx)
     regs[1] = unknownScalar();
+    regs[2] = { ...cbCaller.regs[3]! };
+  } else if (helper === "bpf_user_ringbuf_drain") {
+    // callback_fn(const struct bpf_dynptr *dynptr, void *ctx): a local const dynptr per sample
+    regs[1] = constDynptr("local", newId());
     regs[2] = { ...cbCaller.regs[3]! };
   } else {
     // callback_fn(struct bpf_map *map, void *key, void *value, void *ctx)

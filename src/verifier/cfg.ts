@@ -7,6 +7,7 @@ import { helperById } from "../abi/helpers.js";
 import type { Instruction } from "../isa/instruction.js";
 import { callsCallback } from "./callbacks.js";
 import { VerifyAbort } from "./errors.js";
+import { isIterNext, isKfuncCall, iterKfuncArgCount } from "./iter.js";
 
 export interface Cfg {
   /** Instruction at each slot (undefined for the second half of ld_imm64). */
@@ -48,7 +49,7 @@ export function buildCfg(
   for (let t = 0; t < n; t++) {
     const i = code[t];
     if (!i) continue;
-    if (i.opcode === 0x85 && i.src === 1) {
+    if (i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i)) {
       const w = t + i.imm + 1;
       if (w < 0 || w >= n) throw new VerifyAbort(t, "call to invalid destination");
       starts.add(w);
@@ -112,7 +113,9 @@ export function buildCfg(
       prune.add(t + 1);
       // a callback-calling helper's CALL is where its callback iterations converge
       if (i.src === 0 && callsCallback(i.imm)) prune.add(t);
-      if (i.src === 1) {
+      // as is an iterator's _next call, where its loop converges
+      if (isIterNext(i)) prune.add(t);
+      if (i.src === 1 && !isKfuncCall(i)) {
         prune.add(t);
         push(t, t + i.imm + 1, true);
       }
@@ -165,8 +168,11 @@ function useDef(i: Instruction, kfuncArgs?: (i: Instruction) => number): { use: 
       if (op === 0x90) return { use: 1, def: 0 };
       if (op === 0x80) {
         let use = 0x3e;
-        if (i.src === 0 || (i.src === 2 && kfuncArgs)) {
-          const n = i.src === 2 && kfuncArgs ? kfuncArgs(i) : (helperById(i.imm)?.proto?.args.length ?? 5);
+        const iterArgs = iterKfuncArgCount(i);
+        if (i.src === 0 || iterArgs !== undefined || (i.src === 2 && kfuncArgs)) {
+          const n =
+            iterArgs ??
+            (i.src === 2 && kfuncArgs ? kfuncArgs(i) : (helperById(i.imm)?.proto?.args.length ?? 5));
           use = 0;
           for (let r = 1; r <= n; r++) use |= bit(r);
         }

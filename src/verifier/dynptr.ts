@@ -10,7 +10,8 @@
  */
 import { notModelled, VerifyAbort } from "./errors.js";
 import { isConst } from "./scalar.js";
-import { type Frame, notInit, type Reg, regTypeStr, type VState } from "./state.js";
+import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+import { tnumStr } from "./tnum.js";
 
 export type DynptrKind = "local" | "ringbuf";
 
@@ -58,12 +59,41 @@ function validInit(f: Frame, spi: number): boolean {
  * destroy_if_dynptr_stack_slot: a write touching slot spi of a dynptr destroys it (both slots
  * become invalid), unless it holds a reference.
  */
-export function destroyDynptrAt(f: Frame, spi: number, t: number): void {
+export function destroyDynptrAt(st: VState, f: Frame, spi: number, t: number): void {
   if (!isDynptrSlot(f, spi)) return;
   const first = f.stack[spi]!.spilled.dynptr?.first ? spi : spi + 1;
   const info = f.stack[first]?.spilled.dynptr;
   if (info?.kind === "ringbuf") throw new VerifyAbort(t, "cannot overwrite referenced dynptr");
+  const id = f.stack[first]?.spilled.id ?? 0;
   invalidate(f, first);
+  // slices of the destroyed dynptr (bpf_dynptr_data) become unusable (mark_reg_invalid)
+  if (!id) return;
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => {
+      if (r.type === "mem" && r.dynptrId === id) fr.regs[k] = unknownScalar();
+    });
+    for (const sl of fr.stack)
+      if (sl.kinds[0] === "r" && sl.spilled.type === "mem" && sl.spilled.dynptrId === id)
+        sl.spilled = unknownScalar();
+  }
+}
+
+/** The first slot's register of the initialised dynptr register `reg` points to, if any. */
+export function dynptrSlotReg(st: VState, reg: Reg): Reg | undefined {
+  if (reg.type === "dynptr_ptr") return reg;
+  if (reg.type !== "stack") return undefined;
+  const spi = dynptrSpi(reg);
+  const f = st.frames[reg.frameno];
+  if (typeof spi !== "number" || !f || !validInit(f, spi)) return undefined;
+  return f.stack[spi]!.spilled;
+}
+
+/**
+ * R0 of bpf_dynptr_data: a maybe-NULL slice of `size` bytes tied to the dynptr (its id, and its
+ * reference for a ring buffer dynptr, so that releasing or destroying the dynptr invalidates it).
+ */
+export function dynptrSlice(dyn: Reg, size: number, id: number): Reg {
+  return pointer("mem", { maybeNull: true, memSize: size, id, refObjId: dyn.refObjId, dynptrId: dyn.id });
 }
 
 function invalidate(f: Frame, first: number): void {
@@ -100,6 +130,7 @@ export function dynptrArg(
   flags: readonly string[],
 ): number {
   const reg = st.frames[st.frames.length - 1]!.regs[regno]!;
+  if (reg.type === "dynptr_ptr") return constDynptrArg(t, regno, reg, flags);
   if (reg.type !== "stack")
     throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=fp, dynptr_ptr`);
   const f = st.frames[reg.frameno]!;
@@ -120,8 +151,8 @@ export function dynptrArg(
     env.writeStack(regno, 8);
     const kind = wantedKind(flags);
     if (!kind) throw notModelled(t, `dynptr argument ${flags.join("|")}`);
-    destroyDynptrAt(f, spi, t);
-    destroyDynptrAt(f, spi - 1, t);
+    destroyDynptrAt(st, f, spi, t);
+    destroyDynptrAt(st, f, spi - 1, t);
     const id = env.newId();
     const refId = kind === "ringbuf" ? env.newId() : 0;
     if (refId) st.refs.push({ id: refId, insn: t });
@@ -141,6 +172,30 @@ export function dynptrArg(
   if (want && want !== have)
     throw new VerifyAbort(t, `Expected a dynptr of type ${want} as arg #${regno - 1}`);
   return release;
+}
+
+/** A CONST_PTR_TO_DYNPTR argument: never built, released or mutated by the helper. */
+function constDynptrArg(t: number, regno: number, reg: Reg, flags: readonly string[]): number {
+  // check_func_arg_reg_off: its offset must stay zero (__check_ptr_off_reg)
+  if (!isConst(reg) || reg.varOff.value !== 0n)
+    throw new VerifyAbort(t, `variable dynptr_ptr access var_off=${tnumStr(reg.varOff)} disallowed`);
+  if (reg.off < 0)
+    throw new VerifyAbort(t, `negative offset dynptr_ptr ptr R${regno} off=${reg.off} disallowed`);
+  if (reg.off !== 0)
+    throw new VerifyAbort(t, `dereference of modified dynptr_ptr ptr R${regno} off=${reg.off} disallowed`);
+  if (flags.includes("OBJ_RELEASE")) throw new VerifyAbort(t, "cannot release unowned const bpf_dynptr");
+  if (flags.includes("MEM_UNINIT")) throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+  if (!flags.includes("MEM_RDONLY"))
+    throw new VerifyAbort(t, "cannot pass pointer to const bpf_dynptr, the helper mutates it");
+  const want = wantedKind(flags);
+  if (want && want !== reg.dynptr?.kind)
+    throw new VerifyAbort(t, `Expected a dynptr of type ${want} as arg #${regno - 1}`);
+  return 0;
+}
+
+/** A const dynptr register (mark_dynptr_cb_reg / a global function's dynptr argument). */
+export function constDynptr(kind: DynptrKind, id: number): Reg {
+  return { ...pointer("dynptr_ptr"), id, dynptr: { kind, first: true } };
 }
 
 /** After a release: the dynptr slots holding reference `ref` become invalid (unmark_stack_slots_dynptr). */

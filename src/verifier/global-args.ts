@@ -4,11 +4,13 @@
  * -> btf_check_func_arg_match). Modelled: integers and enums (unknown scalars), context pointers
  * (a pointer to the program type's context struct, or any pointer tagged `arg:ctx`), and
  * pointers to sized types (memory of that size, maybe-NULL unless tagged `arg:nonnull`).
- * Refused as not modelled: dynptr arguments, `arg:trusted` / `untrusted` / `arena` /
+ * Dynptr arguments (`struct bpf_dynptr *`) are const local dynptrs in the callee.
+ * Refused as not modelled: `arg:trusted` / `untrusted` / `arena` /
  * `nullable` tags, and the kernel's own errors in the prototype (unsupported tags or types).
  */
 import type { Btf } from "../elf/btf/btf.js";
 import type { BtfType } from "../elf/btf/types.js";
+import { constDynptr, dynptrArg } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { checkHelperMem, type MemEnv } from "./memory.js";
 import { isConst } from "./scalar.js";
@@ -17,6 +19,8 @@ import { pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./sta
 export type GlobalArg =
   | { readonly kind: "scalar" }
   | { readonly kind: "ctx" }
+  /** `struct bpf_dynptr *`: ARG_PTR_TO_DYNPTR | MEM_RDONLY, a const local dynptr in the callee. */
+  | { readonly kind: "dynptr" }
   | { readonly kind: "mem"; readonly size: number; readonly nullable: boolean };
 
 /**
@@ -78,12 +82,31 @@ function isProgCtxType(btf: Btf, pointee: number, progType: string): boolean {
   return t.name === want || PROJECTIONS[want] === t.name;
 }
 
-/** btf_validate_prog_ctx_type for an `arg:ctx` argument (the cases we model). */
-function validTaggedCtx(btf: Btf, pointee: number, progType: string): boolean {
+/** Program types whose `arg:ctx` validation has special cases we do not model. */
+const SPECIAL_CTX_VALIDATION: ReadonlySet<string> = new Set([
+  "kprobe",
+  "perf_event",
+  "raw_tracepoint",
+  "raw_tracepoint_writable",
+  "tracing",
+  "lsm",
+  "struct_ops",
+]);
+
+/**
+ * btf_validate_prog_ctx_type for an `arg:ctx` argument: "ok", the kernel's complaint, or
+ * undefined for the cases we do not model.
+ */
+function validateTaggedCtx(btf: Btf, pointee: number, progType: string, k: number): string | undefined {
   const t = skipModifiers(btf, pointee);
-  if (t.kind === "VOID" || pointee === 0) return true; // `void *ctx __arg_ctx` is always valid
-  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return true;
-  return isProgCtxType(btf, pointee, progType);
+  if (t.kind === "VOID" || pointee === 0) return "ok"; // `void *ctx __arg_ctx` is always valid
+  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return "ok";
+  if (SPECIAL_CTX_VALIDATION.has(progType)) return undefined;
+  const want = CTX_STRUCT[progType];
+  if (!want) return undefined;
+  if (!t.name) return `arg#${k} type doesn't have a name`;
+  // the tagged type must be the UAPI context struct itself (no kernel-side projection)
+  return t.kind === "STRUCT" && t.name === want ? "ok" : `arg#${k} should be \`struct ${want} *\``;
 }
 
 /** The `arg:` decl tags of parameter k of the function with BTF id fnId. */
@@ -100,7 +123,17 @@ function argTags(btf: Btf, fnId: number, k: number): string[] {
  * The arguments of the global function `name` (func_info BTF id `fnId`) for a program of type
  * `progType`; `t` is the instruction to blame for what is not modelled.
  */
-export function globalArgs(btf: Btf, fnId: number, progType: string, t: number, name: string): GlobalArg[] {
+export function globalArgs(
+  btf: Btf,
+  fnId: number,
+  progType: string,
+  t: number,
+  name: string,
+  funcIdx: number,
+): GlobalArg[] {
+  // the kernel's complaints about the prototype (btf_prepare_func_args) fail the call
+  const invalid = (msg: string): VerifyAbort =>
+    new VerifyAbort(t, `${msg}\nCaller passes invalid args into func#${funcIdx} ('${name}')`);
   const fn = btf.typeById(fnId);
   if (fn.kind !== "FUNC") throw notModelled(t, `global function ${name}() whose func_info is not a FUNC`);
   const proto = btf.typeById(btf.resolve(fn.type));
@@ -119,13 +152,22 @@ export function globalArgs(btf: Btf, fnId: number, progType: string, t: number, 
     const pointee = (ty as { type: number }).type;
     if (tags.includes("ctx") || isProgCtxType(btf, pointee, progType)) {
       if (tags.some((x) => x !== "ctx")) throw notModelled(t, what);
-      if (tags.includes("ctx") && !validTaggedCtx(btf, pointee, progType)) throw notModelled(t, what);
+      if (tags.includes("ctx")) {
+        const v = validateTaggedCtx(btf, pointee, progType, k);
+        if (v === undefined) throw notModelled(t, what);
+        if (v !== "ok") throw invalid(v);
+      }
       return { kind: "ctx" };
     }
     const to = skipModifiers(btf, pointee);
-    if (pointee === 0 || to.kind === "VOID" || to.kind === "FWD" || to.kind === "FUNC_PROTO")
-      throw notModelled(t, what);
-    if ((to.kind === "STRUCT" || to.kind === "UNION") && to.name === "bpf_dynptr") throw notModelled(t, what);
+    // btf_resolve_size fails on void: btf_type_str names it UNKNOWN, with an empty name
+    if (pointee === 0 || to.kind === "VOID")
+      throw invalid(`arg#${k} reference type('UNKNOWN ') size cannot be determined: -22`);
+    if (to.kind === "FWD" || to.kind === "FUNC_PROTO") throw notModelled(t, what);
+    if (to.kind === "STRUCT" && to.name === "bpf_dynptr") {
+      if (tags.length > 0) throw invalid(`arg#${k} has invalid combination of tags`);
+      return { kind: "dynptr" };
+    }
     if (!["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT", "PTR"].includes(to.kind))
       throw notModelled(t, what);
     return { kind: "mem", size: btf.sizeOf(btf.resolve(pointee)), nullable: !tags.includes("nonnull") };
@@ -139,6 +181,8 @@ export function calleeArgReg(a: GlobalArg, newId: () => number): Reg {
       return unknownScalar();
     case "ctx":
       return pointer("ctx");
+    case "dynptr":
+      return constDynptr("local", newId());
     case "mem":
       return pointer("mem", {
         maybeNull: a.nullable,
@@ -179,6 +223,16 @@ export function checkGlobalCall(
       const reg = regs[regno]!;
       if (a.kind === "scalar") {
         if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
+        return;
+      }
+      if (a.kind === "dynptr") {
+        // process_dynptr_func for a read-only dynptr (no register type check before it here)
+        if (reg.type !== "stack" && reg.type !== "dynptr_ptr")
+          throw new VerifyAbort(t, `arg#${k} expected pointer to stack or const struct bpf_dynptr`);
+        const none = (): never => {
+          throw notModelled(t, "a dynptr built by a global function call");
+        };
+        dynptrArg({ newId: none, writeStack: none }, st, t, regno, ["MEM_RDONLY"]);
         return;
       }
       checkPtrOffZero(t, regno, reg);

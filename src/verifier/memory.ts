@@ -6,6 +6,7 @@ import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
 import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { touchesIter } from "./iter.js";
 import { checkMapFieldAccess } from "./map-fields.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
 import { sockAccess } from "./sockets.js";
@@ -280,6 +281,9 @@ export function checkMemAccess(
   }
 }
 
+/** get_reg_width: the bits a scalar's unsigned maximum needs. */
+const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : r.umax.toString(2).length);
+
 function growStack(f: Frame, spiCount: number): void {
   while (f.stack.length < spiCount) f.stack.push(newSlot());
 }
@@ -341,8 +345,9 @@ function stackAccess(
   env.noteStackDepth(frame.subprog, -lo);
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
+    if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an iterator");
     // a write over a dynptr destroys it, or fails for a referenced one
-    for (let b = lo; b < hi + size; b++) destroyDynptrAt(frame, Math.floor((-b - 1) / 8), insn);
+    for (let b = lo; b < hi + size; b++) destroyDynptrAt(st, frame, Math.floor((-b - 1) / 8), insn);
     // Scalars are spilled (tracked) only for CAP_BPF; an unprivileged store of one is plain data.
     const spillScalar = !env.unprivileged;
     if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {
@@ -369,6 +374,20 @@ function stackAccess(
       }
       return undefined;
     }
+    // check_stack_write_fixed_off: a narrower store of a scalar (register or BPF_ST immediate)
+    // at the start of a slot is a narrow spill that keeps the value; a narrow pointer store fails
+    if (!varOff && size < 8 && !opts.isAtomic) {
+      if (value && value.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register spill");
+      // (only with CAP_BPF: env->bpf_capable; unprivileged stores are plain bytes)
+      if (lo % 8 === 0 && (value || opts.stImm !== undefined) && spillScalar) {
+        const slot = frame.stack[(-lo - 8) / 8]!;
+        const sp: Reg = value ? { ...value } : { ...unknownScalar(), ...constBounds(BigInt(opts.stImm!)) };
+        if (regWidth(sp) > size * 8) sp.id = 0;
+        slot.spilled = sp;
+        slot.kinds = slot.kinds.map((c, k) => (k < size ? "r" : c === "0" || c === "?" ? c : "m"));
+        return undefined;
+      }
+    }
     const zero =
       !varOff &&
       ((value && value.type === "scalar" && isConst(value) && value.varOff.value === 0n) ||
@@ -378,8 +397,9 @@ function stackAccess(
       const slot = frame.stack[spi]!;
       const k = 7 - ((-b - 1) % 8);
       if (slot.kinds.includes("r")) {
-        // a partly overwritten spill becomes plain data
-        slot.kinds = slot.kinds.map((c) => (c === "r" ? "m" : c));
+        // a partly overwritten spill becomes plain data (scrub_spilled_slot: every byte that is
+        // not invalid, zeros of a narrow spill's slot included, becomes misc)
+        slot.kinds = slot.kinds.map((c) => (c === "?" ? c : "m"));
         slot.spilled = notInit();
       }
       slot.kinds[k] = varOff
@@ -396,6 +416,7 @@ function stackAccess(
     return undefined;
   }
   // read
+  if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack reads of an iterator");
   if (touchesDynptr(frame, lo, hi + size)) {
     if (varOff) throw notModelled(insn, "variable-offset stack reads over a dynptr");
     for (let b = lo; b < lo + size; b++) {
@@ -407,16 +428,30 @@ function stackAccess(
     const spi = Math.floor((-lo - 1) / 8);
     const slot = frame.stack[spi]!;
     const first = 7 - ((-lo - 1) % 8);
-    if (slot.kinds[7] === "r" || slot.kinds[first] === "r") {
+    // check_stack_read_fixed_off on a spilled slot (its spill may be narrower than 8 bytes)
+    if (slot.kinds[0] === "r") {
+      let spillSize = 0;
+      while (spillSize < 8 && slot.kinds[spillSize] === "r") spillSize++;
       const sp = slot.spilled;
-      if (size === 8) return { ...sp };
+      if (size === 8 && spillSize === 8) return { ...sp };
       if (sp.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register fill");
-      if (lo % 8 === 0 && !opts.signExt) {
-        const r = { ...sp, id: 0 };
+      if (opts.signExt) return loadedScalar(size, true);
+      if (size <= spillSize && first === 0) {
+        const r = { ...sp };
+        if (regWidth(sp) > size * 8) r.id = 0;
         truncate(r, size);
         return r;
       }
-      return loadedScalar(size, opts.signExt ?? false);
+      let spilled = 0;
+      let zeros = 0;
+      for (let b = lo; b < lo + size; b++) {
+        const c = slot.kinds[7 - ((-b - 1) % 8)];
+        if (c === "r") spilled++;
+        else if (c === "0") zeros++;
+      }
+      if ((spilled === size && isConst(sp) && sp.varOff.value === 0n) || zeros === size)
+        return { ...unknownScalar(), ...constBounds(0n) };
+      return loadedScalar(size, false);
     }
   }
   let allZero = true;
@@ -461,7 +496,8 @@ export function checkHelperMem(
       const f = st.frames[reg.frameno]!;
       const from = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smin);
       const to = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smax) + maxSize;
-      if (touchesDynptr(f, from, to)) throw notModelled(insn, "helper memory over a dynptr's stack slots");
+      if (touchesDynptr(f, from, to) || touchesIter(f, from, to))
+        throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;
@@ -547,17 +583,8 @@ export function checkHelperMem(
       return;
     case "pkt":
     case "pkt_meta":
-      if (reg.range < 0) throw new VerifyAbort(insn, `R${regno} offset is outside of the packet`);
-      memRegion(
-        insn,
-        regno,
-        reg,
-        reg.off,
-        maxSize,
-        reg.range,
-        (x) =>
-          `invalid access to packet, off=${x} size=${maxSize}, R${regno}(id=${reg.id},off=${x},r=${reg.range})`,
-      );
+      // check_packet_access, as for a load or store (fixed offset against the range)
+      pktAccess(insn, regno, reg, reg.off, maxSize);
       return;
     default:
       break;

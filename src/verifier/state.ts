@@ -34,7 +34,9 @@ export type RegType =
   | "tcp_sock"
   | "xdp_sock"
   | "flow_keys"
-  | "tp_buffer";
+  | "tp_buffer"
+  /** CONST_PTR_TO_DYNPTR: a dynptr handed in by the kernel (callback or global function argument). */
+  | "dynptr_ptr";
 
 export interface Reg extends Bounds {
   type: RegType;
@@ -61,6 +63,10 @@ export interface Reg extends Bounds {
   btfFlag?: BtfPtrFlag;
   /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
   dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /** For a dynptr slice (bpf_dynptr_data): the id of its dynptr (dynptr.ts). */
+  dynptrId?: number;
+  /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
+  iter?: { readonly active: boolean; readonly depth: number };
   /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */
   origin?: readonly number[];
 }
@@ -103,7 +109,7 @@ export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== 
 
 /** One 8-byte stack slot: byte kinds (index 0 = lowest address) and the spilled register. */
 export interface Slot {
-  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts). */
+  /** '?' invalid, 'r' spill, 'm' misc, '0' zero, 'd' dynptr (dynptr.ts), 'i' iterator (iter.ts). */
   kinds: string[];
   spilled: Reg;
 }
@@ -308,8 +314,17 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
           ...(r.id ? [`dynptr_id=${r.id}`] : []),
         ];
         out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
-      } else if (s.kinds[0] === "r") out.push(`fp${off}=${regStr(s.spilled)}`);
-      else out.push(`fp${off}=${kinds}`);
+      } else if (s.kinds[0] === "i") {
+        const r = s.spilled;
+        if (!r.refObjId) return;
+        const state = r.iter?.active ? "active" : "drained";
+        out.push(`fp${off}=iter_num(ref_id=${r.refObjId},state=${state},depth=${r.iter?.depth ?? 0})`);
+      } else if (s.kinds[0] === "r") {
+        // the bytes above a narrow spill print first, highest address first (print_verifier_state)
+        const above = [...s.kinds].reverse();
+        const prefix = above.slice(0, above.indexOf("r")).join("");
+        out.push(`fp${off}=${prefix}${regStr(s.spilled)}`);
+      } else out.push(`fp${off}=${kinds}`);
     });
   }
   return out.join(" ");

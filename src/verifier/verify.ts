@@ -21,10 +21,19 @@ import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./bran
 import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
-import { dynptrArg, releaseDynptrSlots } from "./dynptr.js";
+import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import {
+  isIterNext,
+  isKfuncCall,
+  iterDepthsDiffer,
+  iterKfuncCall,
+  iterKfuncName,
+  iterLoopConverged,
+  iterSlotsSafe,
+} from "./iter.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
@@ -36,7 +45,14 @@ import {
   tagCheckpoint,
   widenAfterCallback,
 } from "./precision.js";
-import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
+import {
+  acquireRef,
+  heldLock,
+  refsStr,
+  releaseRef as releaseRef_,
+  resourceLeak,
+  sameRefShape,
+} from "./refs.js";
 import {
   type AluOp,
   alu32,
@@ -528,7 +544,8 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
   forEachRegSlot(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
-      // only the acquired pointer itself (ref_obj_id == id), not a cast of it, drops the reference
+      // only an acquired pointer's own reference goes (ref_obj_id == id), not e.g. a dynptr
+      // slice's, which belongs to its dynptr
       if (r.refObjId && r.refObjId === id) refToRelease = r.refObjId;
       set(constScalar(0n));
     } else if (!innerMapOnNotNull(r, t)) {
@@ -731,7 +748,7 @@ function checkStackDepth(env: Env): void {
       throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
     for (let t = sp; t < endOf(sp); t++) {
       const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 1) walk(t + i.imm + 1, total, frames + 1);
+      if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i)) walk(t + i.imm + 1, total, frames + 1);
       // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
       if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
         walk(t + i.imm + 1, total, frames + 1);
@@ -1008,7 +1025,27 @@ function step(
   const op = i.opcode & 0xf0;
   const is32 = cls === 6;
   if (op === 0x80) {
-    if (i.src === 2) {
+    if (isKfuncCall(i)) {
+      // a kfunc under a lock: check_kfunc_call's allow list is empty in this model
+      if (heldLock(st)) throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
+      // open-coded iterators (iter.ts) first, then the BTF kfunc table (kfunc.ts)
+      const iter = iterKfuncName(i);
+      if (iter) {
+        const iterEnv = {
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+          widen: (queued: VState) => {
+            const list = (env.explored.get(t) ?? []).filter((x) => x !== st.parent);
+            widenAfterCallback(env.precision, list, queued);
+          },
+        };
+        const next = iterKfuncCall(iterEnv, st, t, iter, push);
+        logState(env, st, [0]);
+        return next;
+      }
+      if (i.src !== 2) throw notModelled(t, "kfunc call");
       env.btf.kfunc(st, t, i);
       logState(env, st, [0]);
       return t + 1;
@@ -1290,8 +1327,8 @@ function pseudoCall(
     if (st.rcuLocks) throw notModelled(t, "global function calls inside bpf_rcu_read_lock");
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
-    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global);
     const funcIdx = env.cfg.subprogs.indexOf(target);
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx);
     try {
       checkGlobalCall(env, st, t, args, funcIdx, global);
     } catch (e) {
@@ -1468,6 +1505,7 @@ function helperCall(
   let releaseArg = false;
   /** meta->map_ptr set by a timer argument. */
   let timerMap: Reg["map"];
+  let dynptrReg: Reg | undefined;
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1618,6 +1656,7 @@ function helperCall(
         };
         const rel = dynptrArg(dynEnv, st, t, regno, a.flags);
         if (rel) releaseRef = rel;
+        dynptrReg = dynptrSlotReg(st, reg);
         break;
       }
       case "ARG_PTR_TO_FUNC":
@@ -1661,7 +1700,7 @@ function helperCall(
   } else if (callback >= 0) {
     // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
     if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
-    callbackCall(st, t, h.name, callback, map, push);
+    callbackCall(st, t, h.name, callback, map, push, () => ++env.idGen);
   }
   if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
     throw new VerifyAbort(
@@ -1720,6 +1759,10 @@ function helperCall(
       frame.regs[0] = sockReturn(st, t, h.name, ret.base, retNull, argRef, () => ++env.idGen);
       break;
     case "RET_PTR_TO_MEM": {
+      if (h.name === "bpf_dynptr_data" && dynptrReg) {
+        frame.regs[0] = dynptrSlice(dynptrReg, allocSize, ++env.idGen);
+        break;
+      }
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
       if (retNull) ++env.idGen;
       const id = ++env.idGen;
@@ -1778,15 +1821,18 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
   const spi = Math.floor((-lo - 1) / 8);
   const slot = f.stack[spi];
   if (!slot) return undefined;
-  if (size === 8 && lo % 8 === 0 && slot.kinds.every((k) => k === "r")) {
-    const sp = slot.spilled;
-    return sp.type === "scalar" && isConst(sp) ? sp.varOff.value : undefined;
-  }
-  for (let b = lo; b < lo + size; b++) {
-    const s2 = f.stack[Math.floor((-b - 1) / 8)];
-    if (s2?.kinds[7 - ((-b - 1) % 8)] !== "0") return undefined;
-  }
-  return 0n;
+  // within the key's slot, from its first byte up: enough zero bytes, or a spilled constant of
+  // exactly the key's size (a narrow spill for a 4-byte key)
+  const k0 = 7 - ((-lo - 1) % 8);
+  let zeros = 0;
+  for (let k = k0; k < 8 && slot.kinds[k] === "0"; k++) zeros++;
+  if (zeros >= size) return 0n;
+  const sp = slot.spilled;
+  if (slot.kinds[0] !== "r" || sp.type !== "scalar") return undefined;
+  let spilled = 0;
+  for (let k = k0; k < 8 && slot.kinds[k] === "r"; k++) spilled++;
+  if (spilled !== size) return undefined;
+  return isConst(sp) ? sp.varOff.value : undefined;
 }
 
 function memArgType(t: number, regno: number, reg: Reg): void {
@@ -1818,21 +1864,27 @@ function isGpl(license: string): boolean {
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
   // a callback-calling CALL is a forced checkpoint (mark_force_checkpoint)
   const ti = env.cfg.code[t];
-  const force = ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm);
+  const iterNext = isIterNext(ti);
+  const force = iterNext || (ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm));
   let addNew = force || (env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8);
   const list = env.explored.get(t) ?? [];
   for (let k = 0; k < list.length; k++) {
     const sl = list[k]!;
     if (sl.branches > 0) {
       if (force) {
-        // callback iterations converge when the state is within one seen at this call
-        if (statesEqual(env, sl.state, cur, t, false)) {
+        // callback iterations converge when the state is within one seen at this call; an
+        // iterator loop when, in addition, its iterator is still active
+        if (statesEqual(env, sl.state, cur, t, false) && (!iterNext || iterLoopConverged(cur))) {
           sl.hit++;
           return true;
         }
         continue;
       }
-      if (sameUnroll(sl.state, cur) && statesEqual(env, sl.state, cur, t, true)) {
+      if (
+        sameUnroll(sl.state, cur) &&
+        !iterDepthsDiffer(sl.state, cur) &&
+        statesEqual(env, sl.state, cur, t, true)
+      ) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
@@ -1997,9 +2049,12 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean, strict = fa
       if (o === "0" && c === "0") continue;
       if (o === "r" && c === "r") continue;
       if (o === "d" && c === "d") continue;
+      if (o === "i" && c === "i") continue;
       return false;
     }
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact, strict)) return false;
+    if (ko[0] === "i" && !iterSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
+      return false;
     if (ko[0] === "d") {
       // stacksafe for STACK_DYNPTR: same kind and slot, consistent reference ids
       const a = so!.spilled;

@@ -51,12 +51,17 @@ const arbPacket: fc.Arbitrary<Uint8Array> = fc
 
 describe("corpus programs our verifier accepts run safely in the VM", () => {
   it("no memory fault on generated packets and default contexts", async () => {
-    const stats = { programs: 0, runs: 0, refusedInputs: 0, otherFaults: 0 };
+    const stats = { programs: 0, runs: 0, refusedInputs: 0, otherFaults: 0, kfuncSkipped: 0 };
     const unsafe: string[] = [];
     for (const r of corpusVerdicts()) {
       const obj = await openObject(r.file);
       const v = verifyProgram(obj, obj.program(r.program), { logLevel: 0, maxMillis: 5000 });
       if (v.verdict !== "accept") continue;
+      // the VM has no kfuncs (an object's kfunc call is still an extern-relocated pseudo call)
+      if (obj.program(r.program).insns.some((i) => i.opcode === 0x85 && i.ref?.kind === "extern")) {
+        stats.kfuncSkipped++;
+        continue;
+      }
       stats.programs++;
       const sim = simulate(obj, { tracefs: false, budget: 200_000 });
       const prog = sim.program(r.program);
