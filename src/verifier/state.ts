@@ -67,7 +67,7 @@ export interface Reg extends Bounds {
   dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
   iter?: { readonly active: boolean; readonly depth: number };
-  /** For scalars: origin tokens of the checkpoint values it derives from (precision.ts). */
+  /** For scalars: origin tokens of the checkpoint values it derives from (callback-widening.ts). */
   origin?: readonly number[];
 }
 

@@ -19,6 +19,14 @@ import { reservedFieldError } from "../isa/opcodes.js";
 import { fillKconfig } from "../loader/kconfig.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
+import {
+  joinOrigin,
+  markPrecise as markOriginPrecise,
+  newPrecision,
+  type PrecisionEnv,
+  tagCheckpoint,
+  widenAfterCallback,
+} from "./callback-widening.js";
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
@@ -37,14 +45,6 @@ import {
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
-import {
-  joinOrigin,
-  markPrecise,
-  newPrecision,
-  type PrecisionEnv,
-  tagCheckpoint,
-  widenAfterCallback,
-} from "./precision.js";
 import {
   acquireRef,
   heldLock,
@@ -194,8 +194,8 @@ interface Env extends MemEnv {
   asyncCallbacks: Set<number>;
   lastLinfo?: ProgramSpec["lineInfo"][number];
   readonly btf: BtfHooks;
-  /** Origin tokens and precise marks for callback widening (precision.ts). */
-  readonly precision: PrecisionEnv;
+  /** Origin tokens and precise marks for callback widening (callback-widening.ts). */
+  readonly widening: PrecisionEnv;
   /** The unprivileged rules' state (only for VerifyOptions.unprivileged). */
   unpriv?: UnprivState;
 }
@@ -326,7 +326,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
   const amount = is64 ? s.umax : s.u32max;
   const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
-  // the result depends on both operands (for precision marks, precision.ts)
+  // the result depends on both operands (for precision marks, callback-widening.ts)
   const origin = joinOrigin(dstIn, src);
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
     setReg(st, i.dst, { ...unknownScalar(), ...(origin ? { origin } : {}) });
@@ -416,7 +416,7 @@ function pointerAlu(
   }
   void ptrReg;
   void regs;
-  markPrecise(env.precision, off);
+  markOriginPrecise(env.widening, off);
   const offIsDst = !isPointer(dst);
   const san = env.unpriv ? sanitizePtrAluBefore(env.unpriv, st, t, i, ptr, off, offIsDst) : undefined;
   if (san?.simulate) {
@@ -599,7 +599,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     log: [],
     stackDepth: new Map(),
     globals: new Map(),
-    precision: newPrecision(),
+    widening: newPrecision(),
     asyncCallbacks: new Set(),
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
@@ -1038,7 +1038,7 @@ function step(
           },
           widen: (queued: VState) => {
             const list = (env.explored.get(t) ?? []).filter((x) => x !== st.parent);
-            widenAfterCallback(env.precision, list, queued);
+            widenAfterCallback(env.widening, list, queued);
           },
         };
         const next = iterKfuncCall(iterEnv, st, t, iter, push);
@@ -1110,8 +1110,8 @@ function step(
   }
   const taken = scalarBranchTaken(a, b, cop, is32);
   if (taken !== -1) {
-    markPrecise(env.precision, a);
-    if (x) markPrecise(env.precision, b);
+    markOriginPrecise(env.widening, a);
+    if (x) markOriginPrecise(env.widening, b);
   }
   if (taken === 1) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
@@ -1366,9 +1366,9 @@ function exitInsn(env: Env, st: VState, t: number): number {
     if (r0.type === "stack" && r0.frameno === f.frameno) {
       throw new VerifyAbort(t, "cannot return stack pointer to the caller frame");
     }
-    markPrecise(env.precision, r0);
+    markOriginPrecise(env.widening, r0);
     const callsite = callbackExit(st, t, (r, lo, hi) => invalidScalar("At callback return", r, lo, hi));
-    widenAfterCallback(env.precision, env.explored.get(callsite), st);
+    widenAfterCallback(env.widening, env.explored.get(callsite), st);
     return callsite;
   }
   if (st.frames.length > 1) {
@@ -1435,7 +1435,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
   );
   if (rule.kind === "range") {
-    markPrecise(env.precision, r0);
+    markOriginPrecise(env.widening, r0);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
@@ -1580,7 +1580,7 @@ function helperCall(
       case "ARG_CONST_SIZE":
       case "ARG_CONST_SIZE_OR_ZERO": {
         expect(reg.type === "scalar", "scalar");
-        markPrecise(env.precision, reg);
+        markOriginPrecise(env.widening, reg);
         const prevArg = args[k - 1]!;
         const memReg = frame.regs[regno - 1]!;
         const zeroOk = a.base === "ARG_CONST_SIZE_OR_ZERO";
@@ -1620,7 +1620,7 @@ function helperCall(
         expect(reg.type === "scalar", "scalar");
         if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
-        markPrecise(env.precision, reg);
+        markOriginPrecise(env.widening, reg);
         break;
       case "ARG_PTR_TO_CTX":
         if (maybeNull && isNullScalar) break;
@@ -1699,7 +1699,7 @@ function helperCall(
     push(timerCallbackState(timerMap, callback), callback, t);
   } else if (callback >= 0) {
     // bpf_loop and bpf_for_each_map_elem: the callback runs in its own frame, iterated (callbacks.ts)
-    if (h.name === "bpf_loop") markPrecise(env.precision, frame.regs[1]);
+    if (h.name === "bpf_loop") markOriginPrecise(env.widening, frame.regs[1]);
     callbackCall(st, t, h.name, callback, map, push, () => ++env.idGen);
   }
   if (h.name === "bpf_dynptr_from_mem" && frame.regs[1]!.type !== "map_value") {
@@ -1912,7 +1912,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
   stored.state.trace = [];
-  if (force) tagCheckpoint(env.precision, stored.state, cur);
+  if (force) tagCheckpoint(env.widening, stored.state, cur);
   list.push(stored);
   env.explored.set(t, list);
   env.totalStates++;
