@@ -5,8 +5,9 @@
 import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
 import { notModelled, VerifyAbort } from "./errors.js";
-import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
+import { isConst, S64_MIN, truncate } from "./scalar.js";
 import {
+  constScalar,
   type Frame,
   newSlot,
   notInit,
@@ -143,8 +144,7 @@ export function checkMemAccess(
       if (map.readonly && map.data && isConst(reg) && !opts.signExt) {
         const bytes = env.rodata(map.name);
         const at = o + Number(reg.varOff.value);
-        if (bytes && at + size <= bytes.length)
-          return { ...unknownScalar(), ...constBounds(readLE(bytes, at, size)) };
+        if (bytes && at + size <= bytes.length) return constScalar(readLE(bytes, at, size));
       }
       return loadedScalar(size, opts.signExt ?? false);
     }
@@ -288,7 +288,7 @@ function stackAccess(
         slot.spilled = notInit();
         slot.kinds = Array(8).fill("0");
       } else {
-        slot.spilled = { ...unknownScalar(), ...constBounds(BigInt(opts.stImm)) };
+        slot.spilled = constScalar(BigInt(opts.stImm));
         slot.kinds = Array(8).fill("r");
       }
       return undefined;
@@ -349,7 +349,7 @@ function stackAccess(
     }
     // CAP_PERFMON (root) may read uninitialised stack: allow_uninit_stack.
   }
-  if (allZero) return { ...unknownScalar(), ...constBounds(0n) };
+  if (allZero) return constScalar(0n);
   return loadedScalar(size, opts.signExt ?? false);
 }
 

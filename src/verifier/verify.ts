@@ -21,6 +21,7 @@ import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import { IdMap, statesMaybeLooping } from "./prune.js";
 import {
   type AluOp,
   alu32,
@@ -1531,24 +1532,23 @@ function isGpl(license: string): boolean {
 function isStateVisited(env: Env, cur: VState, t: number): boolean {
   let addNew = env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8;
   const list = env.explored.get(t) ?? [];
-  for (let k = 0; k < list.length; k++) {
+  // newest first, as the kernel adds each state at the head of its list
+  for (let k = list.length - 1; k >= 0; k--) {
     const sl = list[k]!;
     if (sl.branches > 0) {
-      if (statesEqual(env, sl.state, cur, t, true)) {
+      if (statesMaybeLooping(sl.state, cur) && statesEqual(env, sl.state, cur, t, true)) {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
-      continue;
-    }
-    if (statesEqual(env, sl.state, cur, t, false)) {
+    } else if (statesEqual(env, sl.state, cur, t, false)) {
       sl.hit++;
       return true;
     }
-    // The kernel's heuristic: forget states that keep failing to prune (only costs pruning).
-    sl.miss++;
+    // The kernel's heuristic: forget states that keep failing to prune (loop states too, which
+    // keeps the list short in a long loop); a miss counts only when a state would be added.
+    if (addNew) sl.miss++;
     if (sl.miss > sl.hit * 3 + 3) {
       list.splice(k, 1);
-      k--;
       env.curStates--;
     }
   }
@@ -1571,30 +1571,6 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   env.prevJmps = env.jmps;
   env.prevProcessed = env.processed;
   return false;
-}
-
-class IdMap {
-  private readonly o2c = new Map<number, number>();
-  private readonly c2o = new Map<number, number>();
-  private tmp = 1 << 30;
-  check(oldId: number, curId: number, scalar: boolean): boolean {
-    let o = oldId;
-    let c = curId;
-    if (scalar) {
-      if (!o && !c) return true;
-      if (!o) o = ++this.tmp;
-      if (!c) c = ++this.tmp;
-    } else if (!o && !c) return true;
-    else if (!o || !c) return false;
-    const m = this.o2c.get(o);
-    const n = this.c2o.get(c);
-    if (m === undefined && n === undefined) {
-      this.o2c.set(o, c);
-      this.c2o.set(c, o);
-      return true;
-    }
-    return m === c && n === o;
-  }
 }
 
 function rangeWithin(o: Reg, c: Reg): boolean {
