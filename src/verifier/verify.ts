@@ -770,7 +770,6 @@ function step(
   push: (s: VState, insn: number, from: number) => void,
 ): number {
   const cls = i.opcode & 7;
-  const regs = (): Reg[] => curFrame(st).regs;
   const reserved = i.opcode === 0x18 ? undefined : reservedFieldError(i);
   if (reserved) throw new VerifyAbort(t, reserved);
   switch (cls) {
@@ -914,8 +913,8 @@ function step(
     other.trace.push(`${t}: ${cond} taken`);
     push(other, target, t);
   }
-  const ra = regs()[i.dst]!;
-  const rb = x ? regs()[i.src]! : { ...b };
+  const ra = curFrame(st).regs[i.dst]!;
+  const rb = x ? curFrame(st).regs[i.src]! : { ...b };
   refine(ra, rb, cop, is32, true);
   unboundIfEmpty(ra);
   unboundIfEmpty(rb);
