@@ -53,6 +53,11 @@ export interface Reg extends Bounds {
   frameno: number;
   /** Subprogram (instruction index) of a func pointer. */
   subprog: number;
+  /**
+   * A scalar whose exact range mattered to some check on the paths explored from this stored
+   * state (set by precision.ts on checkpoints only); pruning ignores imprecise scalars.
+   */
+  precise: boolean;
 }
 
 /**
@@ -83,6 +88,7 @@ function makeReg(type: RegType, b: Bounds): Reg {
     memSize: 0,
     frameno: 0,
     subprog: 0,
+    precise: false,
   };
 }
 
@@ -126,6 +132,7 @@ export const copyReg = (r: Reg): Reg => ({
   memSize: r.memSize,
   frameno: r.frameno,
   subprog: r.subprog,
+  precise: r.precise,
 });
 
 export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
@@ -164,6 +171,20 @@ export interface VState {
   parent?: StoredState;
   /** Why-trace: branch decisions along this path. */
   trace: string[];
+  /** Instructions processed since the last checkpoint, newest first (precision.ts). */
+  hist?: HistNode;
+}
+
+/** One processed instruction of a path, for precision backtracking (the kernel's jmp history). */
+export interface HistNode {
+  readonly t: number;
+  /** Fixed-offset stack slot the instruction accessed (frameno * 64 + spi), or -1. */
+  readonly slot: number;
+  /** Cond jumps: BPF_X operands that were stack pointers (1 src, 2 dst). */
+  readonly flags: number;
+  /** Cond jumps: scalars linked (same id) to an operand: reg r as r, stack slot spi as 16 + spi. */
+  readonly linked: readonly number[] | undefined;
+  readonly prev: HistNode | undefined;
 }
 
 export interface StoredState {
@@ -187,24 +208,36 @@ export function newFrame(frameno: number, callsite: number, subprog: number): Fr
 }
 
 export function cloneFrame(f: Frame): Frame {
+  // plain loops and one literal shape (a conditional spread before more properties makes V8
+  // build a slow dictionary object)
+  const regs: Reg[] = new Array(f.regs.length);
+  for (let k = 0; k < f.regs.length; k++) regs[k] = copyReg(f.regs[k]!);
+  const stack: Slot[] = new Array(f.stack.length);
+  for (let k = 0; k < f.stack.length; k++) {
+    const s = f.stack[k]!;
+    stack[k] = { kinds: s.kinds.slice(), spilled: copyReg(s.spilled) };
+  }
   return {
-    regs: f.regs.map(copyReg),
-    stack: f.stack.map((s) => ({ kinds: [...s.kinds], spilled: copyReg(s.spilled) })),
+    regs,
+    stack,
     frameno: f.frameno,
     callsite: f.callsite,
     subprog: f.subprog,
-    ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
+    callbackRet: f.callbackRet,
     isCallback: f.isCallback,
   };
 }
 
 export function cloneState(s: VState): VState {
+  const frames: Frame[] = new Array(s.frames.length);
+  for (let k = 0; k < s.frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
   return {
-    frames: s.frames.map(cloneFrame),
+    frames,
     refs: s.refs.map((r) => ({ ...r })),
-    ...(s.parent ? { parent: s.parent } : {}),
+    parent: s.parent,
     // only the tail of the why-trace is kept: copying whole paths would be quadratic
-    trace: s.trace.length > 48 ? s.trace.slice(-32) : [...s.trace],
+    trace: s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
+    hist: s.hist,
   };
 }
 

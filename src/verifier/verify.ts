@@ -21,6 +21,13 @@ import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv } from "./memory.js";
+import {
+  markPrecise,
+  markStatePrecise,
+  precisionTracked,
+  propagatePrecision,
+  recordInsn,
+} from "./precision.js";
 import { IdMap, statesMaybeLooping } from "./prune.js";
 import {
   type AluOp,
@@ -135,6 +142,8 @@ interface Env extends MemEnv {
   stackDepth: Map<number, number>;
   /** Global functions called so far (first slot -> the callee's assumed argument registers). */
   globals: Map<number, Reg[]>;
+  /** Precision tracking on (precision.ts); off, every stored scalar is precise. */
+  precision: boolean;
   lastLinfo?: ProgramSpec["lineInfo"][number];
 }
 
@@ -303,6 +312,9 @@ function pointerAlu(
     }
     throw new VerifyAbort(t, `R${i.dst} pointer ${sym} pointer prohibited`);
   }
+  // the scalar operand's range goes into the pointer: it must be precise (adjust_reg_min_max_vals)
+  if (env.precision)
+    markPrecise(env.cfg.code, st, !isPointer(dst) ? 1 << i.dst : i.opcode & 8 ? 1 << i.src : 0);
   let ptr = dst;
   let off = src;
   if (!isPointer(dst)) {
@@ -486,6 +498,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
     log: [],
     stackDepth: new Map(),
     globals: new Map(),
+    precision: false,
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     rodata: (name) => {
@@ -501,6 +514,7 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   try {
     preChecks(code);
     (env as { cfg: Cfg }).cfg = buildCfg(code);
+    env.precision = precisionTracked(env.cfg);
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
@@ -736,6 +750,7 @@ function run(env: Env, start: number, init: VState): string[] {
       if (!endPath) {
         const i = code[t]!;
         logInsn(env, st, t, i);
+        if (env.precision) recordInsn(st, t, i);
         const next = step(env, st, t, i, push);
         prev = t;
         if (next === -1) {
@@ -799,7 +814,10 @@ function step(
         return t + 1;
       }
       const v = checkRead(st, t, i.src);
-      checkRead(st, t, i.dst);
+      const ptr = checkRead(st, t, i.dst);
+      // a zero spilled to the stack makes STACK_ZERO bytes: its value matters
+      if (env.precision && ptr.type === "stack" && v.type === "scalar" && isConst(v) && v.varOff.value === 0n)
+        markPrecise(env.cfg.code, st, 1 << i.src);
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
@@ -866,6 +884,7 @@ function step(
       const s = pa ? b : a;
       if (isConst(s) && s.varOff.value === 0n) {
         if (!p.maybeNull) {
+          if (env.precision && (pb || x)) markPrecise(env.cfg.code, st, pa ? 1 << i.src : 1 << i.dst);
           // a non-NULL pointer is never 0
           const taken = cop === "jne";
           st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
@@ -892,6 +911,7 @@ function step(
     return t + 1;
   }
   const taken = scalarBranchTaken(a, b, cop, is32);
+  if (taken !== -1 && env.precision) markPrecise(env.cfg.code, st, (1 << i.dst) | (x ? 1 << i.src : 0));
   if (taken === 1) {
     st.trace.push(`${t}: ${cond} -> always taken`);
     return target;
@@ -1198,6 +1218,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
   );
   if (rule.kind === "range") {
+    if (env.precision) markPrecise(env.cfg.code, st, 1);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
@@ -1400,6 +1421,16 @@ function helperCall(
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
     }
   }
+  if (env.precision) {
+    // every scalar argument whose value a check used (sizes, NULL, constants; more than the
+    // kernel marks, which only prunes less), the tail call index, a constant map key's slot
+    let mask = h.name === "bpf_tail_call" ? 1 << 3 : 0;
+    for (let k = 0; k < args.length; k++) {
+      const b = args[k]!.base;
+      if (b !== "ARG_ANYTHING" && b !== "ARG_DONTCARE" && b !== "") mask |= 1 << (k + 1);
+    }
+    markPrecise(env.cfg.code, st, mask, constKey === undefined ? [] : constKeySlots(st, args, frame.regs));
+  }
   if (map) {
     const mt = mapTypeById(map.type)?.name ?? map.typeName;
     if (!mapHelperCompatible(mt, h.name))
@@ -1486,6 +1517,15 @@ function helperCall(
   logState(env, st, [0]);
 }
 
+/** The spilled stack slot a constant map key came from (get_constant_map_key marks it precise). */
+function constKeySlots(st: VState, args: readonly { base: string }[], regs: readonly Reg[]): number[] {
+  const k = args.findIndex((a) => a.base === "ARG_PTR_TO_MAP_KEY");
+  const reg = k >= 0 ? regs[k + 1] : undefined;
+  if (reg?.type !== "stack" || !isConst(reg) || reg.frameno !== 0 || st.frames.length !== 1) return [];
+  const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
+  return [Math.floor((-lo - 1) / 8)];
+}
+
 /** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */
 function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined {
   if (reg.type !== "stack" || !isConst(reg) || size <= 0 || size > 8) return undefined;
@@ -1541,6 +1581,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
     } else if (statesEqual(env, sl.state, cur, t, false)) {
       sl.hit++;
+      if (env.precision) propagatePrecision(env.cfg.code, sl.state, cur);
       return true;
     }
     // The kernel's heuristic: forget states that keep failing to prune (loop states too, which
@@ -1561,6 +1602,8 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
   stored.state.trace = [];
+  if (env.precision) cur.hist = undefined;
+  else markStatePrecise(stored.state);
   list.push(stored);
   env.explored.set(t, list);
   env.totalStates++;
@@ -1606,6 +1649,7 @@ function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
     return false;
   if (exact && !boundsSame(o, c)) return false;
   if (o.type === "scalar") {
+    if (!o.precise && !exact) return true;
     return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff) && ids.check(o.id, c.id, true);
   }
   if (
