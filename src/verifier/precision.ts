@@ -6,8 +6,8 @@
  * its checkpoints and the registers and stack slots that value came from are marked precise in
  * those checkpoints. Pruning (regsafe) then ignores imprecise scalars of a stored state.
  *
- * Scope: programs of one function (no subprograms, no callbacks). Elsewhere every stored scalar
- * is precise, as before (safe: it only prunes less). Anything the walk does not handle makes
+ * Scope: programs without callbacks (bpf_loop ...: there every stored scalar is precise, as
+ * before, which only prunes less); subprogram frames are walked as the kernel does. Anything the walk does not handle makes
  * every scalar of every checkpoint of the path precise, as the kernel's fallback does.
  * Facts read in kernel/bpf/verifier.c; the code is ours.
  */
@@ -18,9 +18,8 @@ import type { HistNode, Reg, StoredState, VState } from "./state.js";
 
 const MAX_SLOTS = 64;
 
-/** Whether precision is tracked for this program (one function, so one frame). */
+/** Whether precision is tracked for this program (no callbacks). */
 export function precisionTracked(cfg: Cfg): boolean {
-  if (cfg.subprogs.length !== 1) return false;
   for (const i of cfg.code) {
     // bpf_loop and other callbacks take a function pointer: ld_imm64 src 4
     if (i && i.opcode === 0x18 && i.src === 4) return false;
@@ -59,49 +58,63 @@ export function recordInsn(st: VState, t: number, i: Instruction): void {
     if (s && s.type === "scalar" && s.id) ids.push(s.id);
     if (d && d.type === "scalar" && d.id) ids.push(d.id);
     if (ids.length) {
-      const f = st.frames[0]!;
       const out: number[] = [];
-      for (let r = 0; r < 10; r++) {
-        const g = f.regs[r]!;
-        if (g.type === "scalar" && ids.includes(g.id)) out.push(r);
-      }
-      for (let spi = 0; spi < f.stack.length && spi < MAX_SLOTS; spi++) {
-        const sl = f.stack[spi]!;
-        if (sl.kinds[0] === "r" && sl.spilled.type === "scalar" && ids.includes(sl.spilled.id))
-          out.push(16 + spi);
-      }
+      st.frames.forEach((f, fr) => {
+        for (let r = 0; r < 10; r++) {
+          const g = f.regs[r]!;
+          if (g.type === "scalar" && ids.includes(g.id)) out.push((fr << 8) | r);
+        }
+        for (let spi = 0; spi < f.stack.length && spi < MAX_SLOTS; spi++) {
+          const sl = f.stack[spi]!;
+          if (sl.kinds[0] === "r" && sl.spilled.type === "scalar" && ids.includes(sl.spilled.id))
+            out.push((fr << 8) | (16 + spi));
+        }
+      });
       if (out.length > 1) linked = out;
     }
   }
   st.hist = { t, slot, flags, linked, prev: st.hist };
 }
 
-/** Registers (bit r) and stack slots of frame 0 still to be traced (the kernel's backtrack_state). */
+const MAX_FRAMES = 8;
+
+/** Registers (bit r per frame) and stack slots still to be traced (the kernel's backtrack_state). */
 class Backtrack {
-  regs = 0;
-  readonly slots = new Uint8Array(MAX_SLOTS);
+  /** The frame the walk is in. */
+  frame = 0;
+  readonly regs = new Int32Array(MAX_FRAMES);
+  readonly slots = new Uint8Array(MAX_FRAMES * MAX_SLOTS);
   nslots = 0;
-  setSlot(spi: number): void {
-    if (!this.slots[spi]) {
-      this.slots[spi] = 1;
+  setSlot(fr: number, spi: number): void {
+    const k = fr * MAX_SLOTS + spi;
+    if (!this.slots[k]) {
+      this.slots[k] = 1;
       this.nslots++;
     }
   }
-  clearSlot(spi: number): void {
-    if (this.slots[spi]) {
-      this.slots[spi] = 0;
+  clearSlot(fr: number, spi: number): void {
+    const k = fr * MAX_SLOTS + spi;
+    if (this.slots[k]) {
+      this.slots[k] = 0;
       this.nslots--;
     }
   }
-  has(k: number): boolean {
-    return k < 16 ? (this.regs & (1 << k)) !== 0 : this.slots[k - 16] === 1;
+  /** Linked-register keys: frame << 8 | r, or frame << 8 | (16 + spi). */
+  has(key: number): boolean {
+    const fr = key >> 8;
+    const k = key & 0xff;
+    return k < 16 ? (this.regs[fr]! & (1 << k)) !== 0 : this.slots[fr * MAX_SLOTS + k - 16] === 1;
   }
-  set(k: number): void {
-    if (k < 16) this.regs |= 1 << k;
-    else this.setSlot(k - 16);
+  set(key: number): void {
+    const fr = key >> 8;
+    const k = key & 0xff;
+    if (k < 16) this.regs[fr]! |= 1 << k;
+    else this.setSlot(fr, k - 16);
   }
   empty(): boolean {
-    return this.regs === 0 && this.nslots === 0;
+    if (this.nslots) return false;
+    for (let f = 0; f < MAX_FRAMES; f++) if (this.regs[f]) return false;
+    return true;
   }
 }
 
@@ -113,88 +126,127 @@ function syncLinked(bt: Backtrack, h: HistNode): void {
 }
 
 const FALLBACK = false;
+const ARGS = 0x3e;
 
-/** backtrack_insn: what instruction `i` needed, given what is traced after it; false = give up. */
-function backtrackInsn(i: Instruction, h: HistNode, bt: Backtrack): boolean {
+/**
+ * backtrack_insn: what instruction `i` (at `t`) needed, given what is traced after it; `next`
+ * is the instruction the path ran after it (-1 at the asking end). False = give up.
+ */
+function backtrackInsn(
+  code: readonly (Instruction | undefined)[],
+  i: Instruction,
+  h: HistNode,
+  next: number,
+  bt: Backtrack,
+): boolean {
   const cls = i.opcode & 7;
   const op = i.opcode & 0xf0;
   const x = (i.opcode & 8) !== 0;
   const dbit = 1 << i.dst;
+  const fr = bt.frame;
+  let m = bt.regs[fr]!;
   if (cls === 4 || cls === 7) {
-    if (!(bt.regs & dbit)) return true;
+    if (!(m & dbit)) return true;
     if (op === 0xd0 || op === 0x80) return true; // BPF_END, BPF_NEG
-    if (op === 0xb0) {
-      bt.regs &= ~dbit;
-      if (x && i.src !== 10) bt.regs |= 1 << i.src;
-      return true;
-    }
-    if (x && i.src !== 10) bt.regs |= 1 << i.src;
+    if (op === 0xb0) m &= ~dbit;
+    if (x && i.src !== 10) m |= 1 << i.src;
+    bt.regs[fr] = m;
     return true;
   }
-  const stackSpi = h.slot >= 0 && h.slot < MAX_SLOTS ? h.slot : -1;
+  const slotFr = h.slot >= 0 ? Math.floor(h.slot / MAX_SLOTS) : -1;
+  const spi = h.slot >= 0 ? h.slot % MAX_SLOTS : -1;
   if (cls === 1 || (cls === 3 && (i.opcode & 0xe0) === 0xc0 && i.imm === 0x100)) {
     // LDX, load-acquire
-    if (!(bt.regs & dbit)) return true;
-    bt.regs &= ~dbit;
-    if (h.slot < 0) return true;
-    if (stackSpi < 0) return FALLBACK; // another frame's stack
-    bt.setSlot(stackSpi);
+    if (!(m & dbit)) return true;
+    bt.regs[fr] = m & ~dbit;
+    if (h.slot >= 0) bt.setSlot(slotFr, spi);
     return true;
   }
   if (cls === 2 || cls === 3) {
-    if (bt.regs & dbit) return FALLBACK;
+    if (m & dbit) return FALLBACK;
     // atomic fetch/xchg/cmpxchg load the old memory value into src (R0 for cmpxchg)
     if (cls === 3 && (i.opcode & 0xe0) === 0xc0 && (i.imm & 1) !== 0) {
       const loaded = i.imm === 0xf1 ? 1 : 1 << i.src;
-      if (bt.regs & loaded) return FALLBACK;
+      if (m & loaded) return FALLBACK;
     }
-    if (h.slot < 0) return true;
-    if (stackSpi < 0) return FALLBACK;
-    if (!bt.slots[stackSpi]) return true;
-    bt.clearSlot(stackSpi);
-    if (cls === 3) bt.regs |= 1 << i.src;
+    if (h.slot < 0 || !bt.slots[slotFr * MAX_SLOTS + spi]) return true;
+    bt.clearSlot(slotFr, spi);
+    if (cls === 3) bt.regs[fr] = m | (1 << i.src);
     return true;
   }
   if (cls === 5 || cls === 6) {
     if (op === 0x80) {
-      if (i.src !== 0) return FALLBACK; // bpf-to-bpf or kfunc call: not tracked here
-      bt.regs &= ~1;
-      return (bt.regs & 0x3e) === 0 ? true : FALLBACK;
+      if (i.src === 1) {
+        if (next === h.t + 1) {
+          // a global function, not entered: R0 is its unknown result
+          bt.regs[fr] = m & ~1;
+          return (m & ARGS) === 0;
+        }
+        // leaving the callee backwards: its argument registers come from the caller's
+        if (fr === 0 || m & ~ARGS) return FALLBACK;
+        for (let k = 0; k < MAX_SLOTS; k++) if (bt.slots[fr * MAX_SLOTS + k]) return FALLBACK;
+        bt.regs[fr] = 0;
+        bt.regs[fr - 1]! |= m;
+        bt.frame = fr - 1;
+        return true;
+      }
+      if (i.src !== 0) return FALLBACK; // kfunc
+      bt.regs[fr] = m & ~1;
+      return (m & ARGS) === 0;
     }
-    if (op === 0x90) return FALLBACK;
+    if (op === 0x90) {
+      // entering the callee backwards from the instruction after its call
+      const call = next >= 1 ? code[next - 1] : undefined;
+      const fromCall = call !== undefined && call.opcode === 0x85 && call.src === 1;
+      if (m & ARGS || !fromCall || fr + 1 >= MAX_FRAMES) return FALLBACK;
+      bt.regs[fr] = m & ~1;
+      bt.frame = fr + 1;
+      if (m & 1) bt.regs[fr + 1]! |= 1;
+      return true;
+    }
     if (op === 0x00) return true;
     if (x) {
-      if (!(bt.regs & dbit) && !(bt.regs & (1 << i.src))) return true;
-      if (!(h.flags & 1)) bt.regs |= 1 << i.src;
-      if (!(h.flags & 2)) bt.regs |= dbit;
+      if (!(m & dbit) && !(m & (1 << i.src))) return true;
+      if (!(h.flags & 1)) m |= 1 << i.src;
+      if (!(h.flags & 2)) m |= dbit;
+      bt.regs[fr] = m;
     }
     return true;
   }
   // BPF_LD: ld_imm64 defines dst; LD_ABS/IND define R0 from the packet
   if (i.opcode === 0x18) {
-    bt.regs &= ~dbit;
+    bt.regs[fr] = m & ~dbit;
     return true;
   }
-  if (!(bt.regs & 1)) return true;
+  if (!(m & 1)) return true;
   return FALLBACK;
 }
 
-/** Mark what `bt` holds in the checkpoint `s` (frame 0); drop what is not a scalar or already precise. */
-function markInCheckpoint(s: VState, bt: Backtrack): void {
-  const f = s.frames[0]!;
-  for (let r = 0; r < 10; r++) {
-    if (!(bt.regs & (1 << r))) continue;
-    const reg = f.regs[r]!;
-    if (reg.type !== "scalar" || reg.precise) bt.regs &= ~(1 << r);
-    else reg.precise = true;
+/**
+ * Mark what `bt` holds in the checkpoint `s` (frames up to the walk's), dropping what is not a
+ * scalar or is already precise; false when the checkpoint has fewer frames than the walk.
+ */
+function markInCheckpoint(s: VState, bt: Backtrack): boolean {
+  if (s.frames.length <= bt.frame) return false;
+  for (let fr = bt.frame; fr >= 0; fr--) {
+    const f = s.frames[fr]!;
+    let m = bt.regs[fr]!;
+    for (let r = 0; r < 10; r++) {
+      if (!(m & (1 << r))) continue;
+      const reg = f.regs[r]!;
+      if (reg.type !== "scalar" || reg.precise) m &= ~(1 << r);
+      else reg.precise = true;
+    }
+    bt.regs[fr] = m;
+    if (bt.nslots === 0) continue;
+    for (let spi = 0; spi < MAX_SLOTS; spi++) {
+      if (!bt.slots[fr * MAX_SLOTS + spi]) continue;
+      const sl = f.stack[spi];
+      if (sl?.kinds[0] !== "r" || sl.spilled.type !== "scalar" || sl.spilled.precise) bt.clearSlot(fr, spi);
+      else sl.spilled.precise = true;
+    }
   }
-  if (bt.nslots === 0) return;
-  for (let spi = 0; spi < MAX_SLOTS; spi++) {
-    if (!bt.slots[spi]) continue;
-    const sl = f.stack[spi];
-    if (sl?.kinds[0] !== "r" || sl.spilled.type !== "scalar" || sl.spilled.precise) bt.clearSlot(spi);
-    else sl.spilled.precise = true;
-  }
+  return true;
 }
 
 /** mark_all_scalars_precise: every scalar of every checkpoint above `st`. */
@@ -220,34 +272,40 @@ function markChain(
   st: VState,
   bt: Backtrack,
   skipLast: boolean,
+  at = -1,
 ): void {
   if (bt.empty()) return;
   let s = st;
   let h = st.hist;
-  if (skipLast && h) h = h.prev;
+  let next = at;
+  if (skipLast && h) {
+    next = h.t;
+    h = h.prev;
+  }
   for (;;) {
     for (; h; h = h.prev) {
       const i = code[h.t];
       syncLinked(bt, h);
-      if (!i || !backtrackInsn(i, h, bt)) {
+      if (!i || !backtrackInsn(code, i, h, next, bt)) {
         markAllPrecise(st);
         return;
       }
       syncLinked(bt, h);
       if (bt.empty()) return;
+      next = h.t;
     }
     const p = s.parent;
     if (!p) break;
-    markInCheckpoint(p.state, bt);
+    if (!markInCheckpoint(p.state, bt)) break;
     if (bt.empty()) return;
     s = p.state;
     h = s.hist;
   }
-  // traced back to the program start with something left: give up on this path
+  // traced back to the start with something left, or frames that do not match: give up
   markAllPrecise(st);
 }
 
-/** mark_chain_precision for registers (bit mask) and stack slots of frame 0, asked at the current insn. */
+/** mark_chain_precision for registers (bit mask) of the current frame and stack slots (frameno * 64 + spi), asked at the current insn. */
 export function markPrecise(
   code: readonly (Instruction | undefined)[],
   st: VState,
@@ -255,9 +313,14 @@ export function markPrecise(
   slots: readonly number[] = [],
 ): void {
   const bt = new Backtrack();
-  const regs = st.frames[st.frames.length - 1]!.regs;
-  for (let r = 0; r < 10; r++) if (regMask & (1 << r) && regs[r]!.type === "scalar") bt.regs |= 1 << r;
-  for (const spi of slots) if (spi >= 0 && spi < MAX_SLOTS) bt.setSlot(spi);
+  const fr = st.frames.length - 1;
+  bt.frame = fr;
+  const regs = st.frames[fr]!.regs;
+  for (let r = 0; r < 10; r++) if (regMask & (1 << r) && regs[r]!.type === "scalar") bt.regs[fr]! |= 1 << r;
+  for (const k of slots) {
+    const sf = Math.floor(k / MAX_SLOTS);
+    if (k >= 0 && sf <= fr) bt.setSlot(sf, k % MAX_SLOTS);
+  }
   markChain(code, st, bt, true);
 }
 
@@ -266,16 +329,20 @@ export function propagatePrecision(
   code: readonly (Instruction | undefined)[],
   old: VState,
   cur: VState,
+  t: number,
 ): void {
   const bt = new Backtrack();
-  const f = old.frames[0]!;
-  for (let r = 0; r < 10; r++) {
-    const reg = f.regs[r]!;
-    if (reg.type === "scalar" && reg.precise) bt.regs |= 1 << r;
+  bt.frame = cur.frames.length - 1;
+  for (let fr = 0; fr < old.frames.length && fr < MAX_FRAMES; fr++) {
+    const f = old.frames[fr]!;
+    for (let r = 0; r < 10; r++) {
+      const reg = f.regs[r]!;
+      if (reg.type === "scalar" && reg.precise) bt.regs[fr]! |= 1 << r;
+    }
+    for (let spi = 0; spi < f.stack.length && spi < MAX_SLOTS; spi++) {
+      const sl = f.stack[spi]!;
+      if (sl.kinds[0] === "r" && sl.spilled.type === "scalar" && sl.spilled.precise) bt.setSlot(fr, spi);
+    }
   }
-  for (let spi = 0; spi < f.stack.length && spi < MAX_SLOTS; spi++) {
-    const sl = f.stack[spi]!;
-    if (sl.kinds[0] === "r" && sl.spilled.type === "scalar" && sl.spilled.precise) bt.setSlot(spi);
-  }
-  markChain(code, cur, bt, false);
+  markChain(code, cur, bt, false, t);
 }

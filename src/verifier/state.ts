@@ -182,7 +182,7 @@ export interface HistNode {
   readonly slot: number;
   /** Cond jumps: BPF_X operands that were stack pointers (1 src, 2 dst). */
   readonly flags: number;
-  /** Cond jumps: scalars linked (same id) to an operand: reg r as r, stack slot spi as 16 + spi. */
+  /** Cond jumps: scalars linked (same id) to an operand: frameno << 8 | r, or frameno << 8 | (16 + spi). */
   readonly linked: readonly number[] | undefined;
   readonly prev: HistNode | undefined;
 }

@@ -1429,7 +1429,7 @@ function helperCall(
       const b = args[k]!.base;
       if (b !== "ARG_ANYTHING" && b !== "ARG_DONTCARE" && b !== "") mask |= 1 << (k + 1);
     }
-    markPrecise(env.cfg.code, st, mask, constKey === undefined ? [] : constKeySlots(st, args, frame.regs));
+    markPrecise(env.cfg.code, st, mask, constKey === undefined ? [] : constKeySlots(args, frame.regs));
   }
   if (map) {
     const mt = mapTypeById(map.type)?.name ?? map.typeName;
@@ -1518,12 +1518,12 @@ function helperCall(
 }
 
 /** The spilled stack slot a constant map key came from (get_constant_map_key marks it precise). */
-function constKeySlots(st: VState, args: readonly { base: string }[], regs: readonly Reg[]): number[] {
+function constKeySlots(args: readonly { base: string }[], regs: readonly Reg[]): number[] {
   const k = args.findIndex((a) => a.base === "ARG_PTR_TO_MAP_KEY");
   const reg = k >= 0 ? regs[k + 1] : undefined;
-  if (reg?.type !== "stack" || !isConst(reg) || reg.frameno !== 0 || st.frames.length !== 1) return [];
+  if (reg?.type !== "stack" || !isConst(reg)) return [];
   const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
-  return [Math.floor((-lo - 1) / 8)];
+  return [reg.frameno * 64 + Math.floor((-lo - 1) / 8)];
 }
 
 /** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */
@@ -1581,7 +1581,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
     } else if (statesEqual(env, sl.state, cur, t, false)) {
       sl.hit++;
-      if (env.precision) propagatePrecision(env.cfg.code, sl.state, cur);
+      if (env.precision) propagatePrecision(env.cfg.code, sl.state, cur, t);
       return true;
     }
     // The kernel's heuristic: forget states that keep failing to prune (loop states too, which

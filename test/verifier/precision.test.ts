@@ -63,9 +63,36 @@ const arbUse: fc.Arbitrary<Instruction[]> = fc.oneof(
     .map(([off]) => [insn(0x79, 3, 10, off), insn(0xbf, 2, 8), insn(0x0f, 2, 3), insn(0x71, 0, 2, 0)]),
 );
 
+/** A static subprogram the use may call (`call` with imm SUB is patched to reach it). */
+const SUB = -999;
+const arbSubUse: fc.Arbitrary<{ use: Instruction[]; sub: Instruction[] }> = fc.oneof(
+  // the offset as an argument: sub(r1 = rX, r2 = map value) loads r2[r1]
+  arbReg.map((r) => ({
+    use: [insn(0xbf, 1, r), insn(0xbf, 2, 8), insn(0x85, 0, 1, 0, SUB)],
+    sub: [insn(0x0f, 2, 1), insn(0x71, 0, 2, 0), insn(0xb7, 0, 0, 0, 0), insn(0x95)],
+  })),
+  // the offset as the result: sub(r1 = rX) returns 4 or k by a branch on r1
+  fc.tuple(arbReg, fc.integer({ min: 0, max: 6 }), fc.integer({ min: 8, max: 24 })).map(([r, cut, k]) => ({
+    use: [
+      insn(0xbf, 1, r),
+      insn(0x85, 0, 1, 0, SUB),
+      insn(0xbf, 2, 8),
+      insn(0x0f, 2, 0),
+      insn(0x71, 0, 2, 0),
+    ],
+    sub: [insn(0x25, 1, 0, 2, cut), insn(0xb7, 0, 0, 0, 4), insn(0x95), insn(0xb7, 0, 0, 0, k), insn(0x95)],
+  })),
+);
+
 export const arbJoinProgram: fc.Arbitrary<Instruction[]> = fc
-  .tuple(fc.array(arbDiamond, { minLength: 1, maxLength: 3 }), arbUse)
-  .map(([diamonds, use]) => {
+  .tuple(
+    fc.array(arbDiamond, { minLength: 1, maxLength: 3 }),
+    fc.oneof(
+      arbUse.map((use) => ({ use, sub: [] as Instruction[] })),
+      arbSubUse,
+    ),
+  )
+  .map(([diamonds, { use, sub }]) => {
     const body = [...diamonds.flat(), ...use, insn(0xb7, 0, 0, 0, 2), insn(0x95)];
     const prefix: Instruction[] = [
       insn(0xbf, 6, 1), // r6 = ctx
@@ -82,8 +109,17 @@ export const arbJoinProgram: fc.Arbitrary<Instruction[]> = fc
       ...SLOTS.map((off) => insn(0x7a, 10, 0, off, 0)),
       ...body,
     ];
-    // if r0 == 0 goto the final exit (r0 = 0 there)
-    return [...prefix, insn(0x15, 0, 0, rest.length, 0), ...rest, insn(0x95)];
+    // if r0 == 0 goto the final exit (r0 = 0 there); the subprogram after it
+    const main = [...prefix, insn(0x15, 0, 0, rest.length, 0), ...rest, insn(0x95)];
+    // slots: ld_imm64 takes two
+    const slotOf = (k: number): number => k + (k > 2 ? 1 : 0);
+    const subStart = slotOf(main.length);
+    return [
+      ...main.map((i, k) =>
+        i.opcode === 0x85 && i.imm === SUB ? { ...i, imm: subStart - slotOf(k) - 1 } : i,
+      ),
+      ...sub,
+    ];
   });
 
 describe("precision tracking: generated join programs vs the live kernel", () => {
