@@ -84,7 +84,7 @@ const arbSubUse: fc.Arbitrary<{ use: Instruction[]; sub: Instruction[] }> = fc.o
   })),
 );
 
-export const arbJoinProgram: fc.Arbitrary<Instruction[]> = fc
+const arbJoinProgram: fc.Arbitrary<Instruction[]> = fc
   .tuple(
     fc.array(arbDiamond, { minLength: 1, maxLength: 3 }),
     fc.oneof(
