@@ -324,6 +324,14 @@ export function markPrecise(
   markChain(code, st, bt, true);
 }
 
+function hasPrecise(s: VState): boolean {
+  for (const f of s.frames) {
+    for (let r = 0; r < 10; r++) if (f.regs[r]!.precise) return true;
+    for (const sl of f.stack) if (sl.spilled.precise) return true;
+  }
+  return false;
+}
+
 /** propagate_precision: `cur` was pruned by `old`; what was precise in `old` is needed in `cur`'s path. */
 export function propagatePrecision(
   code: readonly (Instruction | undefined)[],
@@ -331,6 +339,8 @@ export function propagatePrecision(
   cur: VState,
   t: number,
 ): void {
+  // most pruned states carry no precise scalar: nothing to propagate, nothing to allocate
+  if (!hasPrecise(old)) return;
   const bt = new Backtrack();
   bt.frame = cur.frames.length - 1;
   for (let fr = 0; fr < old.frames.length && fr < MAX_FRAMES; fr++) {
