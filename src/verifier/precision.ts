@@ -7,8 +7,10 @@
  * those checkpoints. Pruning (regsafe) then ignores imprecise scalars of a stored state.
  *
  * Scope: programs without callbacks (bpf_loop ...: there every stored scalar is precise, as
- * before, which only prunes less); subprogram frames are walked as the kernel does. Anything the walk does not handle makes
- * every scalar of every checkpoint of the path precise, as the kernel's fallback does.
+ * before, which only prunes less); subprogram frames are walked as the kernel does. Anything
+ * the walk does not handle makes every scalar of every checkpoint of the path precise, as the
+ * kernel's fallback does. Where a check of ours reads a scalar the kernel does not mark (NULL
+ * helper arguments, the tail call index), we mark it too: more marks only prune less.
  * Facts read in kernel/bpf/verifier.c; the code is ours.
  */
 import type { Instruction } from "../isa/instruction.js";
