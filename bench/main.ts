@@ -7,9 +7,10 @@ import { cpus } from "node:os";
 import { benchBtf } from "./btf.js";
 import { benchDisasm } from "./disasm.js";
 import { renderSection, type Section } from "./lib.js";
+import { benchVerifier } from "./verifier.js";
 import { benchVm } from "./vm.js";
 
-const sections: Array<() => Section> = [benchDisasm, benchBtf, benchVm];
+const sections: Array<() => Section> = [benchDisasm, benchBtf, benchVm, benchVerifier];
 
 const only = process.argv.slice(2);
 const out: string[] = [

@@ -2,7 +2,16 @@
  * Conditional jumps on scalars: whether a branch is always/never taken (is_scalar_branch_taken)
  * and what each side learns about both registers (regs_refine_cond_op), for JMP and JMP32.
  */
-import { type Bounds, constBounds, S32_MAX, S32_MIN, S64_MAX, S64_MIN, syncBounds } from "./scalar.js";
+import {
+  type Bounds,
+  constBounds,
+  markUnbounded,
+  S32_MAX,
+  S32_MIN,
+  S64_MAX,
+  S64_MIN,
+  syncBounds,
+} from "./scalar.js";
 import {
   type Tnum,
   tnumAnd,
@@ -284,16 +293,22 @@ function isPow2(v: bigint): boolean {
 }
 
 function refineJsetFalse(a: Bounds, b: Bounds, is32: boolean): void {
-  // No common bits: the constant's bits are clear in the other register.
-  const clear = (p: Bounds, c: Bounds): void => {
-    const ct = is32 ? tnumSubreg(c.varOff) : c.varOff;
-    if (!tnumIsConst(ct)) return;
-    const keep = tnumConst(~ct.value & (is32 ? U32 : U64));
-    if (is32) p.varOff = tnumWithSubreg(p.varOff, tnumAnd(tnumSubreg(p.varOff), keep));
-    else p.varOff = tnumAnd(p.varOff, keep);
-  };
-  clear(a, b);
-  clear(b, a);
+  // No common bits: the constant's bits are clear in the other register. As 6.18 does, the
+  // other register's ranges are forgotten first (only its tnum narrows), and only one side
+  // learns: the first non-constant one facing a constant.
+  const cst = (x: Bounds): boolean => tnumIsConst(is32 ? tnumSubreg(x.varOff) : x.varOff);
+  let p = a;
+  let c = b;
+  if (!cst(c)) {
+    p = b;
+    c = a;
+  }
+  if (!cst(c)) return;
+  const ct = is32 ? tnumSubreg(c.varOff) : c.varOff;
+  const keep = tnumConst(~ct.value & (is32 ? U32 : U64));
+  markUnbounded(p);
+  if (is32) p.varOff = tnumWithSubreg(p.varOff, tnumAnd(tnumSubreg(p.varOff), keep));
+  else p.varOff = tnumAnd(p.varOff, keep);
 }
 
 /** A constant operand of a compare-with-immediate: JMP sign-extends imm to 64 bits, JMP32 uses 32. */

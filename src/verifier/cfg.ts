@@ -200,16 +200,26 @@ function liveness(
     const w = jumpTarget(t, i)!;
     return op === 0x00 ? [w] : [t + 1, w];
   };
+  // successors and use/def sets computed once, not on every pass of the fixpoint
+  const succs: number[][] = [];
+  const uses = new Array<number>(n).fill(0);
+  const defs = new Array<number>(n).fill(0);
+  for (let t = 0; t < n; t++) {
+    const i = code[t];
+    succs.push(i ? succ(t).filter((s) => s >= 0 && s < n) : []);
+    if (!i) continue;
+    const ud = useDef(i, kfuncArgs);
+    uses[t] = ud.use;
+    defs[t] = ud.def;
+  }
   let changed = true;
   while (changed) {
     changed = false;
     for (let t = n - 1; t >= 0; t--) {
-      const i = code[t];
-      if (!i) continue;
+      if (!code[t]) continue;
       let out = 0;
-      for (const s of succ(t)) if (s >= 0 && s < n) out |= live[s]!;
-      const { use, def } = useDef(i, kfuncArgs);
-      const v = (use | (out & ~def)) & 0x7ff;
+      for (const s of succs[t]!) out |= live[s]!;
+      const v = (uses[t]! | (out & ~defs[t]!)) & 0x7ff;
       if (v !== live[t]) {
         live[t] = v;
         changed = true;

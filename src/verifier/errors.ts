@@ -6,7 +6,12 @@ export class VerifyAbort extends Error {
     /** False when our model refuses something it does not model (not a kernel message). */
     readonly kernelWording = true,
   ) {
+    // Internal and always caught: no stack trace to capture (capturing one costs more than
+    // verifying a small program).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -11,6 +11,7 @@ import { checkMapFieldAccess } from "./map-fields.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
 import { sockAccess } from "./sockets.js";
 import {
+  constScalar,
   type Frame,
   newSlot,
   notInit,
@@ -170,8 +171,7 @@ export function checkMemAccess(
       if (map.readonly && map.data && isConst(reg) && !opts.signExt) {
         const bytes = env.rodata(map.name);
         const at = o + Number(reg.varOff.value);
-        if (bytes && at + size <= bytes.length)
-          return { ...unknownScalar(), ...constBounds(readLE(bytes, at, size)) };
+        if (bytes && at + size <= bytes.length) return constScalar(readLE(bytes, at, size));
       }
       return loadedScalar(size, opts.signExt ?? false);
     }
@@ -369,7 +369,7 @@ function stackAccess(
         slot.spilled = notInit();
         slot.kinds = Array(8).fill("0");
       } else {
-        slot.spilled = { ...unknownScalar(), ...constBounds(BigInt(opts.stImm)) };
+        slot.spilled = constScalar(BigInt(opts.stImm));
         slot.kinds = Array(8).fill("r");
       }
       return undefined;
@@ -469,7 +469,7 @@ function stackAccess(
     if (env.unprivileged && !varOff && c === "?")
       throw new VerifyAbort(insn, `invalid read from stack off ${lo}+${b - lo} size ${size}`);
   }
-  if (allZero) return { ...unknownScalar(), ...constBounds(0n) };
+  if (allZero) return constScalar(0n);
   return loadedScalar(size, opts.signExt ?? false);
 }
 

@@ -69,14 +69,32 @@ export interface Reg extends Bounds {
   iter?: { readonly active: boolean; readonly depth: number };
   /** For scalars: origin tokens of the checkpoint values it derives from (callback-widening.ts). */
   origin?: readonly number[];
+  /**
+   * A scalar whose exact range mattered to some check on the paths explored from this stored
+   * state (set by precision.ts on checkpoints only); pruning ignores imprecise scalars.
+   */
+  precise: boolean;
 }
 
 export type BtfPtrFlag = "trusted" | "rcu" | "untrusted";
 
-export function notInit(): Reg {
+/**
+ * A register built as one object literal with every field, in one order: every Reg then shares
+ * one hidden class. (An object spread followed by more properties, `{ ...bounds, type, ... }`,
+ * makes V8 build a slow dictionary-mode object, ~30 us each, and every later access is slow.)
+ */
+function makeReg(type: RegType, b: Bounds): Reg {
   return {
-    ...unknownBounds(),
-    type: "not_init",
+    varOff: b.varOff,
+    smin: b.smin,
+    smax: b.smax,
+    umin: b.umin,
+    umax: b.umax,
+    s32min: b.s32min,
+    s32max: b.s32max,
+    u32min: b.u32min,
+    u32max: b.u32max,
+    type,
     maybeNull: false,
     ringbuf: false,
     rdonly: false,
@@ -84,25 +102,35 @@ export function notInit(): Reg {
     id: 0,
     refObjId: 0,
     range: 0,
+    map: undefined,
     memSize: 0,
     frameno: 0,
     subprog: 0,
+    precise: false,
   };
 }
 
+export function notInit(): Reg {
+  return makeReg("not_init", unknownBounds());
+}
+
 export function unknownScalar(): Reg {
-  return { ...notInit(), type: "scalar" };
+  return makeReg("scalar", unknownBounds());
 }
 
 export function constScalar(v: bigint): Reg {
-  return { ...notInit(), ...constBounds(v), type: "scalar" };
+  return makeReg("scalar", constBounds(v));
 }
 
 /** A pointer with a zero variable part. */
 export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
-  return { ...notInit(), ...constBounds(0n), type, ...extra };
+  return Object.assign(makeReg(type, constBounds(0n)), extra);
 }
 
+/**
+ * A copy of every field, the optional ones (BTF pointer, dynptr, iterator, origin) included: a
+ * field-by-field copy would silently drop those.
+ */
 export const copyReg = (r: Reg): Reg => ({ ...r });
 
 export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
@@ -155,6 +183,20 @@ export interface VState {
   trace: string[];
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
+  /** Instructions processed since the last checkpoint, newest first (precision.ts). */
+  hist?: HistNode;
+}
+
+/** One processed instruction of a path, for precision backtracking (the kernel's jmp history). */
+export interface HistNode {
+  readonly t: number;
+  /** Fixed-offset stack slot the instruction accessed (frameno * 64 + spi), or -1. */
+  readonly slot: number;
+  /** Cond jumps: BPF_X operands that were stack pointers (1 src, 2 dst). */
+  readonly flags: number;
+  /** Cond jumps: scalars linked (same id) to an operand: frameno << 8 | r, or frameno << 8 | (16 + spi). */
+  readonly linked: readonly number[] | undefined;
+  readonly prev: HistNode | undefined;
 }
 
 export interface StoredState {
@@ -178,29 +220,41 @@ export function newFrame(frameno: number, callsite: number, subprog: number): Fr
 }
 
 export function cloneFrame(f: Frame): Frame {
+  // plain loops and one literal shape (a conditional spread before more properties makes V8
+  // build a slow dictionary object)
+  const regs: Reg[] = new Array(f.regs.length);
+  for (let k = 0; k < f.regs.length; k++) regs[k] = copyReg(f.regs[k]!);
+  const stack: Slot[] = new Array(f.stack.length);
+  for (let k = 0; k < f.stack.length; k++) {
+    const s = f.stack[k]!;
+    stack[k] = { kinds: s.kinds.slice(), spilled: copyReg(s.spilled) };
+  }
   return {
-    regs: f.regs.map(copyReg),
-    stack: f.stack.map((s) => ({ kinds: [...s.kinds], spilled: copyReg(s.spilled) })),
+    regs,
+    stack,
     frameno: f.frameno,
     callsite: f.callsite,
     subprog: f.subprog,
-    ...(f.callbackRet ? { callbackRet: f.callbackRet } : {}),
+    callbackRet: f.callbackRet,
     isCallback: f.isCallback,
-    ...(f.callbackDepth ? { callbackDepth: f.callbackDepth } : {}),
-    ...(f.unroll ? { unroll: f.unroll } : {}),
-    ...(f.isAsync ? { isAsync: true } : {}),
+    callbackDepth: f.callbackDepth,
+    unroll: f.unroll,
+    isAsync: f.isAsync,
   };
 }
 
 export function cloneState(s: VState): VState {
+  const frames: Frame[] = new Array(s.frames.length);
+  for (let k = 0; k < s.frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
   return {
-    frames: s.frames.map(cloneFrame),
+    frames,
     refs: s.refs.map((r) => ({ ...r })),
-    ...(s.rcuLocks ? { rcuLocks: s.rcuLocks } : {}),
-    ...(s.parent ? { parent: s.parent } : {}),
+    rcuLocks: s.rcuLocks,
+    parent: s.parent,
     // only the tail of the why-trace is kept: copying whole paths would be quadratic
-    trace: s.trace.length > 48 ? s.trace.slice(-32) : [...s.trace],
-    ...(s.speculative ? { speculative: true } : {}),
+    trace: s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
+    speculative: s.speculative,
+    hist: s.hist,
   };
 }
 

@@ -46,6 +46,14 @@ import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fiel
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
 import {
+  markPrecise,
+  markStatePrecise,
+  precisionTracked,
+  propagatePrecision,
+  recordInsn,
+} from "./precision.js";
+import { IdMap, statesMaybeLooping } from "./prune.js";
+import {
   acquireRef,
   heldLock,
   refsStr,
@@ -192,6 +200,8 @@ interface Env extends MemEnv {
   globals: Map<number, Reg[]>;
   /** Subprograms run as async callbacks (bpf_timer): stack roots of their own. */
   asyncCallbacks: Set<number>;
+  /** Precision tracking on (precision.ts); off, every stored scalar is precise. */
+  precision: boolean;
   lastLinfo?: ProgramSpec["lineInfo"][number];
   readonly btf: BtfHooks;
   /** Origin tokens and precise marks for callback widening (callback-widening.ts). */
@@ -370,6 +380,9 @@ function pointerAlu(
     }
     throw new VerifyAbort(t, `R${i.dst} pointer ${sym} pointer prohibited`);
   }
+  // the scalar operand's range goes into the pointer: it must be precise (adjust_reg_min_max_vals)
+  if (env.precision)
+    markPrecise(env.cfg.code, st, !isPointer(dst) ? 1 << i.dst : i.opcode & 8 ? 1 << i.src : 0);
   let ptr = dst;
   let off = src;
   if (!isPointer(dst)) {
@@ -601,6 +614,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     globals: new Map(),
     widening: newPrecision(),
     asyncCallbacks: new Set(),
+    precision: false,
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
@@ -630,6 +644,10 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     checkProgramMaps(obj, code, env.progType);
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
+    // precision tracking (precision.ts) where its backtracking covers every instruction: not
+    // with callbacks, kfuncs (iterators included) or the unprivileged rules; elsewhere every
+    // stored scalar is precise, which only prunes less
+    env.precision = !opts.unprivileged && !code.some((x) => x && isKfuncCall(x)) && precisionTracked(env.cfg);
     trace = run(env, 0, initState(env));
     // Global functions are verified after the main program, each once, from its BTF prototype
     // (do_check_subprogs); a global function may call others, which join the queue.
@@ -879,6 +897,7 @@ function run(env: Env, start: number, init: VState): string[] {
       if (!endPath) {
         const i = code[t]!;
         logInsn(env, st, t, i);
+        if (env.precision) recordInsn(st, t, i);
         const next = step(env, st, t, i, push);
         prev = t;
         if (env.unpriv) {
@@ -940,7 +959,6 @@ function step(
   push: (s: VState, insn: number, from: number) => void,
 ): number {
   const cls = i.opcode & 7;
-  const regs = (): Reg[] => curFrame(st).regs;
   const reserved = i.opcode === 0x18 ? undefined : reservedFieldError(i);
   if (reserved) throw new VerifyAbort(t, reserved);
   switch (cls) {
@@ -970,12 +988,15 @@ function step(
         return t + 1;
       }
       const v = checkRead(st, t, i.src);
-      checkRead(st, t, i.dst);
+      const ptr = checkRead(st, t, i.dst);
       if (env.unpriv) {
         unprivStore(st, t, i.dst, i.off, size, i.src);
         unprivNoteStackStore(env.unpriv, st, t, i.dst, i.off, size, i.src);
       }
       assignSpillId(env, curFrame(st).regs[i.dst]!, v, i.off, size);
+      // a zero spilled to the stack makes STACK_ZERO bytes: its value matters
+      if (env.precision && ptr.type === "stack" && v.type === "scalar" && isConst(v) && v.varOff.value === 0n)
+        markPrecise(env.cfg.code, st, 1 << i.src);
       checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
       logState(env, st);
       return t + 1;
@@ -1077,6 +1098,7 @@ function step(
         const notNull =
           NOT_NULL_TYPES.has(p.type) || (p.type === "btf_id" && (p.btfFlag === "trusted" || !!p.refObjId));
         if (!p.maybeNull && notNull) {
+          if (env.precision && (pb || x)) markPrecise(env.cfg.code, st, pa ? 1 << i.src : 1 << i.dst);
           const taken = cop === "jne";
           if (env.unpriv)
             push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
@@ -1113,6 +1135,7 @@ function step(
     markOriginPrecise(env.widening, a);
     if (x) markOriginPrecise(env.widening, b);
   }
+  if (taken !== -1 && env.precision) markPrecise(env.cfg.code, st, (1 << i.dst) | (x ? 1 << i.src : 0));
   if (taken === 1) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
     st.trace.push(`${t}: ${cond} -> always taken`);
@@ -1136,8 +1159,8 @@ function step(
     other.trace.push(`${t}: ${cond} taken`);
     push(other, target, t);
   }
-  const ra = regs()[i.dst]!;
-  const rb = x ? regs()[i.src]! : { ...b };
+  const ra = curFrame(st).regs[i.dst]!;
+  const rb = x ? curFrame(st).regs[i.src]! : { ...b };
   refine(ra, rb, cop, is32, true);
   unboundIfEmpty(ra);
   unboundIfEmpty(rb);
@@ -1436,6 +1459,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
   );
   if (rule.kind === "range") {
     markOriginPrecise(env.widening, r0);
+    if (env.precision) markPrecise(env.cfg.code, st, 1);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
@@ -1688,6 +1712,16 @@ function helperCall(
         throw notModelled(t, `${h.name} argument kind ${a.base}`);
     }
   }
+  if (env.precision) {
+    // every scalar argument whose value a check used (sizes, NULL, constants; more than the
+    // kernel marks, which only prunes less), the tail call index, a constant map key's slot
+    let mask = h.name === "bpf_tail_call" ? 1 << 3 : 0;
+    for (let k = 0; k < args.length; k++) {
+      const b = args[k]!.base;
+      if (b !== "ARG_ANYTHING" && b !== "ARG_DONTCARE" && b !== "") mask |= 1 << (k + 1);
+    }
+    markPrecise(env.cfg.code, st, mask, constKey === undefined ? [] : constKeySlots(args, frame.regs));
+  }
   if (map) {
     const mt = mapTypeById(map.type)?.name ?? map.typeName;
     if (!mapHelperCompatible(mt, h.name))
@@ -1813,6 +1847,15 @@ function returnToCaller(st: VState, t: number): number {
   return f.callsite + 1;
 }
 
+/** The spilled stack slot a constant map key came from (get_constant_map_key marks it precise). */
+function constKeySlots(args: readonly { base: string }[], regs: readonly Reg[]): number[] {
+  const k = args.findIndex((a) => a.base === "ARG_PTR_TO_MAP_KEY");
+  const reg = k >= 0 ? regs[k + 1] : undefined;
+  if (reg?.type !== "stack" || !isConst(reg)) return [];
+  const lo = reg.off + Number(BigInt.asIntN(64, reg.varOff.value));
+  return [reg.frameno * 64 + Math.floor((-lo - 1) / 8)];
+}
+
 /** get_constant_map_key: a stack key whose bytes are all known zero, or one whole spilled constant. */
 function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined {
   if (reg.type !== "stack" || !isConst(reg) || size <= 0 || size > 8) return undefined;
@@ -1868,7 +1911,8 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   const force = iterNext || (ti !== undefined && ti.opcode === 0x85 && ti.src === 0 && callsCallback(ti.imm));
   let addNew = force || (env.jmps - env.prevJmps >= 2 && env.processed - env.prevProcessed >= 8);
   const list = env.explored.get(t) ?? [];
-  for (let k = 0; k < list.length; k++) {
+  // newest first, as the kernel adds each state at the head of its list
+  for (let k = list.length - 1; k >= 0; k--) {
     const sl = list[k]!;
     if (sl.branches > 0) {
       if (force) {
@@ -1881,6 +1925,7 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
         continue;
       }
       if (
+        statesMaybeLooping(sl.state, cur) &&
         sameUnroll(sl.state, cur) &&
         !iterDepthsDiffer(sl.state, cur) &&
         statesEqual(env, sl.state, cur, t, true)
@@ -1888,17 +1933,16 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
         throw new VerifyAbort(t, `infinite loop detected at insn ${t}`);
       }
       if (env.jmps - env.prevJmps < 20 && env.processed - env.prevProcessed < 100) addNew = false;
-      continue;
-    }
-    if (statesEqual(env, sl.state, cur, t, false)) {
+    } else if (statesEqual(env, sl.state, cur, t, false)) {
       sl.hit++;
+      if (env.precision) propagatePrecision(env.cfg.code, sl.state, cur, t);
       return true;
     }
-    // The kernel's heuristic: forget states that keep failing to prune (only costs pruning).
-    sl.miss++;
+    // The kernel's heuristic: forget states that keep failing to prune (loop states too, which
+    // keeps the list short in a long loop); a miss counts only when a state would be added.
+    if (addNew) sl.miss++;
     if (sl.miss > sl.hit * 3 + 3) {
       list.splice(k, 1);
-      k--;
       env.curStates--;
     }
   }
@@ -1913,6 +1957,8 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   };
   stored.state.trace = [];
   if (force) tagCheckpoint(env.widening, stored.state, cur);
+  if (env.precision) cur.hist = undefined;
+  else markStatePrecise(stored.state);
   list.push(stored);
   env.explored.set(t, list);
   env.totalStates++;
@@ -1922,30 +1968,6 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   env.prevJmps = env.jmps;
   env.prevProcessed = env.processed;
   return false;
-}
-
-class IdMap {
-  private readonly o2c = new Map<number, number>();
-  private readonly c2o = new Map<number, number>();
-  private tmp = 1 << 30;
-  check(oldId: number, curId: number, scalar: boolean): boolean {
-    let o = oldId;
-    let c = curId;
-    if (scalar) {
-      if (!o && !c) return true;
-      if (!o) o = ++this.tmp;
-      if (!c) c = ++this.tmp;
-    } else if (!o && !c) return true;
-    else if (!o || !c) return false;
-    const m = this.o2c.get(o);
-    const n = this.c2o.get(c);
-    if (m === undefined && n === undefined) {
-      this.o2c.set(o, c);
-      this.c2o.set(c, o);
-      return true;
-    }
-    return m === c && n === o;
-  }
 }
 
 function rangeWithin(o: Reg, c: Reg): boolean {
@@ -1984,6 +2006,7 @@ function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, strictScalars = fal
   if (o.type === "scalar") {
     // explore_alu_limits (unprivileged pointer arithmetic seen): scalars must match exactly
     if (strictScalars && !boundsSame(o, c)) return false;
+    if (!o.precise && !exact) return true;
     return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff) && ids.check(o.id, c.id, true);
   }
   if (
