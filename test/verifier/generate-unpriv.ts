@@ -81,6 +81,26 @@ const arbLeak: fc.Arbitrary<Item[]> = fc.constantFrom<Item[]>(
     insn(0xbf, 4, 6),
     insn(0x85, 0, 0, 0, 2), // bpf_map_update_elem(m, key, value, flags = r6)
   ],
+  [insn(0x7b, 10, 6, -16), insn(0x79, 6, 10, -16)], // spill r6 and fill it back
+  [insn(0x7b, 10, 6, -16), insn(0x61, 7, 10, -16)], // spill r6, read its low half
+  [
+    insn(0x7b, 10, 6, -16), // spill r6, then hand the slot to a helper as the value
+    insn(0x7a, 10, 0, -8, 0),
+    mapRef(1),
+    insn(0xbf, 2, 10),
+    insn(0x07, 2, 0, 0, -8),
+    insn(0xbf, 3, 10),
+    insn(0x07, 3, 0, 0, -16),
+    insn(0xb7, 4, 0, 0, 0),
+    insn(0x85, 0, 0, 0, 2),
+  ],
+  [insn(0x7a, 10, 0, -16, 7), insn(0x79, 8, 10, -16)], // *(u64 *)(r10 -16) = 7; r8 = it
+  [insn(0x72, 10, 0, -16, 1)], // *(u8 *)(r10 -16) = 1
+  [insn(0xb7, 7, 0, 0, 1), insn(0xdb, 6, 7, 0, 0)], // lock *(u64 *)(r6 + 0) += r7
+  [insn(0xbf, 7, 6, 8)], // r7 = (s8)r6
+  [insn(0x04, 6, 0, 0, 1)], // w6 += 1
+  [insn(0x57, 6, 0, 0, -8)], // r6 &= -8
+  [insn(0x25, 7, 0, 2, 5), insn(0xbf, 0, 6), insn(0x95)], // if r7 <= 5: return the pointer
 );
 
 /** Pointer-heavy socket filters (instructions; the map "m" of objectOf is a 8/16-byte hash). */
