@@ -8,6 +8,7 @@ import { notModelled, VerifyAbort } from "./errors.js";
 import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
 import {
   type Frame,
+  isPointer,
   newSlot,
   notInit,
   pointer,
@@ -293,6 +294,10 @@ function stackAccess(
   env.noteStackDepth(frame.subprog, -lo);
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
+    // check_stack_write_fixed_off: a pointer is spilled whole or not at all (root too)
+    if (!varOff && value && isPointer(value) && size !== 8) {
+      throw new VerifyAbort(insn, "invalid size of register spill");
+    }
     // Scalars are spilled (tracked) only for CAP_BPF; an unprivileged store of one is plain data.
     const spillScalar = !env.unprivileged;
     if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {

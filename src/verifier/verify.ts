@@ -68,6 +68,7 @@ import {
   speculativeBranch,
   type UnprivState,
   unprivArgAnything,
+  unprivAtomic,
   unprivBuildCfg,
   unprivCallChecks,
   unprivCompareDst,
@@ -255,9 +256,13 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
       }
       return;
     }
-    const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
+    // w1 = w2 of a value that fits 32 bits links the two (assign_scalar_id_before_mov)
+    const link = !isPointer(s) && i.off === 0 && s.umax <= 0xffff_ffffn;
+    if (link && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
+    const d = isPointer(s) ? unknownScalar() : { ...s, id: link ? s.id : 0 };
     if (i.off === 0) truncate(d, 4);
     else signExtend32(d, i.off / 8);
+    if (link) d.id = s.id;
     setReg(st, i.dst, d);
     return;
   }
@@ -952,10 +957,11 @@ function step(
     if (env.unpriv) unprivCompareSrc(t, i, a, b);
     const pa = isPointer(a);
     const pb = isPointer(b);
-    if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
+    if (pa !== pb && (cop === "jeq" || cop === "jne")) {
       const p = pa ? a : b;
       const s = pa ? b : a;
-      if (isConst(s) && s.varOff.value === 0n) {
+      const zero = is32 ? s.u32min === 0n && s.u32max === 0n : isConst(s) && s.varOff.value === 0n;
+      if (zero) {
         if (!p.maybeNull && NOT_NULL_TYPES.has(p.type)) {
           // a non-NULL pointer is never 0 (reg_not_null: not stack, context or packet pointers)
           const taken = cop === "jne";
@@ -964,6 +970,9 @@ function step(
           st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
           return taken ? target : t + 1;
         }
+      }
+      // mark_ptr_or_null_regs: only a maybe-NULL destination compared with 0 is a NULL check
+      if (!is32 && zero && pa && p.maybeNull) {
         const other = cloneState(st);
         const id = p.id;
         markPtrOrNull(other, id, cop === "jeq");
@@ -1114,6 +1123,7 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
   if (i.imm === 0xf1) checkRead(st, t, 0);
   const v = curFrame(st).regs[i.src]!;
   const d = curFrame(st).regs[i.dst]!;
+  if (env.unpriv) unprivAtomic(st, t, i, size);
   if (
     d.type === "ctx" ||
     isPkt(d.type) ||

@@ -68,6 +68,9 @@ const arbLeak: fc.Arbitrary<Item[]> = fc.constantFrom<Item[]>(
   [insn(0x7b, 6, 10, 0)], // *(u64 *)(r6 + 0) = r10
   [{ jumpToEnd: insn(0x5d, 6, 7) }], // if r6 != r7 goto end
   [{ jumpToEnd: insn(0x2d, 6, 10) }], // if r6 > r10 goto end
+  [{ jumpToEnd: insn(0x56, 6, 0, 0, 0) }], // if w6 != 0 goto end
+  [{ jumpToEnd: insn(0x15, 6, 0, 0, 0) }], // if r6 == 0 goto end
+  [{ jumpToEnd: insn(0x1d, 8, 6) }], // if r8 == r6 goto end
   [insn(0xbc, 7, 6)], // w7 = w6
   [insn(0xbf, 8, 6)], // r8 = r6 (a pointer in a scalar's register)
   [
