@@ -58,7 +58,7 @@ import {
   unknownScalar,
   type VState,
 } from "./state.js";
-import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
+import { tnumAdd, tnumConst, tnumEquals, tnumIn, tnumIsAligned, tnumStr } from "./tnum.js";
 import {
   newUnprivState,
   recoverableOnSpeculativePath,
@@ -250,8 +250,9 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
         setReg(st, i.dst, { ...s });
       } else {
+        // a pointer's sign extension is just unknown (mark_reg_unknown)
         const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
-        signExtend(d, i.off / 8);
+        if (!isPointer(s)) signExtend(d, i.off / 8);
         setReg(st, i.dst, d);
       }
       return;
@@ -260,7 +261,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     const link = !isPointer(s) && i.off === 0 && s.umax <= 0xffff_ffffn;
     if (link && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
     const d = isPointer(s) ? unknownScalar() : { ...s, id: link ? s.id : 0 };
-    if (i.off === 0) truncate(d, 4);
+    if (i.off === 0 || isPointer(s)) truncate(d, 4);
     else signExtend32(d, i.off / 8);
     if (link) d.id = s.id;
     setReg(st, i.dst, d);
@@ -377,6 +378,8 @@ function pointerAlu(
   if (off.smin >= BigInt(BPF_MAX_VAR_OFF) || off.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
     throw new VerifyAbort(t, `value ${off.smin} makes ${tstr} pointer be out of bounds`);
   }
+  // check_reg_sane_offset on the pointer too
+  sanePtr(t, { ...ptr });
   void ptrReg;
   void regs;
   const offIsDst = !isPointer(dst);
@@ -1135,6 +1138,15 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
     throw new VerifyAbort(t, `BPF_ATOMIC stores into R${i.dst} ${regTypeStr(d)} is not allowed`);
   }
   if (isPointer(v)) throw notModelled(t, "atomic operation with a pointer operand");
+  if (d.type !== "stack" && !d.maybeNull) {
+    // atomics are always strictly aligned (strict_alignment_once)
+    const at = tnumAdd(d.varOff, tnumConst(BigInt(d.off + i.off)));
+    if (!tnumIsAligned(at, size)) {
+      const desc = d.type === "map_value" ? "value " : d.type === "map_key" ? "key " : "";
+      const vo = isConst(d) ? BigInt.asIntN(64, d.varOff.value).toString() : tnumStr(d.varOff);
+      throw new VerifyAbort(t, `misaligned ${desc}access off ${vo}+${d.off}+${i.off} size ${size}`);
+    }
+  }
   checkMemAccess(env, st, t, i.dst, i.off, size, false, undefined, { isAtomic: true });
   checkMemAccess(env, st, t, i.dst, i.off, size, true, unknownScalar(), { isAtomic: true });
   const fetch = (i.imm & 1) !== 0;
