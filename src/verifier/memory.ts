@@ -348,6 +348,13 @@ function stackAccess(
           : "m";
       if (varOff) slot.kinds[k] = "m";
     }
+    // Root spills a scalar narrower than 8 bytes at an 8-aligned offset (save_register_state):
+    // the slot's other bytes become plain data, zeros included (unprivileged: plain data write).
+    const scalarStore = (value && value.type === "scalar") || (!value && opts.stImm !== undefined);
+    if (!env.unprivileged && !varOff && scalarStore && size < 8 && lo % 8 === 0) {
+      const slot = frame.stack[Math.floor((-lo - 1) / 8)]!;
+      for (let k = size; k < 8; k++) if (slot.kinds[k] === "0") slot.kinds[k] = "m";
+    }
     return undefined;
   }
   // read

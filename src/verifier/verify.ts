@@ -421,6 +421,13 @@ function pointerAlu(
       return;
     }
   }
+  // check_reg_sane_offset sees the signed bounds of the sum before they are synced
+  const lo = op === 0x00 ? ptr.smin + off.smin : ptr.smin - off.smax;
+  const hi = op === 0x00 ? ptr.smax + off.smax : ptr.smax - off.smin;
+  const wraps = lo < S64_MIN || hi < S64_MIN || lo > -S64_MIN - 1n || hi > -S64_MIN - 1n;
+  if (!wraps && (lo >= BigInt(BPF_MAX_VAR_OFF) || lo <= -BigInt(BPF_MAX_VAR_OFF))) {
+    throw new VerifyAbort(t, `value ${lo} makes ${tstr} pointer be out of bounds`);
+  }
   const b = copyBounds(ptr);
   alu64(op === 0x00 ? "add" : "sub", b, copyBounds(off));
   assignBounds(d, b);
@@ -974,8 +981,9 @@ function step(
           return taken ? target : t + 1;
         }
       }
-      // mark_ptr_or_null_regs: only a maybe-NULL destination compared with 0 is a NULL check
-      if (!is32 && zero && pa && p.maybeNull) {
+      // mark_ptr_or_null_regs: only a maybe-NULL destination compared with the constant 0 in the
+      // instruction (not a register holding 0) is a NULL check
+      if (!is32 && !x && zero && pa && p.maybeNull) {
         const other = cloneState(st);
         const id = p.id;
         markPtrOrNull(other, id, cop === "jeq");

@@ -71,6 +71,7 @@ const arbLeak: fc.Arbitrary<Item[]> = fc.constantFrom<Item[]>(
   [{ jumpToEnd: insn(0x56, 6, 0, 0, 0) }], // if w6 != 0 goto end
   [{ jumpToEnd: insn(0x15, 6, 0, 0, 0) }], // if r6 == 0 goto end
   [{ jumpToEnd: insn(0x1d, 8, 6) }], // if r8 == r6 goto end
+  [insn(0xb7, 7, 0, 0, 0), { jumpToEnd: insn(0x1d, 6, 7) }], // r7 = 0; if r6 == r7 goto end
   [insn(0xbc, 7, 6)], // w7 = w6
   [insn(0xbf, 8, 6)], // r8 = r6 (a pointer in a scalar's register)
   [
