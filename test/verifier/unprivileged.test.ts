@@ -7,7 +7,7 @@ import { captureIo } from "../../src/cli/io.js";
 import { openObjectSync } from "../../src/elf/object/open.js";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { verifyFilesUnprivileged } from "../../src/loader/kernel-verify.js";
-import { unprivilegedOracleUnavailable } from "../../src/loader/unprivileged.js";
+import { unprivilegedOracleUnavailable, withUnprivilegedBpf } from "../../src/loader/unprivileged.js";
 import { kernelVerify, kernelVerifyUnprivileged, rawJobOf } from "../../src/verifier/kernel.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
 import { meaningfulLine } from "../fixtures/verifier-corpus/golden.js";
@@ -137,6 +137,17 @@ describe.skipIf(liveWhy !== undefined)(
       });
       expect(wrong).toEqual([]);
     }, 120_000);
+
+    it("the sysctl is restored when the work fails", async () => {
+      const before = readFileSync(SYSCTL, "utf8");
+      await expect(
+        withUnprivilegedBpf(async () => {
+          expect(readFileSync(SYSCTL, "utf8").trim()).toBe("0");
+          throw new Error("boom");
+        }),
+      ).rejects.toThrow("boom");
+      expect(readFileSync(SYSCTL, "utf8")).toBe(before);
+    });
 
     it("tsbpf verify --kernel --unprivileged: the kernel's unprivileged verdict in the offline JSON shape", async () => {
       const io = captureIo();
