@@ -1697,7 +1697,8 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
       env.curStates--;
     }
   }
-  if (!addNew) return false;
+  // unprivileged: no new checkpoint past BPF_COMPLEXITY_LIMIT_STATES states at one instruction
+  if (!addNew || (env.unpriv && list.length > 64)) return false;
   const stored: StoredState = {
     state: cloneState(cur),
     insn: t,
