@@ -6,7 +6,7 @@
  * forward, so programs terminate.
  */
 import fc from "fast-check";
-import { progTypeByName } from "../../src/abi/program-types.js";
+import { attachTypeByName, progTypeByName } from "../../src/abi/program-types.js";
 import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
 import { objectOf } from "./generate.js";
@@ -151,5 +151,21 @@ export const arbPointerProgram: fc.Arbitrary<Instruction[]> = fc
 export function socketFilterOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
   const { obj, prog } = objectOf(insns);
   const p = { ...prog, section: "socket", type: progTypeByName("socket_filter")! } as ProgramSpec;
+  return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
+}
+
+/** objectOf's program as a cgroup_skb ingress program (its final `r0 = 2` made 1, inside [0, 1]). */
+export function cgroupSkbOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
+  const code = [...insns];
+  const k = code.length - 2;
+  if (code[k] && code[k]!.opcode === 0xb7 && code[k]!.dst === 0 && code[k]!.imm === 2)
+    code[k] = insn(0xb7, 0, 0, 0, 1);
+  const { obj, prog } = objectOf(code);
+  const p = {
+    ...prog,
+    section: "cgroup_skb/ingress",
+    type: progTypeByName("cgroup_skb")!,
+    expectedAttachType: attachTypeByName("cgroup_inet_ingress")!,
+  } as ProgramSpec;
   return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
 }
