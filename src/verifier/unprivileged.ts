@@ -508,3 +508,11 @@ export function unprivHelperStackRead(f: Frame, insn: number, regno: number, lo:
     throw new VerifyAbort(insn, `invalid read from stack R${regno} off ${lo}+${b - lo} size ${size}`);
   }
 }
+
+/**
+ * Without CAP_BPF every scalar is precise from the start (__mark_reg_unknown: precise =
+ * !bpf_capable), and the kernel's log marks precise scalars with a P: "R1=P0", "R7=Pscalar(...)".
+ */
+export function unprivLogLine(line: string): string {
+  return line.replace(/(^|[\s(;,])(R\d+=)(scalar\(|-?\d)/g, "$1$2P$3");
+}

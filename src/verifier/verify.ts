@@ -75,6 +75,7 @@ import {
   unprivCompareSrc,
   unprivHelperAvailable,
   unprivLoadChecks,
+  unprivLogLine,
   unprivMovPointer,
   unprivNoteStackStore,
   unprivReturn,
@@ -612,7 +613,8 @@ export function verifyProgram(obj: ObjectSpec, prog: ProgramSpec, opts: VerifyOp
   );
   const level = opts.logLevel ?? 1;
   // At level 1 a successful verification keeps only the statistics (the kernel resets its log).
-  const logLines = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
+  const kept = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
+  const logLines = env.unpriv ? kept.map(unprivLogLine) : kept;
   const hint = error ? hintFor(error.message) : undefined;
   return {
     program: prog.name,
@@ -735,7 +737,8 @@ function initState(_env: Env): VState {
 function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
   const level = env.opts.logLevel ?? 1;
   if (level === 0) return;
-  const li = env.prog.lineInfo.find((x) => x.insn === t);
+  // an unprivileged loader cannot load BTF: no line info, no source lines in its log
+  const li = env.unpriv ? undefined : env.prog.lineInfo.find((x) => x.insn === t);
   // verbose_linfo: a source line is printed once, when a different one starts
   if (
     li &&
