@@ -328,6 +328,12 @@ function stackAccess(
       !varOff &&
       ((value && value.type === "scalar" && isConst(value) && value.varOff.value === 0n) ||
         (!value && opts.stImm === 0));
+    // Root: zeros at a slot's first byte were stored 8-aligned, which the kernel keeps as a spilled
+    // constant; a plain (unaligned) write into that slot scrubs it all to data.
+    if (!env.unprivileged && !varOff && lo % 8 !== 0) {
+      const slot = frame.stack[Math.floor((-lo - 1) / 8)]!;
+      if (slot.kinds[0] === "0") slot.kinds = slot.kinds.map((c) => (c === "0" ? "m" : c));
+    }
     for (let b = lo; b < hi + size; b++) {
       const spi = Math.floor((-b - 1) / 8);
       const slot = frame.stack[spi]!;

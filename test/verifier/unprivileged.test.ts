@@ -256,7 +256,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     it("never accepted by us when the root kernel rejects them", () => {
       const stats = { n: 0, agree: 0, falseAccepts: 0, rejectsBoth: 0, sameMessage: 0 };
       const bad: string[] = [];
-      for (const insns of fc.sample(arbPointerProgram, { numRuns: 500, seed: 5 })) {
+      for (const insns of fc.sample(arbPointerProgram, { numRuns: 1500, seed: 5 })) {
         const { obj, prog } = socketFilterOf(insns);
         const k = kernelVerify(obj, prog);
         expect(k.loadError).toBeUndefined();
