@@ -13,6 +13,7 @@ import { sockAccess } from "./sockets.js";
 import {
   constScalar,
   type Frame,
+  isPointer,
   newSlot,
   notInit,
   pointer,
@@ -348,6 +349,10 @@ function stackAccess(
     if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an iterator");
     // a write over a dynptr destroys it, or fails for a referenced one
     for (let b = lo; b < hi + size; b++) destroyDynptrAt(st, frame, Math.floor((-b - 1) / 8), insn);
+    // check_stack_write_fixed_off: a pointer is spilled whole or not at all (root too)
+    if (!varOff && value && isPointer(value) && size !== 8) {
+      throw new VerifyAbort(insn, "invalid size of register spill");
+    }
     // Scalars are spilled (tracked) only for CAP_BPF; an unprivileged store of one is plain data.
     const spillScalar = !env.unprivileged;
     if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {
@@ -392,6 +397,12 @@ function stackAccess(
       !varOff &&
       ((value && value.type === "scalar" && isConst(value) && value.varOff.value === 0n) ||
         (!value && opts.stImm === 0));
+    // Root: zeros at a slot's first byte were stored 8-aligned, which the kernel keeps as a spilled
+    // constant; a plain (unaligned) write into that slot scrubs it all to data.
+    if (!env.unprivileged && !varOff && lo % 8 !== 0) {
+      const slot = frame.stack[Math.floor((-lo - 1) / 8)]!;
+      if (slot.kinds[0] === "0") slot.kinds = slot.kinds.map((c) => (c === "0" ? "m" : c));
+    }
     for (let b = lo; b < hi + size; b++) {
       const spi = Math.floor((-b - 1) / 8);
       const slot = frame.stack[spi]!;
@@ -412,6 +423,13 @@ function stackAccess(
           ? "0"
           : "m";
       if (varOff) slot.kinds[k] = "m";
+    }
+    // Root spills a scalar narrower than 8 bytes at an 8-aligned offset (save_register_state):
+    // the slot's other bytes become plain data, zeros included (unprivileged: plain data write).
+    const scalarStore = (value && value.type === "scalar") || (!value && opts.stImm !== undefined);
+    if (!env.unprivileged && !varOff && scalarStore && size < 8 && lo % 8 === 0) {
+      const slot = frame.stack[Math.floor((-lo - 1) / 8)]!;
+      for (let k = size; k < 8; k++) if (slot.kinds[k] === "0") slot.kinds[k] = "m";
     }
     return undefined;
   }

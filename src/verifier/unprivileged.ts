@@ -249,12 +249,42 @@ export function unprivStore(
   }
   if (dst.type === "stack" && isConst(dst) && size !== 8) {
     const lo = dst.off + Number(BigInt.asIntN(64, dst.varOff.value)) + off;
-    if (lo < 0 && lo >= -512) {
+    // after the alignment and bounds checks of check_mem_access
+    if (lo % size === 0 && lo + size <= 0 && lo >= -512) {
       const slot = st.frames[dst.frameno]!.stack[Math.floor((-lo - 1) / 8)];
       if (slot?.kinds.includes("r") && slot.spilled.type !== "scalar") {
         throw new VerifyAbort(t, "attempt to corrupt spilled pointer on stack");
       }
     }
+  }
+}
+
+/** A constant stack offset that check_mem_access's alignment and bounds checks let through. */
+function stackSlotAt(
+  st: VState,
+  dst: Reg,
+  off: number,
+  size: number,
+): VState["frames"][number]["stack"][number] | undefined {
+  if (dst.type !== "stack" || !isConst(dst)) return undefined;
+  const lo = dst.off + Number(BigInt.asIntN(64, dst.varOff.value)) + off;
+  if (lo % size !== 0 || lo + size > 0 || lo < -512) return undefined;
+  return st.frames[dst.frameno]!.stack[Math.floor((-lo - 1) / 8)];
+}
+
+/**
+ * check_atomic_rmw: a pointer operand (R0 of a compare-exchange, or the source) leaks into
+ * memory; an atomic operation on a spilled pointer would read it as a number.
+ */
+export function unprivAtomic(st: VState, t: number, i: Instruction, size: number): void {
+  const regs = curFrame(st).regs;
+  if (i.imm === 0xf1 && isPointer(regs[0]!)) throw new VerifyAbort(t, "R0 leaks addr into mem");
+  if (isPointer(regs[i.src]!)) throw new VerifyAbort(t, `R${i.src} leaks addr into mem`);
+  const dst = regs[i.dst]!;
+  const slot = stackSlotAt(st, dst, i.off, size);
+  if (slot && size === 8 && slot.kinds.every((k) => k === "r") && slot.spilled.type !== "scalar") {
+    const lo = dst.off + Number(BigInt.asIntN(64, dst.varOff.value)) + i.off;
+    throw new VerifyAbort(t, `leaking pointer from stack off ${lo}`);
   }
 }
 
@@ -477,4 +507,12 @@ export function unprivHelperStackRead(f: Frame, insn: number, regno: number, lo:
     if (c === "r" && slot!.spilled.type === "scalar") continue;
     throw new VerifyAbort(insn, `invalid read from stack R${regno} off ${lo}+${b - lo} size ${size}`);
   }
+}
+
+/**
+ * Without CAP_BPF every scalar is precise from the start (__mark_reg_unknown: precise =
+ * !bpf_capable), and the kernel's log marks precise scalars with a P: "R1=P0", "R7=Pscalar(...)".
+ */
+export function unprivLogLine(line: string): string {
+  return line.replace(/(^|[\s(;,])(R\d+=)(scalar\(|-?\d)/g, "$1$2P$3");
 }

@@ -100,7 +100,7 @@ import {
   type VState,
 } from "./state.js";
 import { checkTimerMap, processTimerArg, timerCallbackState } from "./timer.js";
-import { tnumEquals, tnumIn, tnumStr } from "./tnum.js";
+import { tnumAdd, tnumConst, tnumEquals, tnumIn, tnumIsAligned, tnumStr } from "./tnum.js";
 import {
   newUnprivState,
   recoverableOnSpeculativePath,
@@ -110,12 +110,14 @@ import {
   speculativeBranch,
   type UnprivState,
   unprivArgAnything,
+  unprivAtomic,
   unprivBuildCfg,
   unprivCallChecks,
   unprivCompareDst,
   unprivCompareSrc,
   unprivHelperAvailable,
   unprivLoadChecks,
+  unprivLogLine,
   unprivMovPointer,
   unprivNoteStackStore,
   unprivReturn,
@@ -298,15 +300,20 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
         setReg(st, i.dst, { ...s });
       } else {
+        // a pointer's sign extension is just unknown (mark_reg_unknown)
         const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
-        signExtend(d, i.off / 8);
+        if (!isPointer(s)) signExtend(d, i.off / 8);
         setReg(st, i.dst, d);
       }
       return;
     }
-    const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
-    if (i.off === 0) truncate(d, 4);
+    // w1 = w2 of a value that fits 32 bits links the two (assign_scalar_id_before_mov)
+    const link = !isPointer(s) && i.off === 0 && s.umax <= 0xffff_ffffn;
+    if (link && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
+    const d = isPointer(s) ? unknownScalar() : { ...s, id: link ? s.id : 0 };
+    if (i.off === 0 || isPointer(s)) truncate(d, 4);
     else signExtend32(d, i.off / 8);
+    if (link) d.id = s.id;
     setReg(st, i.dst, d);
     return;
   }
@@ -427,6 +434,8 @@ function pointerAlu(
   if (off.smin >= BigInt(BPF_MAX_VAR_OFF) || off.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
     throw new VerifyAbort(t, `value ${off.smin} makes ${tstr} pointer be out of bounds`);
   }
+  // check_reg_sane_offset on the pointer too
+  sanePtr(t, { ...ptr });
   void ptrReg;
   void regs;
   markOriginPrecise(env.widening, off);
@@ -468,6 +477,13 @@ function pointerAlu(
       setReg(st, i.dst, finish(sanePtr(t, d)));
       return;
     }
+  }
+  // check_reg_sane_offset sees the signed bounds of the sum before they are synced
+  const lo = op === 0x00 ? ptr.smin + off.smin : ptr.smin - off.smax;
+  const hi = op === 0x00 ? ptr.smax + off.smax : ptr.smax - off.smin;
+  const wraps = lo < S64_MIN || hi < S64_MIN || lo > -S64_MIN - 1n || hi > -S64_MIN - 1n;
+  if (!wraps && (lo >= BigInt(BPF_MAX_VAR_OFF) || lo <= -BigInt(BPF_MAX_VAR_OFF))) {
+    throw new VerifyAbort(t, `value ${lo} makes ${tstr} pointer be out of bounds`);
   }
   const b = copyBounds(ptr);
   alu64(op === 0x00 ? "add" : "sub", b, copyBounds(off));
@@ -682,7 +698,8 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
   );
   const level = opts.logLevel ?? 1;
   // At level 1 a successful verification keeps only the statistics (the kernel resets its log).
-  const logLines = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
+  const kept = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
+  const logLines = env.unpriv ? kept.map(unprivLogLine) : kept;
   const hint = error ? hintFor(error.message) : undefined;
   return {
     program: prog.name,
@@ -813,7 +830,8 @@ function initState(_env: Env): VState {
 function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
   const level = env.opts.logLevel ?? 1;
   if (level === 0) return;
-  const li = env.prog.lineInfo.find((x) => x.insn === t);
+  // an unprivileged loader cannot load BTF: no line info, no source lines in its log
+  const li = env.unpriv ? undefined : env.prog.lineInfo.find((x) => x.insn === t);
   // verbose_linfo: a source line is printed once, when a different one starts
   if (
     li &&
@@ -1089,10 +1107,11 @@ function step(
     if (env.unpriv) unprivCompareSrc(t, i, a, b);
     const pa = isPointer(a);
     const pb = isPointer(b);
-    if (pa !== pb && !is32 && (cop === "jeq" || cop === "jne")) {
+    if (pa !== pb && (cop === "jeq" || cop === "jne")) {
       const p = pa ? a : b;
       const s = pa ? b : a;
-      if (isConst(s) && s.varOff.value === 0n) {
+      const zero = is32 ? s.u32min === 0n && s.u32max === 0n : isConst(s) && s.varOff.value === 0n;
+      if (zero) {
         // reg_not_null: not stack, context or packet pointers; a BTF pointer only when trusted
         // (or referenced)
         const notNull =
@@ -1105,6 +1124,10 @@ function step(
           st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
           return taken ? target : t + 1;
         }
+      }
+      // mark_ptr_or_null_regs: only a maybe-NULL destination compared with the constant 0 in the
+      // instruction (not a register holding 0) is a NULL check
+      if (!is32 && !x && zero && pa && p.maybeNull) {
         const other = cloneState(st);
         const id = p.id;
         markPtrOrNull(other, id, cop === "jeq", t);
@@ -1292,6 +1315,7 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
   if (i.imm === 0xf1) checkRead(st, t, 0);
   const v = curFrame(st).regs[i.src]!;
   const d = curFrame(st).regs[i.dst]!;
+  if (env.unpriv) unprivAtomic(st, t, i, size);
   if (
     d.type === "ctx" ||
     isPkt(d.type) ||
@@ -1304,6 +1328,15 @@ function checkAtomic(env: Env, st: VState, t: number, i: Instruction, size: numb
     throw new VerifyAbort(t, `BPF_ATOMIC stores into R${i.dst} ${regTypeStr(d)} is not allowed`);
   }
   if (isPointer(v)) throw notModelled(t, "atomic operation with a pointer operand");
+  if (d.type !== "stack" && !d.maybeNull) {
+    // atomics are always strictly aligned (strict_alignment_once)
+    const at = tnumAdd(d.varOff, tnumConst(BigInt(d.off + i.off)));
+    if (!tnumIsAligned(at, size)) {
+      const desc = d.type === "map_value" ? "value " : d.type === "map_key" ? "key " : "";
+      const vo = isConst(d) ? BigInt.asIntN(64, d.varOff.value).toString() : tnumStr(d.varOff);
+      throw new VerifyAbort(t, `misaligned ${desc}access off ${vo}+${d.off}+${i.off} size ${size}`);
+    }
+  }
   checkMemAccess(env, st, t, i.dst, i.off, size, false, undefined, { isAtomic: true });
   checkMemAccess(env, st, t, i.dst, i.off, size, true, unknownScalar(), { isAtomic: true });
   const fetch = (i.imm & 1) !== 0;
@@ -1946,7 +1979,8 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
       env.curStates--;
     }
   }
-  if (!addNew) return false;
+  // unprivileged: no new checkpoint past BPF_COMPLEXITY_LIMIT_STATES states at one instruction
+  if (!addNew || (env.unpriv && list.length > 64)) return false;
   const stored: StoredState = {
     state: cloneState(cur),
     insn: t,

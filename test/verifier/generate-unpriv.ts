@@ -6,7 +6,7 @@
  * forward, so programs terminate.
  */
 import fc from "fast-check";
-import { progTypeByName } from "../../src/abi/program-types.js";
+import { attachTypeByName, progTypeByName } from "../../src/abi/program-types.js";
 import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
 import { type Instruction, insn, ldImm64 } from "../../src/isa/instruction.js";
 import { objectOf } from "./generate.js";
@@ -68,6 +68,10 @@ const arbLeak: fc.Arbitrary<Item[]> = fc.constantFrom<Item[]>(
   [insn(0x7b, 6, 10, 0)], // *(u64 *)(r6 + 0) = r10
   [{ jumpToEnd: insn(0x5d, 6, 7) }], // if r6 != r7 goto end
   [{ jumpToEnd: insn(0x2d, 6, 10) }], // if r6 > r10 goto end
+  [{ jumpToEnd: insn(0x56, 6, 0, 0, 0) }], // if w6 != 0 goto end
+  [{ jumpToEnd: insn(0x15, 6, 0, 0, 0) }], // if r6 == 0 goto end
+  [{ jumpToEnd: insn(0x1d, 8, 6) }], // if r8 == r6 goto end
+  [insn(0xb7, 7, 0, 0, 0), { jumpToEnd: insn(0x1d, 6, 7) }], // r7 = 0; if r6 == r7 goto end
   [insn(0xbc, 7, 6)], // w7 = w6
   [insn(0xbf, 8, 6)], // r8 = r6 (a pointer in a scalar's register)
   [
@@ -81,6 +85,26 @@ const arbLeak: fc.Arbitrary<Item[]> = fc.constantFrom<Item[]>(
     insn(0xbf, 4, 6),
     insn(0x85, 0, 0, 0, 2), // bpf_map_update_elem(m, key, value, flags = r6)
   ],
+  [insn(0x7b, 10, 6, -16), insn(0x79, 6, 10, -16)], // spill r6 and fill it back
+  [insn(0x7b, 10, 6, -16), insn(0x61, 7, 10, -16)], // spill r6, read its low half
+  [
+    insn(0x7b, 10, 6, -16), // spill r6, then hand the slot to a helper as the value
+    insn(0x7a, 10, 0, -8, 0),
+    mapRef(1),
+    insn(0xbf, 2, 10),
+    insn(0x07, 2, 0, 0, -8),
+    insn(0xbf, 3, 10),
+    insn(0x07, 3, 0, 0, -16),
+    insn(0xb7, 4, 0, 0, 0),
+    insn(0x85, 0, 0, 0, 2),
+  ],
+  [insn(0x7a, 10, 0, -16, 7), insn(0x79, 8, 10, -16)], // *(u64 *)(r10 -16) = 7; r8 = it
+  [insn(0x72, 10, 0, -16, 1)], // *(u8 *)(r10 -16) = 1
+  [insn(0xb7, 7, 0, 0, 1), insn(0xdb, 6, 7, 0, 0)], // lock *(u64 *)(r6 + 0) += r7
+  [insn(0xbf, 7, 6, 8)], // r7 = (s8)r6
+  [insn(0x04, 6, 0, 0, 1)], // w6 += 1
+  [insn(0x57, 6, 0, 0, -8)], // r6 &= -8
+  [insn(0x25, 7, 0, 2, 5), insn(0xbf, 0, 6), insn(0x95)], // if r7 <= 5: return the pointer
 );
 
 /** Pointer-heavy socket filters (instructions; the map "m" of objectOf is a 8/16-byte hash). */
@@ -127,5 +151,21 @@ export const arbPointerProgram: fc.Arbitrary<Instruction[]> = fc
 export function socketFilterOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
   const { obj, prog } = objectOf(insns);
   const p = { ...prog, section: "socket", type: progTypeByName("socket_filter")! } as ProgramSpec;
+  return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
+}
+
+/** objectOf's program as a cgroup_skb ingress program (its final `r0 = 2` made 1, inside [0, 1]). */
+export function cgroupSkbOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
+  const code = [...insns];
+  const k = code.length - 2;
+  if (code[k] && code[k]!.opcode === 0xb7 && code[k]!.dst === 0 && code[k]!.imm === 2)
+    code[k] = insn(0xb7, 0, 0, 0, 1);
+  const { obj, prog } = objectOf(code);
+  const p = {
+    ...prog,
+    section: "cgroup_skb/ingress",
+    type: progTypeByName("cgroup_skb")!,
+    expectedAttachType: attachTypeByName("cgroup_inet_ingress")!,
+  } as ProgramSpec;
   return { obj: { ...obj, programs: [p], program: () => p } as unknown as ObjectSpec, prog: p };
 }
