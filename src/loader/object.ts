@@ -29,6 +29,7 @@ import { fixedObjectBtf } from "./btf-fixup.js";
 import { AttachType, MapType, ProgFlags } from "./consts.js";
 import { BpfSyscallError, LoaderError } from "./errors.js";
 import type { Fd } from "./fd.js";
+import { kallsymsLookup } from "./kallsyms.js";
 import { fillKconfig, kernelVersionCode } from "./kconfig.js";
 import { LiveMap } from "./object-map.js";
 import { LiveProgram } from "./object-program.js";
@@ -122,21 +123,8 @@ function attachBtfName(p: ProgramSpec): string | undefined {
   return target;
 }
 
-let kallsymsCache: Map<string, bigint> | undefined;
 function kallsyms(name: string): bigint | undefined {
-  if (!kallsymsCache) {
-    kallsymsCache = new Map();
-    try {
-      for (const line of readFileSync("/proc/kallsyms", "utf8").split("\n")) {
-        const [addr, , sym] = line.split(/\s+/);
-        if (sym && addr && !kallsymsCache.has(sym)) kallsymsCache.set(sym, BigInt(`0x${addr}`));
-      }
-    } catch {
-      // Unreadable: every typeless ksym is then missing.
-    }
-  }
-  const a = kallsymsCache.get(name);
-  return a === 0n ? undefined : a;
+  return kallsymsLookup(name).address;
 }
 
 /** Attach types whose programs run through a BPF trampoline (fentry, fexit, fmod_ret, lsm). */

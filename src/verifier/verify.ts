@@ -13,9 +13,10 @@ import {
 } from "../abi/helpers.js";
 import { mapTypeById } from "../abi/map-types.js";
 import { allowsLegacyPacketLoads, returnRule } from "../abi/program-rules.js";
-import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
+import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
+import { kallsymsLookup } from "../loader/kallsyms.js";
 import { fillKconfig } from "../loader/kconfig.js";
 import { COND_OPS, type CondOp, flipOp, refine, scalarBranchTaken } from "./branch.js";
 import { type BtfHooks, type BtfOptions, btfHooks, prepareProgram } from "./btf-hooks.js";
@@ -42,6 +43,7 @@ import {
   iterLoopConverged,
   iterSlotsSafe,
 } from "./iter.js";
+import { kernelBtf } from "./kernel-btf.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
@@ -1239,6 +1241,23 @@ function kconfigValues(obj: ObjectSpec, map: MapSpec): Uint8Array | undefined {
 }
 const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
 
+/**
+ * A `__ksym` variable without a kernel BTF VAR of its name: libbpf loads its /proc/kallsyms
+ * address as a plain constant (0 for a missing weak one). Where the address is hidden from us
+ * (no CAP_SYSLOG), it is some unknown scalar; a typed ksym (BTF VAR) is not modelled.
+ */
+function typelessKsym(env: Env, t: number, ext: ExternSpec): Reg {
+  if (kernelBtf(env.opts.btf).btf.findByName(ext.name, "VAR") !== undefined)
+    throw notModelled(t, `typed ksym ${ext.name}`);
+  const k = kallsymsLookup(ext.name);
+  if (k.address !== undefined) return constScalar(k.address);
+  if (!k.present) {
+    if (ext.weak) return constScalar(0n);
+    throw notModelled(t, `extern ${ext.name} (not in /proc/kallsyms: the load fails before the verifier)`);
+  }
+  return unknownScalar();
+}
+
 function ldImm64(env: Env, t: number, i: Instruction): Reg {
   const r = i.ref;
   if (r && i.src !== 4) {
@@ -1262,6 +1281,10 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       // a kconfig extern is a value in the .kconfig map (as libbpf patches it: src 2, offset)
       const ext = env.obj.externs.find((e) => e.name === r.symbol);
       const map = env.obj.maps.find((m) => m.origin === "kconfig");
+      if (ext?.kind === "ksym" && !ext.isFunction) return typelessKsym(env, t, ext);
+      // bpf_ksym_exists() on a weak kfunc missing from the kernel: libbpf loads 0
+      if (ext?.kind === "ksym" && ext.weak && !kernelBtf(env.opts.btf).btf.findByName(ext.name, "FUNC"))
+        return constScalar(0n);
       if (ext?.kind !== "kconfig" || ext.offset < 0 || !map) throw notModelled(t, `extern ${r.symbol}`);
       return pointer("map_value", { map, off: ext.offset });
     }
