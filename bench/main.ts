@@ -8,9 +8,16 @@ import { benchBtf } from "./btf.js";
 import { benchDisasm } from "./disasm.js";
 import { renderSection, type Section } from "./lib.js";
 import { benchVerifier } from "./verifier.js";
+import { benchVerifierAgreement } from "./verifier-agreement.js";
 import { benchVm } from "./vm.js";
 
-const sections: Array<() => Section> = [benchDisasm, benchBtf, benchVm, benchVerifier];
+const sections: Array<() => Section> = [
+  benchDisasm,
+  benchBtf,
+  benchVm,
+  benchVerifier,
+  benchVerifierAgreement,
+];
 
 const only = process.argv.slice(2);
 const out: string[] = [
