@@ -40,7 +40,9 @@ import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeH
 /**
  * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
  * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
- * holds the faulting slot (and JIT_STATE[0] the budget left).
+ * holds the faulting slot (and JIT_STATE[0] the budget left). JIT_STATE[2] says why it returned:
+ * 0 the slot is outside the compiled code, 1 the interpreter must execute it, 2 a helper stopped
+ * the program or asked for a tail call, 3 the exit at that slot was executed (and counted).
  */
 export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array, m: JitHost) => number;
 
@@ -555,7 +557,7 @@ function condition(code: Code, pc: number): string | undefined {
 
 /** Translated only when its registers are r0..r10 (anything else is the interpreter's to fault on). */
 function translatable(code: Code, pc: number): boolean {
-  if (isHelperCall(code, pc)) return true;
+  if (isHelperCall(code, pc) || code.op[pc] === 0x95) return true;
   return compiled(code.op[pc]) && code.dst[pc] < NREGS && code.src[pc] < NREGS;
 }
 
@@ -623,6 +625,12 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       slotRegs(code, pc, use, def);
       if (isHelperCall(code, pc)) {
         body.push(emitCall(code, pc));
+        break;
+      }
+      if (op === 0x95) {
+        // exit, counted here: the interpreter ends the run (or returns from a frame) without
+        // executing the slot again
+        body.push(`S[0]=left;S[2]=3;${SPILL_ALL}return ${pc};`);
         break;
       }
       if (isJump(op)) {
