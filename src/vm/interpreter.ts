@@ -305,7 +305,7 @@ class Machine implements VmHelperCall, JitHost {
   private runCompiled(jit: JitFn): void {
     let pc: number;
     try {
-      pc = jit(this.prog.entry, this.left, this.L, this.H, this);
+      pc = jit(this.prog.entry, this.left, this.L, this.H, this, true);
     } catch (e) {
       this.left = JIT_STATE[0];
       throw this.located(e, JIT_STATE[1]);
@@ -443,7 +443,7 @@ class Machine implements VmHelperCall, JitHost {
           // the compiled blocks run up to the next instruction only the interpreter executes
           this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H, this);
+            pc = JIT(pc, left, L, H, this, depth === base);
           } catch (e) {
             pc = JIT_STATE[1];
             left = JIT_STATE[0];

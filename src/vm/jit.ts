@@ -44,7 +44,15 @@ import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeH
  * 0 the slot is outside the compiled code, 1 the interpreter must execute it, 2 a helper stopped
  * the program or asked for a tail call, 3 the exit at that slot was executed (and counted).
  */
-export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array, m: JitHost) => number;
+export type JitFn = (
+  pc: number,
+  left: number,
+  L: Int32Array,
+  H: Int32Array,
+  m: JitHost,
+  /** Whether the frame is the run's (or callback's) first: its exit ends the run, and then only r0 is read. */
+  top: boolean,
+) => number;
 
 /** What compiled code calls back into: the machine running it. */
 export interface JitHost {
@@ -192,6 +200,8 @@ const SPILL_ALL = "/*spill*/";
 /** FALL + "N" + a comment end closes a block that goes on at slot N: nothing when case N comes next. */
 const FALL = "/*fall:";
 const RELOAD_ALL = "/*reload*/";
+/** Write back r0 if the chunk can change it. */
+const SPILL_R0 = "/*spill0*/";
 
 /**
  * The registers slot `pc` mentions (`use`) and may change (`def`), conservatively: what a chunk
@@ -630,7 +640,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       if (op === 0x95) {
         // exit, counted here: the interpreter ends the run (or returns from a frame) without
         // executing the slot again
-        body.push(`S[0]=left;S[2]=3;${SPILL_ALL}return ${pc};`);
+        // at the top frame only r0 is read afterwards (run() and invoke() restore the rest)
+        body.push(`S[0]=left;S[2]=3;if(top){${SPILL_R0}}else{${SPILL_ALL}}return ${pc};`);
         break;
       }
       if (isJump(op)) {
@@ -673,10 +684,13 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function c${i}(pc,left,L,H,m){let p=pc;${locals}try{for(;;){switch(pc){` +
+      `function c${i}(pc,left,L,H,m,top){let p=pc;${locals}try{for(;;){switch(pc){` +
       body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
-    return src.replaceAll(SPILL_ALL, spill(written)).replaceAll(RELOAD_ALL, reload(loaded));
+    return src
+      .replaceAll(SPILL_ALL, spill(written))
+      .replaceAll(SPILL_R0, spill(written.filter((r) => r === 0)))
+      .replaceAll(RELOAD_ALL, reload(loaded));
   });
   if (chunks.length === 1) {
     // one chunk: it is the entry (slots outside it go back to the interpreter either way)
@@ -685,8 +699,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
   return (
     `${PRELUDE}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
-    "return function jit(pc,left,L,H,m){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
-    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m);left=S[0];if(S[2]!==0)return pc;}};"
+    "return function jit(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
+    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0];if(S[2]!==0)return pc;}};"
   );
 }
 
