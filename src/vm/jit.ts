@@ -1,7 +1,8 @@
 /**
  * The fast path: a program's Code translated to one JavaScript function (`new Function`), a
  * straight-line translation per basic block inside a `switch` on the block's first slot in a
- * loop (so jumps are `pc = T; continue`). Registers are int32 locals (low and high halves),
+ * loop (so jumps are `pc = T; continue top`; a block that jumps back to its own start loops
+ * inside its case, `bN: for (;;)`, without going through the switch). Registers are int32 locals (low and high halves),
  * written back to the interpreter's Int32Arrays when control leaves the function; 64-bit
  * multiply, divide, shifts and byte swaps go through the same int64.ts functions on those
  * arrays, so no BigInt in the hot path and no second copy of the corner cases. Memory accesses inline the interpreter's region check
@@ -616,6 +617,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     let count = 0;
     let pc = start;
     let tail = "";
+    let selfLoop = false;
     for (;;) {
       if (pc >= n) {
         tail = leave(String(pc));
@@ -647,7 +649,10 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       if (isJump(op)) {
         const t = jumpTarget(code, pc);
         const c = condition(code, pc);
-        body.push(c === undefined ? `pc=${t};continue;` : `if(${c}){pc=${t};continue;}`);
+        // a jump back to the block's own start loops inside its case, without the switch
+        const go = t === start ? `continue b${start};` : `pc=${t};continue top;`;
+        if (t === start) selfLoop = true;
+        body.push(c === undefined ? go : `if(${c}){${go}}`);
         if (c === undefined) break;
         pc++;
         continue;
@@ -655,12 +660,13 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       body.push(emitInsn(code, pc));
       if (op === 0x18 && lead[pc + 1]) {
         // a jump into its second slot: that slot is a case of its own
-        body.push(`pc=${pc + 2};continue;`);
+        body.push(`pc=${pc + 2};continue top;`);
         break;
       }
       pc += op === 0x18 ? 2 : 1;
     }
-    const text = `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`;
+    const block = `if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}`;
+    const text = `case ${start}:${selfLoop ? `b${start}:for(;;){${block}break;}` : block}${tail}`;
     if (size > 0 && size + text.length > MAX_CHUNK_SOURCE) {
       chunks.push([]);
       uses.push(new Set());
@@ -684,8 +690,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function c${i}(pc,left,L,H,m,top){let p=pc;${locals}try{for(;;){switch(pc){` +
-      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue;") +
+      `function c${i}(pc,left,L,H,m,top){let p=pc;${locals}try{top:for(;;){switch(pc){` +
+      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue top;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
     return src
       .replaceAll(SPILL_ALL, spill(written))
