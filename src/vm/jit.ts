@@ -393,11 +393,15 @@ function address(r: number, off: number): string {
 }
 
 /**
- * The region of an access: the last one looked up is kept in the locals ch/cg (its high half and
- * the region), since consecutive accesses mostly hit the same region (a packet parsed field by
- * field). Regions are only ever appended to Memory.regions, so a cached entry never goes stale.
+ * The region of an access through register r: the last one looked up is kept in locals (its high
+ * half and the region), one pair for r10 (the stack) and one for the other registers, since
+ * consecutive accesses mostly hit the same region (a packet parsed field by field, the stack).
+ * Regions are only ever appended to Memory.regions, so a cached entry never goes stale.
  */
-const regionOf = `const g=hi===ch?cg:(ch=hi,cg=regions[(hi-${REGION_HI_BASE})>>>0]);`;
+const regionOf = (r: number): string => {
+  const [h, g] = r === 10 ? ["sh", "sg"] : ["ch", "cg"];
+  return `const g=hi===${h}?${g}:(${h}=hi,${g}=regions[(hi-${REGION_HI_BASE})>>>0]);`;
+};
 
 /** The inline check of an access of `size` bytes (see address()). */
 const inBounds = (size: number): string => `g!==undefined&&lo>=g.start&&lo<=g.end-${size}&&g.hooks===null`;
@@ -428,7 +432,7 @@ function emitMemory(code: Code, pc: number): string {
       `const v=g.hooks.load(lo,${size});` +
       `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v/4294967296)|0;}` +
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
-    return `${at}{${address(s, off)}` + regionOf + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
+    return `${at}{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
     // atomics read and write registers (src, r0) through the arrays
@@ -437,7 +441,7 @@ function emitMemory(code: Code, pc: number): string {
     if (inline === undefined) return `${at}${slow}`;
     return (
       `${at}{${address(d, off)}` +
-      regionOf +
+      regionOf(d) +
       `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
     );
   }
@@ -454,7 +458,7 @@ function emitMemory(code: Code, pc: number): string {
           : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
     `${at}{${address(d, off)}` +
-    regionOf +
+    regionOf(d) +
     `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
   );
 }
@@ -696,7 +700,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function c${i}(pc,left,L,H,m,top){let p=pc,ch=0,cg=undefined;${locals}try{top:for(;;){switch(pc){` +
+      `function c${i}(pc,left,L,H,m,top){let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
       body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue top;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
     return src
