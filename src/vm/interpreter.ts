@@ -286,13 +286,39 @@ class Machine implements VmHelperCall, JitHost {
     this.tail = undefined;
     this.tailCalls = 0;
     this.nested = 0;
-    this.exec(this.prog.entry, 0);
+    const jit = this.prog.jit;
+    if (jit === undefined) this.exec(this.prog.entry, 0);
+    else this.runCompiled(jit);
     const lo = L[0];
     const r0 =
       H[0] === 0 && lo >= 0 && lo < SMALL_R0
         ? SMALL_R0_BIG[lo]
         : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
     return { r0, insns: budget - this.left };
+  }
+
+  /**
+   * A run from the entry, compiled code first: a program whose compiled code reaches its exit
+   * (the usual case) never enters the interpreter's loop, whose entry costs more than a small
+   * program's whole run; anything else goes on in the loop exactly as exec() would have.
+   */
+  private runCompiled(jit: JitFn): void {
+    let pc: number;
+    try {
+      pc = jit(this.prog.entry, this.left, this.L, this.H, this, true);
+    } catch (e) {
+      this.left = JIT_STATE[0];
+      throw this.located(e, JIT_STATE[1]);
+    }
+    this.left = JIT_STATE[0];
+    const why = JIT_STATE[2];
+    if (why === 3) return;
+    if (why === 2) {
+      // a helper stopped the program or asked for a tail call
+      if (this.stopped !== undefined) return;
+      pc = this.enterTail(0);
+    }
+    this.exec(pc, 0);
   }
 
   /**
@@ -417,14 +443,19 @@ class Machine implements VmHelperCall, JitHost {
           // the compiled blocks run up to the next instruction only the interpreter executes
           this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H, this);
+            pc = JIT(pc, left, L, H, this, depth === base);
           } catch (e) {
             pc = JIT_STATE[1];
             left = JIT_STATE[0];
             throw e;
           }
           left = JIT_STATE[0];
-          if (JIT_STATE[2] === 2) {
+          if (JIT_STATE[2] === 3) {
+            // an exit the compiled code already counted: the run ends, or the loop below
+            // returns from the frame (counting the slot once more, so it is given back first)
+            if (depth === base) break;
+            left++;
+          } else if (JIT_STATE[2] === 2) {
             // a helper called from compiled code stopped the program or asked for a tail call
             if (this.stopped !== undefined) break;
             pc = this.enterTail(depth);
@@ -1199,17 +1230,22 @@ class Machine implements VmHelperCall, JitHost {
       this.left = left;
     } catch (e) {
       this.left = left;
-      const fault =
-        e instanceof VmFault
-          ? e
-          : new VmFault("internal", `internal error: ${e instanceof Error ? e.message : String(e)}`);
-      const insn = fault.insn < 0 ? pc : fault.insn;
-      const source = fault.source ?? this.cur.sourceOf?.(insn);
-      const program = fault.program ?? this.cur.name;
-      throw insn === fault.insn && source === fault.source && program === fault.program
-        ? fault
-        : fault.with({ insn, source, program });
+      throw this.located(e, pc);
     }
+  }
+
+  /** A fault (or any error, as an internal fault) at slot `pc`, with its slot, source and program. */
+  private located(e: unknown, pc: number): VmFault {
+    const fault =
+      e instanceof VmFault
+        ? e
+        : new VmFault("internal", `internal error: ${e instanceof Error ? e.message : String(e)}`);
+    const insn = fault.insn < 0 ? pc : fault.insn;
+    const source = fault.source ?? this.cur.sourceOf?.(insn);
+    const program = fault.program ?? this.cur.name;
+    return insn === fault.insn && source === fault.source && program === fault.program
+      ? fault
+      : fault.with({ insn, source, program });
   }
 
   private badSlot(pc: number): VmFault {

@@ -1,7 +1,8 @@
 /**
  * The fast path: a program's Code translated to one JavaScript function (`new Function`), a
  * straight-line translation per basic block inside a `switch` on the block's first slot in a
- * loop (so jumps are `pc = T; continue`). Registers are int32 locals (low and high halves),
+ * loop (so jumps are `pc = T; continue top`; a block that jumps back to its own start loops
+ * inside its case, `bN: for (;;)`, without going through the switch). Registers are int32 locals (low and high halves),
  * written back to the interpreter's Int32Arrays when control leaves the function; 64-bit
  * multiply, divide, shifts and byte swaps go through the same int64.ts functions on those
  * arrays, so no BigInt in the hot path and no second copy of the corner cases. Memory accesses inline the interpreter's region check
@@ -40,9 +41,19 @@ import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeH
 /**
  * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
  * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
- * holds the faulting slot (and JIT_STATE[0] the budget left).
+ * holds the faulting slot (and JIT_STATE[0] the budget left). JIT_STATE[2] says why it returned:
+ * 0 the slot is outside the compiled code, 1 the interpreter must execute it, 2 a helper stopped
+ * the program or asked for a tail call, 3 the exit at that slot was executed (and counted).
  */
-export type JitFn = (pc: number, left: number, L: Int32Array, H: Int32Array, m: JitHost) => number;
+export type JitFn = (
+  pc: number,
+  left: number,
+  L: Int32Array,
+  H: Int32Array,
+  m: JitHost,
+  /** Whether the frame is the run's (or callback's) first: its exit ends the run, and then only r0 is read. */
+  top: boolean,
+) => number;
 
 /** What compiled code calls back into: the machine running it. */
 export interface JitHost {
@@ -190,6 +201,8 @@ const SPILL_ALL = "/*spill*/";
 /** FALL + "N" + a comment end closes a block that goes on at slot N: nothing when case N comes next. */
 const FALL = "/*fall:";
 const RELOAD_ALL = "/*reload*/";
+/** Write back r0 if the chunk can change it. */
+const SPILL_R0 = "/*spill0*/";
 
 /**
  * The registers slot `pc` mentions (`use`) and may change (`def`), conservatively: what a chunk
@@ -379,6 +392,17 @@ function address(r: number, off: number): string {
   return `const lo=(l${r}+(${off}))|0;const hi=${hi};`;
 }
 
+/**
+ * The region of an access through register r: the last one looked up is kept in locals (its high
+ * half and the region), one pair for r10 (the stack) and one for the other registers, since
+ * consecutive accesses mostly hit the same region (a packet parsed field by field, the stack).
+ * Regions are only ever appended to Memory.regions, so a cached entry never goes stale.
+ */
+const regionOf = (r: number): string => {
+  const [h, g] = r === 10 ? ["sh", "sg"] : ["ch", "cg"];
+  return `const g=hi===${h}?${g}:(${h}=hi,${g}=regions[(hi-${REGION_HI_BASE})>>>0]);`;
+};
+
 /** The inline check of an access of `size` bytes (see address()). */
 const inBounds = (size: number): string => `g!==undefined&&lo>=g.start&&lo<=g.end-${size}&&g.hooks===null`;
 
@@ -408,10 +432,7 @@ function emitMemory(code: Code, pc: number): string {
       `const v=g.hooks.load(lo,${size});` +
       `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v/4294967296)|0;}` +
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
-    return (
-      `${at}{${address(s, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
-      `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`
-    );
+    return `${at}{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
     // atomics read and write registers (src, r0) through the arrays
@@ -419,7 +440,8 @@ function emitMemory(code: Code, pc: number): string {
     const inline = atomicInline(size, s, b);
     if (inline === undefined) return `${at}${slow}`;
     return (
-      `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
+      `${at}{${address(d, off)}` +
+      regionOf(d) +
       `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
     );
   }
@@ -435,7 +457,8 @@ function emitMemory(code: Code, pc: number): string {
           ? `g.view.setUint16(lo,${vlo}&65535,true);`
           : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
-    `${at}{${address(d, off)}const g=regions[(hi-${REGION_HI_BASE})>>>0];` +
+    `${at}{${address(d, off)}` +
+    regionOf(d) +
     `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
   );
 }
@@ -555,7 +578,7 @@ function condition(code: Code, pc: number): string | undefined {
 
 /** Translated only when its registers are r0..r10 (anything else is the interpreter's to fault on). */
 function translatable(code: Code, pc: number): boolean {
-  if (isHelperCall(code, pc)) return true;
+  if (isHelperCall(code, pc) || code.op[pc] === 0x95) return true;
   return compiled(code.op[pc]) && code.dst[pc] < NREGS && code.src[pc] < NREGS;
 }
 
@@ -604,6 +627,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
     let count = 0;
     let pc = start;
     let tail = "";
+    let selfLoop = false;
     for (;;) {
       if (pc >= n) {
         tail = leave(String(pc));
@@ -625,10 +649,20 @@ export function jitSource(code: Code, entries: readonly number[]): string {
         body.push(emitCall(code, pc));
         break;
       }
+      if (op === 0x95) {
+        // exit, counted here: the interpreter ends the run (or returns from a frame) without
+        // executing the slot again
+        // at the top frame only r0 is read afterwards (run() and invoke() restore the rest)
+        body.push(`S[0]=left;S[2]=3;if(top){${SPILL_R0}}else{${SPILL_ALL}}return ${pc};`);
+        break;
+      }
       if (isJump(op)) {
         const t = jumpTarget(code, pc);
         const c = condition(code, pc);
-        body.push(c === undefined ? `pc=${t};continue;` : `if(${c}){pc=${t};continue;}`);
+        // a jump back to the block's own start loops inside its case, without the switch
+        const go = t === start ? `continue b${start};` : `pc=${t};continue top;`;
+        if (t === start) selfLoop = true;
+        body.push(c === undefined ? go : `if(${c}){${go}}`);
         if (c === undefined) break;
         pc++;
         continue;
@@ -636,12 +670,13 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       body.push(emitInsn(code, pc));
       if (op === 0x18 && lead[pc + 1]) {
         // a jump into its second slot: that slot is a case of its own
-        body.push(`pc=${pc + 2};continue;`);
+        body.push(`pc=${pc + 2};continue top;`);
         break;
       }
       pc += op === 0x18 ? 2 : 1;
     }
-    const text = `case ${start}:if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}${tail}`;
+    const block = `if(left<${count}){${leave(String(start))}}left-=${count};${body.join("")}`;
+    const text = `case ${start}:${selfLoop ? `b${start}:for(;;){${block}break;}` : block}${tail}`;
     if (size > 0 && size + text.length > MAX_CHUNK_SOURCE) {
       chunks.push([]);
       uses.push(new Set());
@@ -665,10 +700,13 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function c${i}(pc,left,L,H,m){let p=pc;${locals}try{for(;;){switch(pc){` +
-      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue;") +
+      `function c${i}(pc,left,L,H,m,top){let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
+      body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue top;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
-    return src.replaceAll(SPILL_ALL, spill(written)).replaceAll(RELOAD_ALL, reload(loaded));
+    return src
+      .replaceAll(SPILL_ALL, spill(written))
+      .replaceAll(SPILL_R0, spill(written.filter((r) => r === 0)))
+      .replaceAll(RELOAD_ALL, reload(loaded));
   });
   if (chunks.length === 1) {
     // one chunk: it is the entry (slots outside it go back to the interpreter either way)
@@ -677,8 +715,8 @@ export function jitSource(code: Code, entries: readonly number[]): string {
   return (
     `${PRELUDE}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
-    "return function jit(pc,left,L,H,m){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
-    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m);left=S[0];if(S[2]!==0)return pc;}};"
+    "return function jit(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
+    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0];if(S[2]!==0)return pc;}};"
   );
 }
 

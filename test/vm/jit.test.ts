@@ -248,6 +248,37 @@ describe("fast path: tail calls and legacy packet loads", () => {
     expect(tailChain("jit")).toEqual(a);
   });
 
+  it("a helper that stops the program from compiled code ends the run the same way", () => {
+    const run = (engine: VmEngine): { r0: bigint; insns: number } => {
+      const helpers: VmHelper[] = [
+        {
+          id: 5,
+          name: "stop",
+          fn: (c) => {
+            if (c.arg(1) === 3n) c.stop(40n + c.arg(2));
+            return 0;
+          },
+        },
+      ];
+      // r6 counts down from 5; at r6 == 3 the helper stops the run with r0 = 40 + r6
+      const prog: Instruction[] = [
+        insn(0xb7, 6, 0, 0, 5),
+        insn(0xbf, 1, 6),
+        insn(0xbf, 2, 6),
+        insn(0x85, 0, 0, 0, 5),
+        insn(0x17, 6, 0, 0, 1),
+        insn(0x55, 6, 0, -5, 0),
+        insn(0xb7, 0, 0, 0, 1),
+        insn(0x95),
+      ];
+      const r = createVm(prog, { memory: new Memory(), helpers }, { engine }).run();
+      return { r0: r.r0, insns: r.insns };
+    };
+    const a = run("interp");
+    expect(a).toEqual({ r0: 43n, insns: 1 + 3 * 3 + 2 * 2 });
+    expect(run("jit")).toEqual(a);
+  });
+
   it("LD_ABS / LD_IND in and out of the packet", () => {
     fc.assert(
       fc.property(
