@@ -52,6 +52,28 @@ export interface VmHelper {
   readonly id: number;
   readonly name: string;
   readonly fn: VmHelperFn;
+  /**
+   * A declarative fast path for a map-lookup helper (bpf_map_lookup_elem), what the kernel's
+   * JIT inlines for array maps: given a map pointer's halves (r1), the array it names when a
+   * lookup on it is plain index arithmetic, else undefined. Asked once per call site whose r1 is
+   * a known ld_imm64 constant when the program is created; both engines then read the u32 key
+   * at r2 themselves and answer NULL or the element's address, and take `fn` for anything
+   * unusual (a key pointer that is not plain readable memory), so results and faults are fn's.
+   */
+  readonly arrayLookup?: (mapLo: number, mapHi: number) => VmArrayLookup | undefined;
+}
+
+/** An array map as a lookup fast path sees it (see VmHelper.arrayLookup). */
+export interface VmArrayLookup {
+  /** Keys (u32 indexes) at or above this give NULL. */
+  readonly maxEntries: number;
+  /**
+   * High half of element i's address by index, 0 where not known yet (then elemHi(i)); every
+   * element's low half is 0 (each element is its own region).
+   */
+  readonly elemHis: Int32Array;
+  /** High half of element i's address (i < maxEntries); fills elemHis[i]. */
+  elemHi(i: number): number;
 }
 
 export interface VmEnv {

@@ -31,6 +31,7 @@ export {
 export {
   DEFAULT_BUDGET as VM_DEFAULT_BUDGET,
   MAY_GOTO_BUDGET,
+  type VmArrayLookup,
   type VmEnv,
   type VmHelper,
   type VmHelperCall,

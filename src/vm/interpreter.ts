@@ -24,6 +24,7 @@ import {
   MAX_CALL_FRAMES,
   MAY_GOTO_BUDGET,
   STACK_SIZE,
+  type VmArrayLookup,
   type VmEnv,
   type VmHelper,
   type VmHelperCall,
@@ -31,6 +32,7 @@ import {
   type VmRunResult,
 } from "./env.js";
 import { VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
+import { inlineLookups } from "./inline-lookup.js";
 import {
   arsh64,
   bswap,
@@ -101,6 +103,8 @@ interface Prog {
   readonly memory: Memory;
   /** The compiled fast path (engine "jit"). */
   readonly jit: JitFn | undefined;
+  /** Per slot: the array a helper call there looks up inline (inline-lookup.ts). */
+  readonly arrays: ReadonlyArray<VmArrayLookup | undefined>;
 }
 
 /** The Prog behind each VmProgram, for tail calls between programs. */
@@ -120,6 +124,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   const helpers: Array<VmHelper | undefined> = [];
   for (const h of env.helpers ?? []) helpers[h.id] = h;
   const entry = opts.entry ?? 0;
+  const arrays = inlineLookups(code, helpers, [entry]);
   const prog: Prog = {
     code,
     helpers,
@@ -127,7 +132,8 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     entry,
     name: opts.name,
     memory: mem,
-    jit: opts.engine === "jit" ? compileJit(code, mem, [entry]) : undefined,
+    jit: opts.engine === "jit" ? compileJit(code, mem, [entry], arrays) : undefined,
+    arrays,
   };
   const machine = new Machine(prog, env, stacks);
   const vm: VmProgram = {
@@ -939,6 +945,8 @@ class Machine implements VmHelperCall, JitHost {
               this.loops[depth] = MAY_GOTO_BUDGET;
               pc += IMM[pc];
             } else if (kind === 0) {
+              const a = this.cur.arrays[pc];
+              if (a !== undefined && this.lookupInline(a)) break;
               this.insn = pc;
               this.depth = depth;
               this.left = left;
@@ -1271,6 +1279,22 @@ class Machine implements VmHelperCall, JitHost {
     const s = this.stacks[f];
     const u = lo >>> 0;
     if (u < s.low) s.low = u;
+  }
+
+  /**
+   * An inline array lookup (VmHelper.arrayLookup): r0 = the element the u32 key at r2 names, or
+   * NULL past the end. False, with nothing done, when the key is not plain readable memory: the
+   * helper itself then runs (and faults as it does).
+   */
+  private lookupInline(a: VmArrayLookup): boolean {
+    const { L, H } = this;
+    const g = this.memory.regions[(H[2] - REGION_HI_BASE) >>> 0];
+    const lo = L[2] >>> 0;
+    if (g === undefined || !g.live || g.hooks !== null || lo < g.start || lo + 4 > g.end) return false;
+    const i = g.view.getUint32(lo, true);
+    L[0] = 0;
+    H[0] = i < a.maxEntries ? a.elemHis[i] || a.elemHi(i) : 0;
+    return true;
   }
 
   /** Call helper `id` (given as 64-bit halves): r0 = helper(r1..r5). */

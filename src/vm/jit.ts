@@ -20,6 +20,7 @@
  */
 import { atomic } from "./atomic.js";
 import type { Code } from "./code.js";
+import type { VmArrayLookup } from "./env.js";
 import {
   arsh64,
   bswap,
@@ -214,9 +215,10 @@ function slotRegs(code: Code, pc: number, use: Set<number>, def: Set<number>): v
   const s = code.src[pc];
   const cls = op & 7;
   if (op === 0x85) {
-    // a helper call: r0 (its result) and r10 (reset when a callback returns) are read back
+    // a helper call: r0 (its result) and r10 (reset when a callback returns) are read back;
+    // an inline array lookup reads the key pointer r2
     def.add(0).add(10);
-    use.add(0).add(10);
+    use.add(0).add(10).add(2);
   } else if (op === 0x18) {
     def.add(d);
     use.add(d);
@@ -594,11 +596,20 @@ function isHelperCall(code: Code, pc: number): boolean {
  * return, as in the interpreter) can differ from the locals. When the helper stopped the
  * program or asked for a tail call, the arrays hold the state and the interpreter takes over.
  */
-function emitCall(code: Code, pc: number): string {
-  return (
+function emitCall(code: Code, pc: number, inline: boolean): string {
+  const call =
     `p=${pc};${SPILL_ALL}{const r=m.jitCall(${pc},${code.imm[pc]},left);` +
     `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r;}` +
-    `${reload([0, 10])}${FALL}${pc + 1}*/`
+    reload([0, 10]);
+  if (!inline) return `${call}${FALL}${pc + 1}*/`;
+  // an inline array lookup (inline-lookup.ts): the u32 key at r2 read when it is plain memory
+  // (signed lo: see address()), NULL past the end, else the element's address (low half 0);
+  // any other key pointer goes through the helper, which faults as it does
+  return (
+    `{const g=regions[(h2-${REGION_HI_BASE})>>>0];const lo=l2;` +
+    "if(g!==undefined&&g.live&&g.hooks===null&&lo>=g.start&&lo<=g.end-4){" +
+    `const i=g.view.getUint32(lo,true);l0=0;h0=i<A${pc}.maxEntries?(AH${pc}[i]||A${pc}.elemHi(i)):0;}` +
+    `else{${call}}}${FALL}${pc + 1}*/`
   );
 }
 
@@ -609,7 +620,11 @@ function emitCall(code: Code, pc: number): string {
  * interpreter must execute it, or 0 when the slot belongs to another chunk, which the entry
  * function then enters.
  */
-export function jitSource(code: Code, entries: readonly number[]): string {
+export function jitSource(
+  code: Code,
+  entries: readonly number[],
+  arrays: ReadonlyArray<VmArrayLookup | undefined> = [],
+): string {
   const lead = leaders(code, entries);
   const n = code.n;
   const chunks: { start: number; text: string }[][] = [[]];
@@ -646,7 +661,7 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       count++;
       slotRegs(code, pc, use, def);
       if (isHelperCall(code, pc)) {
-        body.push(emitCall(code, pc));
+        body.push(emitCall(code, pc, arrays[pc] !== undefined));
         break;
       }
       if (op === 0x95) {
@@ -708,12 +723,17 @@ export function jitSource(code: Code, entries: readonly number[]): string {
       .replaceAll(SPILL_R0, spill(written.filter((r) => r === 0)))
       .replaceAll(RELOAD_ALL, reload(loaded));
   });
+  // the inlined arrays and their address tables, as constants of the factory
+  let consts = "";
+  arrays.forEach((a, pc) => {
+    if (a !== undefined) consts += `const A${pc}=ARR[${pc}],AH${pc}=A${pc}.elemHis;`;
+  });
   if (chunks.length === 1) {
     // one chunk: it is the entry (slots outside it go back to the interpreter either way)
-    return `${PRELUDE}${fns[0]}\nreturn c0;`;
+    return `${PRELUDE}${consts}${fns[0]}\nreturn c0;`;
   }
   return (
-    `${PRELUDE}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
+    `${PRELUDE}${consts}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
     "return function jit(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
     "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0];if(S[2]!==0)return pc;}};"
@@ -724,13 +744,19 @@ const PRELUDE =
   "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic,hookValueInto,bytesInto}=R;";
 
 /** Compile a program's code over a memory; `entries` are the slots runs start at. */
-export function compileJit(code: Code, memory: Memory, entries: readonly number[]): JitFn {
-  const src = jitSource(code, entries);
-  const factory = new Function("R", "mem", "regions", "S", src) as (
+export function compileJit(
+  code: Code,
+  memory: Memory,
+  entries: readonly number[],
+  arrays: ReadonlyArray<VmArrayLookup | undefined> = [],
+): JitFn {
+  const src = jitSource(code, entries, arrays);
+  const factory = new Function("R", "mem", "regions", "S", "ARR", src) as (
     r: typeof RUNTIME,
     mem: Memory,
     regions: Memory["regions"],
     s: Float64Array,
+    arr: ReadonlyArray<VmArrayLookup | undefined>,
   ) => JitFn;
-  return factory(RUNTIME, memory, memory.regions, JIT_STATE);
+  return factory(RUNTIME, memory, memory.regions, JIT_STATE, arrays);
 }

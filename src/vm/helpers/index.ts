@@ -6,7 +6,7 @@ import { helperByName } from "../../abi/helpers.js";
 import type { VmHelper, VmHelperFn } from "../env.js";
 import { controlHelpers } from "./control.js";
 import { eventHelpers } from "./events.js";
-import { mapHelpers } from "./maps.js";
+import { mapHelpers, mapLookupHelper } from "./maps.js";
 import { packetHelpers } from "./packet.js";
 import { printkHelpers } from "./printk.js";
 import { probeHelpers } from "./probe.js";
@@ -32,7 +32,8 @@ export function simHelpers(rt: Runtime): VmHelper[] {
   for (const [name, fn] of Object.entries(fns)) {
     const h = helperByName(`bpf_${name}`);
     if (h === undefined) throw new Error(`simulated helper bpf_${name} is not a kernel helper`);
-    out.push({ id: h.id, name: h.name, fn });
+    // the lookup carries its inline fast path for array maps
+    out.push(name === "map_lookup_elem" ? mapLookupHelper(rt) : { id: h.id, name: h.name, fn });
   }
   return out;
 }

@@ -1,5 +1,7 @@
 /** Map helpers: lookup/update/delete, per-CPU lookup, queue/stack push/pop/peek. */
-import type { VmHelperCall, VmHelperFn } from "../env.js";
+import { helperByName } from "../../abi/helpers.js";
+import type { VmArrayLookup, VmHelper, VmHelperCall, VmHelperFn } from "../env.js";
+import { ArrayMap } from "../maps/array.js";
 import { EINVAL } from "../maps/errno.js";
 import { QueueMap } from "../maps/queue.js";
 import type { Runtime } from "./runtime.js";
@@ -11,7 +13,30 @@ function flagsArg(call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5): number {
   return f > 0xffffffffn ? 0x7fffffff : Number(f);
 }
 
-export function mapHelpers(rt: Runtime): Record<string, VmHelperFn> {
+/** What the map helpers need of the runtime (a bench or test can give just this). */
+export type MapRuntime = Pick<Runtime, "memory" | "cpu" | "cpus" | "mapByRegion">;
+
+/** The array a map pointer names when a lookup on it can be inlined (VmHelper.arrayLookup). */
+function arrayLookupOf(rt: MapRuntime, mapLo: number, mapHi: number): VmArrayLookup | undefined {
+  if (mapLo !== 0) return undefined;
+  const region = rt.memory.regionOf(mapHi);
+  const m = region ? rt.mapByRegion(region.id) : undefined;
+  return m instanceof ArrayMap ? m.inlineLookup() : undefined;
+}
+
+/** bpf_map_lookup_elem over the runtime's maps, with the inline fast path for array maps. */
+export function mapLookupHelper(rt: MapRuntime): VmHelper {
+  const h = helperByName("bpf_map_lookup_elem");
+  if (h === undefined) throw new Error("bpf_map_lookup_elem is not a kernel helper");
+  return {
+    id: h.id,
+    name: h.name,
+    fn: mapHelpers(rt).map_lookup_elem,
+    arrayLookup: (lo, hi) => arrayLookupOf(rt, lo, hi),
+  };
+}
+
+export function mapHelpers(rt: MapRuntime): Record<string, VmHelperFn> {
   return {
     map_lookup_elem: (call) => {
       const m = mapArg(rt, call, 1, "bpf_map_lookup_elem");

@@ -5,7 +5,12 @@ import type { SimMap } from "../maps/types.js";
 import type { MemorySegment, Runtime } from "./runtime.js";
 
 /** The map an argument points to, or a fault naming the helper (the verifier guarantees a map). */
-export function mapArg(rt: Runtime, call: VmHelperCall, n: 1 | 2 | 3 | 4 | 5, helper: string): SimMap {
+export function mapArg(
+  rt: Pick<Runtime, "memory" | "mapByRegion">,
+  call: VmHelperCall,
+  n: 1 | 2 | 3 | 4 | 5,
+  helper: string,
+): SimMap {
   // by halves: the hot path of every map helper, without building a BigInt
   const region = call.argLo(n) === 0 ? rt.memory.regionOf(call.argHi(n) | 0) : undefined;
   const m = region ? rt.mapByRegion(region.id) : undefined;

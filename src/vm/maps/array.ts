@@ -7,6 +7,7 @@
  * (each rounded up to 8 bytes, as the kernel lays them out) and each element is its own region,
  * so an access past an element faults instead of reading the next one.
  */
+import type { VmArrayLookup } from "../env.js";
 import type { Region } from "../memory.js";
 import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, E2BIG, EEXIST, EINVAL, ENOENT } from "./errno.js";
 import {
@@ -71,6 +72,33 @@ export class ArrayMap implements SimMap {
 
   private index(key: Uint8Array): number {
     return key.length === 4 ? u32At(key) : -1;
+  }
+
+  /** Arrays larger than this get no inline lookup (its address table would be too big). */
+  static readonly INLINE_MAX_ENTRIES = 1 << 20;
+  private shape: VmArrayLookup | undefined;
+
+  /**
+   * The inline lookup fast path (VmHelper.arrayLookup) of a plain array with u32 keys: the
+   * same element regions lookup() hands out. Per-CPU arrays have none (the value depends on
+   * the runtime's current CPU).
+   */
+  inlineLookup(): VmArrayLookup | undefined {
+    if (this.percpu || this.def.keySize !== 4 || this.def.maxEntries > ArrayMap.INLINE_MAX_ENTRIES)
+      return undefined;
+    if (this.shape === undefined) {
+      const elemHis = new Int32Array(this.def.maxEntries);
+      this.shape = {
+        maxEntries: this.def.maxEntries,
+        elemHis,
+        elemHi: (i: number): number => {
+          const hi = this.elemRegion(i).hi;
+          elemHis[i] = hi;
+          return hi;
+        },
+      };
+    }
+    return this.shape;
   }
 
   lookup(key: Uint8Array, cpu: number): bigint {
