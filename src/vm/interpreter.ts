@@ -8,32 +8,24 @@
 import { helperById } from "../abi/helpers.js";
 import { UsageError } from "../errors.js";
 import type { Instruction } from "../isa/instruction.js";
-import { atomic } from "./atomic.js";
-import {
-  CODE_HI,
-  type Code,
-  compile,
-  OP_BAD_REG,
-  OP_TRUNCATED,
-  OP_UNRESOLVED,
-  OP_WIDE_SLOT,
-  SIZE_OF,
-} from "./code.js";
-import {
-  DEFAULT_BUDGET,
-  MAX_CALL_FRAMES,
-  MAY_GOTO_BUDGET,
-  STACK_SIZE,
-  type VmArrayLookup,
-  type VmEnv,
-  type VmHelper,
-  type VmHelperCall,
-  type VmRunOptions,
-  type VmRunResult,
-} from "./env.js";
+import * as ATOMIC from "./atomic.js";
+import * as CODE from "./code.js";
+import { type Code, compile } from "./code.js";
+import type { VmArrayLookup, VmEnv, VmHelper, VmHelperCall, VmRunOptions, VmRunResult } from "./env.js";
+import * as ENV from "./env.js";
 import { VmFault, type VmFaultKind, type VmSourceLine } from "./errors.js";
 import { inlineLookups } from "./inline-lookup.js";
-import {
+import * as I64 from "./int64.js";
+import { compileJit, JIT_STATE, type JitFn, type JitHost } from "./jit.js";
+import type { Memory, Region } from "./memory.js";
+import * as MEM from "./memory.js";
+
+// tsx and vitest run these modules as CommonJS, where every use of an imported binding is a
+// call of a getter: what the run and the loop use is copied into module constants once
+const { atomic } = ATOMIC;
+const { CODE_HI, OP_BAD_REG, OP_TRUNCATED, OP_UNRESOLVED, OP_WIDE_SLOT, SIZE_OF } = CODE;
+const { DEFAULT_BUDGET, MAX_CALL_FRAMES, MAY_GOTO_BUDGET, STACK_SIZE } = ENV;
+const {
   arsh64,
   bswap,
   div32,
@@ -49,17 +41,8 @@ import {
   truncate,
   udiv64,
   umod64,
-} from "./int64.js";
-import { compileJit, JIT_STATE, type JitFn, type JitHost } from "./jit.js";
-import {
-  bytesInto,
-  hookValueInto,
-  loadInto,
-  type Memory,
-  REGION_HI_BASE,
-  type Region,
-  storeHalves,
-} from "./memory.js";
+} = I64;
+const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves } = MEM;
 
 export interface VmOptions {
   /**
