@@ -131,7 +131,7 @@ describe("inline array lookups equal the generic bpf_map_lookup_elem", () => {
     const helpers: VmHelper[] = [];
     helpers[1] = s.helper;
     const arrays = inlineLookups(code, helpers, [0]);
-    const call = code.op.findIndex((op) => op === 0x85);
+    const call = code.op.indexOf(0x85);
     expect(arrays[call]).toBeDefined();
     expect(jitSource(code, [0], arrays)).toContain(`A${call}.maxEntries`);
     // not for a per-CPU array
