@@ -5,7 +5,7 @@
  * kernel) -> programs (refs patched to map fds/values, externs resolved, func/line info, attach
  * BTF ids) -> prog arrays and map-in-map slots filled. Everything created is closed on failure.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Btf } from "../elf/btf/btf.js";
 import { btfFromBytes } from "../elf/btf/load.js";
 import { relocate } from "../elf/core/relocate.js";
