@@ -107,6 +107,15 @@ function makeReg(type: RegType, b: Bounds): Reg {
     frameno: 0,
     subprog: 0,
     precise: false,
+    // the optional fields too (absent = undefined): every Reg keeps one hidden class whatever
+    // is set on it later, which keeps copyReg's spread on V8's fast path
+    btfId: undefined,
+    btfName: undefined,
+    btfFlag: undefined,
+    dynptr: undefined,
+    dynptrId: undefined,
+    iter: undefined,
+    origin: undefined,
   };
 }
 
@@ -131,7 +140,41 @@ export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
  * A copy of every field, the optional ones (BTF pointer, dynptr, iterator, origin) included: a
  * field-by-field copy would silently drop those.
  */
-export const copyReg = (r: Reg): Reg => ({ ...r });
+export function copyReg(r: Reg): Reg {
+  // One literal with every field (a spread of this 29-field object leaves V8's fast clone path
+  // and was a quarter of the verifier's time). A new Reg field must be added here and in makeReg.
+  return {
+    varOff: r.varOff,
+    smin: r.smin,
+    smax: r.smax,
+    umin: r.umin,
+    umax: r.umax,
+    s32min: r.s32min,
+    s32max: r.s32max,
+    u32min: r.u32min,
+    u32max: r.u32max,
+    type: r.type,
+    maybeNull: r.maybeNull,
+    ringbuf: r.ringbuf,
+    rdonly: r.rdonly,
+    off: r.off,
+    id: r.id,
+    refObjId: r.refObjId,
+    range: r.range,
+    map: r.map,
+    memSize: r.memSize,
+    frameno: r.frameno,
+    subprog: r.subprog,
+    precise: r.precise,
+    btfId: r.btfId,
+    btfName: r.btfName,
+    btfFlag: r.btfFlag,
+    dynptr: r.dynptr,
+    dynptrId: r.dynptrId,
+    iter: r.iter,
+    origin: r.origin,
+  };
+}
 
 export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
 

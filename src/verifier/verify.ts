@@ -84,6 +84,7 @@ import { checkCallUnderLock, lockedGlobalCall, processSpinLock } from "./spin-lo
 import {
   cloneState,
   constScalar,
+  copyReg,
   curFrame,
   type Frame,
   frameStr,
@@ -238,6 +239,13 @@ function checkWrite(insn: number, r: number): void {
   if (r === 10) throw new VerifyAbort(insn, "frame pointer is read only");
 }
 
+/** A copy of `r` with another id (a spread with an extra property would be a slow V8 object). */
+function withId(r: Reg, id: number): Reg {
+  const d = copyReg(r);
+  d.id = id;
+  return d;
+}
+
 function setReg(st: VState, r: number, v: Reg): void {
   curFrame(st).regs[r] = v;
 }
@@ -280,7 +288,8 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
       throw new VerifyAbort(t, `R${i.dst} pointer arithmetic prohibited`);
     }
     checkWrite(t, i.dst);
-    const d = { ...regs[i.dst]!, id: 0 };
+    const d = copyReg(regs[i.dst]!);
+    d.id = 0;
     if (op === 0x80) neg(d, is64 ? 64 : 32);
     else byteSwap(d, i.imm as 16 | 32 | 64, is64 || x);
     setReg(st, i.dst, d);
@@ -298,10 +307,10 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     if (is64) {
       if (i.off === 0) {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
-        setReg(st, i.dst, { ...s });
+        setReg(st, i.dst, copyReg(s));
       } else {
         // a pointer's sign extension is just unknown (mark_reg_unknown)
-        const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
+        const d = isPointer(s) ? unknownScalar() : withId(s, 0);
         if (!isPointer(s)) signExtend(d, i.off / 8);
         setReg(st, i.dst, d);
       }
@@ -310,7 +319,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     // w1 = w2 of a value that fits 32 bits links the two (assign_scalar_id_before_mov)
     const link = !isPointer(s) && i.off === 0 && s.umax <= 0xffff_ffffn;
     if (link && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
-    const d = isPointer(s) ? unknownScalar() : { ...s, id: link ? s.id : 0 };
+    const d = isPointer(s) ? unknownScalar() : withId(s, link ? s.id : 0);
     if (i.off === 0 || isPointer(s)) truncate(d, 4);
     else signExtend32(d, i.off / 8);
     if (link) d.id = s.id;
@@ -336,7 +345,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     return;
   }
   if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
-  const d = { ...dstIn, id: 0 };
+  const d = withId(dstIn, 0);
   const s = copyBounds(src);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
   // give a fully unknown register (no zero-extension even for 32-bit ops).
@@ -346,7 +355,9 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   // the result depends on both operands (for precision marks, callback-widening.ts)
   const origin = joinOrigin(dstIn, src);
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
-    setReg(st, i.dst, { ...unknownScalar(), ...(origin ? { origin } : {}) });
+    const u = unknownScalar();
+    if (origin) u.origin = origin;
+    setReg(st, i.dst, u);
     return;
   }
   if (is64) alu64(name, d, s);
@@ -594,7 +605,7 @@ function syncLinked(st: VState, regno: number): void {
   const r = curFrame(st).regs[regno]!;
   if (r.type !== "scalar" || r.id === 0) return;
   forEachRegSlot(st, (o, set) => {
-    if (o !== r && o.type === "scalar" && o.id === r.id) set({ ...r });
+    if (o !== r && o.type === "scalar" && o.id === r.id) set(copyReg(r));
   });
 }
 
@@ -1015,7 +1026,7 @@ function step(
       // a zero spilled to the stack makes STACK_ZERO bytes: its value matters
       if (env.precision && ptr.type === "stack" && v.type === "scalar" && isConst(v) && v.varOff.value === 0n)
         markPrecise(env.cfg.code, st, 1 << i.src);
-      checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
+      checkMemAccess(env, st, t, i.dst, i.off, size, true, copyReg(v));
       logState(env, st);
       return t + 1;
     }
@@ -1173,7 +1184,7 @@ function step(
   // taken side
   {
     const ra = curFrame(other).regs[i.dst]!;
-    const rb = x ? curFrame(other).regs[i.src]! : { ...b };
+    const rb = x ? curFrame(other).regs[i.src]! : copyReg(b);
     refine(ra, rb, cop, is32, false);
     unboundIfEmpty(ra);
     unboundIfEmpty(rb);
@@ -1183,7 +1194,7 @@ function step(
     push(other, target, t);
   }
   const ra = curFrame(st).regs[i.dst]!;
-  const rb = x ? curFrame(st).regs[i.src]! : { ...b };
+  const rb = x ? curFrame(st).regs[i.src]! : copyReg(b);
   refine(ra, rb, cop, is32, true);
   unboundIfEmpty(ra);
   unboundIfEmpty(rb);
