@@ -215,6 +215,12 @@ export interface RefState {
   ptr?: string;
 }
 
+/**
+ * A why-trace entry: a string, or an object whose text is built only when it is printed (a
+ * branch's condition formats registers, and almost every path's trace is dropped unread).
+ */
+export type TraceEntry = string | { toString(): string };
+
 export interface VState {
   frames: Frame[];
   refs: RefState[];
@@ -222,8 +228,8 @@ export interface VState {
   rcuLocks?: number;
   /** The last stored checkpoint this path descends from (for branch counting). */
   parent?: StoredState;
-  /** Why-trace: branch decisions along this path. */
-  trace: string[];
+  /** Why-trace: branch decisions along this path (String() of an entry is its text). */
+  trace: TraceEntry[];
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */

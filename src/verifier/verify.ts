@@ -94,7 +94,6 @@ import {
   pointer,
   type Reg,
   type RegType,
-  regStr,
   regTypeStr,
   type StoredState,
   unknownScalar,
@@ -124,6 +123,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
+import { BranchCond, BranchTrace } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -886,7 +886,7 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace;
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
@@ -1112,7 +1112,9 @@ function step(
   const a = checkRead(st, t, i.dst);
   const b = x ? checkRead(st, t, i.src) : constScalar(is32 ? BigInt(i.imm >>> 0) : BigInt(i.imm));
   const target = t + i.off + 1;
-  const cond = `r${i.dst}=${regStr(a)} ${cop} ${x ? `r${i.src}=${regStr(b)}` : i.imm}`;
+  // the condition's text is built only if the trace is printed, from copies taken now (the
+  // registers are refined below)
+  const cond = new BranchCond(i, cop, copyReg(a), x ? copyReg(b) : undefined);
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
     if (env.unpriv) unprivCompareSrc(t, i, a, b);
@@ -1132,7 +1134,7 @@ function step(
           const taken = cop === "jne";
           if (env.unpriv)
             push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
-          st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
+          st.trace.push(new BranchTrace(t, cond, `-> ${taken ? "always taken" : "never taken"}`));
           return taken ? target : t + 1;
         }
       }
@@ -1143,8 +1145,8 @@ function step(
         const id = p.id;
         markPtrOrNull(other, id, cop === "jeq", t);
         markPtrOrNull(st, id, cop !== "jeq", t);
-        other.trace.push(`${t}: ${cond} taken`);
-        st.trace.push(`${t}: ${cond} not taken`);
+        other.trace.push(new BranchTrace(t, cond, "taken"));
+        st.trace.push(new BranchTrace(t, cond, "not taken"));
         push(other, target, t);
         return t + 1;
       }
@@ -1159,8 +1161,8 @@ function step(
       unprivCompareDst(t, i, a);
     const other = cloneState(st);
     if (pa && pb) pktCompare(st, other, a, b, cop, i.dst, x ? i.src : -1, is32);
-    other.trace.push(`${t}: ${cond} taken`);
-    st.trace.push(`${t}: ${cond} not taken`);
+    other.trace.push(new BranchTrace(t, cond, "taken"));
+    st.trace.push(new BranchTrace(t, cond, "not taken"));
     push(other, target, t);
     return t + 1;
   }
@@ -1172,12 +1174,12 @@ function step(
   if (taken !== -1 && env.precision) markPrecise(env.cfg.code, st, (1 << i.dst) | (x ? 1 << i.src : 0));
   if (taken === 1) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
-    st.trace.push(`${t}: ${cond} -> always taken`);
+    st.trace.push(new BranchTrace(t, cond, "-> always taken"));
     return target;
   }
   if (taken === 0) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), target, t);
-    st.trace.push(`${t}: ${cond} -> never taken`);
+    st.trace.push(new BranchTrace(t, cond, "-> never taken"));
     return t + 1;
   }
   const other = cloneState(st);
@@ -1190,7 +1192,7 @@ function step(
     unboundIfEmpty(rb);
     syncLinked(other, i.dst);
     if (x) syncLinked(other, i.src);
-    other.trace.push(`${t}: ${cond} taken`);
+    other.trace.push(new BranchTrace(t, cond, "taken"));
     push(other, target, t);
   }
   const ra = curFrame(st).regs[i.dst]!;
@@ -1200,7 +1202,7 @@ function step(
   unboundIfEmpty(rb);
   syncLinked(st, i.dst);
   if (x) syncLinked(st, i.src);
-  st.trace.push(`${t}: ${cond} not taken`);
+  st.trace.push(new BranchTrace(t, cond, "not taken"));
   return t + 1;
 }
 
