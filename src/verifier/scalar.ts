@@ -6,20 +6,19 @@
  * on the safe side (wider bounds), never narrower.
  */
 import {
+  fls64,
   TNUM_UNKNOWN,
   type Tnum,
   tnumAdd,
   tnumAnd,
   tnumArshift,
   tnumCast,
-  tnumClearSubreg,
   tnumConst,
   tnumIntersect,
   tnumIsConst,
   tnumLshift,
   tnumMul,
   tnumOr,
-  tnumRange,
   tnumRshift,
   tnumSub,
   tnumSubreg,
@@ -124,14 +123,19 @@ function markUnbounded32(b: Bounds): void {
   b.u32max = U32;
 }
 
+const HI32 = U64 ^ U32;
+const BIT63 = 1n << 63n;
+
 function updateBounds(b: Bounds): void {
-  const v32 = tnumSubreg(b.varOff);
-  b.s32min = max(b.s32min, s32(v32.value | (v32.mask & 0x8000_0000n)));
-  b.s32max = min(b.s32max, s32(v32.value | (v32.mask & 0x7fff_ffffn)));
-  b.u32min = max(b.u32min, v32.value);
-  b.u32max = min(b.u32max, v32.value | v32.mask);
+  // the subregister's tnum inline (no Tnum objects: this runs twice per sync)
   const v = b.varOff;
-  b.smin = max(b.smin, s64(v.value | (v.mask & (1n << 63n))));
+  const v32 = v.value & U32;
+  const m32 = v.mask & U32;
+  b.s32min = max(b.s32min, s32(v32 | (m32 & 0x8000_0000n)));
+  b.s32max = min(b.s32max, s32(v32 | (m32 & 0x7fff_ffffn)));
+  b.u32min = max(b.u32min, v32);
+  b.u32max = min(b.u32max, v32 | m32);
+  b.smin = max(b.smin, s64(v.value | (v.mask & BIT63)));
   b.smax = min(b.smax, s64(v.value | (v.mask & S64_MAX)));
   b.umin = max(b.umin, v.value);
   b.umax = min(b.umax, v.value | v.mask);
@@ -199,9 +203,27 @@ function deduceMixed(b: Bounds): void {
 }
 
 function boundOffset(b: Bounds): void {
-  const v64 = tnumIntersect(b.varOff, tnumRange(b.umin, b.umax));
-  const v32 = tnumIntersect(tnumSubreg(b.varOff), tnumRange(b.u32min, b.u32max));
-  b.varOff = tnumOr(tnumClearSubreg(v64), v32);
+  // tnum_intersect(var_off, tnum_range(umin, umax)) for the 64-bit part and the same on the
+  // subregister, joined (high half of the first, low half of the second); computed on bigints
+  // directly, and the old tnum kept when nothing changes (this runs at every sync)
+  const v = b.varOff;
+  const bits = fls64(b.umin ^ b.umax);
+  let rv = 0n;
+  let rm = U64;
+  if (bits <= 63) {
+    rm = (1n << BigInt(bits)) - 1n;
+    rv = b.umin & ~rm & U64;
+  }
+  const m64 = v.mask & rm;
+  const v64 = (v.value | rv) & ~m64 & U64;
+  const bits32 = fls64(b.u32min ^ b.u32max);
+  const rm32 = (1n << BigInt(bits32)) - 1n;
+  const rv32 = b.u32min & ~rm32 & U32;
+  const m32 = v.mask & U32 & rm32;
+  const v32 = ((v.value & U32) | rv32) & ~m32 & U32;
+  const value = (v64 & HI32) | v32;
+  const mask = ((m64 & HI32) | m32) & ~value & U64;
+  if (value !== v.value || mask !== v.mask) b.varOff = { value, mask };
 }
 
 /** reg_bounds_sync. */
