@@ -5,6 +5,7 @@ import {
   type AluOp,
   alu32,
   alu64,
+  alu64Bounds,
   type Bounds,
   boundsContain,
   constBounds,
@@ -61,6 +62,28 @@ describe("scalar ALU keeps concrete results within the bounds", () => {
         expect(boundsContain(d, constFold(op, a.x, b.x, 32))).toBe(true);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("alu64's constant fast path", () => {
+  // constants near the edges of every signed/unsigned 32/64-bit range, and anything
+  const edge = fc.oneof(
+    fc.constantFrom(0n, 1n, 2n, 31n, 32n, 63n, 64n, 0x7fff_ffffn, 0x8000_0000n, 0xffff_ffffn, 1n << 32n),
+    fc.constantFrom(1n << 63n, (1n << 63n) - 1n, U64, U64 - 1n),
+    fc.bigInt({ min: 0n, max: 0xffffn }),
+    fc.bigInt({ min: 0n, max: U64 }),
+  );
+  it("gives what the general path gives for two constants", () => {
+    fc.assert(
+      fc.property(edge, edge, fc.constantFrom(...OPS), (x, y, op) => {
+        const fast = constBounds(x);
+        alu64(op, fast, constBounds(y));
+        const slow = constBounds(x);
+        alu64Bounds(op, slow, constBounds(y));
+        expect(fast).toEqual(slow);
+      }),
+      { numRuns: 20000 },
     );
   });
 });
