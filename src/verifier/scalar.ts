@@ -269,7 +269,31 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
+  } else if (
+    v.mask === U64 &&
+    b.u32min === 0n &&
+    b.u32max === U32 &&
+    b.s32min === S32_MIN &&
+    b.s32max === S32_MAX &&
+    !halvesBound32(b)
+  ) {
+    // An unknown tnum with full 32-bit bounds that the 64-bit ones cannot narrow (the common
+    // shape of a compared counter): the full sync's tnum -> bounds steps, its first 32-bit
+    // deduction and the mixed one change nothing, so only the rest runs, in the same order.
+    deduce64(b);
+    if (halvesBound32(b)) deduce32(b);
+    deduce64(b);
+    // tnum_range of bounds whose top bits differ is unknown: the tnum and the bounds stay
+    if (fls64(b.umin ^ b.umax) > 63 && b.u32min === 0n && b.u32max === U32) return;
+    boundOffset(b);
+    updateBounds(b);
+    return;
   }
+  syncBoundsFull(b);
+}
+
+/** reg_bounds_sync without the fast paths (exported for the test that checks they agree). */
+export function syncBoundsFull(b: Bounds): void {
   updateBounds(b);
   deduce32(b);
   deduce64(b);
@@ -278,6 +302,11 @@ export function syncBounds(b: Bounds): void {
   deduce64(b);
   boundOffset(b);
   updateBounds(b);
+}
+
+/** Whether deduce32's 64-bit clauses apply (64-bit bounds within one 2^32-aligned block). */
+function halvesBound32(b: Bounds): boolean {
+  return b.umin >> 32n === b.umax >> 32n || b.smin >> 32n === b.smax >> 32n;
 }
 
 /** Whether the bounds describe no value at all (a contradiction: the path is impossible). */

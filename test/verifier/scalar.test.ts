@@ -11,9 +11,10 @@ import {
   constBounds,
   constFold,
   syncBounds,
+  syncBoundsFull,
   unknownBounds,
 } from "../../src/verifier/scalar.js";
-import { U64 } from "../../src/verifier/tnum.js";
+import { TNUM_UNKNOWN, tnumConst, U32, U64 } from "../../src/verifier/tnum.js";
 
 // Bounds built from a random interval around a concrete member, so properties can check that
 // every abstract operation keeps the concrete result inside.
@@ -84,6 +85,53 @@ describe("alu64's constant fast path", () => {
         expect(fast).toEqual(slow);
       }),
       { numRuns: 20000 },
+    );
+  });
+});
+
+describe("syncBounds' fast paths", () => {
+  const edge64 = fc.oneof(
+    fc.constantFrom(
+      0n,
+      1n,
+      0xffff_ffffn,
+      1n << 32n,
+      (1n << 32n) + 5n,
+      1n << 63n,
+      (1n << 63n) - 1n,
+      U64,
+      U64 - 1n,
+    ),
+    fc.bigInt({ min: 0n, max: 0xffffn }),
+    fc.bigInt({ min: U64 - 0xffffn, max: U64 }),
+    fc.bigInt({ min: 0n, max: U64 }),
+  );
+  const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+  // an unknown or constant tnum, random 64-bit bounds (possibly empty), full or random 32-bit ones
+  const arb = fc
+    .tuple(edge64, edge64, edge64, edge64, fc.boolean(), fc.option(edge64), fc.tuple(edge64, edge64))
+    .map(([a, b, c, d, full32, k, [e, f]]): Bounds => {
+      const r = unknownBounds();
+      r.varOff = k === null ? TNUM_UNKNOWN : tnumConst(k);
+      // ordered pairs (possibly empty ranges come from the 32-bit side)
+      [r.umin, r.umax] = a < b ? [a, b] : [b, a];
+      [r.smin, r.smax] = s64(c) < s64(d) ? [s64(c), s64(d)] : [s64(d), s64(c)];
+      if (!full32) {
+        r.u32min = e & U32;
+        r.u32max = f & U32;
+      }
+      return r;
+    });
+  it("give what the full sync gives", () => {
+    fc.assert(
+      fc.property(arb, (b) => {
+        const fast = { ...b };
+        syncBounds(fast);
+        const full = { ...b };
+        syncBoundsFull(full);
+        expect(fast).toEqual(full);
+      }),
+      { numRuns: 30000 },
     );
   });
 });
