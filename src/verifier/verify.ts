@@ -328,32 +328,29 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   }
   const name = ALU_OP_NAMES[op];
   if (!name) throw new VerifyAbort(t, `invalid BPF_ALU opcode ${op.toString(16)}`);
-  let src: Reg;
-  if (x) {
-    src = checkRead(st, t, i.src);
-  } else {
-    src = constScalar(is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0));
-  }
+  // an immediate operand is only bounds (a register is built for pointer arithmetic alone)
+  const src = x ? checkRead(st, t, i.src) : undefined;
+  const imm = x ? 0n : is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0);
   const dstIn = checkRead(st, t, i.dst);
   if ((op === 0x30 || op === 0x90) && !x && i.imm === 0) throw new VerifyAbort(t, "div by zero");
   if ((op === 0x60 || op === 0x70 || op === 0xc0) && !x && (i.imm < 0 || i.imm >= (is64 ? 64 : 32))) {
     throw new VerifyAbort(t, `invalid shift ${i.imm}`);
   }
   checkWrite(t, i.dst);
-  if (isPointer(dstIn) || isPointer(src)) {
-    pointerAlu(env, st, t, i, dstIn, src, is64, op);
+  if (isPointer(dstIn) || (src && isPointer(src))) {
+    pointerAlu(env, st, t, i, dstIn, src ?? constScalar(imm), is64, op);
     return;
   }
   if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
   const d = withId(dstIn, 0);
-  const s = copyBounds(src);
+  const s = src ? copyBounds(src) : constBounds(imm);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
   // give a fully unknown register (no zero-extension even for 32-bit ops).
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
   const amount = is64 ? s.umax : s.u32max;
   const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
   // the result depends on both operands (for precision marks, callback-widening.ts)
-  const origin = joinOrigin(dstIn, src);
+  const origin = src ? joinOrigin(dstIn, src) : dstIn.origin;
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
     const u = unknownScalar();
     if (origin) u.origin = origin;
@@ -979,6 +976,22 @@ function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): v
   v.id = ++env.idGen;
 }
 
+/** reservedFieldError of the instruction at `t`, computed once per instruction (it is checked at every visit). */
+const reservedCache = new WeakMap<Env, (string | null)[]>();
+function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
+  let cache = reservedCache.get(env);
+  if (!cache) {
+    cache = [];
+    reservedCache.set(env, cache);
+  }
+  let r = cache[t];
+  if (r === undefined) {
+    r = reservedFieldError(i) ?? null;
+    cache[t] = r;
+  }
+  return r ?? undefined;
+}
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -988,7 +1001,7 @@ function step(
   push: (s: VState, insn: number, from: number) => void,
 ): number {
   const cls = i.opcode & 7;
-  const reserved = i.opcode === 0x18 ? undefined : reservedFieldError(i);
+  const reserved = i.opcode === 0x18 ? undefined : reservedAt(env, t, i);
   if (reserved) throw new VerifyAbort(t, reserved);
   switch (cls) {
     case 4:
