@@ -269,6 +269,15 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
+  } else if (v.mask === U64 && b.umin === b.umax && withinAll(b, b.umin)) {
+    // An unknown tnum whose unsigned bounds hold one value that every other bound admits (a
+    // compare's equality side): the full sync narrows every bound and the tnum onto it.
+    const c = b.umin;
+    b.varOff = tnumConst(c);
+    b.smin = b.smax = s64(c);
+    b.u32min = b.u32max = c & U32;
+    b.s32min = b.s32max = s32(c & U32);
+    return;
   } else if (
     v.mask === U64 &&
     b.u32min === 0n &&
@@ -302,6 +311,16 @@ export function syncBoundsFull(b: Bounds): void {
   deduce64(b);
   boundOffset(b);
   updateBounds(b);
+}
+
+/** Whether the signed 64-bit and both 32-bit ranges hold the u64 value `c`. */
+function withinAll(b: Bounds, c: bigint): boolean {
+  const sc = s64(c);
+  const lo = c & U32;
+  const slo = s32(lo);
+  return (
+    b.smin <= sc && sc <= b.smax && b.u32min <= lo && lo <= b.u32max && b.s32min <= slo && slo <= b.s32max
+  );
 }
 
 /** Whether deduce32's 64-bit clauses apply (64-bit bounds within one 2^32-aligned block). */
