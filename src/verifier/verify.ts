@@ -123,7 +123,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
-import { BranchCond, BranchTrace } from "./why-trace.js";
+import { BranchCond, BranchTrace, condOperand } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -1127,7 +1127,7 @@ function step(
   const target = t + i.off + 1;
   // the condition's text is built only if the trace is printed, from copies taken now (the
   // registers are refined below)
-  const cond = new BranchCond(i, cop, copyReg(a), x ? copyReg(b) : undefined);
+  const cond = new BranchCond(i, cop, condOperand(a), x ? condOperand(b) : undefined);
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
     if (env.unpriv) unprivCompareSrc(t, i, a, b);
@@ -1209,7 +1209,8 @@ function step(
     push(other, target, t);
   }
   const ra = curFrame(st).regs[i.dst]!;
-  const rb = x ? curFrame(st).regs[i.src]! : copyReg(b);
+  // the immediate's register is fresh and the taken side refined a copy of it
+  const rb = x ? curFrame(st).regs[i.src]! : b;
   refine(ra, rb, cop, is32, true);
   unboundIfEmpty(ra);
   unboundIfEmpty(rb);

@@ -5,19 +5,29 @@
  */
 import type { Instruction } from "../isa/instruction.js";
 import type { CondOp } from "./branch.js";
-import { type Reg, regStr } from "./state.js";
+import { isConst } from "./scalar.js";
+import { constScalar, copyReg, type Reg, regStr } from "./state.js";
+
+/**
+ * What a branch condition prints of an operand, kept as it is now: a known constant scalar
+ * prints as its value alone (regStr), so the value is enough; anything else is copied (the
+ * register is refined in place afterwards).
+ */
+export function condOperand(r: Reg): Reg | bigint {
+  return r.type === "scalar" && isConst(r) ? r.varOff.value : copyReg(r);
+}
 
 /** `r<dst>=<reg> <op> r<src>=<reg>` (or the immediate), from copies of the operands before refinement. */
 export class BranchCond {
   constructor(
     private readonly i: Instruction,
     private readonly op: CondOp,
-    private readonly a: Reg,
-    private readonly b: Reg | undefined,
+    private readonly a: Reg | bigint,
+    private readonly b: Reg | bigint | undefined,
   ) {}
   toString(): string {
     const { i, op, a, b } = this;
-    return `r${i.dst}=${regStr(a)} ${op} ${b ? `r${i.src}=${regStr(b)}` : i.imm}`;
+    return `r${i.dst}=${operandStr(a)} ${op} ${b !== undefined ? `r${i.src}=${operandStr(b)}` : i.imm}`;
   }
 }
 
@@ -32,3 +42,5 @@ export class BranchTrace {
     return `${this.t}: ${this.cond} ${this.outcome}`;
   }
 }
+
+const operandStr = (r: Reg | bigint): string => regStr(typeof r === "bigint" ? constScalar(r) : r);
