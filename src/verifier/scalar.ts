@@ -81,7 +81,24 @@ export function constBounds(v: bigint): Bounds {
   };
 }
 
-export const copyBounds = (b: Bounds): Bounds => ({ ...b });
+/**
+ * A copy of the bounds alone, in the field order of unknownBounds/constBounds: one hidden class
+ * for every Bounds (a spread of a register would copy all its fields into another shape, and
+ * the bounds code would become polymorphic).
+ */
+export function copyBounds(b: Bounds): Bounds {
+  return {
+    varOff: b.varOff,
+    smin: b.smin,
+    smax: b.smax,
+    umin: b.umin,
+    umax: b.umax,
+    s32min: b.s32min,
+    s32max: b.s32max,
+    u32min: b.u32min,
+    u32max: b.u32max,
+  };
+}
 
 export function assignBounds(dst: Bounds, src: Bounds): void {
   dst.varOff = src.varOff;
@@ -364,10 +381,10 @@ export function zext32(b: Bounds): void {
 export function lower32(b: Bounds): Bounds {
   const r: Bounds = {
     varOff: tnumSubreg(b.varOff),
-    umin: b.u32min,
-    umax: b.u32max,
     smin: b.u32min,
     smax: b.u32max,
+    umin: b.u32min,
+    umax: b.u32max,
     s32min: b.s32min,
     s32max: b.s32max,
     u32min: b.u32min,

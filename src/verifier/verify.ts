@@ -443,7 +443,7 @@ function pointerAlu(
     throw new VerifyAbort(t, `value ${off.smin} makes ${tstr} pointer be out of bounds`);
   }
   // check_reg_sane_offset on the pointer too
-  sanePtr(t, { ...ptr });
+  sanePtr(t, copyReg(ptr));
   void ptrReg;
   void regs;
   markOriginPrecise(env.widening, off);
@@ -453,7 +453,7 @@ function pointerAlu(
     // the masked operation may leave the pointer where it was: explored speculatively
     const spec = cloneState(st);
     spec.speculative = true;
-    curFrame(spec).regs[i.dst] = { ...ptr };
+    curFrame(spec).regs[i.dst] = copyReg(ptr);
     env.unpriv!.pending.push({ state: spec, insn: t + 1 });
   }
   // adjust_ptr_min_max_vals, BPF_SUB: never from the frame pointer (root included)
@@ -477,7 +477,7 @@ function pointerAlu(
     }
     return r;
   };
-  const d: Reg = { ...ptr };
+  const d: Reg = copyReg(ptr);
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
@@ -687,7 +687,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
           env.log.push(`Validating ${globalSubprog(env, start)}() func#${idx}...`);
         }
         const f = newFrame(0, -1, start);
-        for (let r = 1; r <= 5; r++) f.regs[r] = { ...args[r]! };
+        for (let r = 1; r <= 5; r++) f.regs[r] = copyReg(args[r]!);
         if ((opts.logLevel ?? 1) >= 1) env.log.push(`${start}: ${frameStr(f)}`);
         trace = run(env, start, { frames: [f], refs: [], trace: [] });
       }
@@ -1436,7 +1436,7 @@ function pseudoCall(
     caller.regs[0] = unknownScalar();
     st.trace.push(`${t}: call global ${global}()`);
     return t + 1;
-  } else for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
+  } else for (let r = 1; r <= 5; r++) callee.regs[r] = copyReg(caller.regs[r]!);
   st.frames.push(callee);
   st.trace.push(`${t}: call subprog at ${target}`);
   return target;
@@ -1479,7 +1479,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-    caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
+    caller.regs[0] = f.isCallback ? unknownScalar() : copyReg(r0);
     return f.callsite + 1;
   }
   // frame 0: the main program, a global function or an async callback (check_resource_leak)
@@ -1903,7 +1903,7 @@ function returnToCaller(st: VState, t: number): number {
   st.frames.pop();
   const caller = curFrame(st);
   for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-  caller.regs[0] = { ...f.regs[0]! };
+  caller.regs[0] = copyReg(f.regs[0]!);
   return f.callsite + 1;
 }
 
