@@ -292,16 +292,17 @@ export function cloneFrame(f: Frame): Frame {
   };
 }
 
-export function cloneState(s: VState): VState {
+/** A deep copy; `withTrace` false gives the copy an empty why-trace (checkpoints keep none). */
+export function cloneState(s: VState, withTrace = true): VState {
   const frames: Frame[] = new Array(s.frames.length);
   for (let k = 0; k < s.frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
   return {
     frames,
-    refs: s.refs.map((r) => ({ ...r })),
+    refs: s.refs.length === 0 ? [] : s.refs.map((r) => ({ ...r })),
     rcuLocks: s.rcuLocks,
     parent: s.parent,
     // only the tail of the why-trace is kept: copying whole paths would be quadratic
-    trace: s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
+    trace: !withTrace ? [] : s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
     speculative: s.speculative,
     hist: s.hist,
   };

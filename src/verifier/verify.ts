@@ -2009,14 +2009,13 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   // unprivileged: no new checkpoint past BPF_COMPLEXITY_LIMIT_STATES states at one instruction
   if (!addNew || (env.unpriv && list.length > 64)) return false;
   const stored: StoredState = {
-    state: cloneState(cur),
+    state: cloneState(cur, false),
     insn: t,
     branches: 1,
     hit: 0,
     miss: 0,
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
-  stored.state.trace = [];
   if (force) tagCheckpoint(env.widening, stored.state, cur);
   if (env.precision) cur.hist = undefined;
   else markStatePrecise(stored.state);
