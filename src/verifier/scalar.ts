@@ -286,6 +286,25 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
+  } else if ((v.value | v.mask) < 0x8000_0000n) {
+    // Every value the tnum allows is below 2^31, where the four views of a value agree: the
+    // full sync intersects the four ranges with the tnum's, narrows the tnum to that range and
+    // the ranges to the tnum (a loaded byte, a masked index). Only when that intersection is
+    // empty does the full sync do something else.
+    let lo = max(max(v.value, b.umin), max(max(b.smin, b.u32min), b.s32min));
+    let hi = min(min(v.value | v.mask, b.umax), min(min(b.smax, b.u32max), b.s32max));
+    if (lo <= hi) {
+      const bits = fls64(lo ^ hi);
+      const rm = (1n << BigInt(bits)) - 1n;
+      const mask = v.mask & rm;
+      const value = (v.value | (lo & ~rm)) & ~mask;
+      if (value !== v.value || mask !== v.mask) b.varOff = { value, mask };
+      lo = max(lo, value);
+      hi = min(hi, value | mask);
+      b.umin = b.smin = b.u32min = b.s32min = lo;
+      b.umax = b.smax = b.u32max = b.s32max = hi;
+      return;
+    }
   } else if (v.mask === U64 && b.umin === b.umax && withinAll(b, b.umin)) {
     // An unknown tnum whose unsigned bounds hold one value that every other bound admits (a
     // compare's equality side): the full sync narrows every bound and the tnum onto it.

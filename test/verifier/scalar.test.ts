@@ -124,7 +124,12 @@ describe("syncBounds' fast paths", () => {
       const b = pick === 0 ? a : b0;
       if (pick === 0 && e < f) [c, d] = [1n << 63n, (1n << 63n) - 1n];
       const r = unknownBounds();
+      // unknown, a constant, or (pick 1) a run of unknown low bits over a known value
       r.varOff = k === null ? TNUM_UNKNOWN : tnumConst(k);
+      if (pick === 1 && k !== null) {
+        const m = (1n << (k % 40n)) - 1n;
+        r.varOff = { value: (a >> (k % 64n)) & ~m, mask: m };
+      }
       // ordered pairs (possibly empty ranges come from the 32-bit side)
       [r.umin, r.umax] = a < b ? [a, b] : [b, a];
       [r.smin, r.smax] = s64(c) < s64(d) ? [s64(c), s64(d)] : [s64(d), s64(c)];
