@@ -19,6 +19,7 @@ import {
   tnumLshift,
   tnumMul,
   tnumOr,
+  tnumRange,
   tnumRshift,
   tnumSub,
   tnumSubreg,
@@ -301,6 +302,18 @@ export function syncBounds(b: Bounds): void {
       if (value !== v.value || mask !== v.mask) b.varOff = { value, mask };
       lo = max(lo, value);
       hi = min(hi, value | mask);
+      b.umin = b.smin = b.u32min = b.s32min = lo;
+      b.umax = b.smax = b.u32max = b.s32max = hi;
+      return;
+    }
+  } else if (v.mask === U64 && b.umax < 0x8000_0000n) {
+    // An unknown tnum with an unsigned maximum below 2^31 (a counter compared with a small
+    // bound): as above, the full sync intersects the four ranges, and the tnum becomes that
+    // range's (when it is not empty).
+    const lo = max(max(b.umin, b.smin), max(b.u32min, b.s32min));
+    const hi = min(min(b.umax, b.smax), min(b.u32max, b.s32max));
+    if (lo <= hi) {
+      b.varOff = tnumRange(lo, hi);
       b.umin = b.smin = b.u32min = b.s32min = lo;
       b.umax = b.smax = b.u32max = b.s32max = hi;
       return;
