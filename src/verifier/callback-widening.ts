@@ -13,7 +13,7 @@
  * checkpoint whose token was never marked, and which differs from the returning state's, is
  * widened there to unknown, as the kernel does.
  */
-import { type Reg, type StoredState, unknownScalar, type VState } from "./state.js";
+import { copyReg, type Reg, type StoredState, unknownScalar, type VState } from "./state.js";
 import { tnumEquals } from "./tnum.js";
 
 export interface PrecisionEnv {
@@ -77,7 +77,7 @@ export function tagCheckpoint(p: PrecisionEnv, stored: VState, cur: VState): voi
     if (!c) continue;
     const token = ++p.tokenGen;
     const origin = [...(x.reg.origin ?? []), token];
-    x.set({ ...x.reg, origin });
+    x.set(Object.assign(copyReg(x.reg), { origin }));
     c.set({ ...c.reg, origin: [...(c.reg.origin ?? []), token] });
   }
 }

@@ -18,6 +18,7 @@ import { constDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import {
   cloneState,
+  copyReg,
   curFrame,
   type Frame,
   newFrame,
@@ -90,19 +91,19 @@ export function callbackCall(
   if (helper === "bpf_loop") {
     // callback_fn(u64 index, void *ctx)
     regs[1] = unknownScalar();
-    regs[2] = { ...cbCaller.regs[3]! };
+    regs[2] = copyReg(cbCaller.regs[3]!);
   } else if (helper === "bpf_user_ringbuf_drain") {
     // callback_fn(const struct bpf_dynptr *dynptr, void *ctx): a local const dynptr per sample
     regs[1] = constDynptr("local", newId());
-    regs[2] = { ...cbCaller.regs[3]! };
+    regs[2] = copyReg(cbCaller.regs[3]!);
   } else {
     // callback_fn(struct bpf_map *map, void *key, void *value, void *ctx)
     if (!map || !FOR_EACH_MAPS.has(map.type))
       throw notModelled(t, `bpf_for_each_map_elem on ${map?.typeName ?? "this map"}`);
-    regs[1] = { ...cbCaller.regs[1]! };
+    regs[1] = copyReg(cbCaller.regs[1]!);
     regs[2] = pointer("map_key", { map });
     regs[3] = pointer("map_value", { map });
-    regs[4] = { ...cbCaller.regs[3]! };
+    regs[4] = copyReg(cbCaller.regs[3]!);
   }
   callee.isCallback = true;
   callee.callbackRet = [0, 1];

@@ -159,7 +159,7 @@ export function dynptrArg(
     for (const k of [spi, spi - 1]) {
       const s = f.stack[k]!;
       s.kinds = Array(8).fill(DYNPTR_SLOT);
-      s.spilled = { ...notInit(), id, refObjId: refId, dynptr: { kind, first: k === spi } };
+      s.spilled = Object.assign(notInit(), { id, refObjId: refId, dynptr: { kind, first: k === spi } });
     }
     return 0;
   }
@@ -195,7 +195,7 @@ function constDynptrArg(t: number, regno: number, reg: Reg, flags: readonly stri
 
 /** A const dynptr register (mark_dynptr_cb_reg / a global function's dynptr argument). */
 export function constDynptr(kind: DynptrKind, id: number): Reg {
-  return { ...pointer("dynptr_ptr"), id, dynptr: { kind, first: true } };
+  return pointer("dynptr_ptr", { id, dynptr: { kind, first: true } });
 }
 
 /** After a release: the dynptr slots holding reference `ref` become invalid (unmark_stack_slots_dynptr). */

@@ -14,7 +14,7 @@ import { constDynptr, dynptrArg } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { checkHelperMem, type MemEnv } from "./memory.js";
 import { isConst } from "./scalar.js";
-import { pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+import { copyReg, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 
 export type GlobalArg =
   | { readonly kind: "scalar" }
@@ -243,7 +243,7 @@ export function checkGlobalCall(
       // check_mem_reg: NULL passes; a maybe-NULL pointer is checked as if it were not NULL
       if (reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n) return;
       if (!MEM_TYPES.has(reg.type)) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=fp`);
-      const saved = { ...reg };
+      const saved = copyReg(reg);
       reg.maybeNull = false;
       try {
         checkHelperMem(env, st, t, regno, a.size, a.size, false, false, name);

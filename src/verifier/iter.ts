@@ -17,6 +17,7 @@ import { isConst } from "./scalar.js";
 import {
   cloneState,
   constScalar,
+  copyReg,
   type Frame,
   notInit,
   pointer,
@@ -105,7 +106,7 @@ export function iterKfuncCall(
     st.refs.push({ id: ref, insn: t });
     const s = f.stack[spi]!;
     s.kinds = Array(8).fill(ITER_SLOT);
-    s.spilled = { ...pointer("stack"), refObjId: ref, iter: { active: true, depth: 0 } };
+    s.spilled = pointer("stack", { refObjId: ref, iter: { active: true, depth: 0 } });
     clobber(frame);
     frame.regs[0] = unknownScalar();
     return t + 1;
@@ -139,7 +140,9 @@ export function iterKfuncCall(
     const queued = cloneState(st);
     const qf = queued.frames[r1.frameno]!;
     const qs = qf.stack[spi]!;
-    qs.spilled = { ...qs.spilled, iter: { active: true, depth: (qs.spilled.iter?.depth ?? 0) + 1 } };
+    qs.spilled = Object.assign(copyReg(qs.spilled), {
+      iter: { active: true, depth: (qs.spilled.iter?.depth ?? 0) + 1 },
+    });
     env.widen(queued);
     // the element pointer carries the iterator's reference (meta.ref_obj_id)
     queued.frames[queued.frames.length - 1]!.regs[0] = pointer("mem", {
@@ -151,7 +154,9 @@ export function iterKfuncCall(
     queued.trace.push(`${t}: ${name} -> active`);
     push(queued, t + 1, t);
   }
-  slot.spilled = { ...slot.spilled, iter: { active: false, depth: slot.spilled.iter?.depth ?? 0 } };
+  slot.spilled = Object.assign(copyReg(slot.spilled), {
+    iter: { active: false, depth: slot.spilled.iter?.depth ?? 0 },
+  });
   frame.regs[0] = constScalar(0n);
   st.trace.push(`${t}: ${name} -> drained`);
   return t + 1;

@@ -51,13 +51,24 @@ function readBtf(path: string, shipped: boolean): KernelBtf {
  */
 export function kernelBtf(opt?: string | Btf, defaultPath: string = KERNEL_BTF_DEFAULT): KernelBtf {
   if (opt !== undefined && typeof opt !== "string") return { btf: opt, path: "<given>", shipped: false };
+  // every lookup after the first is a cache hit without a filesystem call (this runs several
+  // times per verified program)
   if (opt !== undefined) {
+    const hit = cache.get(opt);
+    if (hit) return hit;
     if (!existsSync(opt)) throw new BtfError("BTF_READ", `kernel BTF ${opt} does not exist`);
     return readBtf(opt, false);
   }
-  if (existsSync(defaultPath)) return readBtf(defaultPath, false);
-  return shippedKernelBtf();
+  let kb = byDefault.get(defaultPath);
+  if (!kb) {
+    kb = existsSync(defaultPath) ? readBtf(defaultPath, false) : shippedKernelBtf();
+    byDefault.set(defaultPath, kb);
+  }
+  return kb;
 }
+
+/** The BTF chosen for each default path (the running kernel's, or the shipped copy without it). */
+const byDefault = new Map<string, KernelBtf>();
 
 /** The 6.18 BTF shipped with tsbpf. */
 export function shippedKernelBtf(): KernelBtf {

@@ -13,7 +13,7 @@ import type { Instruction } from "../isa/instruction.js";
 import { kindName, skipMods } from "./btf-ctx.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { isConst } from "./scalar.js";
-import { notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+import { copyReg, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 
 export interface KfuncEnv {
   readonly progType: string;
@@ -129,7 +129,8 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
     if (rcuLock) throw new VerifyAbort(t, `nested rcu read lock (kernel function ${name})`);
     if (rcuUnlock) {
       forEachReg(st, (r, set) => {
-        if (r.type === "btf_id" && r.btfFlag === "rcu") set({ ...r, btfFlag: "untrusted", maybeNull: false });
+        if (r.type === "btf_id" && r.btfFlag === "rcu")
+          set(Object.assign(copyReg(r), { btfFlag: "untrusted" as const, maybeNull: false }));
       });
       delete st.rcuLocks;
     } else if (has(kf, "KF_SLEEPABLE")) {

@@ -8,10 +8,11 @@ import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { touchesIter } from "./iter.js";
 import { checkMapFieldAccess } from "./map-fields.js";
-import { constBounds, isConst, S64_MIN, truncate } from "./scalar.js";
+import { isConst, S64_MIN, truncate } from "./scalar.js";
 import { sockAccess } from "./sockets.js";
 import {
   constScalar,
+  copyReg,
   type Frame,
   isPointer,
   newSlot,
@@ -357,7 +358,7 @@ function stackAccess(
     const spillScalar = !env.unprivileged;
     if (!varOff && value && size === 8 && lo % 8 === 0 && (spillScalar || value.type !== "scalar")) {
       const slot = frame.stack[(-lo - 8) / 8]!;
-      slot.spilled = { ...value };
+      slot.spilled = copyReg(value);
       slot.kinds = Array(8).fill("r");
       return undefined;
     }
@@ -386,7 +387,7 @@ function stackAccess(
       // (only with CAP_BPF: env->bpf_capable; unprivileged stores are plain bytes)
       if (lo % 8 === 0 && (value || opts.stImm !== undefined) && spillScalar) {
         const slot = frame.stack[(-lo - 8) / 8]!;
-        const sp: Reg = value ? { ...value } : { ...unknownScalar(), ...constBounds(BigInt(opts.stImm!)) };
+        const sp: Reg = value ? copyReg(value) : constScalar(BigInt(opts.stImm!));
         if (regWidth(sp) > size * 8) sp.id = 0;
         slot.spilled = sp;
         slot.kinds = slot.kinds.map((c, k) => (k < size ? "r" : c === "0" || c === "?" ? c : "m"));
@@ -451,11 +452,11 @@ function stackAccess(
       let spillSize = 0;
       while (spillSize < 8 && slot.kinds[spillSize] === "r") spillSize++;
       const sp = slot.spilled;
-      if (size === 8 && spillSize === 8) return { ...sp };
+      if (size === 8 && spillSize === 8) return copyReg(sp);
       if (sp.type !== "scalar") throw new VerifyAbort(insn, "invalid size of register fill");
       if (opts.signExt) return loadedScalar(size, true);
       if (size <= spillSize && first === 0) {
-        const r = { ...sp };
+        const r = copyReg(sp);
         if (regWidth(sp) > size * 8) r.id = 0;
         truncate(r, size);
         return r;
@@ -468,7 +469,7 @@ function stackAccess(
         else if (c === "0") zeros++;
       }
       if ((spilled === size && isConst(sp) && sp.varOff.value === 0n) || zeros === size)
-        return { ...unknownScalar(), ...constBounds(0n) };
+        return constScalar(0n);
       return loadedScalar(size, false);
     }
   }

@@ -6,13 +6,13 @@
  * on the safe side (wider bounds), never narrower.
  */
 import {
+  fls64,
   TNUM_UNKNOWN,
   type Tnum,
   tnumAdd,
   tnumAnd,
   tnumArshift,
   tnumCast,
-  tnumClearSubreg,
   tnumConst,
   tnumIntersect,
   tnumIsConst,
@@ -82,7 +82,24 @@ export function constBounds(v: bigint): Bounds {
   };
 }
 
-export const copyBounds = (b: Bounds): Bounds => ({ ...b });
+/**
+ * A copy of the bounds alone, in the field order of unknownBounds/constBounds: one hidden class
+ * for every Bounds (a spread of a register would copy all its fields into another shape, and
+ * the bounds code would become polymorphic).
+ */
+export function copyBounds(b: Bounds): Bounds {
+  return {
+    varOff: b.varOff,
+    smin: b.smin,
+    smax: b.smax,
+    umin: b.umin,
+    umax: b.umax,
+    s32min: b.s32min,
+    s32max: b.s32max,
+    u32min: b.u32min,
+    u32max: b.u32max,
+  };
+}
 
 export function assignBounds(dst: Bounds, src: Bounds): void {
   dst.varOff = src.varOff;
@@ -124,14 +141,19 @@ function markUnbounded32(b: Bounds): void {
   b.u32max = U32;
 }
 
+const HI32 = U64 ^ U32;
+const BIT63 = 1n << 63n;
+
 function updateBounds(b: Bounds): void {
-  const v32 = tnumSubreg(b.varOff);
-  b.s32min = max(b.s32min, s32(v32.value | (v32.mask & 0x8000_0000n)));
-  b.s32max = min(b.s32max, s32(v32.value | (v32.mask & 0x7fff_ffffn)));
-  b.u32min = max(b.u32min, v32.value);
-  b.u32max = min(b.u32max, v32.value | v32.mask);
+  // the subregister's tnum inline (no Tnum objects: this runs twice per sync)
   const v = b.varOff;
-  b.smin = max(b.smin, s64(v.value | (v.mask & (1n << 63n))));
+  const v32 = v.value & U32;
+  const m32 = v.mask & U32;
+  b.s32min = max(b.s32min, s32(v32 | (m32 & 0x8000_0000n)));
+  b.s32max = min(b.s32max, s32(v32 | (m32 & 0x7fff_ffffn)));
+  b.u32min = max(b.u32min, v32);
+  b.u32max = min(b.u32max, v32 | m32);
+  b.smin = max(b.smin, s64(v.value | (v.mask & BIT63)));
   b.smax = min(b.smax, s64(v.value | (v.mask & S64_MAX)));
   b.umin = max(b.umin, v.value);
   b.umax = min(b.umax, v.value | v.mask);
@@ -199,9 +221,27 @@ function deduceMixed(b: Bounds): void {
 }
 
 function boundOffset(b: Bounds): void {
-  const v64 = tnumIntersect(b.varOff, tnumRange(b.umin, b.umax));
-  const v32 = tnumIntersect(tnumSubreg(b.varOff), tnumRange(b.u32min, b.u32max));
-  b.varOff = tnumOr(tnumClearSubreg(v64), v32);
+  // tnum_intersect(var_off, tnum_range(umin, umax)) for the 64-bit part and the same on the
+  // subregister, joined (high half of the first, low half of the second); computed on bigints
+  // directly, and the old tnum kept when nothing changes (this runs at every sync)
+  const v = b.varOff;
+  const bits = fls64(b.umin ^ b.umax);
+  let rv = 0n;
+  let rm = U64;
+  if (bits <= 63) {
+    rm = (1n << BigInt(bits)) - 1n;
+    rv = b.umin & ~rm & U64;
+  }
+  const m64 = v.mask & rm;
+  const v64 = (v.value | rv) & ~m64 & U64;
+  const bits32 = fls64(b.u32min ^ b.u32max);
+  const rm32 = (1n << BigInt(bits32)) - 1n;
+  const rv32 = b.u32min & ~rm32 & U32;
+  const m32 = v.mask & U32 & rm32;
+  const v32 = ((v.value & U32) | rv32) & ~m32 & U32;
+  const value = (v64 & HI32) | v32;
+  const mask = ((m64 & HI32) | m32) & ~value & U64;
+  if (value !== v.value || mask !== v.mask) b.varOff = { value, mask };
 }
 
 /** reg_bounds_sync. */
@@ -247,7 +287,71 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
+  } else if ((v.value | v.mask) < 0x8000_0000n) {
+    // Every value the tnum allows is below 2^31, where the four views of a value agree: the
+    // full sync intersects the four ranges with the tnum's, narrows the tnum to that range and
+    // the ranges to the tnum (a loaded byte, a masked index). Only when that intersection is
+    // empty does the full sync do something else.
+    let lo = max(max(v.value, b.umin), max(max(b.smin, b.u32min), b.s32min));
+    let hi = min(min(v.value | v.mask, b.umax), min(min(b.smax, b.u32max), b.s32max));
+    if (lo <= hi) {
+      const bits = fls64(lo ^ hi);
+      const rm = (1n << BigInt(bits)) - 1n;
+      const mask = v.mask & rm;
+      const value = (v.value | (lo & ~rm)) & ~mask;
+      if (value !== v.value || mask !== v.mask) b.varOff = { value, mask };
+      lo = max(lo, value);
+      hi = min(hi, value | mask);
+      b.umin = b.smin = b.u32min = b.s32min = lo;
+      b.umax = b.smax = b.u32max = b.s32max = hi;
+      return;
+    }
+  } else if (v.mask === U64 && b.umax < 0x8000_0000n) {
+    // An unknown tnum with an unsigned maximum below 2^31 (a counter compared with a small
+    // bound): as above, the full sync intersects the four ranges, and the tnum becomes that
+    // range's (when it is not empty).
+    const lo = max(max(b.umin, b.smin), max(b.u32min, b.s32min));
+    const hi = min(min(b.umax, b.smax), min(b.u32max, b.s32max));
+    if (lo <= hi) {
+      b.varOff = tnumRange(lo, hi);
+      b.umin = b.smin = b.u32min = b.s32min = lo;
+      b.umax = b.smax = b.u32max = b.s32max = hi;
+      return;
+    }
+  } else if (v.mask === U64 && b.umin === b.umax && withinAll(b, b.umin)) {
+    // An unknown tnum whose unsigned bounds hold one value that every other bound admits (a
+    // compare's equality side): the full sync narrows every bound and the tnum onto it.
+    const c = b.umin;
+    b.varOff = tnumConst(c);
+    b.smin = b.smax = s64(c);
+    b.u32min = b.u32max = c & U32;
+    b.s32min = b.s32max = s32(c & U32);
+    return;
+  } else if (
+    v.mask === U64 &&
+    b.u32min === 0n &&
+    b.u32max === U32 &&
+    b.s32min === S32_MIN &&
+    b.s32max === S32_MAX &&
+    !halvesBound32(b)
+  ) {
+    // An unknown tnum with full 32-bit bounds that the 64-bit ones cannot narrow (the common
+    // shape of a compared counter): the full sync's tnum -> bounds steps, its first 32-bit
+    // deduction and the mixed one change nothing, so only the rest runs, in the same order.
+    deduce64(b);
+    if (halvesBound32(b)) deduce32(b);
+    deduce64(b);
+    // tnum_range of bounds whose top bits differ is unknown: the tnum and the bounds stay
+    if (fls64(b.umin ^ b.umax) > 63 && b.u32min === 0n && b.u32max === U32) return;
+    boundOffset(b);
+    updateBounds(b);
+    return;
   }
+  syncBoundsFull(b);
+}
+
+/** reg_bounds_sync without the fast paths (exported for the test that checks they agree). */
+export function syncBoundsFull(b: Bounds): void {
   updateBounds(b);
   deduce32(b);
   deduce64(b);
@@ -256,6 +360,21 @@ export function syncBounds(b: Bounds): void {
   deduce64(b);
   boundOffset(b);
   updateBounds(b);
+}
+
+/** Whether the signed 64-bit and both 32-bit ranges hold the u64 value `c`. */
+function withinAll(b: Bounds, c: bigint): boolean {
+  const sc = s64(c);
+  const lo = c & U32;
+  const slo = s32(lo);
+  return (
+    b.smin <= sc && sc <= b.smax && b.u32min <= lo && lo <= b.u32max && b.s32min <= slo && slo <= b.s32max
+  );
+}
+
+/** Whether deduce32's 64-bit clauses apply (64-bit bounds within one 2^32-aligned block). */
+function halvesBound32(b: Bounds): boolean {
+  return b.umin >> 32n === b.umax >> 32n || b.smin >> 32n === b.smax >> 32n;
 }
 
 /** Whether the bounds describe no value at all (a contradiction: the path is impossible). */
@@ -294,10 +413,10 @@ export function zext32(b: Bounds): void {
 export function lower32(b: Bounds): Bounds {
   const r: Bounds = {
     varOff: tnumSubreg(b.varOff),
-    umin: b.u32min,
-    umax: b.u32max,
     smin: b.u32min,
     smax: b.u32max,
+    umin: b.u32min,
+    umax: b.u32max,
     s32min: b.s32min,
     s32max: b.s32max,
     u32min: b.u32min,
@@ -422,6 +541,34 @@ function subBounds(d: Bounds, s: Bounds): void {
  * Returns false when the op's result is simply unknown.
  */
 export function alu64(op: AluOp, d: Bounds, s: Bounds): void {
+  // Two known constants (bounds collapsed onto them) give the folded constant: the general path
+  // computes sound bounds around an exact tnum, which the sync collapses onto the same value
+  // (scalar.test.ts checks the two agree). Shifts by 64 or more keep the general path.
+  if (
+    isCollapsedConst(d) &&
+    isCollapsedConst(s) &&
+    !((op === "lsh" || op === "rsh" || op === "arsh") && s.umax >= 64n)
+  ) {
+    assignBounds(d, constBounds(constFold(op, d.umin, s.umin, 64)));
+    return;
+  }
+  alu64Bounds(op, d, s);
+}
+
+/** A known constant whose every bound is collapsed onto it (what syncBounds makes of one). */
+function isCollapsedConst(b: Bounds): boolean {
+  const c = b.umin;
+  if (b.varOff.mask !== 0n || b.varOff.value !== c || b.umax !== c) return false;
+  const sc = s64(c);
+  if (b.smin !== sc || b.smax !== sc) return false;
+  const lo = c & U32;
+  if (b.u32min !== lo || b.u32max !== lo) return false;
+  const slo = s32(lo);
+  return b.s32min === slo && b.s32max === slo;
+}
+
+/** alu64 without the constant fast path (exported for the test that checks the two agree). */
+export function alu64Bounds(op: AluOp, d: Bounds, s: Bounds): void {
   const srcConst = isConst(s);
   // The kernel also tracks the low 32 bits through 64-bit ops (scalar32_min_max_*).
   const b32 = sub32Bounds(op, d, s);

@@ -16,9 +16,12 @@ const m64 = (x: bigint): bigint => x & U64;
 export const tnumConst = (v: bigint): Tnum => ({ value: m64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64 };
 
-/** Index (1-based) of the highest set bit; 0 for 0. */
-function fls64(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+const TWO32 = 0x1_0000_0000n;
+
+/** Index (1-based) of the highest set bit of a u64; 0 for 0 (without building a string). */
+export function fls64(x: bigint): number {
+  if (x < TWO32) return 32 - Math.clz32(Number(x));
+  return 64 - Math.clz32(Number(x >> 32n));
 }
 
 /** The tnum of all values in [min, max] (unsigned). */

@@ -86,6 +86,7 @@ import { checkCallUnderLock, lockedGlobalCall, processSpinLock } from "./spin-lo
 import {
   cloneState,
   constScalar,
+  copyReg,
   curFrame,
   type Frame,
   frameStr,
@@ -95,7 +96,6 @@ import {
   pointer,
   type Reg,
   type RegType,
-  regStr,
   regTypeStr,
   type StoredState,
   unknownScalar,
@@ -125,6 +125,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
+import { BranchCond, BranchTrace, condOperand } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -240,6 +241,13 @@ function checkWrite(insn: number, r: number): void {
   if (r === 10) throw new VerifyAbort(insn, "frame pointer is read only");
 }
 
+/** A copy of `r` with another id (a spread with an extra property would be a slow V8 object). */
+function withId(r: Reg, id: number): Reg {
+  const d = copyReg(r);
+  d.id = id;
+  return d;
+}
+
 function setReg(st: VState, r: number, v: Reg): void {
   curFrame(st).regs[r] = v;
 }
@@ -282,7 +290,8 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
       throw new VerifyAbort(t, `R${i.dst} pointer arithmetic prohibited`);
     }
     checkWrite(t, i.dst);
-    const d = { ...regs[i.dst]!, id: 0 };
+    const d = copyReg(regs[i.dst]!);
+    d.id = 0;
     if (op === 0x80) neg(d, is64 ? 64 : 32);
     else byteSwap(d, i.imm as 16 | 32 | 64, is64 || x);
     setReg(st, i.dst, d);
@@ -300,10 +309,10 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     if (is64) {
       if (i.off === 0) {
         if (s.type === "scalar" && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
-        setReg(st, i.dst, { ...s });
+        setReg(st, i.dst, copyReg(s));
       } else {
         // a pointer's sign extension is just unknown (mark_reg_unknown)
-        const d = isPointer(s) ? unknownScalar() : { ...s, id: 0 };
+        const d = isPointer(s) ? unknownScalar() : withId(s, 0);
         if (!isPointer(s)) signExtend(d, i.off / 8);
         setReg(st, i.dst, d);
       }
@@ -312,7 +321,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     // w1 = w2 of a value that fits 32 bits links the two (assign_scalar_id_before_mov)
     const link = !isPointer(s) && i.off === 0 && s.umax <= 0xffff_ffffn;
     if (link && s.id === 0 && !isConst(s)) s.id = ++env.idGen;
-    const d = isPointer(s) ? unknownScalar() : { ...s, id: link ? s.id : 0 };
+    const d = isPointer(s) ? unknownScalar() : withId(s, link ? s.id : 0);
     if (i.off === 0 || isPointer(s)) truncate(d, 4);
     else signExtend32(d, i.off / 8);
     if (link) d.id = s.id;
@@ -321,34 +330,33 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   }
   const name = ALU_OP_NAMES[op];
   if (!name) throw new VerifyAbort(t, `invalid BPF_ALU opcode ${op.toString(16)}`);
-  let src: Reg;
-  if (x) {
-    src = checkRead(st, t, i.src);
-  } else {
-    src = constScalar(is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0));
-  }
+  // an immediate operand is only bounds (a register is built for pointer arithmetic alone)
+  const src = x ? checkRead(st, t, i.src) : undefined;
+  const imm = x ? 0n : is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0);
   const dstIn = checkRead(st, t, i.dst);
   if ((op === 0x30 || op === 0x90) && !x && i.imm === 0) throw new VerifyAbort(t, "div by zero");
   if ((op === 0x60 || op === 0x70 || op === 0xc0) && !x && (i.imm < 0 || i.imm >= (is64 ? 64 : 32))) {
     throw new VerifyAbort(t, `invalid shift ${i.imm}`);
   }
   checkWrite(t, i.dst);
-  if (isPointer(dstIn) || isPointer(src)) {
-    pointerAlu(env, st, t, i, dstIn, src, is64, op);
+  if (isPointer(dstIn) || (src && isPointer(src))) {
+    pointerAlu(env, st, t, i, dstIn, src ?? constScalar(imm), is64, op);
     return;
   }
   if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
-  const d = { ...dstIn, id: 0 };
-  const s = copyBounds(src);
+  const d = withId(dstIn, 0);
+  const s = src ? copyBounds(src) : constBounds(imm);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
   // give a fully unknown register (no zero-extension even for 32-bit ops).
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
   const amount = is64 ? s.umax : s.u32max;
   const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
   // the result depends on both operands (for precision marks, callback-widening.ts)
-  const origin = joinOrigin(dstIn, src);
+  const origin = src ? joinOrigin(dstIn, src) : dstIn.origin;
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
-    setReg(st, i.dst, { ...unknownScalar(), ...(origin ? { origin } : {}) });
+    const u = unknownScalar();
+    if (origin) u.origin = origin;
+    setReg(st, i.dst, u);
     return;
   }
   if (is64) alu64(name, d, s);
@@ -437,7 +445,7 @@ function pointerAlu(
     throw new VerifyAbort(t, `value ${off.smin} makes ${tstr} pointer be out of bounds`);
   }
   // check_reg_sane_offset on the pointer too
-  sanePtr(t, { ...ptr });
+  sanePtr(t, copyReg(ptr));
   void ptrReg;
   void regs;
   markOriginPrecise(env.widening, off);
@@ -447,7 +455,7 @@ function pointerAlu(
     // the masked operation may leave the pointer where it was: explored speculatively
     const spec = cloneState(st);
     spec.speculative = true;
-    curFrame(spec).regs[i.dst] = { ...ptr };
+    curFrame(spec).regs[i.dst] = copyReg(ptr);
     env.unpriv!.pending.push({ state: spec, insn: t + 1 });
   }
   // adjust_ptr_min_max_vals, BPF_SUB: never from the frame pointer (root included)
@@ -471,7 +479,7 @@ function pointerAlu(
     }
     return r;
   };
-  const d: Reg = { ...ptr };
+  const d: Reg = copyReg(ptr);
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
@@ -596,7 +604,7 @@ function syncLinked(st: VState, regno: number): void {
   const r = curFrame(st).regs[regno]!;
   if (r.type !== "scalar" || r.id === 0) return;
   forEachRegSlot(st, (o, set) => {
-    if (o !== r && o.type === "scalar" && o.id === r.id) set({ ...r });
+    if (o !== r && o.type === "scalar" && o.id === r.id) set(copyReg(r));
   });
 }
 
@@ -681,7 +689,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
           env.log.push(`Validating ${globalSubprog(env, start)}() func#${idx}...`);
         }
         const f = newFrame(0, -1, start);
-        for (let r = 1; r <= 5; r++) f.regs[r] = { ...args[r]! };
+        for (let r = 1; r <= 5; r++) f.regs[r] = copyReg(args[r]!);
         if ((opts.logLevel ?? 1) >= 1) env.log.push(`${start}: ${frameStr(f)}`);
         trace = run(env, start, { frames: [f], refs: [], trace: [] });
       }
@@ -877,7 +885,7 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace;
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
@@ -970,6 +978,22 @@ function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): v
   v.id = ++env.idGen;
 }
 
+/** reservedFieldError of the instruction at `t`, computed once per instruction (it is checked at every visit). */
+const reservedCache = new WeakMap<Env, (string | null)[]>();
+function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
+  let cache = reservedCache.get(env);
+  if (!cache) {
+    cache = [];
+    reservedCache.set(env, cache);
+  }
+  let r = cache[t];
+  if (r === undefined) {
+    r = reservedFieldError(i) ?? null;
+    cache[t] = r;
+  }
+  return r ?? undefined;
+}
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -979,7 +1003,7 @@ function step(
   push: (s: VState, insn: number, from: number) => void,
 ): number {
   const cls = i.opcode & 7;
-  const reserved = i.opcode === 0x18 ? undefined : reservedFieldError(i);
+  const reserved = i.opcode === 0x18 ? undefined : reservedAt(env, t, i);
   if (reserved) throw new VerifyAbort(t, reserved);
   switch (cls) {
     case 4:
@@ -1017,7 +1041,7 @@ function step(
       // a zero spilled to the stack makes STACK_ZERO bytes: its value matters
       if (env.precision && ptr.type === "stack" && v.type === "scalar" && isConst(v) && v.varOff.value === 0n)
         markPrecise(env.cfg.code, st, 1 << i.src);
-      checkMemAccess(env, st, t, i.dst, i.off, size, true, { ...v });
+      checkMemAccess(env, st, t, i.dst, i.off, size, true, copyReg(v));
       logState(env, st);
       return t + 1;
     }
@@ -1103,7 +1127,9 @@ function step(
   const a = checkRead(st, t, i.dst);
   const b = x ? checkRead(st, t, i.src) : constScalar(is32 ? BigInt(i.imm >>> 0) : BigInt(i.imm));
   const target = t + i.off + 1;
-  const cond = `r${i.dst}=${regStr(a)} ${cop} ${x ? `r${i.src}=${regStr(b)}` : i.imm}`;
+  // the condition's text is built only if the trace is printed, from copies taken now (the
+  // registers are refined below)
+  const cond = new BranchCond(i, cop, condOperand(a), x ? condOperand(b) : undefined);
   // pointer comparisons
   if (isPointer(a) || isPointer(b)) {
     if (env.unpriv) unprivCompareSrc(t, i, a, b);
@@ -1123,7 +1149,7 @@ function step(
           const taken = cop === "jne";
           if (env.unpriv)
             push(speculativeBranch(st, cloneState, i, unknownScalar), taken ? t + 1 : target, t);
-          st.trace.push(`${t}: ${cond} -> ${taken ? "always taken" : "never taken"}`);
+          st.trace.push(new BranchTrace(t, cond, `-> ${taken ? "always taken" : "never taken"}`));
           return taken ? target : t + 1;
         }
       }
@@ -1134,8 +1160,8 @@ function step(
         const id = p.id;
         markPtrOrNull(other, id, cop === "jeq", t);
         markPtrOrNull(st, id, cop !== "jeq", t);
-        other.trace.push(`${t}: ${cond} taken`);
-        st.trace.push(`${t}: ${cond} not taken`);
+        other.trace.push(new BranchTrace(t, cond, "taken"));
+        st.trace.push(new BranchTrace(t, cond, "not taken"));
         push(other, target, t);
         return t + 1;
       }
@@ -1150,8 +1176,8 @@ function step(
       unprivCompareDst(t, i, a);
     const other = cloneState(st);
     if (pa && pb) pktCompare(st, other, a, b, cop, i.dst, x ? i.src : -1, is32);
-    other.trace.push(`${t}: ${cond} taken`);
-    st.trace.push(`${t}: ${cond} not taken`);
+    other.trace.push(new BranchTrace(t, cond, "taken"));
+    st.trace.push(new BranchTrace(t, cond, "not taken"));
     push(other, target, t);
     return t + 1;
   }
@@ -1163,35 +1189,36 @@ function step(
   if (taken !== -1 && env.precision) markPrecise(env.cfg.code, st, (1 << i.dst) | (x ? 1 << i.src : 0));
   if (taken === 1) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), t + 1, t);
-    st.trace.push(`${t}: ${cond} -> always taken`);
+    st.trace.push(new BranchTrace(t, cond, "-> always taken"));
     return target;
   }
   if (taken === 0) {
     if (env.unpriv) push(speculativeBranch(st, cloneState, i, unknownScalar), target, t);
-    st.trace.push(`${t}: ${cond} -> never taken`);
+    st.trace.push(new BranchTrace(t, cond, "-> never taken"));
     return t + 1;
   }
   const other = cloneState(st);
   // taken side
   {
     const ra = curFrame(other).regs[i.dst]!;
-    const rb = x ? curFrame(other).regs[i.src]! : { ...b };
+    const rb = x ? curFrame(other).regs[i.src]! : copyReg(b);
     refine(ra, rb, cop, is32, false);
     unboundIfEmpty(ra);
     unboundIfEmpty(rb);
     syncLinked(other, i.dst);
     if (x) syncLinked(other, i.src);
-    other.trace.push(`${t}: ${cond} taken`);
+    other.trace.push(new BranchTrace(t, cond, "taken"));
     push(other, target, t);
   }
   const ra = curFrame(st).regs[i.dst]!;
-  const rb = x ? curFrame(st).regs[i.src]! : { ...b };
+  // the immediate's register is fresh and the taken side refined a copy of it
+  const rb = x ? curFrame(st).regs[i.src]! : b;
   refine(ra, rb, cop, is32, true);
   unboundIfEmpty(ra);
   unboundIfEmpty(rb);
   syncLinked(st, i.dst);
   if (x) syncLinked(st, i.src);
-  st.trace.push(`${t}: ${cond} not taken`);
+  st.trace.push(new BranchTrace(t, cond, "not taken"));
   return t + 1;
 }
 
@@ -1432,7 +1459,7 @@ function pseudoCall(
     caller.regs[0] = unknownScalar();
     st.trace.push(`${t}: call global ${global}()`);
     return t + 1;
-  } else for (let r = 1; r <= 5; r++) callee.regs[r] = { ...caller.regs[r]! };
+  } else for (let r = 1; r <= 5; r++) callee.regs[r] = copyReg(caller.regs[r]!);
   st.frames.push(callee);
   st.trace.push(`${t}: call subprog at ${target}`);
   return target;
@@ -1475,7 +1502,7 @@ function exitInsn(env: Env, st: VState, t: number): number {
     st.frames.pop();
     const caller = curFrame(st);
     for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-    caller.regs[0] = f.isCallback ? unknownScalar() : { ...r0 };
+    caller.regs[0] = f.isCallback ? unknownScalar() : copyReg(r0);
     return f.callsite + 1;
   }
   // frame 0: the main program, a global function or an async callback (check_resource_leak)
@@ -1899,7 +1926,7 @@ function returnToCaller(st: VState, t: number): number {
   st.frames.pop();
   const caller = curFrame(st);
   for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
-  caller.regs[0] = { ...f.regs[0]! };
+  caller.regs[0] = copyReg(f.regs[0]!);
   return f.callsite + 1;
 }
 
@@ -2005,14 +2032,13 @@ function isStateVisited(env: Env, cur: VState, t: number): boolean {
   // unprivileged: no new checkpoint past BPF_COMPLEXITY_LIMIT_STATES states at one instruction
   if (!addNew || (env.unpriv && list.length > 64)) return false;
   const stored: StoredState = {
-    state: cloneState(cur),
+    state: cloneState(cur, false),
     insn: t,
     branches: 1,
     hit: 0,
     miss: 0,
     ...(cur.parent ? { parent: cur.parent } : {}),
   };
-  stored.state.trace = [];
   if (force) tagCheckpoint(env.widening, stored.state, cur);
   if (env.precision) cur.hist = undefined;
   else markStatePrecise(stored.state);
