@@ -401,10 +401,9 @@ function withLog(
     attempts++;
     const first = attempt(0, undefined);
     if (first.ret >= 0) return { ret: first.ret, log: "", attempts, truncated: false };
-    // A permission problem has no log to tell; anything else is worth a second look.
-    if (first.ret === -EPERM) {
-      return { ret: first.ret, log: "", attempts, truncated: false };
-    }
+    // Any failure is worth a second look with a log, as libbpf does: EPERM too, which the
+    // verifier returns with its reason for an unprivileged loader (a missing capability before
+    // verification comes back with an empty log either way).
     level = 1;
   }
   let size = Math.min(Math.max(o.logSize ?? DEFAULT_LOG, MIN_LOG), max);

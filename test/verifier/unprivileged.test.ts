@@ -119,6 +119,22 @@ const SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled";
 describe.skipIf(liveWhy !== undefined)(
   `unprivileged kernel, live${liveWhy ? ` (skipped: ${liveWhy})` : ""}`,
   () => {
+    it("at log level 0 the reported reason is still the verifier's line (the failed load is retried with a log)", async () => {
+      const gs = readUnprivGoldens();
+      const reports = await verifyFilesUnprivileged(gs.map((g) => ({ file: g.object, logLevel: 0 })));
+      const wrong: string[] = [];
+      gs.forEach((g, k) => {
+        g.programs.forEach((p, j) => {
+          const live = reports[k]!.programs[j]!;
+          const golden = p.unprivileged;
+          // refusals before the verifier have no verifier line: their reason is the loader's
+          if (!golden.error || !golden.log1) return;
+          if (live.error?.message !== golden.error.message)
+            wrong.push(`${g.name}/${p.name}: golden ${golden.error.message} live ${live.error?.message}`);
+        });
+      });
+      expect(wrong).toEqual([]);
+    }, 120_000);
     it("re-loading the fixtures as nobody gives the goldens' verdicts and messages; the sysctl is restored", async () => {
       const before = readFileSync(SYSCTL, "utf8");
       const gs = readUnprivGoldens();
