@@ -6,8 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { openObjectSync } from "../src/elf/object/index.js";
-import { type DiffRow, figures, type Golden } from "../src/verifier/diff.js";
-import { verifyProgram } from "../src/verifier/verify.js";
+import { type DiffRow, diffRow, figures, type Golden } from "../src/verifier/diff.js";
 import { corpusVerdicts } from "../test/fixtures/verifier-corpus/golden.js";
 import type { Row, Section } from "./lib.js";
 
@@ -17,20 +16,7 @@ function rowsFor(goldens: readonly Golden[]): DiffRow[] {
   for (const g of goldens) byFile.set(g.file, [...(byFile.get(g.file) ?? []), g]);
   for (const [file, gs] of byFile) {
     const obj = openObjectSync(new Uint8Array(readFileSync(file)), { file });
-    for (const g of gs) {
-      const r = verifyProgram(obj, obj.program(g.program), { logLevel: 0, maxMillis: 120_000 });
-      out.push({
-        file,
-        program: g.program,
-        kernel: g,
-        ours: {
-          verdict: r.verdict,
-          ...(r.error ? { message: r.error.message, insn: r.error.insn } : {}),
-          processedInsns: r.processedInsns,
-          modelled: r.error ? r.error.modelled : true,
-        },
-      });
-    }
+    for (const g of gs) out.push(diffRow(obj, obj.program(g.program), g, 120_000));
   }
   return out;
 }

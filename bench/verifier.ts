@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import { openObjectSync } from "../src/elf/object/index.js";
 import type { ObjectSpec, ProgramSpec } from "../src/elf/object/types.js";
 import { getSys, type Sys, setSys } from "../src/loader/sys.js";
+import { ORACLE_GAPS } from "../src/verifier/diff.js";
 import { type KernelVerdict, kernelVerify } from "../src/verifier/kernel.js";
 import { type VerifyResult, verifyProgram } from "../src/verifier/verify.js";
 import { fmtMs, median, type Row, type Section } from "./lib.js";
@@ -33,7 +34,6 @@ const SLOW_MS = 100;
 const VERY_SLOW_MS = 1000;
 /** The offline verifier's wall-clock budget here (a program past it counts as not modelled). */
 const MAX_MILLIS = 120_000;
-const ORACLE_GAPS = ["Tracing programs must provide btf_id", "missing btf func_info"];
 
 interface Measured {
   readonly name: string;

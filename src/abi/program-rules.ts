@@ -132,3 +132,15 @@ export function packetAccess(progType: string): PacketAccess {
 export function allowsLegacyPacketLoads(progType: string): boolean {
   return progType === "socket_filter" || progType === "sched_cls" || progType === "sched_act";
 }
+
+/** The licenses the kernel calls GPL-compatible (license_is_gpl_compatible), for GPL-only helpers and kfuncs. */
+const GPL_COMPATIBLE: ReadonlySet<string> = new Set([
+  "GPL",
+  "GPL v2",
+  "GPL and additional rights",
+  "Dual BSD/GPL",
+  "Dual MIT/GPL",
+  "Dual MPL/GPL",
+]);
+
+export const isGplCompatible = (license: string): boolean => GPL_COMPATIBLE.has(license);

@@ -6,6 +6,7 @@
  */
 
 import type { HelperArg, HelperType } from "../abi/helpers.js";
+import { isGplCompatible } from "../abi/program-rules.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { relocate } from "../elf/core/relocate.js";
 import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
@@ -23,15 +24,6 @@ export interface BtfOptions {
   /** Kernel BTF: a path or a parsed Btf (default /sys/kernel/btf/vmlinux, else the shipped 6.18 copy). */
   readonly btf?: string | Btf;
 }
-
-const GPL = new Set([
-  "GPL",
-  "GPL v2",
-  "GPL and additional rights",
-  "Dual BSD/GPL",
-  "Dual MIT/GPL",
-  "Dual MPL/GPL",
-]);
 
 /** CO-RE results per object and kernel BTF: relocating once serves every program of the object. */
 const relocated = new WeakMap<ObjectSpec, WeakMap<Btf, ReturnType<typeof relocate>>>();
@@ -137,7 +129,7 @@ export function btfHooks(
   let ctx: BtfCtx | undefined;
   const btf = (): Btf => kernelBtf(opts.btf).btf;
   const typedCtx = prog.type.name === "tracing" || prog.type.name === "lsm";
-  const gpl = GPL.has(prog.license);
+  const gpl = isGplCompatible(prog.license);
   const structId = (typeName: string, t: number): number => {
     const name = typeName.replace(/^struct /, "");
     const found = btf().findByName(name, "STRUCT");

@@ -4,6 +4,7 @@
  * message, processed-instruction counts.
  */
 import { openObject } from "../elf/object/index.js";
+import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type KernelVerdict, kernelVerifyAsLoaded } from "./kernel.js";
 import { verifyProgram } from "./verify.js";
 
@@ -51,7 +52,11 @@ export interface DiffFigures {
   processedWithin10pct: number;
 }
 
-const ORACLE_GAPS = ["Tracing programs must provide btf_id", "missing btf func_info"];
+/** Kernel refusals that say the bare oracle lacked something (BTF, btf_id), not a verdict. */
+export const ORACLE_GAPS: readonly string[] = [
+  "Tracing programs must provide btf_id",
+  "missing btf func_info",
+];
 
 export function goldenOf(file: string, program: string, k: KernelVerdict): Golden {
   const unavailable = k.loadError ?? ORACLE_GAPS.find((g) => k.message?.includes(g));
@@ -85,21 +90,26 @@ export async function diffFiles(
     for (const p of obj.programs) {
       const k = await kernel(file, p.name, () => kernelVerifyAsLoaded(obj, p));
       if (!k) continue;
-      const r = verifyProgram(obj, p, { logLevel: 0, maxMillis });
-      rows.push({
-        file,
-        program: p.name,
-        kernel: k,
-        ours: {
-          verdict: r.verdict,
-          ...(r.error ? { message: r.error.message, insn: r.error.insn } : {}),
-          processedInsns: r.processedInsns,
-          modelled: r.error ? r.error.modelled : true,
-        },
-      });
+      rows.push(diffRow(obj, p, k, maxMillis));
     }
   }
   return rows;
+}
+
+/** Our verdict on one program beside the kernel's. */
+export function diffRow(obj: ObjectSpec, p: ProgramSpec, kernel: Golden, maxMillis = 30000): DiffRow {
+  const r = verifyProgram(obj, p, { logLevel: 0, maxMillis });
+  return {
+    file: kernel.file,
+    program: p.name,
+    kernel,
+    ours: {
+      verdict: r.verdict,
+      ...(r.error ? { message: r.error.message, insn: r.error.insn } : {}),
+      processedInsns: r.processedInsns,
+      modelled: r.error ? r.error.modelled : true,
+    },
+  };
 }
 
 export function figures(rows: readonly DiffRow[]): DiffFigures {

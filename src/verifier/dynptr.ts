@@ -8,7 +8,9 @@
  * one cannot be overwritten, a local one is destroyed). The reference list is the generic
  * VState.refs; dynptr slices (bpf_dynptr_data) and const dynptr arguments are not modelled.
  */
+
 import { notModelled, VerifyAbort } from "./errors.js";
+import { acquireRef } from "./refs.js";
 import { isConst } from "./scalar.js";
 import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 import { tnumStr } from "./tnum.js";
@@ -155,7 +157,7 @@ export function dynptrArg(
     destroyDynptrAt(st, f, spi - 1, t);
     const id = env.newId();
     const refId = kind === "ringbuf" ? env.newId() : 0;
-    if (refId) st.refs.push({ id: refId, insn: t });
+    if (refId) acquireRef(st, refId, t);
     for (const k of [spi, spi - 1]) {
       const s = f.stack[k]!;
       s.kinds = Array(8).fill(DYNPTR_SLOT);

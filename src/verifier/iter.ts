@@ -13,6 +13,7 @@
  */
 import type { Instruction } from "../isa/instruction.js";
 import { VerifyAbort } from "./errors.js";
+import { acquireRef } from "./refs.js";
 import { isConst } from "./scalar.js";
 import {
   cloneState,
@@ -103,7 +104,7 @@ export function iterKfuncCall(
     }
     env.writeStack(1, 0);
     const ref = env.newId();
-    st.refs.push({ id: ref, insn: t });
+    acquireRef(st, ref, t);
     const s = f.stack[spi]!;
     s.kinds = Array(8).fill(ITER_SLOT);
     s.spilled = pointer("stack", { refObjId: ref, iter: { active: true, depth: 0 } });

@@ -12,8 +12,18 @@ import type { Btf } from "../elf/btf/btf.js";
 import type { Instruction } from "../isa/instruction.js";
 import { kindName, skipMods } from "./btf-ctx.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { acquireRef, releaseRef as releaseRefState } from "./refs.js";
 import { isConst } from "./scalar.js";
-import { copyReg, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+import {
+  copyReg,
+  forEachReg,
+  notInit,
+  pointer,
+  type Reg,
+  regTypeStr,
+  unknownScalar,
+  type VState,
+} from "./state.js";
 
 export interface KfuncEnv {
   readonly progType: string;
@@ -28,24 +38,6 @@ const has = (f: Kfunc, flag: Kfunc["flags"][number]): boolean => f.flags.include
 
 /** is_trusted_reg: referenced, or PTR_TRUSTED without unsafe modifiers. */
 const isTrusted = (r: Reg): boolean => r.refObjId !== 0 || (r.btfFlag === "trusted" && !r.maybeNull);
-
-/** Every register (and spilled register) of every frame. */
-function forEachReg(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
-  for (const f of st.frames) {
-    f.regs.forEach((r, i) => {
-      fn(r, (v) => {
-        f.regs[i] = v;
-      });
-    });
-    for (const s of f.stack) {
-      if (s.kinds[0] === "r") {
-        fn(s.spilled, (v) => {
-          s.spilled = v;
-        });
-      }
-    }
-  }
-}
 
 /** One kfunc call at insn `t`; leaves R0 as the kernel would and clobbers R1-R5. */
 export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction): void {
@@ -138,12 +130,8 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
     }
   } else if (rcuLock) st.rcuLocks = 1;
   else if (rcuUnlock) throw new VerifyAbort(t, `unmatched rcu read unlock (kernel function ${name})`);
-  if (releaseRef) {
-    st.refs = st.refs.filter((r) => r.id !== releaseRef);
-    forEachReg(st, (r, set) => {
-      if (r.refObjId === releaseRef) set(unknownScalar());
-    });
-  }
+  // the argument's reference was checked above: it is held
+  if (releaseRef) releaseRefState(st, releaseRef);
   for (let r = 0; r <= 5; r++) regs[r] = notInit();
   const ret = skipMods(btf, proto.returnType);
   if (has(kf, "KF_ACQUIRE") && !(ret.t.kind === "PTR" && isStructPtr(btf, ret.t.type))) {
@@ -165,7 +153,7 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
   }
   if (has(kf, "KF_ACQUIRE")) {
     const id = env.newId();
-    st.refs.push({ id, insn: t });
+    acquireRef(st, id, t);
     if (r0.maybeNull) r0.id = id;
     r0.refObjId = id;
   }

@@ -5,25 +5,7 @@
  * id, `acquireRef` records it, `releaseRef` drops it and invalidates every copy of the pointer,
  * `resourceLeak` is check_resource_leak's verdict at an exit, a tail call or LD_ABS.
  */
-import type { RefState, Reg, VState } from "./state.js";
-import { unknownScalar } from "./state.js";
-
-/** Every register and spilled register of every frame, with a setter. */
-function forEachReg(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
-  for (const f of st.frames) {
-    f.regs.forEach((r, i) => {
-      fn(r, (v) => {
-        f.regs[i] = v;
-      });
-    });
-    for (const s of f.stack) {
-      if (s.kinds[0] !== "r") continue;
-      fn(s.spilled, (v) => {
-        s.spilled = v;
-      });
-    }
-  }
-}
+import { forEachReg, type RefState, unknownScalar, type VState } from "./state.js";
 
 /** acquire_reference: records pointer reference `id` (from the id generator) acquired at `insn`. */
 export function acquireRef(st: VState, id: number, insn: number): void {

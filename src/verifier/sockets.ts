@@ -5,7 +5,7 @@
  * bpf_tcp_sock, the unreferenced bpf_get_listener_sock) and as memory (check_sock_access).
  */
 import { checkSockAccess, checkTcpSockAccess } from "../abi/context-access.js";
-import type { HelperArg } from "../abi/helpers.js";
+import { type HelperArg, PTR_CAST_HELPERS } from "../abi/helpers.js";
 import { mapTypeById } from "../abi/map-types.js";
 import type { MapSpec } from "../elf/object/types.js";
 import { notModelled, VerifyAbort } from "./errors.js";
@@ -58,16 +58,7 @@ const COMPATIBLE: Readonly<Record<string, readonly string[]>> = {
 /** Helpers whose result is a new reference (is_acquire_function, socket part). */
 const ACQUIRE = new Set(["bpf_sk_lookup_tcp", "bpf_sk_lookup_udp", "bpf_skc_lookup_tcp"]);
 /** Helpers whose result shares the argument's reference (is_ptr_cast_function). */
-const PTR_CAST = new Set([
-  "bpf_tcp_sock",
-  "bpf_sk_fullsock",
-  "bpf_skc_to_tcp_sock",
-  "bpf_skc_to_tcp6_sock",
-  "bpf_skc_to_udp6_sock",
-  "bpf_skc_to_mptcp_sock",
-  "bpf_skc_to_tcp_timewait_sock",
-  "bpf_skc_to_tcp_request_sock",
-]);
+const PTR_CAST: ReadonlySet<string> = new Set(PTR_CAST_HELPERS);
 
 /**
  * check_reg_type + check_func_arg_reg_off for a socket argument (a NULL constant for a

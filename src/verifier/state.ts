@@ -315,6 +315,23 @@ export function cloneState(s: VState, withTrace = true): VState {
 
 export const curFrame = (s: VState): Frame => s.frames[s.frames.length - 1]!;
 
+/** Every register and spilled register of every frame, with a setter to replace it. */
+export function forEachReg(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
+  for (const f of st.frames) {
+    f.regs.forEach((r, i) => {
+      fn(r, (v) => {
+        f.regs[i] = v;
+      });
+    });
+    for (const s of f.stack) {
+      if (s.kinds[0] !== "r") continue;
+      fn(s.spilled, (v) => {
+        s.spilled = v;
+      });
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------ printing
 
 /** The kernel's reg_type_str. */

@@ -12,7 +12,7 @@ import {
   protosForProgType,
 } from "../abi/helpers.js";
 import { mapTypeById } from "../abi/map-types.js";
-import { allowsLegacyPacketLoads, returnRule } from "../abi/program-rules.js";
+import { allowsLegacyPacketLoads, isGplCompatible, returnRule } from "../abi/program-rules.js";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import { type Instruction, imm64 } from "../isa/instruction.js";
 import { reservedFieldError } from "../isa/opcodes.js";
@@ -89,6 +89,7 @@ import {
   copyReg,
   curFrame,
   type Frame,
+  forEachReg,
   frameStr,
   isPointer,
   newFrame,
@@ -257,23 +258,6 @@ function* allRegs(st: VState): Generator<Reg> {
   for (const f of st.frames) {
     for (const r of f.regs) yield r;
     for (const s of f.stack) if (s.kinds[0] === "r") yield s.spilled;
-  }
-}
-
-function forEachRegSlot(st: VState, fn: (r: Reg, set: (v: Reg) => void) => void): void {
-  for (const f of st.frames) {
-    f.regs.forEach((r, i) => {
-      fn(r, (v) => {
-        f.regs[i] = v;
-      });
-    });
-    for (const s of f.stack) {
-      if (s.kinds[0] === "r") {
-        fn(s.spilled, (v) => {
-          s.spilled = v;
-        });
-      }
-    }
   }
 }
 
@@ -580,7 +564,7 @@ function pktCompare(
 /** mark_ptr_or_null_regs for every register sharing `id`. */
 function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void {
   let refToRelease = 0;
-  forEachRegSlot(st, (r, set) => {
+  forEachReg(st, (r, set) => {
     if (!r.maybeNull || r.id !== id) return;
     if (isNull) {
       // only an acquired pointer's own reference goes (ref_obj_id == id), not e.g. a dynptr
@@ -603,7 +587,7 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
 function syncLinked(st: VState, regno: number): void {
   const r = curFrame(st).regs[regno]!;
   if (r.type !== "scalar" || r.id === 0) return;
-  forEachRegSlot(st, (o, set) => {
+  forEachReg(st, (o, set) => {
     if (o !== r && o.type === "scalar" && o.id === r.id) set(copyReg(r));
   });
 }
@@ -1596,7 +1580,8 @@ function helperCall(
     );
     if (!same) throw notModelled(t, `${h.name} (its prototype depends on the attach type)`);
   }
-  if (proto.gplOnly && !isGpl(env.prog.license)) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
+  if (proto.gplOnly && !isGplCompatible(env.prog.license))
+    throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
   if (proto.mightSleep && st.rcuLocks)
     throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
@@ -1883,7 +1868,7 @@ function helperCall(
       if (!ret.flags.includes("MEM_RINGBUF")) throw notModelled(t, `${h.name} return type`);
       if (retNull) ++env.idGen;
       const id = ++env.idGen;
-      st.refs.push({ id, insn: t });
+      acquireRef(st, id, t);
       frame.regs[0] = pointer("mem", {
         ringbuf: true,
         maybeNull: retNull,
@@ -1900,7 +1885,7 @@ function helperCall(
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
   const clearPkt = (): void =>
-    forEachRegSlot(st, (r, set) => {
+    forEachReg(st, (r, set) => {
       if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
     });
   if (h.name === "bpf_tail_call") {
@@ -1972,17 +1957,6 @@ function memArgType(t: number, regno: number, reg: Reg): void {
       `R${regno} type=${regTypeStr(reg)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`,
     );
   }
-}
-
-function isGpl(license: string): boolean {
-  return [
-    "GPL",
-    "GPL v2",
-    "GPL and additional rights",
-    "Dual BSD/GPL",
-    "Dual MIT/GPL",
-    "Dual MPL/GPL",
-  ].includes(license);
 }
 
 // --------------------------------------------------------------------------------- pruning
