@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { helperByName } from "../../src/abi/helpers.js";
 import { openObject } from "../../src/elf/object/open.js";
 import type { ObjectSpec } from "../../src/elf/object/types.js";
 import { UsageError } from "../../src/errors.js";
@@ -165,8 +166,12 @@ function selfTask() {
 const loaded: LoadedObject[] = [];
 const taskReaders: string[] = [];
 const clockReaders: string[] = [];
-/** bpf_ktime_get_ns, _boot_ns, _coarse_ns, _tai_ns (enum bpf_func_id). */
-const CLOCK_HELPERS = new Set([5, 125, 160, 208]);
+/** Helper ids of the clock reads (from src/abi's helper table). */
+const CLOCK_HELPERS = new Set(
+  ["bpf_ktime_get_ns", "bpf_ktime_get_boot_ns", "bpf_ktime_get_coarse_ns", "bpf_ktime_get_tai_ns"].map(
+    (n) => helperByName(n)!.id,
+  ),
+);
 afterAll(() => {
   for (const l of loaded) l.close();
   if (taskReaders.length)
