@@ -9,8 +9,19 @@
 /** What R0 may hold at the main program's exit. */
 export type ReturnRule =
   | { readonly kind: "any" }
-  /** Inclusive range the (precise) scalar in R0 must lie in. */
-  | { readonly kind: "range"; readonly min: number; readonly max: number }
+  /**
+   * Inclusive range the (precise) scalar in R0 must lie in; `subreg`: checked on the low 32 bits
+   * (lsm hooks), `note`: a second line the kernel prints after the range message.
+   */
+  | {
+      readonly kind: "range";
+      readonly min: number;
+      readonly max: number;
+      readonly subreg?: boolean;
+      readonly note?: string;
+    }
+  /** R0 is not looked at, not even read (lsm programs on void hooks). */
+  | { readonly kind: "unchecked" }
   /** LSM hooks: the range comes from the hook's BTF return type (errno values, bool ...). */
   | { readonly kind: "hook" }
   /** struct_ops: 0 for non-void operators, anything for void ones. */
@@ -40,6 +51,8 @@ export interface ReturnRuleOptions {
   readonly attachBtf?: boolean;
   /** lsm_cgroup on a hook returning void. */
   readonly voidHook?: boolean;
+  /** lsm (BPF_LSM_MAC): the hook's return (void, bool_lsm_hooks, or int), when known. */
+  readonly lsmHookReturn?: "void" | "bool" | "int";
 }
 
 /** Allowed return values of a program type's main function (subprograms may return any scalar). */
@@ -79,8 +92,22 @@ export function returnRule(progType: string, opts: ReturnRuleOptions = {}): Retu
     case "sk_lookup":
       return range(0, 1); // SK_DROP, SK_PASS
     case "lsm":
-      if (at === "lsm_cgroup") return opts.voidHook ? range(1, 1) : range(0, 1);
-      return { kind: "hook" };
+      // check_return_code with bpf_lsm_get_retval_range (kernel/bpf/bpf_lsm.c)
+      if (at === "lsm_cgroup") {
+        if (!opts.voidHook) return range(0, 1);
+        const note = "Note, BPF_LSM_CGROUP that attach to void LSM hooks can't modify return value!";
+        return { kind: "range", min: 1, max: 1, note };
+      }
+      switch (opts.lsmHookReturn) {
+        case "void":
+          return { kind: "unchecked" };
+        case "bool":
+          return { kind: "range", min: 0, max: 1, subreg: true };
+        case "int":
+          return { kind: "range", min: -4095, max: 0, subreg: true }; // [-MAX_ERRNO, 0]
+        default:
+          return { kind: "hook" };
+      }
     case "netfilter":
       return range(0, 1); // NF_DROP, NF_ACCEPT
     case "struct_ops":

@@ -11,8 +11,9 @@ import type { Btf } from "../elf/btf/btf.js";
 import { BTF_KIND_NAMES, type BtfParam, type BtfType } from "../elf/btf/types.js";
 import type { ProgramSpec } from "../elf/object/types.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { type LsmTarget, lsmArgsTrusted, lsmRetvalRange, lsmTarget, retvalLoad } from "./lsm.js";
 import { truncate } from "./scalar.js";
-import { type BtfPtrFlag, pointer, type Reg, unknownScalar } from "./state.js";
+import { type BtfPtrFlag, notInit, pointer, type Reg, unknownScalar } from "./state.js";
 
 /** MAX_BPF_FUNC_ARGS: the trampoline context holds at most 12 u64 slots. */
 const MAX_BPF_FUNC_ARGS = 12;
@@ -32,6 +33,11 @@ export interface BtfCtx {
   readonly trusted: boolean;
   /** Per-offset overrides (the iterator's ctx_arg_info). */
   readonly ctxArgs?: ReadonlyMap<number, CtxArg>;
+  /**
+   * lsm and lsm_cgroup: the hook, and the range a read of its return value gets (lsm on int and
+   * bool hooks). Their is_valid_access is btf_ctx_access itself, without the tracing checks.
+   */
+  readonly lsm?: { readonly target: LsmTarget; readonly retval?: { min: number; max: number } };
 }
 
 /** bpf_iter targets whose ctx_arg_info we know (checked against the 6.18 kernel): offset -> register type. */
@@ -94,7 +100,6 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
   const target = attachBtfName(prog);
   const at = prog.expectedAttachType?.name ?? "";
   if (!target) throw notModelled(0, `context of program type ${prog.type.name} without an attach target`);
-  if (at === "lsm_cgroup") throw notModelled(0, "lsm_cgroup programs");
   const found = btf.findByName(target.name, target.kind);
   if (!found) {
     throw new VerifyAbort(
@@ -118,7 +123,12 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
     ctxArgs = ITER_CTX_ARGS[prog.attachTarget ?? ""];
     if (!ctxArgs) throw notModelled(0, `iterator ${prog.attachTarget}`);
   }
-  if (prog.type.name === "lsm") throw notModelled(0, "lsm hook contexts (bpf_lsm_is_trusted)");
+  let lsm: BtfCtx["lsm"];
+  if (prog.type.name === "lsm") {
+    const t = lsmTarget(prog, btf)!;
+    const retval = at === "lsm_mac" ? lsmRetvalRange(t) : undefined;
+    lsm = { target: t, ...(retval ? { retval } : {}) };
+  }
   if (target.kind === "FUNC" && at !== "trace_iter") {
     // btf_distill_func_proto refuses these at attach time, before the verifier: not modelled
     const big = proto.params.some((p) => {
@@ -136,17 +146,22 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
     skipFirst: target.kind === "TYPEDEF",
     returnType: proto.returnType,
     attach: at,
-    trusted: at === "trace_raw_tp" || at === "trace_iter",
+    trusted:
+      at === "trace_raw_tp" || at === "trace_iter" || (lsm !== undefined && lsmArgsTrusted(lsm.target.hook)),
     ...(ctxArgs ? { ctxArgs } : {}),
+    ...(lsm ? { lsm } : {}),
   };
 }
 
 /** btf_ctx_arg_idx: which argument covers byte `off` (struct arguments take 8 or 16 bytes). */
 function argIndex(ctx: BtfCtx, off: number): number {
+  // the kernel compares the int offset with a u32: a negative one is past every argument
+  if (off < 0) return ctx.params.length + 1;
   let offset = 0;
   const slots = (id: number): number => {
     const { t } = skipMods(ctx.btf, id);
     if (t.kind === "PTR") return 8;
+    if (t.kind === "VOID") return 0;
     const size = "size" in t && typeof t.size === "number" ? t.size : 8;
     return Math.ceil(size / 8) * 8;
   };
@@ -173,11 +188,17 @@ export function btfCtxLoad(
   size: number,
   write: boolean,
   idGen: () => number,
+  /** The destination register before the load (a read of an lsm hook's return value narrows it). */
+  prev: () => Reg = notInit,
 ): Reg {
   const refuse = (why?: string): never => {
     throw new VerifyAbort(insn, `${why ? `${why}\n` : ""}${ctxAccessError(off, size)}`);
   };
-  if (off < 0 || off >= 8 * MAX_BPF_FUNC_ARGS || write || off % size !== 0) refuse();
+  // tracing_prog_is_valid_access checks these before btf_ctx_access; lsm has btf_ctx_access alone
+  if (!ctx.lsm && (off < 0 || off >= 8 * MAX_BPF_FUNC_ARGS || write || off % size !== 0)) refuse();
+  // btf_ctx_access would let the store through; the VM keeps the context read-only and no
+  // selftest shows the kernel accepting one: refused rather than guessed
+  if (write) throw notModelled(insn, "stores into an lsm program's context");
   if (off % 8 !== 0) refuse(`func '${ctx.tname}' offset ${off} is not multiple of 8`);
   let arg = argIndex(ctx, off);
   let nrArgs = ctx.params.length;
@@ -190,9 +211,13 @@ export function btfCtxLoad(
   arg = Math.min(arg, ctx.params.length + 1);
   if (arg > nrArgs) refuse(`func '${ctx.tname}' doesn't have ${arg + 1}-th argument`);
   let typeId: number;
+  let isRetval = false;
   if (arg === nrArgs) {
-    if (ctx.attach === "trace_fexit") typeId = ctx.returnType;
-    else if (ctx.attach === "modify_return") {
+    // lsm programs on void hooks use fexit trampolines, on int hooks fmod_ret-like ones
+    if (ctx.attach === "trace_fexit" || ctx.attach === "lsm_mac" || ctx.attach === "lsm_cgroup") {
+      isRetval = ctx.attach === "lsm_mac";
+      typeId = ctx.returnType;
+    } else if (ctx.attach === "modify_return") {
       const { t } = skipMods(ctx.btf, ctx.returnType);
       if (!isSmallInt(t)) refuse(`ret type ${kindName(t)} not allowed for fmod_ret`);
       typeId = ctx.returnType;
@@ -205,8 +230,18 @@ export function btfCtxLoad(
     if (size < 8) truncate(r, size);
     return r;
   };
-  if (isSmallInt(t) || t.kind === "ENUM" || t.kind === "ENUM64" || t.kind === "STRUCT" || t.kind === "UNION")
-    return scalar();
+  if (
+    isSmallInt(t) ||
+    t.kind === "ENUM" ||
+    t.kind === "ENUM64" ||
+    t.kind === "STRUCT" ||
+    t.kind === "UNION"
+  ) {
+    if (!isRetval || !ctx.lsm?.retval) return scalar();
+    const r = retvalLoad(prev(), ctx.lsm.retval);
+    if (size < 8) truncate(r, size);
+    return r;
+  }
   if (t.kind !== "PTR") {
     refuse(
       `func '${ctx.tname}' arg${arg} '${t.name}' has type ${kindName(t)}. Only pointer access is allowed`,
@@ -214,7 +249,11 @@ export function btfCtxLoad(
   }
   if (size !== 8) refuse(`func '${ctx.tname}' size ${size} must be 8`);
   const pointee = skipMods(ctx.btf, (t as { type: number }).type);
-  if (pointee.t.kind !== "STRUCT" && pointee.t.kind !== "UNION") return scalar();
+  // is_void_or_int_ptr: no pointer walking, the same as a scalar
+  if (pointee.t.kind === "VOID" || pointee.t.kind === "INT") return scalar();
+  const tag = ctx.btf.typeById((t as { type: number }).type);
+  if (tag.kind === "TYPE_TAG")
+    throw notModelled(insn, `context arguments tagged ${tag.name} (MEM_USER, MEM_PERCPU)`);
   const name = pointee.t.name;
   const special = ctx.ctxArgs?.get(off);
   if (special) {
@@ -226,6 +265,8 @@ export function btfCtxLoad(
       ...(special.maybeNull ? { id: idGen() } : {}),
     });
   }
+  if (pointee.t.kind !== "STRUCT" && pointee.t.kind !== "UNION")
+    refuse(`func '${ctx.tname}' arg${arg} type ${kindName(pointee.t)} is not a struct`);
   let maybeNull = param?.name.endsWith("__nullable") ?? false;
   if (ctx.attach === "trace_raw_tp") {
     const mask = RAW_TP_NULL_ARGS.get(ctx.tname) ?? 0;

@@ -5,20 +5,22 @@
  * BTF is loaded only when a program needs it.
  */
 
-import type { HelperArg, HelperType } from "../abi/helpers.js";
-import { isGplCompatible } from "../abi/program-rules.js";
+import { type HelperArg, type HelperType, helperByName, isHelperAvailable } from "../abi/helpers.js";
+import { isGplCompatible, type ReturnRuleOptions } from "../abi/program-rules.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { relocate } from "../elf/core/relocate.js";
 import type { ObjectSpec, ProgramSpec } from "../elf/object/types.js";
 import type { Instruction } from "../isa/instruction.js";
 import { btfPtrAccess, structIdsMatch } from "./btf-access.js";
 import { type BtfCtx, btfCtxFor, btfCtxLoad } from "./btf-ctx.js";
+import { toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { kernelBtf } from "./kernel-btf.js";
 import { kfuncCall } from "./kfunc.js";
+import { lsmAttachCheck, lsmHelperAllowed, lsmHelperAvailable } from "./lsm.js";
 import type { BtfMemHooks } from "./memory.js";
 import { isConst } from "./scalar.js";
-import { pointer, type Reg, regTypeStr, type VState } from "./state.js";
+import { curFrame, notInit, pointer, type Reg, regTypeStr, type VState } from "./state.js";
 
 export interface BtfOptions {
   /** Kernel BTF: a path or a parsed Btf (default /sys/kernel/btf/vmlinux, else the shipped 6.18 copy). */
@@ -117,6 +119,12 @@ export interface BtfHooks extends BtfMemHooks {
   helperAvailable(name: string, t: number): boolean | undefined;
   /** Main-program exit inside a bpf_rcu_read_lock region. */
   exitCheck(st: VState, t: number): void;
+  /** check_attach_btf_id's checks that come after check_cfg (lsm programs; nothing elsewhere). */
+  attachCheck(): void;
+  /** What the return rule needs to know of the attach target (an lsm hook's return type). */
+  returnRuleOptions(): Partial<ReturnRuleOptions>;
+  /** A prototype's allowed(prog) predicate, where modelled (lsm); undefined elsewhere. */
+  helperAllowed(predicate: string): boolean | undefined;
 }
 
 /** The BTF side of one program's verification; `newId` is the verifier's id generator. */
@@ -129,6 +137,18 @@ export function btfHooks(
   let ctx: BtfCtx | undefined;
   const btf = (): Btf => kernelBtf(opts.btf).btf;
   const typedCtx = prog.type.name === "tracing" || prog.type.name === "lsm";
+  const isLsm = prog.type.name === "lsm";
+  const btfCtx = (): BtfCtx => {
+    ctx ??= btfCtxFor(prog, btf());
+    return ctx;
+  };
+  let slots: ReturnType<typeof toSlots> | undefined;
+  /** The destination register of the load at `insn`, before the load. */
+  const loadDst = (st: VState, insn: number): Reg => {
+    slots ??= toSlots(prog.insns);
+    const i = slots[insn];
+    return i ? curFrame(st).regs[i.dst]! : notInit();
+  };
   const gpl = isGplCompatible(prog.license);
   const structId = (typeName: string, t: number): number => {
     const name = typeName.replace(/^struct /, "");
@@ -138,9 +158,9 @@ export function btfHooks(
   };
   return {
     typedCtx,
-    ctxLoad(insn, off, size, write) {
-      ctx ??= btfCtxFor(prog, btf());
-      return btfCtxLoad(ctx, insn, off, size, write, newId);
+    ctxLoad(insn, off, size, write, st) {
+      const prev = st ? () => loadDst(st, insn) : undefined;
+      return btfCtxLoad(btfCtx(), insn, off, size, write, newId, prev);
     },
     ptrAccess(st, insn, regno, reg, off, size, write) {
       const inRcu = (st.rcuLocks ?? 0) > 0 || !prog.sleepable;
@@ -200,6 +220,14 @@ export function btfHooks(
       });
     },
     helperAvailable(name, t) {
+      if (isLsm) {
+        const lsm = btfCtx().lsm!;
+        const own = lsmHelperAvailable(name, prog.expectedAttachType?.name ?? "", lsm.target.hook);
+        if (own !== undefined) return own;
+        // the rest is tracing_prog_func_proto's answer for a program that is not an iterator
+        const h = helperByName(name);
+        return h ? isHelperAvailable(h, "tracing") : undefined;
+      }
       if (prog.type.name !== "tracing") return undefined;
       const at = prog.expectedAttachType?.name;
       if (SEQ_HELPERS.has(name)) return at === "trace_iter";
@@ -215,6 +243,17 @@ export function btfHooks(
       const fn = b.typeById(i.imm);
       const proto = fn.kind === "FUNC" ? b.typeById(fn.type) : undefined;
       return proto?.kind === "FUNC_PROTO" ? Math.min(proto.params.length, 5) : 5;
+    },
+    attachCheck() {
+      if (isLsm) lsmAttachCheck(prog, btfCtx().lsm!.target);
+    },
+    returnRuleOptions() {
+      if (!isLsm) return {};
+      const r = btfCtx().lsm!.target.returns;
+      return { lsmHookReturn: r, voidHook: r === "void" };
+    },
+    helperAllowed(predicate) {
+      return isLsm ? lsmHelperAllowed(predicate, btfCtx().lsm!.target.hook) : undefined;
     },
     exitCheck(st, t) {
       if (st.rcuLocks) {

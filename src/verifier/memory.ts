@@ -48,7 +48,8 @@ export interface MemEnv {
 export interface BtfMemHooks {
   /** Whether the program's context is BTF-typed (tracing, lsm). */
   readonly typedCtx: boolean;
-  ctxLoad(insn: number, off: number, size: number, write: boolean): Reg;
+  /** `st`: the state before the load (a read of an lsm hook's return value narrows the destination). */
+  ctxLoad(insn: number, off: number, size: number, write: boolean, st?: VState): Reg;
   ptrAccess(
     st: VState,
     insn: number,
@@ -216,7 +217,7 @@ export function checkMemAccess(
       if (reg.off !== 0)
         throw new VerifyAbort(insn, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
       if (env.btf?.typedCtx) {
-        const v = env.btf.ctxLoad(insn, off, size, write);
+        const v = env.btf.ctxLoad(insn, off, size, write, st);
         return write ? undefined : v;
       }
       const res = checkCtxAccess(env.progType, off, size, write, {

@@ -654,6 +654,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     checkProgramMaps(obj, code, env.progType);
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
+    env.btf.attachCheck(); // check_attach_btf_id's lsm checks, after check_cfg
     // precision tracking (precision.ts) where its backtracking covers every instruction: not
     // with callbacks, kfuncs (iterators included) or the unprivileged rules; elsewhere every
     // stored scalar is precise, which only prunes less
@@ -1518,20 +1519,23 @@ function exitInsn(env: Env, st: VState, t: number): number {
     return -1;
   }
   // main program exit
+  const rule = returnRule(env.progType, {
+    ...(env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {}),
+    ...env.btf.returnRuleOptions(),
+  });
+  if (rule.kind === "unchecked") return -1; // lsm on a void hook: R0 is not even read
   const r0 = checkRead(st, t, 0);
   if (env.unpriv) unprivReturn(t, r0);
-  const rule = returnRule(
-    env.progType,
-    env.expectedAttachType ? { expectedAttachType: env.expectedAttachType } : {},
-  );
   if (rule.kind === "range") {
     markOriginPrecise(env.widening, r0);
     if (env.precision) markPrecise(env.cfg.code, st, 1);
     if (r0.type !== "scalar") {
       throw new VerifyAbort(t, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     }
-    if (r0.smin < BigInt(rule.min) || r0.smax > BigInt(rule.max)) {
-      throw new VerifyAbort(t, invalidScalar("At program exit", r0, rule.min, rule.max));
+    const [lo, hi] = rule.subreg ? [r0.s32min, r0.s32max] : [r0.smin, r0.smax];
+    if (lo < BigInt(rule.min) || hi > BigInt(rule.max)) {
+      const msg = invalidScalar("At program exit", r0, rule.min, rule.max);
+      throw new VerifyAbort(t, rule.note ? `${msg}\n${rule.note}` : msg);
     }
   } else if (rule.kind !== "any") {
     throw notModelled(t, `return value rule '${rule.kind}'`);
@@ -1582,10 +1586,14 @@ function helperCall(
   }
   if (proto.gplOnly && !isGplCompatible(env.prog.license))
     throw new VerifyAbort(t, HELPER_CALL_MESSAGES.gplOnly());
+  if (proto.allowed) {
+    const allowed = env.btf.helperAllowed(proto.allowed);
+    if (allowed === undefined) throw notModelled(t, `${h.name} (${proto.allowed})`);
+    if (!allowed) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.notAllowed());
+  }
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
   if (proto.mightSleep && st.rcuLocks)
     throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
-  if (proto.allowed) throw notModelled(t, `${h.name} (${proto.allowed})`);
   const frame = curFrame(st);
   let map = undefined as Reg["map"];
   let releaseRef = 0;
