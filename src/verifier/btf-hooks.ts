@@ -86,6 +86,21 @@ const TRAMPOLINE_HELPERS: ReadonlySet<string> = new Set([
   "bpf_get_func_arg_cnt",
 ]);
 
+/**
+ * check_get_func_ip: the helper is handed out to every bpf_tracing_func_proto user, but only
+ * kprobes and trampoline programs (fentry, fexit, fmod_ret) may call it.
+ */
+function checkGetFuncIp(prog: ProgramSpec, t: number): void {
+  const type = prog.type.name;
+  if (type === "kprobe") return;
+  if (type === "tracing") {
+    const at = prog.expectedAttachType?.name;
+    if (at === "trace_fentry" || at === "trace_fexit" || at === "modify_return") return;
+    throw new VerifyAbort(t, "func bpf_get_func_ip#173 supported only for fentry/fexit/fmod_ret programs");
+  }
+  throw new VerifyAbort(t, `func bpf_get_func_ip#173 not supported for program type ${prog.type.id}`);
+}
+
 const isKfuncCall = (i: Instruction): boolean => i.opcode === 0x85 && i.ref?.kind === "extern";
 
 /**
@@ -125,6 +140,8 @@ export interface BtfHooks extends BtfMemHooks {
   returnRuleOptions(): Partial<ReturnRuleOptions>;
   /** A prototype's allowed(prog) predicate, where modelled (lsm); undefined elsewhere. */
   helperAllowed(predicate: string): boolean | undefined;
+  /** The checks at the end of check_helper_call, after R0 is set (check_get_func_ip). */
+  helperDone(name: string, t: number): void;
 }
 
 /** The BTF side of one program's verification; `newId` is the verifier's id generator. */
@@ -243,6 +260,9 @@ export function btfHooks(
       const fn = b.typeById(i.imm);
       const proto = fn.kind === "FUNC" ? b.typeById(fn.type) : undefined;
       return proto?.kind === "FUNC_PROTO" ? Math.min(proto.params.length, 5) : 5;
+    },
+    helperDone(name, t) {
+      if (name === "bpf_get_func_ip") checkGetFuncIp(prog, t);
     },
     attachCheck() {
       if (isLsm) lsmAttachCheck(prog, btfCtx().lsm!.target);

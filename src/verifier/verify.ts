@@ -1892,6 +1892,7 @@ function helperCall(
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
+  env.btf.helperDone(h.name, t);
   const clearPkt = (): void =>
     forEachReg(st, (r, set) => {
       if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
