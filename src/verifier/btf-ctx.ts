@@ -191,14 +191,28 @@ export function btfCtxLoad(
   /** The destination register before the load (a read of an lsm hook's return value narrows it). */
   prev: () => Reg = notInit,
 ): Reg {
+  const r = btfCtxAccess(ctx, insn, off, size, write, idGen, prev);
+  // btf_ctx_access lets an lsm program's store through once the slot checks pass; the VM keeps
+  // the context read-only and no selftest shows the kernel accepting one: refused, not guessed
+  if (write) throw notModelled(insn, "stores into an lsm program's context");
+  return r;
+}
+
+/** btf_ctx_access (behind tracing_prog_is_valid_access for tracing programs). */
+function btfCtxAccess(
+  ctx: BtfCtx,
+  insn: number,
+  off: number,
+  size: number,
+  write: boolean,
+  idGen: () => number,
+  prev: () => Reg,
+): Reg {
   const refuse = (why?: string): never => {
     throw new VerifyAbort(insn, `${why ? `${why}\n` : ""}${ctxAccessError(off, size)}`);
   };
   // tracing_prog_is_valid_access checks these before btf_ctx_access; lsm has btf_ctx_access alone
   if (!ctx.lsm && (off < 0 || off >= 8 * MAX_BPF_FUNC_ARGS || write || off % size !== 0)) refuse();
-  // btf_ctx_access would let the store through; the VM keeps the context read-only and no
-  // selftest shows the kernel accepting one: refused rather than guessed
-  if (write) throw notModelled(insn, "stores into an lsm program's context");
   if (off % 8 !== 0) refuse(`func '${ctx.tname}' offset ${off} is not multiple of 8`);
   let arg = argIndex(ctx, off);
   let nrArgs = ctx.params.length;
