@@ -6,12 +6,13 @@
  */
 
 import { ctxAccessError } from "../abi/context-access.js";
+import { lsmArgsTrusted, lsmRetvalRange } from "../abi/lsm-rules.js";
 import { RAW_TP_NULL_ARGS } from "../abi/raw-tp-null-args.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { BTF_KIND_NAMES, type BtfParam, type BtfType } from "../elf/btf/types.js";
 import type { ProgramSpec } from "../elf/object/types.js";
 import { notModelled, VerifyAbort } from "./errors.js";
-import { type LsmTarget, lsmArgsTrusted, lsmRetvalRange, lsmTarget, retvalLoad } from "./lsm.js";
+import { type LsmTarget, lsmTarget, retvalLoad } from "./lsm.js";
 import { truncate } from "./scalar.js";
 import { type BtfPtrFlag, notInit, pointer, type Reg, unknownScalar } from "./state.js";
 
@@ -126,7 +127,7 @@ export function btfCtxFor(prog: ProgramSpec, btf: Btf): BtfCtx {
   let lsm: BtfCtx["lsm"];
   if (prog.type.name === "lsm") {
     const t = lsmTarget(prog, btf)!;
-    const retval = at === "lsm_mac" ? lsmRetvalRange(t) : undefined;
+    const retval = at === "lsm_mac" ? lsmRetvalRange(t.returns) : undefined;
     lsm = { target: t, ...(retval ? { retval } : {}) };
   }
   if (target.kind === "FUNC" && at !== "trace_iter") {

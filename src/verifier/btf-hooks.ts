@@ -6,6 +6,7 @@
  */
 
 import { type HelperArg, type HelperType, helperByName, isHelperAvailable } from "../abi/helpers.js";
+import { lsmHelperAllowed, lsmHelperAvailable } from "../abi/lsm-rules.js";
 import { isGplCompatible, type ReturnRuleOptions } from "../abi/program-rules.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { relocate } from "../elf/core/relocate.js";
@@ -17,7 +18,7 @@ import { toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { kernelBtf } from "./kernel-btf.js";
 import { kfuncCall } from "./kfunc.js";
-import { lsmAttachCheck, lsmHelperAllowed, lsmHelperAvailable } from "./lsm.js";
+import { lsmAttachCheck } from "./lsm.js";
 import type { BtfMemHooks } from "./memory.js";
 import { isConst } from "./scalar.js";
 import { curFrame, notInit, pointer, type Reg, regTypeStr, type VState } from "./state.js";

@@ -2,7 +2,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { HELPERS } from "../../src/abi/helpers.js";
 import { LSM_HOOK_DEFS, LSM_HOOK_SETS } from "../../src/abi/lsm-hooks.js";
+import { lsmHelperAvailable } from "../../src/abi/lsm-rules.js";
 import { openObject } from "../../src/elf/object/index.js";
 import { kernelBtf } from "../../src/verifier/kernel-btf.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
@@ -169,3 +171,29 @@ describe("the LSM hook table (scripts/abi/gen-lsm-hooks.ts) against the kernel B
 function readdirNames(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith(".o"));
 }
+
+describe("bpf_lsm_func_proto (src/abi/lsm-rules.ts)", () => {
+  it("decides only for helpers the helper table knows, and differently per lsm flavour where the kernel does", () => {
+    const decided = HELPERS.filter((h) => lsmHelperAvailable(h.name, "lsm_mac", "file_open") !== undefined);
+    expect(decided.length).toBeGreaterThan(15);
+    // lsm_cgroup: cgroup_common_func_proto first, no trampoline helpers
+    const differ = HELPERS.filter(
+      (h) =>
+        lsmHelperAvailable(h.name, "lsm_mac", "sock_graft") !==
+        lsmHelperAvailable(h.name, "lsm_cgroup", "sock_graft"),
+    ).map((h) => h.name);
+    expect(differ.sort()).toEqual(
+      [
+        "bpf_get_attach_cookie",
+        "bpf_get_func_arg",
+        "bpf_get_func_arg_cnt",
+        "bpf_get_func_ret",
+        "bpf_get_local_storage",
+        "bpf_get_retval",
+        "bpf_getsockopt",
+        "bpf_set_retval",
+        "bpf_setsockopt",
+      ].sort(),
+    );
+  });
+});
