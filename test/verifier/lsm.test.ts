@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { HELPERS } from "../../src/abi/helpers.js";
 import { LSM_HOOK_DEFS, LSM_HOOK_SETS } from "../../src/abi/lsm-hooks.js";
 import { lsmHelperAvailable } from "../../src/abi/lsm-rules.js";
+import { attachTypeByName, progTypeByName } from "../../src/abi/program-types.js";
 import { openObject } from "../../src/elf/object/index.js";
+import type { ObjectSpec, ProgramSpec } from "../../src/elf/object/types.js";
+import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { kernelBtf } from "../../src/verifier/kernel-btf.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
 import { isVmFault, type VmFaultKind } from "../../src/vm/errors.js";
@@ -196,4 +199,142 @@ describe("bpf_lsm_func_proto (src/abi/lsm-rules.ts)", () => {
       ].sort(),
     );
   });
+});
+
+/** Random lsm programs: context loads at any offset and size, walks through loaded pointers, ALU,
+ * branches and returns, on hooks of every shape (int, bool, void, untrusted, lsm_cgroup). */
+const HOOKS = [
+  ["lsm_mac", "file_open"],
+  ["lsm_mac", "file_mprotect"],
+  ["lsm_mac", "task_free"],
+  ["lsm_mac", "audit_rule_known"],
+  ["lsm_mac", "sb_eat_lsm_opts"],
+  ["lsm_mac", "file_free_security"],
+  ["lsm_cgroup", "socket_bind"],
+  ["lsm_cgroup", "sock_graft"],
+] as const;
+const REGS = [6, 7, 8, 9];
+const arbR = fc.constantFrom(...REGS);
+const SIZE_BITS: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+const arbBlock: fc.Arbitrary<(Instruction | { readonly toEnd: Instruction })[]> = fc.oneof(
+  fc
+    .tuple(arbR, fc.constantFrom(-8, 0, 4, 8, 16, 24, 32, 40, 88, 96), fc.constantFrom(1, 2, 4, 8))
+    .map(([d, off, size]) => [insn(0x61 | SIZE_BITS[size]!, d, 1, off)]),
+  fc
+    .tuple(arbR, arbR, fc.constantFrom(-8, 0, 8, 16, 4000), fc.constantFrom(4, 8))
+    .map(([d, s, off, size]) => [insn(0x61 | SIZE_BITS[size]!, d, s, off)]),
+  fc
+    .tuple(
+      fc.constantFrom(0x00, 0x10, 0x50, 0x70, 0xa0, 0xb0, 0x80),
+      fc.boolean(),
+      arbR,
+      fc.integer({ min: -5000, max: 5000 }),
+    )
+    .map(([op, is64, d, imm]) => [
+      insn(
+        (is64 ? 7 : 4) | op,
+        d,
+        0,
+        0, // neg has no immediate (the VM refuses reserved fields even in dead code, the kernel patches it out)
+        op === 0x70 ? Math.abs(imm) % 32 : op === 0x80 ? 0 : imm,
+      ),
+    ]),
+  fc
+    .tuple(
+      fc.constantFrom(0x10, 0x50, 0x20, 0xa0, 0x60, 0xc0),
+      fc.boolean(),
+      arbR,
+      fc.integer({ min: -4096, max: 4 }),
+    )
+    .map(([op, is64, r, imm]) => [{ toEnd: insn((is64 ? 5 : 6) | op, r, 0, 0, imm) }]),
+  fc.tuple(arbR).map(([r]) => [insn(0xbf, 0, r), insn(0x95)]),
+);
+const arbLsmProgram = fc.tuple(
+  fc.constantFrom(...HOOKS),
+  fc.array(fc.integer({ min: -4096, max: 2 }), { minLength: 4, maxLength: 4 }),
+  fc.array(arbBlock, { minLength: 1, maxLength: 8 }),
+  fc.integer({ min: -4100, max: 2 }),
+);
+
+function lsmObject(
+  attach: string,
+  hook: string,
+  insns: readonly Instruction[],
+): { obj: ObjectSpec; prog: ProgramSpec } {
+  const prog = {
+    name: "gen",
+    section: `${attach === "lsm_cgroup" ? "lsm_cgroup" : "lsm"}/${hook}`,
+    sectionIndex: 0,
+    sectionOffset: 0,
+    type: progTypeByName("lsm")!,
+    expectedAttachType: attachTypeByName(attach)!,
+    attachTarget: hook,
+    sleepable: false,
+    xdpFrags: false,
+    autoload: true,
+    global: true,
+    insns,
+    mainSlots: insns.length,
+    subprogs: [],
+    funcInfo: [],
+    lineInfo: [],
+    coreRelos: [],
+    license: "GPL",
+    kernelVersion: 0,
+  } as unknown as ProgramSpec;
+  const obj = {
+    name: "gen",
+    byteOrder: "le",
+    maps: [],
+    programs: [prog],
+    license: "GPL",
+    kernelVersion: 0,
+    variables: [],
+    externs: [],
+    datasecFixups: [],
+    program: () => prog,
+    map: () => undefined,
+  } as unknown as ObjectSpec;
+  return { obj, prog };
+}
+
+describe("generated lsm programs", () => {
+  it("our verifier never accepts one the VM then faults on", () => {
+    const stats = { programs: 0, accepted: 0, runs: 0 };
+    const unsafe: string[] = [];
+    fc.assert(
+      fc.property(
+        arbLsmProgram,
+        fc.array(fc.uint8Array({ minLength: 96, maxLength: 96 }), { minLength: 1, maxLength: 3 }),
+        ([[attach, hook], inits, blocks, ret], ctxs) => {
+          stats.programs++;
+          const items = [...REGS.map((r, k) => insn(0xb7, r, 0, 0, inits[k]!)), ...blocks.flat()];
+          const end = items.length;
+          const insns = [
+            ...items.map((it, k) => ("toEnd" in it ? { ...it.toEnd, off: end - k - 1 } : it)),
+            insn(0xb7, 0, 0, 0, ret),
+            insn(0x95),
+          ];
+          const { obj, prog } = lsmObject(attach, hook, insns);
+          const v = verifyProgram(obj, prog, { logLevel: 0, maxMillis: 5000 });
+          if (v.verdict !== "accept") return;
+          stats.accepted++;
+          const sim = simulate(obj, { tracefs: false, budget: 10_000 });
+          for (const ctx of ctxs) {
+            stats.runs++;
+            try {
+              sim.program("gen").run({ ctx });
+            } catch (e) {
+              if (isVmFault(e) && e.kind === "budget") continue;
+              unsafe.push(`${attach}/${hook}: ${String(e)} :: ${JSON.stringify(insns)}`);
+            }
+          }
+        },
+      ),
+      { numRuns: 3000, seed: 29 },
+    );
+    console.log(JSON.stringify({ lsmGenerated: stats }));
+    expect(unsafe.slice(0, 3)).toEqual([]);
+    expect(stats.accepted).toBeGreaterThan(50);
+  }, 120_000);
 });
