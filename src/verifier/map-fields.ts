@@ -152,8 +152,29 @@ export function checkMapFieldAccess(
 /** Program types of is_tracing_prog_type (kprobe, tracepoint, perf_event, raw_tracepoint[_writable]). */
 const TRACING = new Set(["kprobe", "tracepoint", "perf_event", "raw_tracepoint", "raw_tracepoint_writable"]);
 
+/** Map types a sleepable program may use (check_map_prog_compatibility), by kernel map type id. */
+const SLEEPABLE_MAP_TYPES: ReadonlySet<number> = new Set([
+  1, // hash
+  9, // lru_hash
+  2, // array
+  5, // percpu_hash
+  6, // percpu_array
+  10, // lru_percpu_hash
+  12, // array_of_maps
+  13, // hash_of_maps
+  27, // ringbuf
+  31, // user_ringbuf
+  28, // inode_storage
+  24, // sk_storage
+  29, // task_storage
+  32, // cgrp_storage
+  22, // queue
+  23, // stack
+  33, // arena
+]);
+
 /** check_map_prog_compatibility for the fields modelled here (checked where the map is loaded). */
-export function checkMapProgCompat(insn: number, progType: string, map: MapSpec): void {
+export function checkMapProgCompat(insn: number, progType: string, map: MapSpec, sleepable = false): void {
   const { fields } = mapFields(map);
   const has = (k: MapFieldKind): boolean => fields.some((f) => f.kind === k);
   if (has("bpf_spin_lock") || has("bpf_res_spin_lock")) {
@@ -167,6 +188,8 @@ export function checkMapProgCompat(insn: number, progType: string, map: MapSpec)
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_{list_head,rb_root} yet");
   if (has("bpf_wq") && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_wq yet");
+  if (sleepable && !SLEEPABLE_MAP_TYPES.has(map.type))
+    throw new VerifyAbort(insn, "Sleepable programs can only use array, hash, ringbuf and local storage maps");
 }
 
 /**
@@ -177,11 +200,12 @@ export function checkProgramMaps(
   obj: ObjectSpec,
   code: readonly (Instruction | undefined)[],
   progType: string,
+  sleepable = false,
 ): void {
   code.forEach((i, t) => {
     const ref = i?.opcode === 0x18 ? i.ref : undefined;
     if (ref?.kind !== "map" && ref?.kind !== "mapValue") return;
     const map = obj.maps.find((m) => m.name === ref.map);
-    if (map) checkMapProgCompat(t, progType, map);
+    if (map) checkMapProgCompat(t, progType, map, sleepable);
   });
 }

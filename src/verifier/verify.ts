@@ -651,7 +651,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     }
     preChecks(code);
     indexMapFields(obj);
-    checkProgramMaps(obj, code, env.progType);
+    checkProgramMaps(obj, code, env.progType, prog.sleepable);
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
     env.btf.attachCheck(); // check_attach_btf_id's lsm checks, after check_cfg
