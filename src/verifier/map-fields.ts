@@ -189,7 +189,10 @@ export function checkMapProgCompat(insn: number, progType: string, map: MapSpec,
   if (has("bpf_wq") && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_wq yet");
   if (sleepable && !SLEEPABLE_MAP_TYPES.has(map.type))
-    throw new VerifyAbort(insn, "Sleepable programs can only use array, hash, ringbuf and local storage maps");
+    throw new VerifyAbort(
+      insn,
+      "Sleepable programs can only use array, hash, ringbuf and local storage maps",
+    );
 }
 
 /**
