@@ -205,10 +205,19 @@ export function checkProgramMaps(
   progType: string,
   sleepable = false,
 ): void {
+  /** bpf_cgroup_storage_assign: one cgroup storage map per storage type (shared, per-CPU). */
+  const cgroupStorage = new Map<number, string>();
   code.forEach((i, t) => {
     const ref = i?.opcode === 0x18 ? i.ref : undefined;
     if (ref?.kind !== "map" && ref?.kind !== "mapValue") return;
     const map = obj.maps.find((m) => m.name === ref.map);
-    if (map) checkMapProgCompat(t, progType, map, sleepable);
+    if (!map) return;
+    checkMapProgCompat(t, progType, map, sleepable);
+    if (map.type === 19 || map.type === 21) {
+      const seen = cgroupStorage.get(map.type);
+      if (seen !== undefined && seen !== map.name)
+        throw new VerifyAbort(t, "only one cgroup storage of each type is allowed");
+      cgroupStorage.set(map.type, map.name);
+    }
   });
 }
