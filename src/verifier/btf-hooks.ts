@@ -18,7 +18,7 @@ import { toSlots } from "./cfg.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { kernelBtf } from "./kernel-btf.js";
 import { kfuncCall } from "./kfunc.js";
-import { lsmAttachCheck } from "./lsm.js";
+import { lsmAttachCheck, lsmHelperCallCheck } from "./lsm.js";
 import type { BtfMemHooks } from "./memory.js";
 import { isConst } from "./scalar.js";
 import { curFrame, notInit, pointer, type Reg, regTypeStr, type VState } from "./state.js";
@@ -264,6 +264,7 @@ export function btfHooks(
     },
     helperDone(name, t) {
       if (name === "bpf_get_func_ip") checkGetFuncIp(prog, t);
+      if (isLsm) lsmHelperCallCheck(prog, btfCtx().lsm!.target, name, t);
     },
     attachCheck() {
       if (isLsm) lsmAttachCheck(prog, btfCtx().lsm!.target);

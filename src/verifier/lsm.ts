@@ -90,3 +90,12 @@ export function retvalLoad(prev: Reg, range: { readonly min: number; readonly ma
   if (boundsEmpty(r)) return unknownScalar();
   return r;
 }
+
+/**
+ * check_helper_call's lsm case after the arguments: an lsm_cgroup program on a void hook may not
+ * call bpf_set_retval (there is no return value to set).
+ */
+export function lsmHelperCallCheck(prog: ProgramSpec, t: LsmTarget, name: string, insn: number): void {
+  if (name === "bpf_set_retval" && prog.expectedAttachType?.name === "lsm_cgroup" && t.returns === "void")
+    throw new VerifyAbort(insn, "BPF_LSM_CGROUP that attach to void LSM hooks can't modify return value!");
+}
