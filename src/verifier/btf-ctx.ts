@@ -13,7 +13,7 @@ import { BTF_KIND_NAMES, type BtfParam, type BtfType } from "../elf/btf/types.js
 import type { ProgramSpec } from "../elf/object/types.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { type LsmTarget, lsmTarget, retvalLoad } from "./lsm.js";
-import { truncate } from "./scalar.js";
+import { signExtend, truncate } from "./scalar.js";
 import { type BtfPtrFlag, notInit, pointer, type Reg, unknownScalar } from "./state.js";
 
 /** MAX_BPF_FUNC_ARGS: the trampoline context holds at most 12 u64 slots. */
@@ -191,8 +191,10 @@ export function btfCtxLoad(
   idGen: () => number,
   /** The destination register before the load (a read of an lsm hook's return value narrows it). */
   prev: () => Reg = notInit,
+  /** BPF_MEMSX: a narrow scalar is sign-extended (coerce_reg_to_size_sx), not zero-extended. */
+  signExt = false,
 ): Reg {
-  const r = btfCtxAccess(ctx, insn, off, size, write, idGen, prev);
+  const r = btfCtxAccess(ctx, insn, off, size, write, idGen, prev, signExt);
   // btf_ctx_access lets an lsm program's store through once the slot checks pass; the VM keeps
   // the context read-only and no selftest shows the kernel accepting one: refused, not guessed
   if (write) throw notModelled(insn, "stores into an lsm program's context");
@@ -208,6 +210,7 @@ function btfCtxAccess(
   write: boolean,
   idGen: () => number,
   prev: () => Reg,
+  signExt: boolean,
 ): Reg {
   const refuse = (why?: string): never => {
     throw new VerifyAbort(insn, `${why ? `${why}\n` : ""}${ctxAccessError(off, size)}`);
@@ -240,11 +243,11 @@ function btfCtxAccess(
   } else typeId = ctx.params[arg + first]!.type;
   const param = arg < nrArgs ? ctx.params[arg + first] : undefined;
   const { t } = skipMods(ctx.btf, typeId);
-  const scalar = (): Reg => {
-    const r = unknownScalar();
-    if (size < 8) truncate(r, size);
+  const narrow = (r: Reg): Reg => {
+    if (size < 8) (signExt ? signExtend : truncate)(r, size);
     return r;
   };
+  const scalar = (): Reg => narrow(unknownScalar());
   if (
     isSmallInt(t) ||
     t.kind === "ENUM" ||
@@ -253,9 +256,7 @@ function btfCtxAccess(
     t.kind === "UNION"
   ) {
     if (!isRetval || !ctx.lsm?.retval) return scalar();
-    const r = retvalLoad(prev(), ctx.lsm.retval);
-    if (size < 8) truncate(r, size);
-    return r;
+    return narrow(retvalLoad(prev(), ctx.lsm.retval));
   }
   if (t.kind !== "PTR") {
     refuse(

@@ -178,7 +178,10 @@ export function btfHooks(
     typedCtx,
     ctxLoad(insn, off, size, write, st) {
       const prev = st ? () => loadDst(st, insn) : undefined;
-      return btfCtxLoad(btfCtx(), insn, off, size, write, newId, prev);
+      slots ??= toSlots(prog.insns);
+      const op = slots[insn]?.opcode ?? 0;
+      const signExt = (op & 7) === 1 && (op & 0xe0) === 0x80; // LDX with BPF_MEMSX
+      return btfCtxLoad(btfCtx(), insn, off, size, write, newId, prev, signExt);
     },
     ptrAccess(st, insn, regno, reg, off, size, write) {
       const inRcu = (st.rcuLocks ?? 0) > 0 || !prog.sleepable;
