@@ -133,6 +133,7 @@ const TRAMPOLINE_TYPES: ReadonlySet<number> = new Set([
   AttachType.TRACE_FEXIT,
   AttachType.MODIFY_RETURN,
   AttachType.LSM_MAC,
+  AttachType.LSM_CGROUP,
 ]);
 
 const MAP_IN_MAP: ReadonlySet<number> = new Set([MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
@@ -661,7 +662,7 @@ export async function loadObject(spec0: ObjectSpec, opts: LoadObjectOptions = {}
           reason = trampoline
             ? `${e.command}: EPERM before verification: this kernel refuses ${p.section.split("/")[0]} programs (BPF trampolines) to every loader, libbpf included`
             : process.getuid?.() === 0
-              ? `${e.command}: EPERM before verification (an LSM or lockdown policy refuses this program type)`
+              ? `${e.command}: EPERM before verification, with no verifier log (a kernel security policy refuses this program type)`
               : `${e.command}: EPERM: loading BPF programs needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)`;
         }
         throw new ProgramLoadError(p, reason, { log, errno: e.errno, insn, cause: e });
