@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { CtxLayout } from "../abi/contexts.js";
+import { kfuncId } from "../abi/kfuncs.js";
 import { parseTracepointFormat } from "../abi/tracepoint-format.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { btfFromBytes } from "../elf/btf/load.js";
@@ -26,6 +27,7 @@ import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
 import type { VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
+import { kfuncCallId, kfuncHelpers } from "./helpers/kfuncs.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
 import { createVm, type VmEngine, type VmProgram } from "./interpreter.js";
 import { ArrayMap } from "./maps/array.js";
@@ -328,7 +330,12 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     maps: () => byRegion.values(),
     programByName: (name) => (spec.programs.some((p) => p.name === name) ? program(name).vm : undefined),
   };
-  const helpers = simHelpers(runtime);
+  // kfunc calls (ksym externs) become VM helper calls by tsbpf's kfunc ids (helpers/kfuncs.ts)
+  const kfuncNames = new Set<string>();
+  for (const p of spec.programs)
+    for (const i of p.insns) if (i.opcode === 0x85 && i.ref?.kind === "extern") kfuncNames.add(i.ref.symbol);
+  const unlistedKfuncs = [...kfuncNames].filter((n) => kfuncId(n) === undefined);
+  const helpers = [...simHelpers(runtime), ...kfuncHelpers(runtime, kfuncNames, unlistedKfuncs)];
 
   const kconfigMap = spec.maps.find((m) => m.origin === "kconfig")?.name;
   const resolve = (insn: Instruction): bigint | undefined => {
@@ -348,8 +355,9 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   /** Mark ld_imm64 references with the pseudo source libbpf would give them, so the VM resolves them. */
   const prepare = (insns: readonly Instruction[]): Instruction[] =>
     insns.map((i) => {
-      // a call of a ksym extern is a kfunc call (libbpf writes src 2): the VM reports it unsupported
-      if (i.opcode === 0x85 && i.ref?.kind === "extern") return { ...i, src: 2 };
+      // a call of a ksym extern is a kfunc call: a helper call by the kfunc's VM id
+      if (i.opcode === 0x85 && i.ref?.kind === "extern")
+        return { ...i, src: 0, imm: kfuncCallId(i.ref.symbol, unlistedKfuncs) };
       if (i.opcode !== OP_LD_IMM64 || i.src !== 0 || !i.ref) return i;
       if (i.ref.kind === "map") return { ...i, src: PSEUDO_LD.MAP_FD };
       if (i.ref.kind === "mapValue") return { ...i, src: PSEUDO_LD.MAP_VALUE };

@@ -5,6 +5,7 @@
 import { helperByName } from "../../abi/helpers.js";
 import type { VmHelper, VmHelperFn } from "../env.js";
 import { controlHelpers } from "./control.js";
+import { dynptrHelpers } from "./dynptr.js";
 import { eventHelpers } from "./events.js";
 import { mapHelpers, mapLookupHelper } from "./maps.js";
 import { packetHelpers } from "./packet.js";
@@ -13,6 +14,7 @@ import { probeHelpers } from "./probe.js";
 import type { Runtime } from "./runtime.js";
 import { socketHelpers } from "./sockets.js";
 import { taskHelpers } from "./task.js";
+import { userRingbufHelpers } from "./user-ringbuf.js";
 
 export type { MemorySegment, PacketState, Runtime, TaskInfo } from "./runtime.js";
 
@@ -27,6 +29,8 @@ export function simHelpers(rt: Runtime): VmHelper[] {
     ...eventHelpers(rt),
     ...controlHelpers(rt),
     ...socketHelpers(rt),
+    ...dynptrHelpers(rt),
+    ...userRingbufHelpers(rt),
   };
   const out: VmHelper[] = [];
   for (const [name, fn] of Object.entries(fns)) {

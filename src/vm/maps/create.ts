@@ -9,6 +9,7 @@ import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
 import { StackTraceMap } from "./stack-trace.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
+import { UserRingBuf } from "./user-ringbuf.js";
 
 /** Map types the simulator implements (bpftool spelling). */
 export const SIMULATED_MAP_TYPES: readonly string[] = [
@@ -26,6 +27,7 @@ export const SIMULATED_MAP_TYPES: readonly string[] = [
   "queue",
   "stack",
   "ringbuf",
+  "user_ringbuf",
   "devmap",
 ];
 
@@ -94,6 +96,8 @@ export function createSimMap(def: MapDef, env: MapEnv): SimMap {
       return new QueueMap(def, env, true);
     case "ringbuf":
       return new RingBuf(def, env);
+    case "user_ringbuf":
+      return new UserRingBuf(def, env);
     case "stack_trace":
       return new StackTraceMap(def, env);
     case "devmap":
