@@ -11,7 +11,7 @@
  * reach the packet of the current run.
  */
 import type { VmHelperCall, VmHelperFn } from "../env.js";
-import { E2BIG, EAGAIN, EINVAL } from "../maps/errno.js";
+import { E2BIG, EINVAL } from "../maps/errno.js";
 import { RingBuf } from "../maps/ringbuf.js";
 import type { Memory } from "../memory.js";
 import type { Runtime } from "./runtime.js";
@@ -155,7 +155,8 @@ export function dynptrHelpers(rt: Runtime): Record<string, VmHelperFn> {
       else if (call.arg(3) !== 0n) err = -EINVAL;
       else {
         data = m.reserve(size, 0);
-        if (data === 0n) err = -EAGAIN;
+        // measured on 6.18: a reservation that finds no room fails with -EINVAL (not -EAGAIN)
+        if (data === 0n) err = -EINVAL;
       }
       writeDynptr(
         call.memory,

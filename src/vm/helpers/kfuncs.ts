@@ -52,7 +52,7 @@ function iterView(call: VmHelperCall): DataView {
 function slice(rt: Runtime, call: VmHelperCall, write: boolean): bigint | number {
   const d = readDynptr(call.memory, call.arg(1));
   const offset = Number(call.arg(2) & 0xffffffffn);
-  const buffer = call.arg(3);
+  // arg 3, the copy buffer, is never needed: see below
   const len = Number(call.arg(4) & 0xffffffffn);
   if (d.data === 0n || (write && d.rdonly) || checkOffLen(d, offset, len) !== 0) return 0;
   const at = directAddress(d);
