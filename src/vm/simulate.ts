@@ -95,7 +95,11 @@ export interface SimRunResult {
   readonly r0: bigint;
   /** The packet after the run (from data_meta for XDP, from the Ethernet header for skb programs). */
   readonly packetOut?: Uint8Array;
-  /** skb programs: the __sk_buff fields BPF_PROG_TEST_RUN copies back (mark, priority, cb...), 192 bytes. */
+  /**
+   * The context after the run, as BPF_PROG_TEST_RUN's ctx_out: skb programs, the __sk_buff fields
+   * it copies back (mark, priority, cb...), 192 bytes; sk_lookup, the bpf_sk_lookup given with
+   * cookie 0; sock_ops (no kernel test run), the bpf_sock_ops with the program's reply.
+   */
   readonly ctxOut?: Uint8Array;
   /** bpf_printk messages of this run. */
   readonly printk: readonly string[];

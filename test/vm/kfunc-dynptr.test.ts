@@ -110,7 +110,7 @@ describe.skipIf(unavailable !== undefined)(
 describe("bpf_user_ringbuf_drain over samples the test submits", () => {
   const u64s = (...v: bigint[]): Uint8Array => {
     const b = new Uint8Array(v.length * 8);
-    v.forEach((x, i) => new DataView(b.buffer).setBigUint64(i * 8, x, true));
+    for (const [i, x] of v.entries()) new DataView(b.buffer).setBigUint64(i * 8, x, true);
     return b;
   };
   for (const engine of ["interp", "jit"] as VmEngine[]) {
