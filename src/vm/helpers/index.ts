@@ -21,6 +21,7 @@ import { printkHelpers } from "./printk.js";
 import { probeHelpers } from "./probe.js";
 import type { Runtime } from "./runtime.js";
 import { socketHelpers } from "./sockets.js";
+import { storageHelpers } from "./storage.js";
 import { taskHelpers } from "./task.js";
 import { userRingbufHelpers } from "./user-ringbuf.js";
 
@@ -39,6 +40,7 @@ export function simHelpers(rt: Runtime): VmHelper[] {
     ...socketHelpers(rt),
     ...dynptrHelpers(rt),
     ...userRingbufHelpers(rt),
+    ...storageHelpers(rt),
   };
   const out: VmHelper[] = [];
   for (const [name, fn] of Object.entries(fns)) {

@@ -8,6 +8,7 @@ import { HashMap } from "./hash.js";
 import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
 import { StackTraceMap } from "./stack-trace.js";
+import { TaskStorage } from "./task-storage.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
 import { UserRingBuf } from "./user-ringbuf.js";
 
@@ -28,6 +29,7 @@ export const SIMULATED_MAP_TYPES: readonly string[] = [
   "stack",
   "ringbuf",
   "user_ringbuf",
+  "task_storage",
   "devmap",
 ];
 
@@ -96,6 +98,8 @@ export function createSimMap(def: MapDef, env: MapEnv): SimMap {
       return new QueueMap(def, env, true);
     case "ringbuf":
       return new RingBuf(def, env);
+    case "task_storage":
+      return new TaskStorage(def, env);
     case "user_ringbuf":
       return new UserRingBuf(def, env);
     case "stack_trace":
