@@ -25,17 +25,18 @@ import { fixedObjectBtf } from "../loader/btf-fixup.js";
 import { fillKconfig } from "../loader/kconfig.js";
 import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
-import type { VmSourceLine } from "./errors.js";
+import { VmFault, type VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
 import { kfuncCallId, kfuncHelpers } from "./helpers/kfuncs.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
+import { TimerTable } from "./helpers/timers.js";
 import { createVm, type VmEngine, type VmProgram } from "./interpreter.js";
 import { ArrayMap } from "./maps/array.js";
 import { createSimMap } from "./maps/create.js";
 import { ArrayOfMaps, HashOfMaps, ProgArray } from "./maps/fd-maps.js";
 import type { MapDef, SimMap } from "./maps/types.js";
 import { SimMapView } from "./maps/view.js";
-import { Memory } from "./memory.js";
+import { Memory, type Region } from "./memory.js";
 
 export interface SimulateOptions {
   /** Target BTF for CO-RE programs: a Btf or a file; default /sys/kernel/btf/vmlinux (read only when needed). */
@@ -127,12 +128,21 @@ export interface Simulation {
   map(name: string): SimMapView;
   /** Every bpf_printk message since the simulation started. */
   readonly printk: readonly string[];
+  /**
+   * Run the callbacks of the bpf_timers due by `untilNs` on their clock (default: every timer
+   * armed now), soonest first, as the kernel would once that time has come; a callback that
+   * re-arms its timer within the horizon runs again. Returns how many callbacks ran.
+   */
+  fireTimers(untilNs?: bigint): number;
   /** Nothing to release offline; here so code written for the live LoadedObject runs unchanged. */
   close(): void;
   [Symbol.dispose](): void;
 }
 
 let kernelBtfCache: Btf | undefined;
+
+/** Callbacks one fireTimers call may run. */
+const MAX_TIMER_FIRES = 1_000_000;
 
 /** Program types whose loads through BTF pointers the kernel makes non-faulting (BPF_PROBE_MEM). */
 const PROBE_MEM_TYPES: ReadonlySet<string> = new Set(["tracing", "lsm", "struct_ops"]);
@@ -230,7 +240,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   const pool = new RegionPool(memory);
   const maps = new Map<string, SimMap>();
   const byRegion = new Map<number, SimMap>();
-  const env = { memory, cpus };
+  const timers = new TimerTable();
+  const env = { memory, cpus, freed: (r: Region) => timers.drop(r) };
   /** Maps by the address a program holds for them (bigint keys compare by value). */
   const byAddress = new Map<bigint, SimMap>();
   const addMap = (def: MapDef): SimMap => {
@@ -326,6 +337,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     userMemory: opts.userMemory ?? [],
     stacks: { kernel: opts.stacks?.kernel ?? [], user: opts.stacks?.user ?? [] },
     progType: "",
+    progName: "",
+    timers,
     packet: undefined,
     printk,
     redirect: undefined,
@@ -383,6 +396,65 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     return sp;
   }
 
+  /** A bpf_timer callback as a program of its own: the program's code entered at the callback. */
+  const callbacks = new Map<string, VmProgram>();
+  const callbackVm = (name: string, slot: number): VmProgram => {
+    const id = `${name}@${slot}`;
+    let vm = callbacks.get(id);
+    if (vm === undefined) {
+      const p = spec.program(name);
+      vm = createVm(
+        prepare(p.insns),
+        { memory, helpers, resolveLdImm64: resolve },
+        {
+          name: `${p.name} (timer callback)`,
+          entry: slot,
+          sourceOf: sourceLines(p),
+          ...(opts.engine ? { engine: opts.engine } : {}),
+        },
+      );
+      callbacks.set(id, vm);
+    }
+    return vm;
+  };
+
+  function fireTimers(untilNs?: bigint): number {
+    const simMaps = [...byRegion.values()];
+    // elements deleted since the last run are freed first, and their timers with them
+    for (const m of simMaps) m.settle();
+    // timers re-armed by a callback fire in this call only if due by the first batch's horizon
+    const horizon = untilNs ?? timers.due(undefined).at(-1)?.expires;
+    if (horizon === undefined) return 0;
+    let fired = 0;
+    for (;;) {
+      // a callback that keeps re-arming itself at the same instant would never let time pass
+      if (fired >= MAX_TIMER_FIRES)
+        throw new VmFault("budget", `fireTimers: ${fired} callbacks ran without reaching ${horizon} ns`);
+      const t = timers.due(horizon)[0];
+      if (t === undefined || t.callback === undefined) break;
+      t.expires = undefined; // the kernel disarms a timer before its callback runs
+      const cb = t.callback;
+      const p = spec.program(cb.program);
+      const key = memory.add({ kind: "map-key", name: `${t.map.def.name} key`, bytes: t.key.slice() });
+      key.writable = false;
+      runtime.progType = p.type.name;
+      runtime.progName = p.name;
+      timers.firing = t;
+      try {
+        callbackVm(cb.program, cb.slot).run({
+          args: [t.map.region.address(0), key.address(0), t.region.address(t.offset)],
+          ...(opts.budget !== undefined ? { budget: opts.budget } : {}),
+        });
+      } finally {
+        timers.firing = undefined;
+        memory.remove(key);
+        for (const m of simMaps) m.settle();
+      }
+      fired++;
+    }
+    return fired;
+  }
+
   const probeKernel = (address: bigint, size: number): bigint | undefined => {
     for (const seg of runtime.kernelMemory) {
       const off = address - seg.address;
@@ -434,6 +506,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       ...(input.packet !== undefined ? { packet: input.packet } : {}),
     });
     runtime.progType = p.type.name;
+    runtime.progName = p.name;
     runtime.packet = built.packet;
     // tracing programs load through BTF pointers as BPF_PROBE_MEM: from the kernel image, else 0
     memory.probeRead = PROBE_MEM_TYPES.has(p.type.name) ? probeKernel : undefined;
@@ -498,6 +571,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     memory,
     program,
     printk,
+    fireTimers,
     close: () => {},
     [Symbol.dispose]: () => {},
     map(name: string): SimMapView {

@@ -3,6 +3,7 @@
 import type { Instruction } from "../../src/isa/instruction.js";
 import { simHelpers } from "../../src/vm/helpers/index.js";
 import type { Runtime } from "../../src/vm/helpers/runtime.js";
+import { TimerTable } from "../../src/vm/helpers/timers.js";
 import { createVm, type VmProgram } from "../../src/vm/interpreter.js";
 import { createSimMap } from "../../src/vm/maps/create.js";
 import type { MapDef, SimMap } from "../../src/vm/maps/types.js";
@@ -38,6 +39,8 @@ export function simEnv(opts: { cpus?: number } = {}): SimEnv {
     },
     kernelMemory: [],
     userMemory: [],
+    progName: "",
+    timers: new TimerTable(),
     stacks: { kernel: [], user: [] },
     progType: "xdp",
     packet: undefined,

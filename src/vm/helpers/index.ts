@@ -23,6 +23,7 @@ import type { Runtime } from "./runtime.js";
 import { socketHelpers } from "./sockets.js";
 import { storageHelpers } from "./storage.js";
 import { taskHelpers } from "./task.js";
+import { timerHelpers } from "./timers.js";
 import { userRingbufHelpers } from "./user-ringbuf.js";
 
 export type { MemorySegment, PacketState, Runtime, TaskInfo } from "./runtime.js";
@@ -41,6 +42,7 @@ export function simHelpers(rt: Runtime): VmHelper[] {
     ...dynptrHelpers(rt),
     ...userRingbufHelpers(rt),
     ...storageHelpers(rt),
+    ...timerHelpers(rt),
   };
   const out: VmHelper[] = [];
   for (const [name, fn] of Object.entries(fns)) {
