@@ -7,6 +7,7 @@ import { ArrayOfMaps, HashOfMaps, PerfEventArray, ProgArray } from "./fd-maps.js
 import { HashMap } from "./hash.js";
 import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
+import { SOCKET_MAP_TYPES, SocketMap } from "./socket-maps.js";
 import { StackTraceMap } from "./stack-trace.js";
 import { TaskStorage } from "./task-storage.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
@@ -31,6 +32,9 @@ export const SIMULATED_MAP_TYPES: readonly string[] = [
   "user_ringbuf",
   "task_storage",
   "devmap",
+  "sockmap",
+  "sockhash",
+  "xskmap",
 ];
 
 /**
@@ -70,6 +74,7 @@ export class UnsimulatedMap implements SimMap {
 }
 
 export function createSimMap(def: MapDef, env: MapEnv): SimMap {
+  if (SOCKET_MAP_TYPES.has(def.typeName)) return new SocketMap(def, env);
   switch (def.typeName) {
     case "hash":
       return new HashMap(def, env, { lru: false, percpu: false });
