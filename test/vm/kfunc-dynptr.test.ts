@@ -3,7 +3,8 @@
  * cgroup_skb programs using open-coded iterators, skb/xdp/local/ring buffer dynptrs, the dynptr kfuncs and
  * bpf_user_ringbuf_drain on an empty ring) runs under BPF_PROG_TEST_RUN and in the simulator on
  * the same packets; retval, the packet out, every array map (results, .bss) and the ring buffer
- * records must agree, in both engines. Offline: bpf_user_ringbuf_drain over samples the test
+ * records must agree, in both engines; and bpf_user_ringbuf_drain over the same samples, put in
+ * the kernel's user ring buffer by a test producer (user-ringbuf-producer.ts). Offline: bpf_user_ringbuf_drain over samples the test
  * submits (expected sums computed here from the samples), and the fault of an unsimulated kfunc.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import { openRingBuffer } from "../../src/loader/ringbuf.js";
 import { isVmFault } from "../../src/vm/errors.js";
 import type { VmEngine } from "../../src/vm/interpreter.js";
 import { simulate } from "../../src/vm/simulate.js";
+import { UserRingProducer } from "./user-ringbuf-producer.js";
 
 const FIXTURE = "test/vm/fixtures/kfunc_dynptr.o";
 
@@ -109,6 +111,62 @@ describe.skipIf(unavailable !== undefined)(
     }
   },
 );
+
+describe.skipIf(unavailable !== undefined)("bpf_user_ringbuf_drain: the simulator equals the kernel", () => {
+  for (const engine of ["interp", "jit"] as VmEngine[]) {
+    it(`the same samples drained, counted and summed (${engine})`, async () => {
+      const spec: ObjectSpec = await openObject(FIXTURE);
+      const live = await loadObject(spec, { programs: ["xdp_dynptr"] });
+      loaded.push(live);
+      const sim = simulate(spec, { engine });
+      const ring = openRingBuffer(live.map("events").fd);
+      const producer = new UserRingProducer(live.map("requests").fd, 4096);
+      const sample = (first: bigint, len: number): Uint8Array => {
+        const b = new Uint8Array(len);
+        if (len >= 8) new DataView(b.buffer).setBigUint64(0, first, true);
+        else b.fill(0xee);
+        return b;
+      };
+      // batches: several samples, one cut short (the callback stops after it), an empty ring,
+      // samples that wrap around the end of the ring
+      const batches: readonly (readonly Uint8Array[])[] = [
+        [sample(5n, 16), sample(7n, 8), sample(0xffffffffn, 40)],
+        [sample(1n, 8), sample(0n, 3), sample(1000n, 8)],
+        [],
+        Array.from({ length: 12 }, (_, i) => sample(BigInt(i * 1000 + 1), 300)),
+        Array.from({ length: 12 }, (_, i) => sample(BigInt(i + 77), 290)),
+      ];
+      const seen: string[] = [];
+      try {
+        for (const [i, batch] of batches.entries()) {
+          for (const s of batch) {
+            expect(producer.submit(s), `batch ${i}: kernel ring has room`).toBe(true);
+            sim.map("requests").submit(s);
+          }
+          // run until both have drained everything (a short sample stops one drain)
+          for (let run = 0; run < 3; run++) {
+            const k = live.program("xdp_dynptr").testRun({ data: PACKETS[6] });
+            const s = sim.program("xdp_dynptr").run({ packet: PACKETS[6] });
+            expect(s.retval).toBe(k.retval);
+            const what = `batch ${i} run ${run}`;
+            const kd = [live.map("results").get(21), live.map("results").get(22)];
+            expect([sim.map("results").get(21), sim.map("results").get(22)], what).toEqual(kd);
+            seen.push(kd.join("/"));
+            ring.poll();
+            sim.map("events").records();
+          }
+        }
+      } finally {
+        producer.close();
+        ring.close();
+      }
+      // samples were really drained in the kernel: counts and sums, short samples stopping a drain
+      expect(seen.slice(0, 3)).toEqual([`3/${5n + 7n + 0xffffffffn}`, "0/0", "0/0"]);
+      expect(seen[3]).toBe("2/1"); // 1, then the 3-byte sample stops the drain
+      live.close();
+    });
+  }
+});
 
 describe("bpf_user_ringbuf_drain over samples the test submits", () => {
   const u64s = (...v: bigint[]): Uint8Array => {
