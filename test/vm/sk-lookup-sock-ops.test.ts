@@ -178,6 +178,12 @@ describe("sock_ops context (no kernel test run: the fields given are the oracle)
       // another op: reply -1
       const r2 = sim.program("tcp_ops").run({ ctx: { op: 4, local_port: 1 } });
       expect(new DataView((r2.ctxOut as Uint8Array).buffer).getInt32(4, true)).toBe(-1);
+      // bpf_sock_ops_cb_flags_set(args[1]): a full socket takes the supported flags, returns the others
+      const r4 = sim.program("tcp_ops").run({ ctx: { op: 4, is_fullsock: 1, args: [0, 0x185] } });
+      expect([seen.get(15), seen.get(16)]).toEqual([0x180n, 0x05n]);
+      expect(new DataView((r4.ctxOut as Uint8Array).buffer).getUint32(84, true)).toBe(0x05);
+      sim.program("tcp_ops").run({ ctx: { op: 4, is_fullsock: 0, args: [0, 1] } });
+      expect([seen.get(15), seen.get(16)]).toEqual([BigInt.asUintN(64, -22n), 0n]);
       // replylong aliases the args union
       const r3 = sim.program("tcp_ops").run({ ctx: { op: 2, replylong: [0, 5, 0, 0] } });
       expect(r3.retval).toBe(1);

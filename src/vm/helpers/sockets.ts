@@ -16,8 +16,26 @@ const noSocket: VmHelperFn = (call) => {
 /** bpf_sk_assign flags of sk_lookup programs: BPF_SK_LOOKUP_F_REPLACE | BPF_SK_LOOKUP_F_NO_REUSEPORT. */
 const SK_LOOKUP_FLAGS = 3n;
 
+/** BPF_SOCK_OPS_ALL_CB_FLAGS of 6.18 (from the kernel BTF's enum). */
+const SOCK_OPS_ALL_CB_FLAGS = 0x7fn;
+/** Offsets in struct bpf_sock_ops: is_fullsock, bpf_sock_ops_cb_flags. */
+const SOCK_OPS_IS_FULLSOCK = 72;
+const SOCK_OPS_CB_FLAGS = 84;
+
 export function socketHelpers(rt: Runtime): Record<string, VmHelperFn> {
   return {
+    // the socket's callback flags live in the context here (bpf_sock_ops_cb_flags reads them
+    // back): set to the supported bits, the unsupported ones returned; -EINVAL without a full socket
+    sock_ops_cb_flags_set: (call) => {
+      const f = call.memory.find(call.arg(1));
+      if (rt.progType !== "sock_ops" || f === undefined || f.region.kind !== "ctx" || f.offset !== 0)
+        throw call.fault("bpf_sock_ops_cb_flags_set: argument 1 is not the sock_ops context");
+      const v = f.region.view;
+      if (v.getUint32(SOCK_OPS_IS_FULLSOCK, true) === 0) return -EINVAL;
+      const flags = call.arg(2) & 0xffffffffn;
+      v.setUint32(SOCK_OPS_CB_FLAGS, Number(flags & SOCK_OPS_ALL_CB_FLAGS), true);
+      return flags & ~SOCK_OPS_ALL_CB_FLAGS;
+    },
     // sk_lookup's bpf_sk_assign: with no socket to give (none exist offline) it can only clear
     // the selection, which succeeds once the flags are valid
     sk_assign: (call) => {
