@@ -34,7 +34,8 @@ export function socketHelpers(rt: Runtime): Record<string, VmHelperFn> {
       if (v.getUint32(SOCK_OPS_IS_FULLSOCK, true) === 0) return -EINVAL;
       const flags = call.arg(2) & 0xffffffffn;
       v.setUint32(SOCK_OPS_CB_FLAGS, Number(flags & SOCK_OPS_ALL_CB_FLAGS), true);
-      return flags & ~SOCK_OPS_ALL_CB_FLAGS;
+      // int arithmetic in the kernel: the result is sign-extended from 32 bits
+      return BigInt.asIntN(32, flags & ~SOCK_OPS_ALL_CB_FLAGS);
     },
     // sk_lookup's bpf_sk_assign: with no socket to give (none exist offline) it can only clear
     // the selection, which succeeds once the flags are valid
