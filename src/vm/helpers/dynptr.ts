@@ -135,8 +135,9 @@ export function dynptrHelpers(rt: Runtime): Record<string, VmHelperFn> {
     dynptr_from_mem: (call) => {
       const size = Number(call.arg(2) & 0xffffffffn);
       let err = 0;
-      if (call.arg(3) !== 0n) err = -EINVAL;
-      else if (size > DYNPTR_MAX_SIZE) err = -E2BIG;
+      // the size is checked before the flags, as in the kernel
+      if (size > DYNPTR_MAX_SIZE) err = -E2BIG;
+      else if (call.arg(3) !== 0n) err = -EINVAL;
       else call.memory.slice(call.arg(1), size); // the memory must be there (the verifier's mem/size pair)
       const data = call.arg(1);
       const d: Dynptr | undefined =
@@ -194,6 +195,8 @@ export function dynptrHelpers(rt: Runtime): Record<string, VmHelperFn> {
         call.memory.slice(at + BigInt(offset), len, true).set(src);
         return 0;
       }
+      // skb stores take bpf_skb_store_bytes's flags (checksum and hash hints, nothing to do here)
+      if (d.type === DynptrType.xdp ? call.arg(5) !== 0n : call.arg(5) & ~3n) return -EINVAL;
       const pkt = packetOf(rt, d);
       if (pkt === undefined || offset + len > pkt.length) return -EINVAL;
       pkt.set(src, offset);
