@@ -27,7 +27,7 @@ import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
 import { VmFault, type VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
-import { kfuncCallId, kfuncHelpers } from "./helpers/kfuncs.js";
+import { kfuncCallId, kfuncFns, kfuncHelpers } from "./helpers/kfuncs.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
 import { TimerTable } from "./helpers/timers.js";
 import { createVm, type VmEngine, type VmProgram } from "./interpreter.js";
@@ -63,6 +63,12 @@ export interface SimulateOptions {
    * loader fills them (uname, /proc/config.gz).
    */
   readonly kconfig?: { readonly [name: string]: number | bigint | boolean } | "running";
+  /**
+   * Addresses of kernel symbols (`extern ... __ksym`) by name, what libbpf takes from
+   * /proc/kallsyms. Without one, a weak symbol is 0 and a strong one faults when loaded (kfuncs:
+   * see the kfunc rules in helpers/kfuncs.ts).
+   */
+  readonly ksyms?: { readonly [name: string]: bigint };
   /** Global variables to set before running (`.rodata` knobs, `.data`, `.bss`), by name, as the loader's `set`. */
   readonly set?: Readonly<Record<string, unknown>>;
   /** Instruction budget per run. Default 1,000,000. */
@@ -140,6 +146,9 @@ export interface Simulation {
 }
 
 let kernelBtfCache: Btf | undefined;
+
+/** Where the fake addresses of kfuncs start (kernel text, 16 bytes apart by VM kfunc id). */
+const FAKE_KFUNC_TEXT = 0xffffffffc0000000n;
 
 /** Callbacks one fireTimers call may run. */
 const MAX_TIMER_FIRES = 1_000_000;
@@ -355,12 +364,30 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   const helpers = [...simHelpers(runtime), ...kfuncHelpers(runtime, kfuncNames, unlistedKfuncs)];
 
   const kconfigMap = spec.maps.find((m) => m.origin === "kconfig")?.name;
+  const simulatedKfuncs = new Set(Object.keys(kfuncFns(runtime)));
+  /**
+   * The address an ld_imm64 of a __ksym loads: the test's (opts.ksyms), else for a kfunc a fake
+   * kernel text address when the VM simulates it or it is not weak (a call then faults naming
+   * it), and 0 for a weak one it does not simulate, so bpf_ksym_exists() guards take their
+   * fallback; a weak symbol otherwise is 0 (libbpf's missing weak ksym), a strong one unresolved.
+   */
+  const ksymAddress = (name: string, isFunction: boolean, weak: boolean): bigint | undefined => {
+    const given = opts.ksyms?.[name];
+    if (given !== undefined) return BigInt.asUintN(64, given);
+    if (isFunction && (!weak || simulatedKfuncs.has(name)))
+      return FAKE_KFUNC_TEXT + BigInt(kfuncCallId(name, unlistedKfuncs)) * 16n;
+    return weak ? 0n : undefined;
+  };
   const resolve = (insn: Instruction): bigint | undefined => {
     const ref = insn.ref;
     if (ref?.kind === "map") return maps.get(ref.map)?.region.address(0);
     if (ref?.kind === "mapValue") {
       const m = maps.get(ref.map);
       return m instanceof ArrayMap ? m.elemRegion(0).address(ref.offset) : undefined;
+    }
+    if (ref?.kind === "extern") {
+      const k = spec.externs.find((e) => e.name === ref.symbol && e.kind === "ksym");
+      if (k !== undefined) return ksymAddress(k.name, k.isFunction, k.weak);
     }
     if (ref?.kind === "extern" && kconfigMap !== undefined) {
       const x = spec.externs.find((e) => e.name === ref.symbol && e.kind === "kconfig");

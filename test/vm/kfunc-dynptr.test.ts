@@ -225,3 +225,29 @@ describe("kfuncs the VM does not simulate", () => {
     });
   }
 });
+
+describe("__ksym addresses (test/fixtures/obj/ksym: a typeless ksym, a weak kfunc probed with bpf_ksym_exists)", () => {
+  const bss = async (ksyms?: Record<string, bigint>) => {
+    const spec = await openObject("test/fixtures/obj/ksym.el.v3.o");
+    const sim = simulate(spec, ksyms ? { ksyms } : {});
+    sim.program("use_ksyms").run({ args: [0n] });
+    return sim.map(spec.maps.find((m) => m.name.endsWith(".bss"))?.name ?? "").get(0);
+  };
+
+  it("a typeless ksym loads the address the test gives; an unsimulated weak kfunc does not exist", async () => {
+    expect(await bss({ jiffies_to_msecs: 0xffffffff81234560n })).toEqual({
+      fn_addr: 0xffffffff81234560n,
+      have_fake: 0,
+    });
+  });
+
+  it("a strong ksym without an address faults when loaded", async () => {
+    await expect(bss()).rejects.toThrow(/ld_imm64/);
+  });
+
+  it("a weak kfunc given an address exists, and its call faults naming it", async () => {
+    await expect(bss({ jiffies_to_msecs: 1n, tsbpf_no_such_kfunc: 0xffffffff80000000n })).rejects.toThrow(
+      "kfunc tsbpf_no_such_kfunc is not simulated",
+    );
+  });
+});
