@@ -8,6 +8,7 @@
  * submits (expected sums computed here from the samples), and the fault of an unsimulated kfunc.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { kfuncId } from "../../src/abi/kfuncs.js";
 import { openObject } from "../../src/elf/object/open.js";
 import type { ObjectSpec } from "../../src/elf/object/types.js";
 import { UsageError } from "../../src/errors.js";
@@ -17,6 +18,7 @@ import { type LoadedObject, loadObject } from "../../src/loader/object.js";
 import type { BpfMapLike } from "../../src/loader/object-map.js";
 import { openRingBuffer } from "../../src/loader/ringbuf.js";
 import { isVmFault } from "../../src/vm/errors.js";
+import { KFUNC_CALL_BASE, kfuncCallId, kfuncFns } from "../../src/vm/helpers/kfuncs.js";
 import type { VmEngine } from "../../src/vm/interpreter.js";
 import { simulate } from "../../src/vm/simulate.js";
 import { UserRingProducer } from "./user-ringbuf-producer.js";
@@ -249,5 +251,17 @@ describe("__ksym addresses (test/fixtures/obj/ksym: a typeless ksym, a weak kfun
     await expect(bss({ jiffies_to_msecs: 1n, tsbpf_no_such_kfunc: 0xffffffff80000000n })).rejects.toThrow(
       "kfunc tsbpf_no_such_kfunc is not simulated",
     );
+  });
+});
+
+describe("the kfunc table", () => {
+  it("every simulated kfunc is in src/abi's kfunc table (its VM id comes from there)", async () => {
+    const sim = simulate(await openObject(FIXTURE));
+    const names = Object.keys(kfuncFns(sim.runtime));
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.filter((n) => kfuncId(n) === undefined)).toEqual([]);
+    const ids = names.map((n) => kfuncCallId(n, []));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(Math.min(...ids)).toBe(KFUNC_CALL_BASE + Math.min(...names.map((n) => kfuncId(n) ?? 0)));
   });
 });
