@@ -27,6 +27,7 @@ import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
 import { VmFault, type VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
+import { btfLayout } from "./helpers/kernel-objects.js";
 import { kfuncCallId, kfuncFns, kfuncHelpers } from "./helpers/kfuncs.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
 import { TimerTable } from "./helpers/timers.js";
@@ -348,6 +349,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     progType: "",
     progName: "",
     timers,
+    kernelLayout: btfLayout(() => targetBtf(opts.btf)),
     packet: undefined,
     printk,
     redirect: undefined,

@@ -1,11 +1,14 @@
 /**
  * Verifier-corpus programs the VM could not run before (kfuncs, dynptrs, user ring buffer, task
- * storage, cpumasks), run offline with the results computed here from the inputs: the kernel
+ * storage, cpumasks, kernel objects read through bpf_task_pt_regs / bpf_skc_to_tcp_sock), run offline with the results computed here from the inputs: the kernel
  * cannot test-run tracepoint and tp_btf programs, so the inputs are the oracle. Their kfunc and
  * dynptr machinery is compared with the kernel in kfunc-dynptr.test.ts.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { btfFromBytes } from "../../src/elf/btf/load.js";
 import { openObject } from "../../src/elf/object/open.js";
+import { btfLayout } from "../../src/vm/helpers/kernel-objects.js";
 import type { VmEngine } from "../../src/vm/interpreter.js";
 import { type SimulateOptions, type Simulation, simulate } from "../../src/vm/simulate.js";
 
@@ -116,3 +119,77 @@ for (const engine of ["interp", "jit"] as VmEngine[]) {
     });
   });
 }
+
+const VMLINUX = "/sys/kernel/btf/vmlinux";
+const noBtf = existsSync(VMLINUX) ? undefined : `no kernel BTF at ${VMLINUX}`;
+if (noBtf) console.warn(`skipping the kernel-object helper tests: ${noBtf}`);
+
+describe.skipIf(noBtf !== undefined)(
+  "helpers reading kernel objects from the memory image (target BTF layouts)",
+  () => {
+    const layout = btfLayout(() => {
+      const b = readFileSync(VMLINUX);
+      return btfFromBytes(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    });
+    const off = (struct: string, path: string): number => {
+      const o = layout.offsetOf(struct, path);
+      if (o === undefined) throw new Error(`no ${struct}.${path}`);
+      return o;
+    };
+    /** A segment of kernel memory with little-endian fields written at offsets. */
+    const segment = (address: bigint, size: number, fields: [number, number, bigint][]) => {
+      const bytes = new Uint8Array(size);
+      const v = new DataView(bytes.buffer);
+      for (const [o, n, x] of fields) {
+        if (n === 1) v.setUint8(o, Number(x));
+        else if (n === 2) v.setUint16(o, Number(x), true);
+        else if (n === 4) v.setUint32(o, Number(x), true);
+        else v.setBigUint64(o, x, true);
+      }
+      return { address, bytes };
+    };
+
+    for (const engine of ["interp", "jit"] as VmEngine[]) {
+      it(`btf_task_pt_regs_ip: the ip saved at the top of the task's stack (${engine})`, async () => {
+        const task = 0xffff_8880_0100_0000n;
+        const stack = 0xffff_c900_0002_0000n;
+        const regs = stack + 16384n - 168n; // x86-64: THREAD_SIZE - sizeof(struct pt_regs)
+        const kernelMemory = [
+          segment(task, 8192, [
+            [off("task_struct", "stack"), 8, stack],
+            [off("task_struct", "pid"), 4, 4242n],
+          ]),
+          segment(regs, 168, [[off("pt_regs", "ip"), 8, 0x40_1234n]]),
+        ];
+        const s = await sim("btf_task_pt_regs_ip", { engine, kernelMemory });
+        s.program("on_switch").run({ args: [0n, task, 0n] });
+        expect([...s.map("last_ip").entries()]).toEqual([[4242, 0x40_1234n]]);
+      });
+
+      it(`btf_tcp_state_srtt: only a full TCP socket is a tcp_sock (${engine})`, async () => {
+        const socket = (address: bigint, state: number, protocol: number, srtt: number) =>
+          segment(address, 4096, [
+            [off("sock", "__sk_common.skc_state"), 1, BigInt(state)],
+            [off("sock", "sk_protocol"), 2, BigInt(protocol)],
+            [off("tcp_sock", "srtt_us"), 4, BigInt(srtt)],
+          ]);
+        const tcp = 0xffff_8880_0200_0000n;
+        const udp = 0xffff_8880_0300_0000n;
+        const timeWait = 0xffff_8880_0400_0000n;
+        const kernelMemory = [
+          socket(tcp, 1, 6, 8000),
+          socket(udp, 7, 17, 16000),
+          socket(timeWait, 6, 6, 24000),
+        ];
+        const s = await sim("btf_tcp_state_srtt", { engine, kernelMemory });
+        s.program("on_state").run({ args: [tcp, 2n, 1n] });
+        s.program("on_state").run({ args: [udp, 1n, 2n] });
+        s.program("on_state").run({ args: [timeWait, 1n, 3n] });
+        s.program("on_state").run({ args: [0n, 1n, 4n] });
+        const expected = new Array<number>(16).fill(0); // __u32 srtt_by_state[16]
+        expected[1] = 8000 >> 3;
+        expect(global(s, ".bss", "srtt_by_state")).toEqual(expected);
+      });
+    }
+  },
+);

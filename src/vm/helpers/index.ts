@@ -15,6 +15,7 @@ import type { VmHelper, VmHelperFn } from "../env.js";
 import { controlHelpers } from "./control.js";
 import { dynptrHelpers } from "./dynptr.js";
 import { eventHelpers } from "./events.js";
+import { kernelObjectHelpers } from "./kernel-objects.js";
 import { mapHelpers, mapLookupHelper } from "./maps.js";
 import { packetHelpers } from "./packet.js";
 import { printkHelpers } from "./printk.js";
@@ -43,6 +44,7 @@ export function simHelpers(rt: Runtime): VmHelper[] {
     ...userRingbufHelpers(rt),
     ...storageHelpers(rt),
     ...timerHelpers(rt),
+    ...kernelObjectHelpers(rt),
   };
   const out: VmHelper[] = [];
   for (const [name, fn] of Object.entries(fns)) {

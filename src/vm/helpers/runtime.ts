@@ -7,6 +7,7 @@
 import type { VmProgram } from "../interpreter.js";
 import type { SimMap } from "../maps/types.js";
 import type { Memory, Region } from "../memory.js";
+import type { KernelLayout } from "./kernel-objects.js";
 import type { TimerTable } from "./timers.js";
 
 /** A piece of the kernel's or a process's memory that bpf_probe_read_* can read. */
@@ -55,6 +56,8 @@ export interface Runtime {
   progName: string;
   /** The simulation's bpf_timers. */
   readonly timers: TimerTable;
+  /** Kernel struct layouts (from the target BTF) for helpers that read kernel objects; undefined: none. */
+  readonly kernelLayout?: KernelLayout;
   packet: PacketState | undefined;
   /** Captured bpf_printk / bpf_trace_printk messages (trace_pipe's message part). */
   readonly printk: string[];
