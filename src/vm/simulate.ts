@@ -468,6 +468,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       key.writable = false;
       runtime.progType = p.type.name;
       runtime.progName = p.name;
+      memory.probeRead = PROBE_MEM_TYPES.has(p.type.name) ? probeKernel : undefined;
       timers.firing = t;
       try {
         callbackVm(cb.program, cb.slot).run({
@@ -476,6 +477,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
         });
       } finally {
         timers.firing = undefined;
+        memory.probeRead = undefined;
         memory.remove(key);
         for (const m of simMaps) m.settle();
       }
