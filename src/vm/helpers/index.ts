@@ -8,7 +8,8 @@
  * whatever the callee left in the argument registers, its interpreter keeps them); and poisoning
  * costs on the hottest path: both engines' inline array lookups would have to write ten register
  * halves too, measured at +3% ns per run of the XDP parser in the fast path (102-103 ns against
- * 105-106 ns, three runs each) and +10-40% per helper call in a helper-bound loop.
+ * 105-106 ns, three runs each) and +12% to +77% per call in a loop of helper calls (two noisy
+ * runs each, interpreter and fast path).
  */
 import { helperByName } from "../../abi/helpers.js";
 import type { VmHelper, VmHelperFn } from "../env.js";
