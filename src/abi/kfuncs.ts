@@ -14,10 +14,13 @@ export type KfuncFlag =
   | "KF_SLEEPABLE"
   | "KF_DESTRUCTIVE"
   | "KF_RCU"
-  | "KF_RCU_PROTECTED";
+  | "KF_RCU_PROTECTED"
+  | "KF_ITER_NEW"
+  | "KF_ITER_NEXT"
+  | "KF_ITER_DESTROY";
 
 /** The id set a kfunc is registered in. */
-export type KfuncSet = "common" | "generic" | "cpumask";
+export type KfuncSet = "common" | "generic" | "cpumask" | "skb" | "xdp";
 
 export interface Kfunc {
   readonly name: string;
@@ -43,6 +46,19 @@ export const KFUNCS: readonly Kfunc[] = [
   k("bpf_rcu_read_lock", "common"),
   k("bpf_rcu_read_unlock", "common"),
   k("bpf_copy_from_user_str", "common", "KF_SLEEPABLE"),
+  k("bpf_iter_num_new", "common", "KF_ITER_NEW"),
+  k("bpf_iter_num_next", "common", "KF_ITER_NEXT", "KF_RET_NULL"),
+  k("bpf_iter_num_destroy", "common", "KF_ITER_DESTROY"),
+  k("bpf_dynptr_slice", "common", "KF_RET_NULL"),
+  k("bpf_dynptr_slice_rdwr", "common", "KF_RET_NULL"),
+  k("bpf_dynptr_adjust", "common"),
+  k("bpf_dynptr_is_null", "common"),
+  k("bpf_dynptr_is_rdonly", "common"),
+  k("bpf_dynptr_size", "common"),
+  k("bpf_dynptr_clone", "common"),
+  // bpf_kfunc_check_set_skb / _xdp (net/core/filter.c)
+  k("bpf_dynptr_from_skb", "skb"),
+  k("bpf_dynptr_from_xdp", "xdp"),
   // cpumask_kfunc_btf_ids (kernel/bpf/cpumask.c)
   k("bpf_cpumask_create", "cpumask", "KF_ACQUIRE", "KF_RET_NULL"),
   k("bpf_cpumask_release", "cpumask", "KF_RELEASE"),
@@ -59,6 +75,16 @@ export function kfuncByName(name: string): Kfunc | undefined {
   return BY_NAME.get(name);
 }
 
+const ID_BY_NAME: ReadonlyMap<string, number> = new Map(KFUNCS.map((f, i) => [f.name, i]));
+
+/**
+ * tsbpf's own number for a kfunc: its index in KFUNCS (the kernel's number, a BTF id, differs
+ * from kernel to kernel). The VM calls kfuncs by it.
+ */
+export function kfuncId(name: string): number | undefined {
+  return ID_BY_NAME.get(name);
+}
+
 /**
  * Program types (bpftool names) whose kfunc hook has each set registered; `undefined` from
  * kfuncAllowed means we do not know for that program type (6.18's cgroup hooks changed around
@@ -68,6 +94,20 @@ const SET_PROG_TYPES: Readonly<Record<KfuncSet, ReadonlySet<string> | "all">> = 
   common: "all",
   generic: new Set(["tracing", "lsm", "sched_cls", "xdp", "struct_ops", "syscall", "cgroup_skb"]),
   cpumask: new Set(["tracing", "lsm", "struct_ops", "syscall"]),
+  skb: new Set([
+    "sched_cls",
+    "sched_act",
+    "socket_filter",
+    "cgroup_skb",
+    "sk_skb",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "lwt_seg6local",
+    "netfilter",
+    "tracing",
+  ]),
+  xdp: new Set(["xdp"]),
 };
 
 const UNSURE_PROG_TYPES: ReadonlySet<string> = new Set([

@@ -13,17 +13,21 @@
 import {
   BPF_PERF_EVENT_DATA,
   BPF_RAW_TRACEPOINT_ARGS,
+  BPF_SK_LOOKUP,
+  BPF_SOCK_OPS,
   type CtxLayout,
   fieldByName,
   MAX_BPF_FUNC_ARGS,
   PT_REGS,
   SK_BUFF,
+  SOCK_OPS_UNION_ALIASES,
   TRACE_ENTRY,
   TRACE_EVENT_RAW_SYS_ENTER,
   XDP_MD,
 } from "../abi/contexts.js";
 import type { TracepointFormat } from "../abi/tracepoint-format.js";
 import { UsageError } from "../errors.js";
+import { VmFault } from "./errors.js";
 import type { PacketState } from "./helpers/runtime.js";
 import type { Memory, Region, RegionKind } from "./memory.js";
 
@@ -407,6 +411,104 @@ function plain(
   };
 }
 
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * sk_lookup, as BPF_PROG_TEST_RUN sets it up from a struct bpf_sk_lookup the caller gives
+ * (bytes or named fields): the same refusals (no context, `sk` set, anything after local_port
+ * set: EINVAL; a port above 65535: ERANGE; a family other than AF_INET/AF_INET6: EAFNOSUPPORT),
+ * then the program sees family and protocol cut to 16 bits, the addresses of its family only
+ * (the other family's read as zero), remote_port's __be16 with zero padding, local_port, and
+ * ingress_ifindex and sk as 0 (no device, no socket selected yet). Offline there are no sockets,
+ * so none can be selected: ctx out is the input with cookie 0, as the kernel's when none was.
+ */
+function buildSkLookup(src: RegionSource, req: ContextRequest): BuiltContext {
+  if (req.ctx === undefined)
+    bad(
+      "sk_lookup programs need a context (struct bpf_sk_lookup); the kernel's test run refuses none with EINVAL",
+    );
+  const input = rawCtx(req.ctx, BPF_SK_LOOKUP.size, "bpf_sk_lookup") ?? new Uint8Array(BPF_SK_LOOKUP.size);
+  if (!(req.ctx instanceof Uint8Array)) fillFields(BPF_SK_LOOKUP, input, objectCtx(req.ctx));
+  const v = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  if (v.getBigUint64(0, true) !== 0n)
+    bad("bpf_sk_lookup.sk must be 0 (the kernel's test run refuses it with EINVAL)");
+  if (input.subarray(64).some((b) => b !== 0))
+    bad("bpf_sk_lookup fields after local_port must be 0 (the kernel's test run refuses them with EINVAL)");
+  if (v.getUint32(60, true) > 0xffff)
+    bad("bpf_sk_lookup.local_port above 65535 (the kernel's test run refuses it with ERANGE)");
+  const family = v.getUint32(8, true) & 0xffff;
+  if (family !== AF_INET && family !== AF_INET6)
+    bad(
+      `bpf_sk_lookup.family ${family} is not AF_INET or AF_INET6 (the kernel's test run refuses it with EAFNOSUPPORT)`,
+    );
+  const seen = new Uint8Array(BPF_SK_LOOKUP.size);
+  const w = new DataView(seen.buffer);
+  w.setUint32(8, family, true);
+  w.setUint32(12, v.getUint32(12, true) & 0xffff, true);
+  if (family === AF_INET) {
+    seen.set(input.subarray(16, 20), 16);
+    seen.set(input.subarray(40, 44), 40);
+  } else {
+    seen.set(input.subarray(20, 36), 20);
+    seen.set(input.subarray(44, 60), 44);
+  }
+  seen.set(input.subarray(36, 38), 36);
+  w.setUint32(60, v.getUint32(60, true), true);
+  // family, protocol and local_port are u16s in the kernel's context: a 2-byte load of their upper
+  // half is not narrower than that, so the rewritten load gives the whole value (measured on 6.18)
+  const region = ctxRegion(src, BPF_SK_LOOKUP, seen, false, (off, size) =>
+    size === 2 && (off === 10 || off === 14 || off === 62) ? w.getUint16(off - 2, true) : undefined,
+  );
+  return {
+    region,
+    packet: undefined,
+    packetOut: () => undefined,
+    ctxOut: () => input.slice(),
+    release: () => src.release(region),
+  };
+}
+
+/** The sock_ops fields a program may write (reply/replylong and sk_txhash); the rest is read-only. */
+const SOCK_OPS_WRITABLE: readonly (readonly [number, number])[] = [
+  [4, 16],
+  [164, 4],
+];
+
+/**
+ * sock_ops: struct bpf_sock_ops from named fields (reply and replylong name the args union too)
+ * or bytes. The kernel cannot test-run sock_ops programs, so there is no oracle: the fields read
+ * back as given, `sk` (no socket offline) and skb_data/skb_data_end (no packet) as 0 unless given,
+ * and a store outside reply/replylong and sk_txhash faults, as the verifier refuses it. ctx out is
+ * the struct after the run (what the program replied).
+ */
+function buildSockOps(src: RegionSource, req: ContextRequest): BuiltContext {
+  if (req.packet !== undefined) bad("sock_ops programs do not take a packet");
+  const layout: CtxLayout = { ...BPF_SOCK_OPS, fields: [...BPF_SOCK_OPS.fields, ...SOCK_OPS_UNION_ALIASES] };
+  const bytes = rawCtx(req.ctx, BPF_SOCK_OPS.size, "bpf_sock_ops") ?? new Uint8Array(BPF_SOCK_OPS.size);
+  if (req.ctx !== undefined && !(req.ctx instanceof Uint8Array))
+    fillFields(layout, bytes, objectCtx(req.ctx));
+  const region = ctxRegion(src, BPF_SOCK_OPS, bytes, true);
+  region.hooks = {
+    store: (offset, size) => {
+      const ok = SOCK_OPS_WRITABLE.some(([o, n]) => offset >= o && offset + size <= o + n);
+      if (!ok)
+        throw new VmFault(
+          "read-only",
+          `write of ${size} bytes into read-only bpf_sock_ops+0x${offset.toString(16)}`,
+        );
+      return false; // a writable field: the bytes take the store
+    },
+  };
+  return {
+    region,
+    packet: undefined,
+    packetOut: () => undefined,
+    ctxOut: () => region.bytes.slice(0, BPF_SOCK_OPS.size),
+    release: () => src.release(region),
+  };
+}
+
 /**
  * Build the context (and packet) a program of `req.progType` runs with, in regions of `memory`
  * (or taken from a RegionSource such as a RegionPool).
@@ -416,6 +518,11 @@ export function buildContext(where: Memory | RegionSource, req: ContextRequest):
   const t = req.progType;
   if (t === "xdp") return buildXdp(src, req);
   if (SKB_TYPES.has(t)) return buildSkb(src, req);
+  if (t === "sk_lookup") {
+    if (req.packet !== undefined) bad("sk_lookup programs do not take a packet");
+    return buildSkLookup(src, req);
+  }
+  if (t === "sock_ops") return buildSockOps(src, req);
   if (req.packet !== undefined) bad(`${t} programs do not take a packet`);
   switch (t) {
     case "tracepoint": {

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { CtxLayout } from "../abi/contexts.js";
+import { kfuncId } from "../abi/kfuncs.js";
 import { parseTracepointFormat } from "../abi/tracepoint-format.js";
 import type { Btf } from "../elf/btf/btf.js";
 import { btfFromBytes } from "../elf/btf/load.js";
@@ -24,16 +25,19 @@ import { fixedObjectBtf } from "../loader/btf-fixup.js";
 import { fillKconfig } from "../loader/kconfig.js";
 import { encodeInto, encodeValue, parseValueText } from "../loader/values.js";
 import { type BuiltContext, buildContext, type CtxInput, layoutFromFormat, RegionPool } from "./context.js";
-import type { VmSourceLine } from "./errors.js";
+import { VmFault, type VmSourceLine } from "./errors.js";
 import { simHelpers } from "./helpers/index.js";
+import { btfLayout } from "./helpers/kernel-objects.js";
+import { kfuncCallId, kfuncFns, kfuncHelpers } from "./helpers/kfuncs.js";
 import type { MemorySegment, Runtime, TaskInfo } from "./helpers/runtime.js";
+import { TimerTable } from "./helpers/timers.js";
 import { createVm, type VmEngine, type VmProgram } from "./interpreter.js";
 import { ArrayMap } from "./maps/array.js";
 import { createSimMap } from "./maps/create.js";
 import { ArrayOfMaps, HashOfMaps, ProgArray } from "./maps/fd-maps.js";
 import type { MapDef, SimMap } from "./maps/types.js";
 import { SimMapView } from "./maps/view.js";
-import { Memory } from "./memory.js";
+import { Memory, type Region } from "./memory.js";
 
 export interface SimulateOptions {
   /** Target BTF for CO-RE programs: a Btf or a file; default /sys/kernel/btf/vmlinux (read only when needed). */
@@ -60,6 +64,12 @@ export interface SimulateOptions {
    * loader fills them (uname, /proc/config.gz).
    */
   readonly kconfig?: { readonly [name: string]: number | bigint | boolean } | "running";
+  /**
+   * Addresses of kernel symbols (`extern ... __ksym`) by name, what libbpf takes from
+   * /proc/kallsyms. Without one, a weak symbol is 0 and a strong one faults when loaded (kfuncs:
+   * see the kfunc rules in helpers/kfuncs.ts).
+   */
+  readonly ksyms?: { readonly [name: string]: bigint };
   /** Global variables to set before running (`.rodata` knobs, `.data`, `.bss`), by name, as the loader's `set`. */
   readonly set?: Readonly<Record<string, unknown>>;
   /** Instruction budget per run. Default 1,000,000. */
@@ -93,7 +103,11 @@ export interface SimRunResult {
   readonly r0: bigint;
   /** The packet after the run (from data_meta for XDP, from the Ethernet header for skb programs). */
   readonly packetOut?: Uint8Array;
-  /** skb programs: the __sk_buff fields BPF_PROG_TEST_RUN copies back (mark, priority, cb...), 192 bytes. */
+  /**
+   * The context after the run, as BPF_PROG_TEST_RUN's ctx_out: skb programs, the __sk_buff fields
+   * it copies back (mark, priority, cb...), 192 bytes; sk_lookup, the bpf_sk_lookup given with
+   * cookie 0; sock_ops (no kernel test run), the bpf_sock_ops with the program's reply.
+   */
   readonly ctxOut?: Uint8Array;
   /** bpf_printk messages of this run. */
   readonly printk: readonly string[];
@@ -121,12 +135,24 @@ export interface Simulation {
   map(name: string): SimMapView;
   /** Every bpf_printk message since the simulation started. */
   readonly printk: readonly string[];
+  /**
+   * Run the callbacks of the bpf_timers due by `untilNs` on their clock (default: every timer
+   * armed now), soonest first, as the kernel would once that time has come; a callback that
+   * re-arms its timer within the horizon runs again. Returns how many callbacks ran.
+   */
+  fireTimers(untilNs?: bigint): number;
   /** Nothing to release offline; here so code written for the live LoadedObject runs unchanged. */
   close(): void;
   [Symbol.dispose](): void;
 }
 
 let kernelBtfCache: Btf | undefined;
+
+/** Where the fake addresses of kfuncs start (kernel text, 16 bytes apart by VM kfunc id). */
+const FAKE_KFUNC_TEXT = 0xffffffffc0000000n;
+
+/** Callbacks one fireTimers call may run. */
+const MAX_TIMER_FIRES = 1_000_000;
 
 /** Program types whose loads through BTF pointers the kernel makes non-faulting (BPF_PROBE_MEM). */
 const PROBE_MEM_TYPES: ReadonlySet<string> = new Set(["tracing", "lsm", "struct_ops"]);
@@ -224,7 +250,8 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   const pool = new RegionPool(memory);
   const maps = new Map<string, SimMap>();
   const byRegion = new Map<number, SimMap>();
-  const env = { memory, cpus };
+  const timers = new TimerTable();
+  const env = { memory, cpus, freed: (r: Region) => timers.drop(r) };
   /** Maps by the address a program holds for them (bigint keys compare by value). */
   const byAddress = new Map<bigint, SimMap>();
   const addMap = (def: MapDef): SimMap => {
@@ -320,6 +347,9 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     userMemory: opts.userMemory ?? [],
     stacks: { kernel: opts.stacks?.kernel ?? [], user: opts.stacks?.user ?? [] },
     progType: "",
+    progName: "",
+    timers,
+    kernelLayout: btfLayout(() => targetBtf(opts.btf)),
     packet: undefined,
     printk,
     redirect: undefined,
@@ -328,15 +358,38 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     maps: () => byRegion.values(),
     programByName: (name) => (spec.programs.some((p) => p.name === name) ? program(name).vm : undefined),
   };
-  const helpers = simHelpers(runtime);
+  // kfunc calls (ksym externs) become VM helper calls by tsbpf's kfunc ids (helpers/kfuncs.ts)
+  const kfuncNames = new Set<string>();
+  for (const p of spec.programs)
+    for (const i of p.insns) if (i.opcode === 0x85 && i.ref?.kind === "extern") kfuncNames.add(i.ref.symbol);
+  const unlistedKfuncs = [...kfuncNames].filter((n) => kfuncId(n) === undefined);
+  const helpers = [...simHelpers(runtime), ...kfuncHelpers(runtime, kfuncNames, unlistedKfuncs)];
 
   const kconfigMap = spec.maps.find((m) => m.origin === "kconfig")?.name;
+  const simulatedKfuncs = new Set(Object.keys(kfuncFns(runtime)));
+  /**
+   * The address an ld_imm64 of a __ksym loads: the test's (opts.ksyms), else for a kfunc a fake
+   * kernel text address when the VM simulates it or it is not weak (a call then faults naming
+   * it), and 0 for a weak one it does not simulate, so bpf_ksym_exists() guards take their
+   * fallback; a weak symbol otherwise is 0 (libbpf's missing weak ksym), a strong one unresolved.
+   */
+  const ksymAddress = (name: string, isFunction: boolean, weak: boolean): bigint | undefined => {
+    const given = opts.ksyms?.[name];
+    if (given !== undefined) return BigInt.asUintN(64, given);
+    if (isFunction && (!weak || simulatedKfuncs.has(name)))
+      return FAKE_KFUNC_TEXT + BigInt(kfuncCallId(name, unlistedKfuncs)) * 16n;
+    return weak ? 0n : undefined;
+  };
   const resolve = (insn: Instruction): bigint | undefined => {
     const ref = insn.ref;
     if (ref?.kind === "map") return maps.get(ref.map)?.region.address(0);
     if (ref?.kind === "mapValue") {
       const m = maps.get(ref.map);
       return m instanceof ArrayMap ? m.elemRegion(0).address(ref.offset) : undefined;
+    }
+    if (ref?.kind === "extern") {
+      const k = spec.externs.find((e) => e.name === ref.symbol && e.kind === "ksym");
+      if (k !== undefined) return ksymAddress(k.name, k.isFunction, k.weak);
     }
     if (ref?.kind === "extern" && kconfigMap !== undefined) {
       const x = spec.externs.find((e) => e.name === ref.symbol && e.kind === "kconfig");
@@ -348,8 +401,9 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
   /** Mark ld_imm64 references with the pseudo source libbpf would give them, so the VM resolves them. */
   const prepare = (insns: readonly Instruction[]): Instruction[] =>
     insns.map((i) => {
-      // a call of a ksym extern is a kfunc call (libbpf writes src 2): the VM reports it unsupported
-      if (i.opcode === 0x85 && i.ref?.kind === "extern") return { ...i, src: 2 };
+      // a call of a ksym extern is a kfunc call: a helper call by the kfunc's VM id
+      if (i.opcode === 0x85 && i.ref?.kind === "extern")
+        return { ...i, src: 0, imm: kfuncCallId(i.ref.symbol, unlistedKfuncs) };
       if (i.opcode !== OP_LD_IMM64 || i.src !== 0 || !i.ref) return i;
       if (i.ref.kind === "map") return { ...i, src: PSEUDO_LD.MAP_FD };
       if (i.ref.kind === "mapValue") return { ...i, src: PSEUDO_LD.MAP_VALUE };
@@ -369,6 +423,67 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     const sp: SimProgram = { spec: p, vm, run: (input = {}) => runProgram(p, vm, input) };
     programs.set(name, sp);
     return sp;
+  }
+
+  /** A bpf_timer callback as a program of its own: the program's code entered at the callback. */
+  const callbacks = new Map<string, VmProgram>();
+  const callbackVm = (name: string, slot: number): VmProgram => {
+    const id = `${name}@${slot}`;
+    let vm = callbacks.get(id);
+    if (vm === undefined) {
+      const p = spec.program(name);
+      vm = createVm(
+        prepare(p.insns),
+        { memory, helpers, resolveLdImm64: resolve },
+        {
+          name: `${p.name} (timer callback)`,
+          entry: slot,
+          sourceOf: sourceLines(p),
+          ...(opts.engine ? { engine: opts.engine } : {}),
+        },
+      );
+      callbacks.set(id, vm);
+    }
+    return vm;
+  };
+
+  function fireTimers(untilNs?: bigint): number {
+    const simMaps = [...byRegion.values()];
+    // elements deleted since the last run are freed first, and their timers with them
+    for (const m of simMaps) m.settle();
+    // timers re-armed by a callback fire in this call only if due by the first batch's horizon
+    const horizon = untilNs ?? timers.due(undefined).at(-1)?.expires;
+    if (horizon === undefined) return 0;
+    let fired = 0;
+    for (;;) {
+      // a callback that keeps re-arming itself at the same instant would never let time pass
+      if (fired >= MAX_TIMER_FIRES)
+        throw new VmFault("budget", `fireTimers: ${fired} callbacks ran without reaching ${horizon} ns`);
+      const t = timers.due(horizon)[0];
+      if (t === undefined || t.callback === undefined) break;
+      t.expires = undefined; // the kernel disarms a timer before its callback runs
+      const cb = t.callback;
+      const p = spec.program(cb.program);
+      const key = memory.add({ kind: "map-key", name: `${t.map.def.name} key`, bytes: t.key.slice() });
+      key.writable = false;
+      runtime.progType = p.type.name;
+      runtime.progName = p.name;
+      memory.probeRead = PROBE_MEM_TYPES.has(p.type.name) ? probeKernel : undefined;
+      timers.firing = t;
+      try {
+        callbackVm(cb.program, cb.slot).run({
+          args: [t.map.region.address(0), key.address(0), t.region.address(t.offset)],
+          ...(opts.budget !== undefined ? { budget: opts.budget } : {}),
+        });
+      } finally {
+        timers.firing = undefined;
+        memory.probeRead = undefined;
+        memory.remove(key);
+        for (const m of simMaps) m.settle();
+      }
+      fired++;
+    }
+    return fired;
   }
 
   const probeKernel = (address: bigint, size: number): bigint | undefined => {
@@ -422,6 +537,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
       ...(input.packet !== undefined ? { packet: input.packet } : {}),
     });
     runtime.progType = p.type.name;
+    runtime.progName = p.name;
     runtime.packet = built.packet;
     // tracing programs load through BTF pointers as BPF_PROBE_MEM: from the kernel image, else 0
     memory.probeRead = PROBE_MEM_TYPES.has(p.type.name) ? probeKernel : undefined;
@@ -486,6 +602,7 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     memory,
     program,
     printk,
+    fireTimers,
     close: () => {},
     [Symbol.dispose]: () => {},
     map(name: string): SimMapView {

@@ -1,5 +1,6 @@
 /**
  * Simulated helpers never throw anything but their own VmFaults: random calls of every simulated helper
+ * and kfunc
  * with arguments drawn from valid pointers (stack, map, map value, ring buffer, context,
  * packet), bad pointers and random scalars, in XDP and tc contexts.
  */
@@ -9,6 +10,8 @@ import { insn, ldImm64 } from "../../src/isa/instruction.js";
 import { buildContext } from "../../src/vm/context.js";
 import { VmFault } from "../../src/vm/errors.js";
 import { simHelpers } from "../../src/vm/helpers/index.js";
+import { kfuncHelpers } from "../../src/vm/helpers/kfuncs.js";
+import type { UserRingBuf } from "../../src/vm/maps/user-ringbuf.js";
 import { simEnv } from "./sim-env.js";
 
 describe("simulated helpers on random arguments", () => {
@@ -23,10 +26,14 @@ describe("simulated helpers on random arguments", () => {
       env.addMap({ type: 7, typeName: "stack_trace", keySize: 4, valueSize: 32, maxEntries: 2 }),
       env.addMap({ type: 3, typeName: "prog_array", keySize: 4, valueSize: 4, maxEntries: 2 }),
       env.addMap({ type: 6, typeName: "percpu_array", keySize: 4, valueSize: 8, maxEntries: 2 }),
+      env.addMap({ type: 31, typeName: "user_ringbuf", keySize: 0, valueSize: 0, maxEntries: 4096 }),
+      env.addMap({ type: 29, typeName: "task_storage", keySize: 4, valueSize: 8, maxEntries: 0 }),
+      env.addMap({ type: 15, typeName: "sockmap", keySize: 4, valueSize: 8, maxEntries: 2 }),
     ];
+    (maps[8] as UserRingBuf).submit(new Uint8Array(12).fill(3));
     env.runtime.stacks = { kernel: [1n, 2n, 3n], user: [4n] };
     env.runtime.kernelMemory = [{ address: 0xffff800000000000n, bytes: new Uint8Array(64).fill(65) }];
-    const ids = simHelpers(env.runtime).map((h) => h.id);
+    const ids = [...simHelpers(env.runtime), ...kfuncHelpers(env.runtime, [], [])].map((h) => h.id);
     const arg = fc.oneof(
       fc.constantFrom("stack", "stack-end", "map", "value", "ctx", "packet", "zero", "ring", "kmem"),
       fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),

@@ -2,7 +2,9 @@
 
 import type { Instruction } from "../../src/isa/instruction.js";
 import { simHelpers } from "../../src/vm/helpers/index.js";
+import { kfuncHelpers } from "../../src/vm/helpers/kfuncs.js";
 import type { Runtime } from "../../src/vm/helpers/runtime.js";
+import { TimerTable } from "../../src/vm/helpers/timers.js";
 import { createVm, type VmProgram } from "../../src/vm/interpreter.js";
 import { createSimMap } from "../../src/vm/maps/create.js";
 import type { MapDef, SimMap } from "../../src/vm/maps/types.js";
@@ -38,6 +40,8 @@ export function simEnv(opts: { cpus?: number } = {}): SimEnv {
     },
     kernelMemory: [],
     userMemory: [],
+    progName: "",
+    timers: new TimerTable(),
     stacks: { kernel: [], user: [] },
     progType: "xdp",
     packet: undefined,
@@ -51,12 +55,16 @@ export function simEnv(opts: { cpus?: number } = {}): SimEnv {
     maps: () => byRegion.values(),
     programByName: () => undefined,
   };
-  const helpers = simHelpers(runtime);
+  // the helper table and every simulated kfunc (called by their VM ids, kfuncCallId)
+  const helpers = [...simHelpers(runtime), ...kfuncHelpers(runtime, [], [])];
   return {
     memory,
     runtime,
     addMap(def) {
-      const m = createSimMap({ name: `m${maps.length}`, flags: 0, ...def }, { memory, cpus });
+      const m = createSimMap(
+        { name: `m${maps.length}`, flags: 0, ...def },
+        { memory, cpus, freed: (r) => runtime.timers.drop(r) },
+      );
       maps.push(m);
       byRegion.set(m.region.id, m);
       return m;

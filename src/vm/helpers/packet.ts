@@ -7,6 +7,7 @@
 import type { VmHelperCall, VmHelperFn } from "../env.js";
 import { DevMap } from "../maps/devmap.js";
 import { EFAULT, EINVAL } from "../maps/errno.js";
+import { SocketMap } from "../maps/socket-maps.js";
 import { csumPartial, csumReplace2, csumReplace4, csumReplaceByDiff, csumSub, fold16 } from "./csum.js";
 import type { PacketState, Runtime } from "./runtime.js";
 import { mapArg } from "./util.js";
@@ -180,6 +181,8 @@ export function packetHelpers(rt: Runtime): Record<string, VmHelperFn> {
     },
     redirect_map: (call) => {
       const m = mapArg(rt, call, 1, "bpf_redirect_map");
+      // an xskmap is always empty offline (no AF_XDP sockets): the fallback action in the flags
+      if (m instanceof SocketMap && m.def.typeName === "xskmap") return call.arg(3) & 3n;
       if (!(m instanceof DevMap))
         throw call.fault(
           `bpf_redirect_map: map ${m.def.name} (${m.def.typeName}) is not simulated`,

@@ -7,6 +7,8 @@
 import type { VmProgram } from "../interpreter.js";
 import type { SimMap } from "../maps/types.js";
 import type { Memory, Region } from "../memory.js";
+import type { KernelLayout } from "./kernel-objects.js";
+import type { TimerTable } from "./timers.js";
 
 /** A piece of the kernel's or a process's memory that bpf_probe_read_* can read. */
 export interface MemorySegment {
@@ -50,6 +52,12 @@ export interface Runtime {
   stacks: { kernel: readonly bigint[]; user: readonly bigint[] };
   /** Program type name of the program being run (helpers whose meaning depends on it). */
   progType: string;
+  /** Name of the program being run (a bpf_timer callback belongs to it). */
+  progName: string;
+  /** The simulation's bpf_timers. */
+  readonly timers: TimerTable;
+  /** Kernel struct layouts (from the target BTF) for helpers that read kernel objects; undefined: none. */
+  readonly kernelLayout?: KernelLayout;
   packet: PacketState | undefined;
   /** Captured bpf_printk / bpf_trace_printk messages (trace_pipe's message part). */
   readonly printk: string[];

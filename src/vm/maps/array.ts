@@ -70,6 +70,14 @@ export class ArrayMap implements SimMap {
     return r;
   }
 
+  keyOfValue(value: Region): Uint8Array | undefined {
+    for (const rs of this.regions) {
+      const i = rs.indexOf(value);
+      if (i >= 0) return u32Bytes(i);
+    }
+    return undefined;
+  }
+
   private index(key: Uint8Array): number {
     return key.length === 4 ? u32At(key) : -1;
   }

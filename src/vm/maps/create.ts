@@ -7,8 +7,11 @@ import { ArrayOfMaps, HashOfMaps, PerfEventArray, ProgArray } from "./fd-maps.js
 import { HashMap } from "./hash.js";
 import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
+import { SOCKET_MAP_TYPES, SocketMap } from "./socket-maps.js";
 import { StackTraceMap } from "./stack-trace.js";
+import { TaskStorage } from "./task-storage.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
+import { UserRingBuf } from "./user-ringbuf.js";
 
 /** Map types the simulator implements (bpftool spelling). */
 export const SIMULATED_MAP_TYPES: readonly string[] = [
@@ -26,7 +29,12 @@ export const SIMULATED_MAP_TYPES: readonly string[] = [
   "queue",
   "stack",
   "ringbuf",
+  "user_ringbuf",
+  "task_storage",
   "devmap",
+  "sockmap",
+  "sockhash",
+  "xskmap",
 ];
 
 /**
@@ -66,6 +74,7 @@ export class UnsimulatedMap implements SimMap {
 }
 
 export function createSimMap(def: MapDef, env: MapEnv): SimMap {
+  if (SOCKET_MAP_TYPES.has(def.typeName)) return new SocketMap(def, env);
   switch (def.typeName) {
     case "hash":
       return new HashMap(def, env, { lru: false, percpu: false });
@@ -94,6 +103,10 @@ export function createSimMap(def: MapDef, env: MapEnv): SimMap {
       return new QueueMap(def, env, true);
     case "ringbuf":
       return new RingBuf(def, env);
+    case "task_storage":
+      return new TaskStorage(def, env);
+    case "user_ringbuf":
+      return new UserRingBuf(def, env);
     case "stack_trace":
       return new StackTraceMap(def, env);
     case "devmap":

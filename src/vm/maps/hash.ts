@@ -209,11 +209,17 @@ export class HashMap implements SimMap {
     return n;
   }
 
+  keyOfValue(value: Region): Uint8Array | undefined {
+    for (const e of this.elems.values()) if (e.values.includes(value)) return e.key.slice();
+    return undefined;
+  }
+
   settle(): void {
     for (const e of this.dead) {
       for (const v of e.values) {
         v.start = 0;
         v.end = 0;
+        this.env.freed?.(v);
       }
       this.spare.push(e.values);
       if (e.keyRegion) this.env.memory.remove(e.keyRegion);

@@ -32,6 +32,11 @@ export interface MapEnv {
   readonly memory: Memory;
   /** Number of possible CPUs (per-CPU maps hold one value each). */
   readonly cpus: number;
+  /**
+   * Told when a value region is freed (a deleted or replaced element, after the run), so what
+   * lives beside its bytes (a bpf_timer's state) goes with it, as the kernel frees special fields.
+   */
+  readonly freed?: (value: Region) => void;
 }
 
 /** The program's answer to "iterate": key and value addresses of one element. */
@@ -58,6 +63,8 @@ export interface SimMap {
    * returns how many were visited. Undefined for maps the kernel cannot iterate this way.
    */
   forEach?(cpu: number, visit: ElemVisitor): number;
+  /** The key of the element whose value is `value` (a bpf_timer callback's key argument), or undefined. */
+  keyOfValue?(value: Region): Uint8Array | undefined;
   /** After each run: elements deleted or replaced during it are freed (their regions fault from now on). */
   settle(): void;
 }

@@ -16,6 +16,7 @@ import { QueueMap } from "./queue.js";
 import { RingBuf } from "./ringbuf.js";
 import { StackTraceMap } from "./stack-trace.js";
 import { round8, type SimMap } from "./types.js";
+import { UserRingBuf } from "./user-ringbuf.js";
 
 export interface MapViewInit {
   readonly map: SimMap;
@@ -246,6 +247,17 @@ export class SimMapView implements BpfMapLike, Disposable {
     if (this.map instanceof RingBuf) return this.map.drain();
     if (this.map instanceof PerfEventArray) return this.map.drain().map((r) => r.data);
     return this.fail("read records", -22, `map '${this.name}' is not a ring buffer or perf event array`);
+  }
+
+  /**
+   * User ring buffer: queue a sample for bpf_user_ringbuf_drain (libbpf's
+   * user_ring_buffer__reserve + __submit); fails with ENOSPC when the ring has no room.
+   */
+  submit(sample: Uint8Array): void {
+    if (!(this.map instanceof UserRingBuf))
+      this.fail("submit", -22, `map '${this.name}' is not a user ring buffer`);
+    const r = this.map.submit(sample);
+    if (r < 0) this.fail("submit", r, `user ring buffer '${this.name}' is full`);
   }
 
   /** Perf event array: captured records with the slot each went to (consumes them). */
