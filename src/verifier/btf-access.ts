@@ -174,6 +174,8 @@ export function btfPtrAccess(
       `R${regno} is ptr_${tname} invalid variable offset: off=${off}, var_off=${tnumStr(reg.varOff)}`,
     );
   }
+  if (reg.btfFlag === "percpu")
+    throw new VerifyAbort(insn, `R${regno} is ptr_${tname} access percpu memory: off=${off}`);
   if (write) throw new VerifyAbort(insn, "only read is supported");
   if (reg.btfId === undefined) throw notModelled(insn, "a BTF pointer without a type");
   // btf_struct_access: walk until a scalar or a pointer, diving into nested structs

@@ -93,6 +93,7 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
         `kfunc ${name} argument ${k} (${btf.typeString(p.type)}) given ${regTypeStr(reg)}`,
       );
     }
+    if (reg.btfFlag === "percpu") throw notModelled(t, `kfunc ${name} given a per-CPU pointer`);
     if (!isTrusted(reg)) {
       if (!has(kf, "KF_RCU")) throw new VerifyAbort(t, `R${regno} must be referenced or trusted`);
       if (reg.btfFlag !== "rcu") throw new VerifyAbort(t, `R${regno} must be a rcu pointer`);

@@ -76,7 +76,8 @@ export interface Reg extends Bounds {
   precise: boolean;
 }
 
-export type BtfPtrFlag = "trusted" | "rcu" | "untrusted";
+/** "percpu": MEM_PERCPU, a per-CPU typed ksym (ksym.ts). */
+export type BtfPtrFlag = "trusted" | "rcu" | "untrusted" | "percpu";
 
 /**
  * A register built as one object literal with every field, in one order: every Reg then shares

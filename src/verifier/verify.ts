@@ -44,6 +44,14 @@ import {
   iterSlotsSafe,
 } from "./iter.js";
 import { kernelBtf } from "./kernel-btf.js";
+import {
+  checkKsymLoads,
+  type KsymEnv,
+  type KsymOptions,
+  percpuBtfArg,
+  percpuBtfRet,
+  typedKsymReg,
+} from "./ksym.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
@@ -166,7 +174,7 @@ export interface VerifyResult {
   };
 }
 
-export interface VerifyOptions extends BtfOptions {
+export interface VerifyOptions extends BtfOptions, KsymOptions {
   /** 0 none, 1 the kernel's level 1 (path to the error), 2 every instruction with state. */
   readonly logLevel?: 0 | 1 | 2;
   /** Instruction budget (the kernel's 1M). */
@@ -652,6 +660,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     preChecks(code);
     indexMapFields(obj);
     checkProgramMaps(obj, code, env.progType);
+    if (obj.externs.some((e) => e.kind === "ksym")) checkKsymLoads(ksymEnv(env), code, typedKsyms(env));
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
     // precision tracking (precision.ts) where its backtracking covers every instruction: not
@@ -1252,6 +1261,22 @@ function kconfigValues(obj: ObjectSpec, map: MapSpec): Uint8Array | undefined {
 }
 const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
 
+const ksymEnv = (env: { readonly opts: VerifyOptions }): KsymEnv => ({
+  btf: kernelBtf(env.opts.btf).btf,
+  btfPath: env.opts.btf,
+  ...(env.opts.kallsyms ? { kallsyms: env.opts.kallsyms } : {}),
+});
+
+/** The typed ksyms (kernel BTF VAR, or FUNC for a function) of an object, by name. */
+function typedKsyms(env: { readonly opts: VerifyOptions; readonly obj: ObjectSpec }) {
+  return (name: string): { isFunction: boolean } | undefined => {
+    const ext = env.obj.externs.find((e) => e.name === name);
+    if (ext?.kind !== "ksym") return undefined;
+    const kind = ext.isFunction ? "FUNC" : "VAR";
+    return kernelBtf(env.opts.btf).btf.findByName(name, kind) ? { isFunction: ext.isFunction } : undefined;
+  };
+}
+
 /**
  * A `__ksym` variable without a kernel BTF VAR of its name: libbpf loads its /proc/kallsyms
  * address as a plain constant (0 for a missing weak one). Where the address is hidden from us
@@ -1259,7 +1284,7 @@ const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
  */
 function typelessKsym(env: Env, t: number, ext: ExternSpec): Reg {
   if (kernelBtf(env.opts.btf).btf.findByName(ext.name, "VAR") !== undefined)
-    throw notModelled(t, `typed ksym ${ext.name}`);
+    return typedKsymReg(ksymEnv(env), t, ext.name, false);
   const k = kallsymsLookup(ext.name);
   if (k.address !== undefined) return constScalar(k.address);
   if (!k.present) {
@@ -1296,6 +1321,7 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       // bpf_ksym_exists() on a weak kfunc missing from the kernel: libbpf loads 0
       if (ext?.kind === "ksym" && ext.weak && !kernelBtf(env.opts.btf).btf.findByName(ext.name, "FUNC"))
         return constScalar(0n);
+      if (ext?.kind === "ksym") return typedKsymReg(ksymEnv(env), t, ext.name, true);
       if (ext?.kind !== "kconfig" || ext.offset < 0 || !map) throw notModelled(t, `extern ${r.symbol}`);
       return pointer("map_value", { map, off: ext.offset });
     }
@@ -1598,6 +1624,8 @@ function helperCall(
   /** meta->map_ptr set by a timer argument. */
   let timerMap: Reg["map"];
   let dynptrReg: Reg | undefined;
+  /** meta->ret_btf_id from an ARG_PTR_TO_PERCPU_BTF_ID argument (ksym.ts). */
+  let percpuBtfId = 0;
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1758,6 +1786,9 @@ function helperCall(
       case "ARG_PTR_TO_BTF_ID":
         env.btf.helperArg(t, regno, reg, a, h.name);
         break;
+      case "ARG_PTR_TO_PERCPU_BTF_ID":
+        percpuBtfId = percpuBtfArg(t, regno, reg).btfId;
+        break;
       case "ARG_PTR_TO_SOCK_COMMON":
       case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
       case "ARG_PTR_TO_SOCKET":
@@ -1878,6 +1909,9 @@ function helperCall(
       });
       break;
     }
+    case "RET_PTR_TO_MEM_OR_BTF_ID":
+      frame.regs[0] = percpuBtfRet(kernelBtf(env.opts.btf).btf, t, percpuBtfId, retNull, () => ++env.idGen);
+      break;
     case "RET_PTR_TO_BTF_ID":
       frame.regs[0] = env.btf.helperRet(t, ret, proto.retBtfType, h.name);
       break;
