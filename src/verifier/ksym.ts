@@ -157,7 +157,7 @@ export function checkKsymLoads(
   typed: (name: string) => { readonly isFunction: boolean } | undefined,
 ): void {
   code.forEach((i, t) => {
-    if (!i || i.opcode !== 0x18 || i.ref?.kind !== "extern" || !i.ref.symbol) return;
+    if (i?.opcode !== 0x18 || i.ref?.kind !== "extern" || !i.ref.symbol) return;
     const k = typed(i.ref.symbol);
     if (k) typedKsymReg(env, t, i.ref.symbol, k.isFunction);
   });
