@@ -4,12 +4,15 @@
  * -> btf_check_func_arg_match). Modelled: integers and enums (unknown scalars), context pointers
  * (a pointer to the program type's context struct, or any pointer tagged `arg:ctx`), and
  * pointers to sized types (memory of that size, maybe-NULL unless tagged `arg:nonnull`).
- * Dynptr arguments (`struct bpf_dynptr *`) are const local dynptrs in the callee.
- * Refused as not modelled: `arg:trusted` / `untrusted` / `arena` /
- * `nullable` tags, and the kernel's own errors in the prototype (unsupported tags or types).
+ * Dynptr arguments (`struct bpf_dynptr *`) are const local dynptrs in the callee. The other
+ * 6.18 tags: `arg:trusted` (maybe with `arg:nullable`) and `arg:untrusted` pointers to kernel
+ * structs (PTR_TO_BTF_ID, the kernel type found as CO-RE candidates are), `arg:untrusted` void
+ * or primitive pointers (read-only untrusted memory), `arg:arena` (a scalar in the callee), and
+ * the kernel's refusals of tag combinations.
  */
 import type { Btf } from "../elf/btf/btf.js";
 import type { BtfType } from "../elf/btf/types.js";
+import { structIdsMatch } from "./btf-access.js";
 import { constDynptr, dynptrArg } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { checkHelperMem, type MemEnv } from "./memory.js";
@@ -21,7 +24,19 @@ export type GlobalArg =
   | { readonly kind: "ctx" }
   /** `struct bpf_dynptr *`: ARG_PTR_TO_DYNPTR | MEM_RDONLY, a const local dynptr in the callee. */
   | { readonly kind: "dynptr" }
-  | { readonly kind: "mem"; readonly size: number; readonly nullable: boolean };
+  | { readonly kind: "mem"; readonly size: number; readonly nullable: boolean }
+  /** `arg:trusted` (maybe `arg:nullable`) or `arg:untrusted` pointer to a kernel struct. */
+  | {
+      readonly kind: "btf";
+      readonly btfId: number;
+      readonly btfName: string;
+      readonly trust: "trusted" | "untrusted";
+      readonly nullable: boolean;
+    }
+  /** `arg:untrusted` pointer to void or a primitive: read-only memory read through probes. */
+  | { readonly kind: "untrusted_mem" }
+  /** `arg:arena`: an arena pointer or a scalar; an unknown scalar in the callee. */
+  | { readonly kind: "arena" };
 
 /**
  * The context struct a pointer argument must name to be a context argument without a tag
@@ -130,6 +145,7 @@ export function globalArgs(
   t: number,
   name: string,
   funcIdx: number,
+  kernel?: () => Btf,
 ): GlobalArg[] {
   // the kernel's complaints about the prototype (btf_prepare_func_args) fail the call
   const invalid = (msg: string): VerifyAbort =>
@@ -142,17 +158,18 @@ export function globalArgs(
   return proto.params.map((p, k): GlobalArg => {
     const tags = argTags(btf, fnId, k);
     const what = `argument ${k + 1} (${btf.typeString(p.type)}${tags.map((x) => ` arg:${x}`).join("")}) of global function ${name}()`;
-    if (tags.some((x) => x !== "ctx" && x !== "nonnull")) throw notModelled(t, what);
+    if (tags.some((x) => !KNOWN_TAGS.has(x))) throw invalid(`arg#${k} has unsupported set of tags`);
+    const has = (x: string): boolean => tags.includes(x);
     const ty = skipModifiers(btf, p.type);
     if (ty.kind !== "PTR") {
-      if (tags.length > 0) throw notModelled(t, what);
+      if (tags.length > 0) throw invalid(`arg#${k} has pointer tag, but is not a pointer type`);
       if (ty.kind === "INT" || ty.kind === "ENUM" || ty.kind === "ENUM64") return { kind: "scalar" };
       throw notModelled(t, what);
     }
     const pointee = (ty as { type: number }).type;
-    if (tags.includes("ctx") || isProgCtxType(btf, pointee, progType)) {
-      if (tags.some((x) => x !== "ctx")) throw notModelled(t, what);
-      if (tags.includes("ctx")) {
+    if (has("ctx") || isProgCtxType(btf, pointee, progType)) {
+      if (tags.some((x) => x !== "ctx")) throw invalid(`arg#${k} has invalid combination of tags`);
+      if (has("ctx")) {
         const v = validateTaggedCtx(btf, pointee, progType, k);
         if (v === undefined) throw notModelled(t, what);
         if (v !== "ok") throw invalid(v);
@@ -160,18 +177,74 @@ export function globalArgs(
       return { kind: "ctx" };
     }
     const to = skipModifiers(btf, pointee);
-    // btf_resolve_size fails on void: btf_type_str names it UNKNOWN, with an empty name
-    if (pointee === 0 || to.kind === "VOID")
-      throw invalid(`arg#${k} reference type('UNKNOWN ') size cannot be determined: -22`);
-    if (to.kind === "FWD" || to.kind === "FUNC_PROTO") throw notModelled(t, what);
     if (to.kind === "STRUCT" && to.name === "bpf_dynptr") {
       if (tags.length > 0) throw invalid(`arg#${k} has invalid combination of tags`);
       return { kind: "dynptr" };
     }
+    if (has("trusted")) {
+      if (has("nonnull")) throw invalid(`arg#${k} has invalid combination of tags`);
+      const target = kernelStruct(btf, pointee, k, t, what, invalid, kernel);
+      return { kind: "btf", ...target, trust: "trusted", nullable: has("nullable") };
+    }
+    if (has("untrusted")) {
+      if (tags.some((x) => x !== "untrusted"))
+        throw invalid(`arg#${k} untrusted cannot be combined with any other tags`);
+      // btf_type_is_primitive: int or (32-bit) enum
+      if (pointee === 0 || to.kind === "VOID" || to.kind === "INT" || to.kind === "ENUM")
+        return { kind: "untrusted_mem" };
+      const target = kernelStruct(btf, pointee, k, t, what, invalid, kernel);
+      return { kind: "btf", ...target, trust: "untrusted", nullable: false };
+    }
+    if (has("arena")) {
+      if (tags.some((x) => x !== "arena"))
+        throw invalid(`arg#${k} arena cannot be combined with any other tags`);
+      return { kind: "arena" };
+    }
+    if (has("nullable")) throw invalid(`arg#${k} has invalid combination of tags`);
+    // btf_resolve_size fails on void: btf_type_str names it UNKNOWN, with an empty name
+    if (pointee === 0 || to.kind === "VOID")
+      throw invalid(`arg#${k} reference type('UNKNOWN ') size cannot be determined: -22`);
+    if (to.kind === "FWD" || to.kind === "FUNC_PROTO") throw notModelled(t, what);
     if (!["INT", "ENUM", "ENUM64", "STRUCT", "UNION", "ARRAY", "FLOAT", "PTR"].includes(to.kind))
       throw notModelled(t, what);
-    return { kind: "mem", size: btf.sizeOf(btf.resolve(pointee)), nullable: !tags.includes("nonnull") };
+    return { kind: "mem", size: btf.sizeOf(btf.resolve(pointee)), nullable: !has("nonnull") };
   });
+}
+
+const KNOWN_TAGS: ReadonlySet<string> = new Set([
+  "ctx",
+  "trusted",
+  "untrusted",
+  "nonnull",
+  "nullable",
+  "arena",
+]);
+
+/**
+ * btf_get_ptr_to_btf_id: the kernel type a tagged pointer names, found as CO-RE candidates are
+ * (same kind, same name without a `___flavour` suffix; exactly one, and a struct for untrusted).
+ */
+function kernelStruct(
+  btf: Btf,
+  pointee: number,
+  k: number,
+  t: number,
+  what: string,
+  invalid: (msg: string) => VerifyAbort,
+  kernel: (() => Btf) | undefined,
+): { readonly btfId: number; readonly btfName: string } {
+  if (!kernel) throw notModelled(t, what);
+  const local = skipModifiers(btf, pointee);
+  if (local.kind !== "STRUCT" && local.kind !== "UNION") throw notModelled(t, what);
+  const essential = local.name.replace(/___.*$/, "");
+  const kb = kernel();
+  const cands = kb.findAllByName(essential).filter((id) => kb.typeById(id).kind === local.kind);
+  if (cands.length !== 1) {
+    const kind = local.kind === "STRUCT" ? "STRUCT" : "UNION";
+    if (cands.length === 0) throw invalid(`arg#${k} reference type('${kind} ${local.name}') has no matches`);
+    throw notModelled(t, what);
+  }
+  return { btfId: cands[0]!, btfName: essential };
 }
 
 /** The register a global function starts with for one argument (do_check_common). */
@@ -189,6 +262,18 @@ export function calleeArgReg(a: GlobalArg, newId: () => number): Reg {
         memSize: a.size,
         ...(a.nullable ? { id: newId() } : {}),
       });
+    case "btf":
+      return pointer("btf_id", {
+        btfId: a.btfId,
+        btfName: a.btfName,
+        btfFlag: a.trust,
+        maybeNull: a.nullable,
+        id: newId(),
+      });
+    case "untrusted_mem":
+      return pointer("mem", { rdonly: true, btfFlag: "untrusted", memSize: 0 });
+    case "arena":
+      return unknownScalar();
   }
 }
 
@@ -215,6 +300,7 @@ export function checkGlobalCall(
   args: readonly GlobalArg[],
   funcIdx: number,
   name: string,
+  kernel?: () => Btf,
 ): void {
   const regs = st.frames[st.frames.length - 1]!.regs;
   try {
@@ -223,6 +309,15 @@ export function checkGlobalCall(
       const reg = regs[regno]!;
       if (a.kind === "scalar") {
         if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a scalar`);
+        return;
+      }
+      if (a.kind === "untrusted_mem" || (a.kind === "btf" && a.trust === "untrusted")) return;
+      if (a.kind === "arena") {
+        if (reg.type !== "scalar") throw new VerifyAbort(t, `R${regno} is not a pointer to arena or scalar.`);
+        return;
+      }
+      if (a.kind === "btf") {
+        trustedBtfArg(t, regno, reg, a, kernel);
         return;
       }
       if (a.kind === "dynptr") {
@@ -260,4 +355,31 @@ export function checkGlobalCall(
       `${e.message}\nCaller passes invalid args into func#${funcIdx} ('${name}')`,
     );
   }
+}
+
+/**
+ * btf_check_func_arg_match for an `arg:trusted` argument: check_reg_type against btf_ptr_types
+ * (NULL passes where `arg:nullable`), btf_struct_ids_match, check_func_arg_reg_off.
+ */
+function trustedBtfArg(
+  t: number,
+  regno: number,
+  reg: Reg,
+  a: Extract<GlobalArg, { kind: "btf" }>,
+  kernel: (() => Btf) | undefined,
+): void {
+  if (a.nullable && reg.type === "scalar" && isConst(reg) && reg.varOff.value === 0n) return;
+  const okType =
+    reg.type === "btf_id" &&
+    (reg.btfFlag === undefined || reg.btfFlag === "trusted" || reg.btfFlag === "rcu") &&
+    (!reg.maybeNull || a.nullable);
+  if (!okType)
+    throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=ptr_, trusted_ptr_, rcu_ptr_`);
+  if (!kernel || reg.btfId === undefined) throw notModelled(t, "a trusted global function argument");
+  const log: string[] = [];
+  if (!structIdsMatch(kernel(), reg.btfId, reg.off, a.btfId, log)) {
+    const why = [...log, `R${regno} is of type ${reg.btfName} but ${a.btfName} is expected`];
+    throw new VerifyAbort(t, why.join("\n"));
+  }
+  if (!isConst(reg) || reg.varOff.value !== 0n) throw notModelled(t, "a BTF pointer with a variable offset");
 }

@@ -193,6 +193,8 @@ export function checkMemAccess(
     }
     case "mem": {
       if (write && reg.rdonly) throw new VerifyAbort(insn, `R${regno} cannot write into ${regTypeStr(reg)}`);
+      // untrusted read-only memory is read through probe instructions: no bounds
+      if (reg.rdonly && reg.btfFlag === "untrusted") return loadedScalar(size, opts.signExt ?? false);
       memRegion(
         insn,
         regno,

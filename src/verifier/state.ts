@@ -59,7 +59,10 @@ export interface Reg extends Bounds {
   /** For `btf_id`: the kernel BTF type id and name of the struct pointed to. */
   btfId?: number;
   btfName?: string;
-  /** For `btf_id`: PTR_TRUSTED, MEM_RCU or PTR_UNTRUSTED (none: the legacy plain PTR_TO_BTF_ID). */
+  /**
+   * For `btf_id`: PTR_TRUSTED, MEM_RCU, PTR_UNTRUSTED or MEM_PERCPU (none: the legacy plain
+   * PTR_TO_BTF_ID); for `mem`: "untrusted" is PTR_UNTRUSTED (read through probes, global-args.ts).
+   */
   btfFlag?: BtfPtrFlag;
   /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
   dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
@@ -353,6 +356,7 @@ export function regTypeStr(r: Reg): string {
   let prefix = "";
   if (r.rdonly) prefix += "rdonly_";
   if (r.ringbuf) prefix += "ringbuf_";
+  if (r.btfFlag === "untrusted") prefix += "untrusted_";
   const postfix = r.maybeNull ? "_or_null" : "";
   return `${prefix}${base}${postfix}`;
 }

@@ -1444,9 +1444,10 @@ function pseudoCall(
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const funcIdx = env.cfg.subprogs.indexOf(target);
-    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx);
+    const kernel = () => kernelBtf(env.opts.btf).btf;
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx, kernel);
     try {
-      checkGlobalCall(env, st, t, args, funcIdx, global);
+      checkGlobalCall(env, st, t, args, funcIdx, global, kernel);
     } catch (e) {
       // btf_check_subprog_call logs the argument mismatch, then check_func_call refuses the
       // call: first for a held lock, else for the arguments
@@ -1655,7 +1656,7 @@ function helperCall(
       case "ARG_PTR_TO_MAP_KEY":
       case "ARG_PTR_TO_MAP_VALUE": {
         if (maybeNull && isNullScalar) break;
-        memArgType(t, regno, reg);
+        memArgType(t, regno, reg, false);
         if (!map)
           throw new VerifyAbort(
             t,
@@ -1680,7 +1681,7 @@ function helperCall(
       }
       case "ARG_PTR_TO_MEM": {
         if (maybeNull && isNullScalar) break;
-        memArgType(t, regno, reg);
+        memArgType(t, regno, reg, a.flags.includes("MEM_RDONLY"));
         if (a.flags.includes("MEM_FIXED_SIZE")) {
           const sz = a.size ?? 0;
           checkHelperMem(
@@ -1980,8 +1981,11 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
   return isConst(sp) ? sp.varOff.value : undefined;
 }
 
-function memArgType(t: number, regno: number, reg: Reg): void {
+function memArgType(t: number, regno: number, reg: Reg, rdonlyOk = true): void {
+  // check_reg_type folds MEM_RDONLY only for a read-only argument; untrusted memory never fits
   const ok =
+    (!reg.rdonly || rdonlyOk) &&
+    !(reg.type === "mem" && reg.btfFlag === "untrusted") &&
     (["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) ||
       (reg.type === "btf_id" && reg.btfFlag === "trusted")) &&
     !reg.maybeNull;
