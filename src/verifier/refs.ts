@@ -30,16 +30,39 @@ export function releaseRef(st: VState, id: number): boolean {
 /** Pointer references still held (REF_TYPE_PTR). */
 export const heldPointers = (st: VState): readonly RefState[] => st.refs.filter((r) => r.kind === undefined);
 
-/** The bpf_spin_lock held, if any (active_locks). */
-export const heldLock = (st: VState): RefState | undefined => st.refs.find((r) => r.kind === "lock");
+/** A held lock of any kind, if any (active_locks != 0). */
+export const heldLock = (st: VState): RefState | undefined => st.refs.find((r) => r.kind !== undefined);
 
-export function acquireLock(st: VState, id: number, insn: number, ptr: string): void {
-  st.refs.push({ id, insn, kind: "lock", ptr });
+/** A held lock of one kind, `id` in `ptr` if given (find_lock_state). */
+export const findLock = (
+  st: VState,
+  kind: "lock" | "res_lock",
+  id?: number,
+  ptr?: string,
+): RefState | undefined =>
+  st.refs.find((r) => r.kind === kind && (id === undefined || (r.id === id && r.ptr === ptr)));
+
+/** The lock taken last and not yet released (active_lock_id / active_lock_ptr). */
+export const activeLock = (st: VState): RefState | undefined => st.refs.findLast((r) => r.kind !== undefined);
+
+export function acquireLock(
+  st: VState,
+  id: number,
+  insn: number,
+  ptr: string,
+  kind: "lock" | "res_lock" = "lock",
+): void {
+  st.refs.push({ id, insn, kind, ptr });
 }
 
 /** Releases the held lock if it is lock `id` in `ptr`; false when it is another one. */
-export function releaseLock(st: VState, id: number, ptr: string): boolean {
-  const k = st.refs.findIndex((r) => r.kind === "lock" && r.id === id && r.ptr === ptr);
+export function releaseLock(
+  st: VState,
+  id: number,
+  ptr: string,
+  kind: "lock" | "res_lock" = "lock",
+): boolean {
+  const k = st.refs.findIndex((r) => r.kind === kind && r.id === id && r.ptr === ptr);
   if (k < 0) return false;
   st.refs.splice(k, 1);
   return true;

@@ -218,8 +218,11 @@ export interface Frame {
 export interface RefState {
   id: number;
   insn: number;
-  /** Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock (REF_TYPE_LOCK). */
-  kind?: "lock";
+  /**
+   * Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock
+   * (REF_TYPE_LOCK), "res_lock" for a held bpf_res_spin_lock (REF_TYPE_RES_LOCK, res-spin-lock.ts).
+   */
+  kind?: "lock" | "res_lock";
   /** For a lock: the map whose value holds it (the kernel's lock ptr). */
   ptr?: string;
 }

@@ -63,14 +63,8 @@ import {
   recordInsn,
 } from "./precision.js";
 import { IdMap, statesMaybeLooping } from "./prune.js";
-import {
-  acquireRef,
-  heldLock,
-  refsStr,
-  releaseRef as releaseRef_,
-  resourceLeak,
-  sameRefShape,
-} from "./refs.js";
+import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
+import { checkKfuncUnderLock, resSpinLockCall, resSpinLockKfunc } from "./res-spin-lock.js";
 import {
   type AluOp,
   alu32,
@@ -1084,8 +1078,21 @@ function step(
   const is32 = cls === 6;
   if (op === 0x80) {
     if (isKfuncCall(i)) {
-      // a kfunc under a lock: check_kfunc_call's allow list is empty in this model
-      if (heldLock(st)) throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
+      // a kfunc under a lock: only the lock and bpf_iter_num kfuncs (res-spin-lock.ts)
+      const kname = i.ref?.kind === "extern" ? i.ref.symbol : undefined;
+      checkKfuncUnderLock(st, t, kname);
+      const resLock = resSpinLockKfunc(kname);
+      if (resLock && i.src === 2) {
+        resSpinLockCall(
+          st,
+          t,
+          resLock,
+          (s) => push(s, t + 1, t),
+          (s) => cloneState(s),
+        );
+        logState(env, st, [0]);
+        return t + 1;
+      }
       // open-coded iterators (iter.ts) first, then the BTF kfunc table (kfunc.ts)
       const iter = iterKfuncName(i);
       if (iter) {
