@@ -15,7 +15,8 @@ import { isConst } from "./scalar.js";
 import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 import { tnumStr } from "./tnum.js";
 
-export type DynptrKind = "local" | "ringbuf";
+/** BPF_DYNPTR_TYPE_*: skb and xdp dynptrs come from the kfuncs of dynptr-kfuncs.ts. */
+export type DynptrKind = "local" | "ringbuf" | "skb" | "xdp";
 
 /** The dynptr a stack slot's spilled register describes (the kernel's reg->dynptr). */
 export interface DynptrInfo {
@@ -45,6 +46,8 @@ function dynptrSpi(reg: Reg): number | string {
 function wantedKind(flags: readonly string[]): DynptrKind | undefined {
   if (flags.includes("DYNPTR_TYPE_RINGBUF")) return "ringbuf";
   if (flags.includes("DYNPTR_TYPE_LOCAL")) return "local";
+  if (flags.includes("DYNPTR_TYPE_SKB")) return "skb";
+  if (flags.includes("DYNPTR_TYPE_XDP")) return "xdp";
   if (flags.some((f) => f.startsWith("DYNPTR_TYPE_"))) return undefined;
   return undefined;
 }

@@ -518,7 +518,7 @@ export function checkHelperMem(
       const from = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smin);
       const to = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smax) + maxSize;
       if (touchesDynptr(f, from, to) || touchesIter(f, from, to))
-        throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
+        objectSlotsInHelperMem(f, insn, regno, reg, from, maxSize, rawMode, env.unprivileged === true);
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;
@@ -632,3 +632,31 @@ function markStackMisc(f: Frame, lo: number, hi: number): void {
 }
 
 export { isPkt };
+
+/**
+ * check_stack_range_initialized over dynptr or iterator slots (a privileged loader): memory a
+ * helper writes without reading (raw mode) may not cover a dynptr; memory it reads (or clobbers)
+ * may not touch a dynptr's or iterator's bytes. Variable offsets and the unprivileged rules are
+ * not modelled.
+ */
+function objectSlotsInHelperMem(
+  f: Frame,
+  insn: number,
+  regno: number,
+  reg: Reg,
+  lo: number,
+  size: number,
+  rawMode: boolean,
+  unprivileged: boolean,
+): never {
+  if (!isConst(reg) || unprivileged)
+    throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
+  const kindAt = (b: number): string | undefined => f.stack[Math.floor((-b - 1) / 8)]?.kinds[0];
+  for (let b = lo; b < lo + size; b++) {
+    const k = kindAt(b);
+    if (rawMode && k === "d") throw new VerifyAbort(insn, `potential write to dynptr at off=${b} disallowed`);
+    if (!rawMode && (k === "d" || k === "i"))
+      throw new VerifyAbort(insn, `invalid read from stack R${regno} off ${lo}+${b - lo} size ${size}`);
+  }
+  throw notModelled(insn, "helper memory over an iterator's stack slots");
+}

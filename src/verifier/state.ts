@@ -64,8 +64,11 @@ export interface Reg extends Bounds {
    * PTR_TO_BTF_ID); for `mem`: "untrusted" is PTR_UNTRUSTED (read through probes, global-args.ts).
    */
   btfFlag?: BtfPtrFlag;
-  /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
-  dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /**
+   * For the spilled register of a dynptr stack slot: its kind and whether it is the first slot;
+   * for a `mem` slice of an skb or xdp dynptr, its dynptr's kind (DYNPTR_TYPE_SKB/XDP).
+   */
+  dynptr?: { readonly kind: "local" | "ringbuf" | "skb" | "xdp"; readonly first: boolean };
   /** For a dynptr slice (bpf_dynptr_data): the id of its dynptr (dynptr.ts). */
   dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */

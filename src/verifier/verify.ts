@@ -31,6 +31,7 @@ import {
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
+import { dynptrKfunc, dynptrKfuncCall, isPacketSlice } from "./dynptr-kfuncs.js";
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
@@ -1081,6 +1082,23 @@ function step(
       // a kfunc under a lock: only the lock and bpf_iter_num kfuncs (res-spin-lock.ts)
       const kname = i.ref?.kind === "extern" ? i.ref.symbol : undefined;
       checkKfuncUnderLock(st, t, kname);
+      const dynKfunc = dynptrKfunc(kname);
+      if (dynKfunc && i.src === 2) {
+        const dynEnv = {
+          progType: env.progType,
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+          checkBuffer: (r: number, size: number) => {
+            checkHelperMem(env, st, t, r, size, size, false, false, dynKfunc);
+            checkHelperMem(env, st, t, r, size, size, true, false, dynKfunc);
+          },
+        };
+        dynptrKfuncCall(dynEnv, st, t, dynKfunc);
+        logState(env, st, [0]);
+        return t + 1;
+      }
       const resLock = resSpinLockKfunc(kname);
       if (resLock && i.src === 2) {
         resSpinLockCall(
@@ -1928,7 +1946,7 @@ function helperCall(
   }
   const clearPkt = (): void =>
     forEachReg(st, (r, set) => {
-      if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
+      if (isPkt(r.type) || r.type === "pkt_end" || isPacketSlice(r)) set(unknownScalar());
     });
   if (h.name === "bpf_tail_call") {
     // In the main program a failed tail call changes nothing; in a subprogram the kernel also
@@ -1942,6 +1960,8 @@ function helperCall(
       return returnToCaller(st, t);
     }
   } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
+  // a write into an skb dynptr may change the packet (check_helper_call: changes_data)
+  else if (h.name === "bpf_dynptr_write" && dynptrReg?.dynptr?.kind === "skb") clearPkt();
   logState(env, st, [0]);
   return undefined;
 }
@@ -2118,7 +2138,9 @@ function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, strictScalars = fal
     o.frameno !== c.frameno ||
     o.subprog !== c.subprog ||
     o.btfId !== c.btfId ||
-    o.btfFlag !== c.btfFlag
+    o.btfFlag !== c.btfFlag ||
+    // DYNPTR_TYPE_SKB/XDP on a packet slice is part of the type
+    o.dynptr?.kind !== c.dynptr?.kind
   )
     return false;
   if (!rangeWithin(o, c) || !tnumIn(o.varOff, c.varOff)) return false;

@@ -1,0 +1,129 @@
+/**
+ * Packet dynptrs, as the 6.18 verifier checks them: the kfuncs bpf_dynptr_from_skb (tc, socket
+ * filter, cgroup_skb, lwt, sk_skb, netfilter; KF_TRUSTED_ARGS) and bpf_dynptr_from_xdp (xdp) build
+ * a dynptr of type skb / xdp in an uninitialised stack dynptr (process_dynptr_func with
+ * MEM_UNINIT | DYNPTR_TYPE_SKB/XDP), and bpf_dynptr_slice / bpf_dynptr_slice_rdwr (KF_RET_NULL)
+ * give a maybe-NULL pointer of `buffer__szk` bytes (PTR_TO_MEM | DYNPTR_TYPE_*, read-only for
+ * bpf_dynptr_slice; the _rdwr one only where the program may write packet data). The optional
+ * buffer must be `buffer__szk` bytes of memory (check_kfunc_mem_size_reg). Slices of packet
+ * dynptrs are packet pointers for clear_all_pkt_pointers: a packet-changing helper (and
+ * bpf_dynptr_write to an skb dynptr) invalidates them (verify.ts). Slices of local or ring
+ * buffer dynptrs through these kfuncs are refused as not modelled.
+ */
+import { packetAccess } from "../abi/program-rules.js";
+import { type DynptrArgEnv, dynptrArg, dynptrSlotReg } from "./dynptr.js";
+import { notModelled, VerifyAbort } from "./errors.js";
+import { isConst } from "./scalar.js";
+import { notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
+
+const FROM_SKB = "bpf_dynptr_from_skb";
+const FROM_XDP = "bpf_dynptr_from_xdp";
+const SLICE = "bpf_dynptr_slice";
+const SLICE_RDWR = "bpf_dynptr_slice_rdwr";
+
+/** Program types with the kfunc id set of bpf_dynptr_from_skb (filter.c's bpf_kfunc_set_skb). */
+const SKB_PROG_TYPES: ReadonlySet<string> = new Set([
+  "sched_cls",
+  "sched_act",
+  "sk_skb",
+  "socket_filter",
+  "cgroup_skb",
+  "lwt_out",
+  "lwt_in",
+  "lwt_xmit",
+  "lwt_seg6local",
+  "netfilter",
+]);
+
+/** The packet dynptr kfunc a call names, if it is one. */
+export function dynptrKfunc(name: string | undefined): string | undefined {
+  return name === FROM_SKB || name === FROM_XDP || name === SLICE || name === SLICE_RDWR ? name : undefined;
+}
+
+export interface DynptrKfuncEnv extends DynptrArgEnv {
+  readonly progType: string;
+  /** check_kfunc_mem_size_reg: `size` bytes at register regno, checked as read and as written. */
+  checkBuffer(regno: number, size: number): void;
+}
+
+const isNull = (r: Reg): boolean => r.type === "scalar" && isConst(r) && r.varOff.value === 0n;
+
+/** One call at insn t of a packet dynptr kfunc `name`; leaves R0 and clobbers R1-R5. */
+export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name: string): void {
+  const regs = st.frames[st.frames.length - 1]!.regs;
+  if (name === FROM_SKB || name === FROM_XDP) {
+    const skb = name === FROM_SKB;
+    if (env.progType === "tracing" && skb) throw notModelled(t, `${name} in tracing programs`);
+    if (skb ? !SKB_PROG_TYPES.has(env.progType) : env.progType !== "xdp")
+      throw new VerifyAbort(t, `calling kernel function ${name} is not allowed`);
+    ctxArg(t, regs[1]!, skb);
+    if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
+    const d = regs[3]!;
+    if (skb && (isNull(d) || d.maybeNull))
+      throw new VerifyAbort(t, "Possibly NULL pointer passed to trusted arg2");
+    if (d.type !== "stack") {
+      if (d.type === "dynptr_ptr") throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+      throw new VerifyAbort(t, "arg#2 expected pointer to stack or const struct bpf_dynptr");
+    }
+    dynptrArg(env, st, t, 3, ["MEM_UNINIT", skb ? "DYNPTR_TYPE_SKB" : "DYNPTR_TYPE_XDP"]);
+    for (let r = 0; r <= 5; r++) regs[r] = notInit();
+    regs[0] = unknownScalar();
+    return;
+  }
+  // bpf_dynptr_slice(_rdwr)(const struct bpf_dynptr *p, u32 offset, void *buffer__opt, u32 buffer__szk)
+  const d = regs[1]!;
+  if (d.type !== "stack" && d.type !== "dynptr_ptr")
+    throw new VerifyAbort(t, "arg#0 expected pointer to stack or const struct bpf_dynptr");
+  dynptrArg(env, st, t, 1, d.type === "dynptr_ptr" ? ["MEM_RDONLY"] : []);
+  const dyn = dynptrSlotReg(st, d);
+  const kind = dyn?.dynptr?.kind;
+  if (!dyn || (kind !== "skb" && kind !== "xdp")) throw notModelled(t, `${name} of a ${kind ?? "?"} dynptr`);
+  if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
+  const buf = regs[3]!;
+  const sz = regs[4]!;
+  if (sz.type !== "scalar") throw new VerifyAbort(t, "R4 is not a scalar");
+  if (!isConst(sz)) throw notModelled(t, `${name} with a buffer size that is not a known constant`);
+  const size = Number(sz.varOff.value);
+  if (!isNull(buf)) {
+    if (!["stack", "map_value", "mem", "pkt", "pkt_meta", "map_key"].includes(buf.type) || buf.maybeNull)
+      throw notModelled(t, `${name} buffer ${regTypeStr(buf)}`);
+    try {
+      env.checkBuffer(3, size);
+    } catch (e) {
+      if (!(e instanceof VerifyAbort) || !e.kernelWording) throw e;
+      throw new VerifyAbort(
+        e.insn,
+        `${e.message}\narg#2 arg#3 memory, len pair leads to invalid memory access`,
+      );
+    }
+  }
+  const rdwr = name === SLICE_RDWR;
+  for (let r = 0; r <= 5; r++) regs[r] = notInit();
+  if (rdwr && packetAccess(env.progType) !== "readwrite")
+    throw new VerifyAbort(t, "the prog does not allow writes to packet data");
+  regs[0] = pointer("mem", {
+    memSize: size,
+    rdonly: !rdwr,
+    maybeNull: true,
+    id: env.newId(),
+    dynptrId: dyn.id,
+    dynptr: { kind, first: false },
+  });
+}
+
+/** KF_ARG_PTR_TO_CTX: the program's context, unmoved (NULL refused first under KF_TRUSTED_ARGS). */
+function ctxArg(t: number, r: Reg, trusted: boolean): void {
+  if (trusted && (isNull(r) || r.maybeNull))
+    throw new VerifyAbort(t, "Possibly NULL pointer passed to trusted arg0");
+  if (r.type === "ctx") {
+    if (!isConst(r)) throw notModelled(t, "a moved context pointer passed to a kfunc");
+    if (r.off < 0) throw new VerifyAbort(t, `negative offset ctx ptr R1 off=${r.off} disallowed`);
+    if (r.off !== 0) throw new VerifyAbort(t, `dereference of modified ctx ptr R1 off=${r.off} disallowed`);
+    return;
+  }
+  throw new VerifyAbort(t, `arg#0 expected pointer to ctx, but got ${regTypeStr(r)}`);
+}
+
+/** reg_is_dynptr_slice_pkt: a slice of an skb or xdp dynptr (clear_all_pkt_pointers drops it). */
+export const isPacketSlice = (r: Reg): boolean =>
+  r.type === "mem" && (r.dynptr?.kind === "skb" || r.dynptr?.kind === "xdp");
