@@ -8,7 +8,10 @@
  * buffer must be `buffer__szk` bytes of memory (check_kfunc_mem_size_reg). Slices of packet
  * dynptrs are packet pointers for clear_all_pkt_pointers: a packet-changing helper (and
  * bpf_dynptr_write to an skb dynptr) invalidates them (verify.ts). Slices of local or ring
- * buffer dynptrs through these kfuncs are refused as not modelled.
+ * buffer dynptrs through these kfuncs are refused as not modelled. Also: bpf_dynptr_from_skb_meta
+ * (tc; the skb metadata), and the generic bpf_dynptr_size / is_null / is_rdonly / adjust (read an
+ * initialised dynptr) and bpf_dynptr_clone (a copy of the same type sharing a ring buffer
+ * dynptr's reference).
  */
 import { packetAccess } from "../abi/program-rules.js";
 import { type DynptrArgEnv, dynptrArg, dynptrSlotReg } from "./dynptr.js";
@@ -17,6 +20,15 @@ import { isConst } from "./scalar.js";
 import { notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 
 const FROM_SKB = "bpf_dynptr_from_skb";
+const FROM_SKB_META = "bpf_dynptr_from_skb_meta";
+const CLONE = "bpf_dynptr_clone";
+/** Kfuncs that only read an initialised dynptr, with scalar arguments after it, returning a scalar. */
+const QUERIES: Readonly<Record<string, number>> = {
+  bpf_dynptr_size: 0,
+  bpf_dynptr_is_null: 0,
+  bpf_dynptr_is_rdonly: 0,
+  bpf_dynptr_adjust: 2,
+};
 const FROM_XDP = "bpf_dynptr_from_xdp";
 const SLICE = "bpf_dynptr_slice";
 const SLICE_RDWR = "bpf_dynptr_slice_rdwr";
@@ -37,7 +49,18 @@ const SKB_PROG_TYPES: ReadonlySet<string> = new Set([
 
 /** The packet dynptr kfunc a call names, if it is one. */
 export function dynptrKfunc(name: string | undefined): string | undefined {
-  return name === FROM_SKB || name === FROM_XDP || name === SLICE || name === SLICE_RDWR ? name : undefined;
+  if (name === undefined) return undefined;
+  const known = [FROM_SKB, FROM_SKB_META, FROM_XDP, SLICE, SLICE_RDWR, CLONE].includes(name);
+  return known || QUERIES[name] !== undefined ? name : undefined;
+}
+
+/** An initialised dynptr argument (KF_ARG_PTR_TO_DYNPTR): its first slot's register. */
+function initDynptr(env: DynptrKfuncEnv, st: VState, t: number, regno: number): Reg | undefined {
+  const d = st.frames[st.frames.length - 1]!.regs[regno]!;
+  if (d.type !== "stack" && d.type !== "dynptr_ptr")
+    throw new VerifyAbort(t, `arg#${regno - 1} expected pointer to stack or const struct bpf_dynptr`);
+  dynptrArg(env, st, t, regno, d.type === "dynptr_ptr" ? ["MEM_RDONLY"] : []);
+  return dynptrSlotReg(st, d);
 }
 
 export interface DynptrKfuncEnv extends DynptrArgEnv {
@@ -51,11 +74,36 @@ const isNull = (r: Reg): boolean => r.type === "scalar" && isConst(r) && r.varOf
 /** One call at insn t of a packet dynptr kfunc `name`; leaves R0 and clobbers R1-R5. */
 export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name: string): void {
   const regs = st.frames[st.frames.length - 1]!.regs;
-  if (name === FROM_SKB || name === FROM_XDP) {
-    const skb = name === FROM_SKB;
-    if (env.progType === "tracing" && skb) throw notModelled(t, `${name} in tracing programs`);
-    if (skb ? !SKB_PROG_TYPES.has(env.progType) : env.progType !== "xdp")
-      throw new VerifyAbort(t, `calling kernel function ${name} is not allowed`);
+  const queryArgs = QUERIES[name];
+  if (queryArgs !== undefined || name === CLONE) {
+    const parent = initDynptr(env, st, t, 1);
+    if (name === CLONE) {
+      const c = regs[2]!;
+      if (c.type !== "stack") {
+        if (c.type === "dynptr_ptr") throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+        throw new VerifyAbort(t, "arg#1 expected pointer to stack or const struct bpf_dynptr");
+      }
+      const kind = parent?.dynptr?.kind;
+      if (!parent || !kind) throw notModelled(t, `${name} of this dynptr`);
+      dynptrArg(env, st, t, 2, ["MEM_UNINIT", `DYNPTR_TYPE_${kind.toUpperCase()}`], parent.refObjId);
+    } else {
+      for (let r = 2; r < 2 + queryArgs!; r++)
+        if (regs[r]!.type !== "scalar") throw new VerifyAbort(t, `R${r} is not a scalar`);
+    }
+    for (let r = 0; r <= 5; r++) regs[r] = notInit();
+    regs[0] = unknownScalar();
+    return;
+  }
+  if (name === FROM_SKB || name === FROM_XDP || name === FROM_SKB_META) {
+    const skb = name !== FROM_XDP;
+    if (env.progType === "tracing" && name === FROM_SKB) throw notModelled(t, `${name} in tracing programs`);
+    const allowed =
+      name === FROM_SKB
+        ? SKB_PROG_TYPES.has(env.progType)
+        : name === FROM_XDP
+          ? env.progType === "xdp"
+          : env.progType === "sched_cls" || env.progType === "sched_act";
+    if (!allowed) throw new VerifyAbort(t, `calling kernel function ${name} is not allowed`);
     ctxArg(t, regs[1]!, skb);
     if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
     const d = regs[3]!;
@@ -65,19 +113,18 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
       if (d.type === "dynptr_ptr") throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
       throw new VerifyAbort(t, "arg#2 expected pointer to stack or const struct bpf_dynptr");
     }
-    dynptrArg(env, st, t, 3, ["MEM_UNINIT", skb ? "DYNPTR_TYPE_SKB" : "DYNPTR_TYPE_XDP"]);
+    const type =
+      name === FROM_SKB ? "DYNPTR_TYPE_SKB" : name === FROM_XDP ? "DYNPTR_TYPE_XDP" : "DYNPTR_TYPE_SKB_META";
+    dynptrArg(env, st, t, 3, ["MEM_UNINIT", type]);
     for (let r = 0; r <= 5; r++) regs[r] = notInit();
     regs[0] = unknownScalar();
     return;
   }
   // bpf_dynptr_slice(_rdwr)(const struct bpf_dynptr *p, u32 offset, void *buffer__opt, u32 buffer__szk)
-  const d = regs[1]!;
-  if (d.type !== "stack" && d.type !== "dynptr_ptr")
-    throw new VerifyAbort(t, "arg#0 expected pointer to stack or const struct bpf_dynptr");
-  dynptrArg(env, st, t, 1, d.type === "dynptr_ptr" ? ["MEM_RDONLY"] : []);
-  const dyn = dynptrSlotReg(st, d);
+  const dyn = initDynptr(env, st, t, 1);
   const kind = dyn?.dynptr?.kind;
-  if (!dyn || (kind !== "skb" && kind !== "xdp")) throw notModelled(t, `${name} of a ${kind ?? "?"} dynptr`);
+  if (!dyn || (kind !== "skb" && kind !== "xdp" && kind !== "skb_meta"))
+    throw notModelled(t, `${name} of a ${kind ?? "?"} dynptr`);
   if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
   const buf = regs[3]!;
   const sz = regs[4]!;
@@ -126,4 +173,4 @@ function ctxArg(t: number, r: Reg, trusted: boolean): void {
 
 /** reg_is_dynptr_slice_pkt: a slice of an skb or xdp dynptr (clear_all_pkt_pointers drops it). */
 export const isPacketSlice = (r: Reg): boolean =>
-  r.type === "mem" && (r.dynptr?.kind === "skb" || r.dynptr?.kind === "xdp");
+  r.type === "mem" && (r.dynptr?.kind === "skb" || r.dynptr?.kind === "xdp" || r.dynptr?.kind === "skb_meta");

@@ -68,7 +68,7 @@ export interface Reg extends Bounds {
    * For the spilled register of a dynptr stack slot: its kind and whether it is the first slot;
    * for a `mem` slice of an skb or xdp dynptr, its dynptr's kind (DYNPTR_TYPE_SKB/XDP).
    */
-  dynptr?: { readonly kind: "local" | "ringbuf" | "skb" | "xdp"; readonly first: boolean };
+  dynptr?: { readonly kind: "local" | "ringbuf" | "skb" | "xdp" | "skb_meta"; readonly first: boolean };
   /** For a dynptr slice (bpf_dynptr_data): the id of its dynptr (dynptr.ts). */
   dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */

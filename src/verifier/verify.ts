@@ -1961,7 +1961,11 @@ function helperCall(
     }
   } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
   // a write into an skb dynptr may change the packet (check_helper_call: changes_data)
-  else if (h.name === "bpf_dynptr_write" && dynptrReg?.dynptr?.kind === "skb") clearPkt();
+  else if (
+    h.name === "bpf_dynptr_write" &&
+    (dynptrReg?.dynptr?.kind === "skb" || dynptrReg?.dynptr?.kind === "skb_meta")
+  )
+    clearPkt();
   logState(env, st, [0]);
   return undefined;
 }
