@@ -7,8 +7,9 @@
  * bpf_dynptr_slice; the _rdwr one only where the program may write packet data). The optional
  * buffer must be `buffer__szk` bytes of memory (check_kfunc_mem_size_reg). Slices of packet
  * dynptrs are packet pointers for clear_all_pkt_pointers: a packet-changing helper (and
- * bpf_dynptr_write to an skb dynptr) invalidates them (verify.ts). Slices of local or ring
- * buffer dynptrs through these kfuncs are refused as not modelled. Also: bpf_dynptr_from_skb_meta
+ * bpf_dynptr_write to an skb dynptr) invalidates them (verify.ts). Slices of local and ring
+ * buffer dynptrs carry no reference (6.18 sets none on kfunc slices): only destroying their
+ * dynptr invalidates them; and _rdwr asks for packet write access whatever the dynptr's type. Also: bpf_dynptr_from_skb_meta
  * (tc; the skb metadata), and the generic bpf_dynptr_size / is_null / is_rdonly / adjust (read an
  * initialised dynptr) and bpf_dynptr_clone (a copy of the same type sharing a ring buffer
  * dynptr's reference).
@@ -123,8 +124,7 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
   // bpf_dynptr_slice(_rdwr)(const struct bpf_dynptr *p, u32 offset, void *buffer__opt, u32 buffer__szk)
   const dyn = initDynptr(env, st, t, 1);
   const kind = dyn?.dynptr?.kind;
-  if (!dyn || (kind !== "skb" && kind !== "xdp" && kind !== "skb_meta"))
-    throw notModelled(t, `${name} of a ${kind ?? "?"} dynptr`);
+  if (!dyn || !kind) throw notModelled(t, `${name} of this dynptr`);
   if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
   const buf = regs[3]!;
   const sz = regs[4]!;
