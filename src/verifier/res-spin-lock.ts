@@ -5,10 +5,11 @@
  * pushes the failure first: R0 in [-MAX_ERRNO, -1], no lock). Several res locks may be held at
  * once, but not the same one twice (AA deadlock), and they are released in the reverse order.
  * While any lock is held only the lock kfuncs and the bpf_iter_num ones may be called
- * (kfunc_spin_allowed). The _irqsave / _irqrestore variants keep IRQ flags on the stack
- * (STACK_IRQ_FLAG), which this model does not track: refused as not modelled.
+ * (kfunc_spin_allowed). The _irqsave / _irqrestore variants also save / restore an IRQ flag on
+ * the stack (irq-flag.ts), as do bpf_local_irq_save / bpf_local_irq_restore.
  */
 import { notModelled, VerifyAbort } from "./errors.js";
+import { type IrqFlagEnv, processIrqFlag } from "./irq-flag.js";
 import { fieldOf, mapFields } from "./map-fields.js";
 import { acquireLock, activeLock, findLock, heldLock, releaseLock } from "./refs.js";
 import { isConst, syncBounds } from "./scalar.js";
@@ -38,6 +39,19 @@ const SPIN_ALLOWED: ReadonlySet<string> = new Set([
   "bpf_iter_num_destroy",
 ]);
 
+const IRQ_KFUNCS: ReadonlySet<string> = new Set(["bpf_local_irq_save", "bpf_local_irq_restore"]);
+
+/** bpf_local_irq_save / bpf_local_irq_restore, if the call names one. */
+export const localIrqKfunc = (name: string | undefined): string | undefined =>
+  name !== undefined && IRQ_KFUNCS.has(name) ? name : undefined;
+
+/** bpf_local_irq_save(&flags) / bpf_local_irq_restore(&flags): the native IRQ flag kfuncs. */
+export function localIrqCall(env: IrqFlagEnv, st: VState, t: number, name: string): void {
+  processIrqFlag(env, st, t, 1, name === "bpf_local_irq_save", "native");
+  const regs = st.frames[st.frames.length - 1]!.regs;
+  for (let r = 0; r <= 5; r++) regs[r] = notInit();
+}
+
 /** do_check's refusal of a kfunc call while a lock is held. */
 export function checkKfuncUnderLock(st: VState, t: number, name: string | undefined): void {
   if (heldLock(st) && !(name !== undefined && SPIN_ALLOWED.has(name)))
@@ -55,14 +69,15 @@ const MAX_ERRNO = 4095n;
  * (the state at t+1). Leaves R0 (0 for a taken lock) and clobbers R1-R5.
  */
 export function resSpinLockCall(
+  env: IrqFlagEnv,
   st: VState,
   t: number,
   name: string,
   fork: (s: VState) => void,
   clone: (s: VState) => VState,
 ): void {
-  if (IRQ_VARIANTS.has(name)) throw notModelled(t, `${name} (IRQ flags on the stack)`);
-  const isLock = name === LOCK;
+  const irq = IRQ_VARIANTS.has(name);
+  const isLock = name === LOCK || name === "bpf_res_spin_lock_irqsave";
   const regs = st.frames[st.frames.length - 1]!.regs;
   if (isLock) {
     // check_kfunc_call pushes the failed outcome before it looks at the argument
@@ -74,7 +89,9 @@ export function resSpinLockCall(
   }
   const reg = regs[1]!;
   if (reg.type === "not_init") throw new VerifyAbort(t, "R1 !read_ok");
-  processResLock(st, t, reg, isLock);
+  processResLock(st, t, reg, isLock, irq);
+  // the IRQ flag argument comes second (check_kfunc_args goes in argument order)
+  if (irq) processIrqFlag(env, st, t, 2, isLock, "lock");
   for (let r = 0; r <= 5; r++) regs[r] = notInit();
   if (isLock) regs[0] = constScalar(0n);
 }
@@ -90,7 +107,8 @@ function s32Range(r: Reg, lo: bigint, hi: bigint): Reg {
 }
 
 /** The KF_ARG_PTR_TO_RES_SPIN_LOCK checks and process_spin_lock(PROCESS_RES_LOCK). */
-function processResLock(st: VState, t: number, reg: Reg, isLock: boolean): void {
+function processResLock(st: VState, t: number, reg: Reg, isLock: boolean, irq: boolean): void {
+  const kind = irq ? "res_lock_irq" : "res_lock";
   if (reg.type === "btf_id") throw notModelled(t, "bpf_res_spin_lock in an allocated object");
   // check_func_arg_reg_off (ARG_DONTCARE) passes map values and scalars alike
   if (reg.type !== "map_value" && reg.type !== "scalar" && (reg.off !== 0 || !isConst(reg)))
@@ -117,16 +135,15 @@ function processResLock(st: VState, t: number, reg: Reg, isLock: boolean): void 
     );
   }
   if (isLock) {
-    if (findLock(st, "res_lock", reg.id, name))
+    if (findLock(st, "res_lock", reg.id, name) || findLock(st, "res_lock_irq", reg.id, name))
       throw new VerifyAbort(t, "Acquiring the same lock again, AA deadlock detected");
-    acquireLock(st, reg.id, t, name, "res_lock");
+    acquireLock(st, reg.id, t, name, kind);
     return;
   }
   if (!heldLock(st)) throw new VerifyAbort(t, "bpf_res_spin_unlock without taking a lock");
-  if (!findLock(st, "res_lock", reg.id, name))
-    throw new VerifyAbort(t, "bpf_res_spin_unlock of different lock");
+  if (!findLock(st, kind, reg.id, name)) throw new VerifyAbort(t, "bpf_res_spin_unlock of different lock");
   const active = activeLock(st);
   if (active?.id !== reg.id || active.ptr !== name)
     throw new VerifyAbort(t, "bpf_res_spin_unlock cannot be out of order");
-  releaseLock(st, reg.id, name, "res_lock");
+  releaseLock(st, reg.id, name, kind);
 }

@@ -73,6 +73,8 @@ export interface Reg extends Bounds {
   dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
   iter?: { readonly active: boolean; readonly depth: number };
+  /** For the spilled register of an irq flag slot: the kfuncs that saved it (irq-flag.ts). */
+  irqClass?: "native" | "lock";
   /** For scalars: origin tokens of the checkpoint values it derives from (callback-widening.ts). */
   origin?: readonly number[];
   /**
@@ -122,6 +124,7 @@ function makeReg(type: RegType, b: Bounds): Reg {
     dynptr: undefined,
     dynptrId: undefined,
     iter: undefined,
+    irqClass: undefined,
     origin: undefined,
   };
   return reg;
@@ -183,6 +186,7 @@ export function copyReg(r: Reg): Reg {
     dynptr: r.dynptr,
     dynptrId: r.dynptrId,
     iter: r.iter,
+    irqClass: r.irqClass,
     origin: r.origin,
   };
   return copy;
@@ -223,9 +227,11 @@ export interface RefState {
   insn: number;
   /**
    * Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock
-   * (REF_TYPE_LOCK), "res_lock" for a held bpf_res_spin_lock (REF_TYPE_RES_LOCK, res-spin-lock.ts).
+   * (REF_TYPE_LOCK), "res_lock" / "res_lock_irq" for a held bpf_res_spin_lock taken without / with
+   * irqsave (REF_TYPE_RES_LOCK / _IRQ, res-spin-lock.ts),
+   * "irq" for saved interrupt state (REF_TYPE_IRQ, irq-flag.ts).
    */
-  kind?: "lock" | "res_lock";
+  kind?: "lock" | "res_lock" | "res_lock_irq" | "irq";
   /** For a lock: the map whose value holds it (the kernel's lock ptr). */
   ptr?: string;
 }
@@ -451,6 +457,8 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
           ...(r.id ? [`dynptr_id=${r.id}`] : []),
         ];
         out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
+      } else if (s.kinds[0] === "f") {
+        // print_verifier_state prints nothing for an irq flag slot
       } else if (s.kinds[0] === "i") {
         const r = s.spilled;
         if (!r.refObjId) return;

@@ -35,6 +35,7 @@ import { dynptrKfunc, dynptrKfuncCall, isPacketSlice } from "./dynptr-kfuncs.js"
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { irqSlotsSafe } from "./irq-flag.js";
 import {
   isIterNext,
   isKfuncCall,
@@ -65,7 +66,13 @@ import {
 } from "./precision.js";
 import { IdMap, statesMaybeLooping } from "./prune.js";
 import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
-import { checkKfuncUnderLock, resSpinLockCall, resSpinLockKfunc } from "./res-spin-lock.js";
+import {
+  checkKfuncUnderLock,
+  localIrqCall,
+  localIrqKfunc,
+  resSpinLockCall,
+  resSpinLockKfunc,
+} from "./res-spin-lock.js";
 import {
   type AluOp,
   alu32,
@@ -1100,14 +1107,24 @@ function step(
         return t + 1;
       }
       const resLock = resSpinLockKfunc(kname);
-      if (resLock && i.src === 2) {
-        resSpinLockCall(
-          st,
-          t,
-          resLock,
-          (s) => push(s, t + 1, t),
-          (s) => cloneState(s),
-        );
+      const irqKfunc = localIrqKfunc(kname);
+      if ((resLock || irqKfunc) && i.src === 2) {
+        const irqEnv = {
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+        };
+        if (resLock)
+          resSpinLockCall(
+            irqEnv,
+            st,
+            t,
+            resLock,
+            (s) => push(s, t + 1, t),
+            (s) => cloneState(s),
+          );
+        else localIrqCall(irqEnv, st, t, irqKfunc!);
         logState(env, st, [0]);
         return t + 1;
       }
@@ -2201,8 +2218,11 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean, strict = fa
       if (o === "r" && c === "r") continue;
       if (o === "d" && c === "d") continue;
       if (o === "i" && c === "i") continue;
+      if (o === "f" && c === "f") continue;
       return false;
     }
+    if (ko[0] === "f" && !irqSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
+      return false;
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact, strict)) return false;
     if (ko[0] === "i" && !iterSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
       return false;
