@@ -65,6 +65,8 @@ export interface KsymOptions {
 }
 
 export interface KsymEnv extends KsymOptions {
+  /** An unprivileged loader: typed ksyms are not modelled for it. */
+  readonly unprivileged?: boolean;
   readonly btf: Btf;
   /** The --btf option: undefined or the default path means the running kernel's BTF. */
   readonly btfPath: string | Btf | undefined;
@@ -80,6 +82,7 @@ const judgesRunningKernel = (p: string | Btf | undefined): boolean =>
  */
 export function typedKsymReg(env: KsymEnv, t: number, name: string, isFunction: boolean): Reg {
   const { btf } = env;
+  if (env.unprivileged) throw notModelled(t, `typed ksym ${name} for an unprivileged loader`);
   const ty = btf.findByName(name, isFunction ? "FUNC" : "VAR");
   if (!ty) throw notModelled(t, `ksym ${name} without a kernel BTF ${isFunction ? "FUNC" : "VAR"}`);
   const k = (env.kallsyms ?? kallsymsLookup)(name);

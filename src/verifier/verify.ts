@@ -35,7 +35,7 @@ import { dynptrKfunc, dynptrKfuncCall, isPacketSlice } from "./dynptr-kfuncs.js"
 import { notModelled, VerifyAbort } from "./errors.js";
 import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
-import { irqSlotsSafe } from "./irq-flag.js";
+import { activeIrq, irqSlotsSafe } from "./irq-flag.js";
 import {
   isIterNext,
   isKfuncCall,
@@ -1307,6 +1307,7 @@ const ksymEnv = (env: { readonly opts: VerifyOptions }): KsymEnv => ({
   btf: kernelBtf(env.opts.btf).btf,
   btfPath: env.opts.btf,
   ...(env.opts.kallsyms ? { kallsyms: env.opts.kallsyms } : {}),
+  ...(env.opts.unprivileged ? { unprivileged: true } : {}),
 });
 
 /** The typed ksyms (kernel BTF VAR, or FUNC for a function) of an object, by name. */
@@ -1483,6 +1484,9 @@ function pseudoCall(
     // (btf_prepare_func_args); the caller only has to pass matching arguments
     // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
     if (st.rcuLocks) throw notModelled(t, "global function calls inside bpf_rcu_read_lock");
+    // a global function that may sleep is refused there (might_sleep is not tracked)
+    if (activeIrq(st) && env.prog.sleepable)
+      throw notModelled(t, "global function calls with interrupts disabled in a sleepable program");
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const funcIdx = env.cfg.subprogs.indexOf(target);
@@ -1654,6 +1658,8 @@ function helperCall(
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
   if (proto.mightSleep && st.rcuLocks)
     throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
+  if (proto.mightSleep && activeIrq(st))
+    throw new VerifyAbort(t, `sleepable helper ${h.name}#${h.id} in IRQ-disabled region`);
   if (proto.allowed) throw notModelled(t, `${h.name} (${proto.allowed})`);
   const frame = curFrame(st);
   let map = undefined as Reg["map"];
