@@ -457,8 +457,6 @@ export function frameStr(f: Frame, only?: ReadonlySet<number>): string {
           ...(r.id ? [`dynptr_id=${r.id}`] : []),
         ];
         out.push(`fp${off}=dynptr_${r.dynptr.kind}(${ids.join(",")})`);
-      } else if (s.kinds[0] === "f") {
-        // print_verifier_state prints nothing for an irq flag slot
       } else if (s.kinds[0] === "i") {
         const r = s.spilled;
         if (!r.refObjId) return;
