@@ -97,31 +97,66 @@ function isProgCtxType(btf: Btf, pointee: number, progType: string): boolean {
   return t.name === want || PROJECTIONS[want] === t.name;
 }
 
-/** Program types whose `arg:ctx` validation has special cases we do not model. */
-const SPECIAL_CTX_VALIDATION: ReadonlySet<string> = new Set([
-  "kprobe",
-  "perf_event",
-  "raw_tracepoint",
-  "raw_tracepoint_writable",
-  "tracing",
-  "lsm",
-  "struct_ops",
-]);
+const MODS_BUT_TYPEDEF: ReadonlySet<string> = new Set(["VOLATILE", "CONST", "RESTRICT", "TYPE_TAG"]);
+
+/** btf_is_int(t) && t->size == 8: a `u64 *ctx` context. */
+const isU64 = (t: BtfType): boolean => t.kind === "INT" && (t as { size: number }).size === 8;
 
 /**
- * btf_validate_prog_ctx_type for an `arg:ctx` argument: "ok", the kernel's complaint, or
- * undefined for the cases we do not model.
+ * btf_validate_prog_ctx_type for an `arg:ctx` argument: "ok" or the kernel's complaint
+ * (`attachType`: the program's expected attach type, for tracing programs).
  */
-function validateTaggedCtx(btf: Btf, pointee: number, progType: string, k: number): string | undefined {
+function validateTaggedCtx(
+  btf: Btf,
+  pointee: number,
+  progType: string,
+  k: number,
+  attachType: string | undefined,
+): string {
+  if (progType === "kprobe" || progType === "perf_event") {
+    let u = btf.typeById(pointee);
+    while (MODS_BUT_TYPEDEF.has(u.kind)) u = btf.typeById((u as { type: number }).type);
+    if (u.kind === "TYPEDEF" && u.name === "bpf_user_pt_regs_t") return "ok";
+  }
   const t = skipModifiers(btf, pointee);
   if (t.kind === "VOID" || pointee === 0) return "ok"; // `void *ctx __arg_ctx` is always valid
-  if (progType === "tracepoint" || progType === "syscall" || progType === "ext") return "ok";
-  if (SPECIAL_CTX_VALIDATION.has(progType)) return undefined;
-  const want = CTX_STRUCT[progType];
-  if (!want) return undefined;
   if (!t.name) return `arg#${k} type doesn't have a name`;
+  const isStruct = t.kind === "STRUCT" || t.kind === "UNION";
+  // the special cases, then the canonical context type (bpf_ctx_convert)
+  let canonical: string | undefined = CTX_STRUCT[progType];
+  switch (progType) {
+    case "kprobe":
+      if (isStruct && t.name === "pt_regs") return "ok";
+      canonical = "pt_regs"; // bpf_user_pt_regs_t on x86
+      break;
+    case "perf_event":
+      if (isStruct && t.name === "pt_regs") return "ok";
+      break;
+    case "raw_tracepoint":
+    case "raw_tracepoint_writable":
+      if (isU64(t)) return "ok";
+      break;
+    case "tracing":
+      if (attachType === "trace_raw_tp" && ((isStruct && t.name === "bpf_raw_tracepoint_args") || isU64(t)))
+        return "ok";
+      if (attachType === "trace_iter" && isStruct && t.name.startsWith("bpf_iter__")) return "ok";
+      if (["trace_fentry", "trace_fexit", "modify_return"].includes(attachType ?? "") && isU64(t))
+        return "ok";
+      canonical = undefined; // void *
+      break;
+    case "lsm":
+    case "struct_ops":
+      if (isU64(t)) return "ok";
+      canonical = undefined; // void *
+      break;
+    case "tracepoint":
+    case "syscall":
+    case "ext":
+      return "ok"; // anything goes
+  }
+  if (!canonical) return `arg#${k} should be void pointer`;
   // the tagged type must be the UAPI context struct itself (no kernel-side projection)
-  return t.kind === "STRUCT" && t.name === want ? "ok" : `arg#${k} should be \`struct ${want} *\``;
+  return t.kind === "STRUCT" && t.name === canonical ? "ok" : `arg#${k} should be \`struct ${canonical} *\``;
 }
 
 /** The `arg:` decl tags of parameter k of the function with BTF id fnId. */
@@ -146,6 +181,7 @@ export function globalArgs(
   name: string,
   funcIdx: number,
   kernel?: () => Btf,
+  attachType?: string,
 ): GlobalArg[] {
   // the kernel's complaints about the prototype (btf_prepare_func_args) fail the call
   const invalid = (msg: string): VerifyAbort =>
@@ -170,8 +206,7 @@ export function globalArgs(
     if (has("ctx") || isProgCtxType(btf, pointee, progType)) {
       if (tags.some((x) => x !== "ctx")) throw invalid(`arg#${k} has invalid combination of tags`);
       if (has("ctx")) {
-        const v = validateTaggedCtx(btf, pointee, progType, k);
-        if (v === undefined) throw notModelled(t, what);
+        const v = validateTaggedCtx(btf, pointee, progType, k, attachType);
         if (v !== "ok") throw invalid(v);
       }
       return { kind: "ctx" };

@@ -1491,7 +1491,8 @@ function pseudoCall(
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const funcIdx = env.cfg.subprogs.indexOf(target);
     const kernel = () => kernelBtf(env.opts.btf).btf;
-    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx, kernel);
+    const at = env.expectedAttachType;
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx, kernel, at);
     try {
       checkGlobalCall(env, st, t, args, funcIdx, global, kernel);
     } catch (e) {
