@@ -81,7 +81,8 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
     if (name === CLONE) {
       const c = regs[2]!;
       if (c.type !== "stack") {
-        if (c.type === "dynptr_ptr") throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+        // MEM_RDONLY | MEM_UNINIT: the kernel reports a verifier bug here
+        if (c.type === "dynptr_ptr") throw notModelled(t, `a const dynptr as the new dynptr of ${name}`);
         throw new VerifyAbort(t, "arg#1 expected pointer to stack or const struct bpf_dynptr");
       }
       const kind = parent?.dynptr?.kind;
@@ -111,7 +112,8 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
     if (skb && (isNull(d) || d.maybeNull))
       throw new VerifyAbort(t, "Possibly NULL pointer passed to trusted arg2");
     if (d.type !== "stack") {
-      if (d.type === "dynptr_ptr") throw new VerifyAbort(t, "Dynptr has to be an uninitialized dynptr");
+      // MEM_RDONLY | MEM_UNINIT: the kernel reports a verifier bug here
+      if (d.type === "dynptr_ptr") throw notModelled(t, `a const dynptr as the new dynptr of ${name}`);
       throw new VerifyAbort(t, "arg#2 expected pointer to stack or const struct bpf_dynptr");
     }
     const type =

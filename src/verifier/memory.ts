@@ -588,6 +588,7 @@ export function checkHelperMem(
       return;
     case "mem":
       if (reg.maybeNull) break;
+      if (write && reg.rdonly) throw new VerifyAbort(insn, `R${regno} cannot write into ${regTypeStr(reg)}`);
       memRegion(
         insn,
         regno,
