@@ -12,6 +12,7 @@
  */
 import type { Btf } from "../elf/btf/btf.js";
 import type { BtfType } from "../elf/btf/types.js";
+import type { Instruction } from "../isa/instruction.js";
 import { structIdsMatch } from "./btf-access.js";
 import { constDynptr, dynptrArg } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
@@ -417,4 +418,29 @@ function trustedBtfArg(
     throw new VerifyAbort(t, why.join("\n"));
   }
   if (!isConst(reg) || reg.varOff.value !== 0n) throw notModelled(t, "a BTF pointer with a variable offset");
+}
+
+/**
+ * The subprogram's changes_pkt_data (check_cfg: mark_subprog_changes_pkt_data and
+ * merge_callee_effects): it, or a subprogram it calls, calls a helper or kfunc that may change
+ * packet data (`changes`). A call of such a global function invalidates the caller's packet
+ * pointers (check_func_call: clear_all_pkt_pointers).
+ */
+export function changesPktData(
+  code: readonly (Instruction | undefined)[],
+  subprogs: readonly number[],
+  start: number,
+  changes: (i: Instruction) => boolean,
+  seen: Set<number> = new Set(),
+): boolean {
+  if (seen.has(start)) return false;
+  seen.add(start);
+  const end = subprogs.find((s) => s > start) ?? code.length;
+  for (let t = start; t < end; t++) {
+    const i = code[t];
+    if (i?.opcode !== 0x85) continue;
+    if (i.src === 1 && changesPktData(code, subprogs, t + i.imm + 1, changes, seen)) return true;
+    if (i.src !== 1 && changes(i)) return true;
+  }
+  return false;
 }

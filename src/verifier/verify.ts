@@ -33,7 +33,7 @@ import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
 import { dynptrKfunc, dynptrKfuncCall, isPacketSlice } from "./dynptr-kfuncs.js";
 import { notModelled, VerifyAbort } from "./errors.js";
-import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
+import { calleeArgReg, changesPktData, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
 import { activeIrq, irqSlotsSafe } from "./irq-flag.js";
 import {
@@ -1505,6 +1505,11 @@ function pseudoCall(
     }
     if ((env.opts.logLevel ?? 1) >= 1)
       env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);
+    // check_func_call: a callee that may change packet data invalidates packet pointers
+    if (changesPktData(env.cfg.code, env.cfg.subprogs, target, changesPacket))
+      forEachReg(st, (r, set) => {
+        if (isPkt(r.type) || r.type === "pkt_end" || isPacketSlice(r)) set(unknownScalar());
+      });
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
       callee.regs[k + 1] = calleeArgReg(a, () => ++env.idGen);
@@ -1992,6 +1997,12 @@ function helperCall(
     clearPkt();
   logState(env, st, [0]);
   return undefined;
+}
+
+/** bpf_helper_changes_pkt_data / is_kfunc_pkt_changing for one call instruction. */
+function changesPacket(i: Instruction): boolean {
+  if (i.src === 0) return PACKET_CHANGING_HELPERS.includes(helperById(i.imm)?.name ?? "");
+  return i.ref?.kind === "extern" && i.ref.symbol === "bpf_xdp_pull_data";
 }
 
 /** prepare_func_exit for a static subprogram's frame: R0 goes back to the caller. */
