@@ -46,6 +46,7 @@ const SKB_PROG_TYPES: ReadonlySet<string> = new Set([
   "lwt_xmit",
   "lwt_seg6local",
   "netfilter",
+  "tracing",
 ]);
 
 /** The packet dynptr kfunc a call names, if it is one. */
@@ -98,7 +99,7 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
   }
   if (name === FROM_SKB || name === FROM_XDP || name === FROM_SKB_META) {
     const skb = name !== FROM_XDP;
-    if (env.progType === "tracing" && name === FROM_SKB) throw notModelled(t, `${name} in tracing programs`);
+
     const allowed =
       name === FROM_SKB
         ? SKB_PROG_TYPES.has(env.progType)
@@ -106,7 +107,8 @@ export function dynptrKfuncCall(env: DynptrKfuncEnv, st: VState, t: number, name
           ? env.progType === "xdp"
           : env.progType === "sched_cls" || env.progType === "sched_act";
     if (!allowed) throw new VerifyAbort(t, `calling kernel function ${name} is not allowed`);
-    ctxArg(t, regs[1]!, skb);
+    if (env.progType === "tracing") skbProjectionArg(t, regs[1]!, name);
+    else ctxArg(t, regs[1]!, skb);
     if (regs[2]!.type !== "scalar") throw new VerifyAbort(t, "R2 is not a scalar");
     const d = regs[3]!;
     if (skb && (isNull(d) || d.maybeNull))
@@ -176,3 +178,15 @@ function ctxArg(t: number, r: Reg, trusted: boolean): void {
 /** reg_is_dynptr_slice_pkt: a slice of an skb or xdp dynptr (clear_all_pkt_pointers drops it). */
 export const isPacketSlice = (r: Reg): boolean =>
   r.type === "mem" && (r.dynptr?.kind === "skb" || r.dynptr?.kind === "xdp" || r.dynptr?.kind === "skb_meta");
+
+/**
+ * A tracing program has no __sk_buff context: bpf_dynptr_from_skb's argument is then a
+ * KF_ARG_PTR_TO_BTF_ID (KF_TRUSTED_ARGS), which takes a trusted pointer to the kernel's sk_buff,
+ * the type __sk_buff projects (process_kf_arg_ptr_to_btf_id). Other registers are not modelled.
+ */
+function skbProjectionArg(t: number, r: Reg, name: string): void {
+  if (isNull(r) || r.maybeNull) throw new VerifyAbort(t, "Possibly NULL pointer passed to trusted arg0");
+  const trusted = r.type === "btf_id" && (r.refObjId !== 0 || r.btfFlag === "trusted");
+  if (!trusted || r.btfName !== "sk_buff" || r.off !== 0 || !isConst(r) || r.varOff.value !== 0n)
+    throw notModelled(t, `${name} in a tracing program given ${regTypeStr(r)}${r.btfName ?? ""}`);
+}

@@ -34,6 +34,7 @@ const PROCESSED_DIFFERS = new Set([
   "dynptr_skb_cgroup_ports",
   "dynptr_skb_clone_adjust",
   "resspin_tc_token_bucket",
+  "dynptr_skb_tp_btf_kfree",
 ]);
 
 describe("ksym_, dynptr_skb_, argtag_, resspin_ fixtures: the kernel's verdict, message, instruction", () => {
