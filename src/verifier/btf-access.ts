@@ -174,6 +174,8 @@ export function btfPtrAccess(
       `R${regno} is ptr_${tname} invalid variable offset: off=${off}, var_off=${tnumStr(reg.varOff)}`,
     );
   }
+  if (reg.btfFlag === "percpu")
+    throw new VerifyAbort(insn, `R${regno} is ptr_${tname} access percpu memory: off=${off}`);
   if (write) throw new VerifyAbort(insn, "only read is supported");
   if (reg.btfId === undefined) throw notModelled(insn, "a BTF pointer without a type");
   // btf_struct_access: walk until a scalar or a pointer, diving into nested structs
@@ -232,7 +234,7 @@ export function btfPtrAccess(
  * btf_struct_ids_match (not strict): the struct at `off` of `id`, descending through members that
  * start there, is `want`. Walk errors only mean "no match" here.
  */
-export function structIdsMatch(btf: Btf, id: number, off: number, want: number): boolean {
+export function structIdsMatch(btf: Btf, id: number, off: number, want: number, log?: string[]): boolean {
   const same = (a: number): boolean => skipMods(btf, a).id === skipMods(btf, want).id;
   if (off === 0 && same(id)) return true;
   let cur = id;
@@ -242,7 +244,11 @@ export function structIdsMatch(btf: Btf, id: number, off: number, want: number):
     try {
       w = walk(btf, 0, cur, o, 1, false);
     } catch (e) {
-      if (e instanceof VerifyAbort) return false;
+      // btf_struct_walk logs why it stopped before btf_struct_ids_match answers no
+      if (e instanceof VerifyAbort) {
+        log?.push(e.message);
+        return false;
+      }
       throw e;
     }
     if (w.kind !== "struct") return false;

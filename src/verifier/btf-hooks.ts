@@ -208,6 +208,7 @@ export function btfHooks(
       const bad =
         reg.type !== "btf_id" ||
         reg.btfFlag === "untrusted" ||
+        reg.btfFlag === "percpu" ||
         (sockCommon && reg.btfFlag === "rcu") ||
         (reg.maybeNull && !maybeNull);
       if (bad) {

@@ -15,7 +15,8 @@ import { isConst } from "./scalar.js";
 import { type Frame, notInit, pointer, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 import { tnumStr } from "./tnum.js";
 
-export type DynptrKind = "local" | "ringbuf";
+/** BPF_DYNPTR_TYPE_*: skb and xdp dynptrs come from the kfuncs of dynptr-kfuncs.ts. */
+export type DynptrKind = "local" | "ringbuf" | "skb" | "xdp" | "skb_meta";
 
 /** The dynptr a stack slot's spilled register describes (the kernel's reg->dynptr). */
 export interface DynptrInfo {
@@ -45,6 +46,9 @@ function dynptrSpi(reg: Reg): number | string {
 function wantedKind(flags: readonly string[]): DynptrKind | undefined {
   if (flags.includes("DYNPTR_TYPE_RINGBUF")) return "ringbuf";
   if (flags.includes("DYNPTR_TYPE_LOCAL")) return "local";
+  if (flags.includes("DYNPTR_TYPE_SKB")) return "skb";
+  if (flags.includes("DYNPTR_TYPE_SKB_META")) return "skb_meta";
+  if (flags.includes("DYNPTR_TYPE_XDP")) return "xdp";
   if (flags.some((f) => f.startsWith("DYNPTR_TYPE_"))) return undefined;
   return undefined;
 }
@@ -130,6 +134,8 @@ export function dynptrArg(
   t: number,
   regno: number,
   flags: readonly string[],
+  /** bpf_dynptr_clone: the parent's reference, shared by the clone instead of a new one. */
+  cloneRef = 0,
 ): number {
   const reg = st.frames[st.frames.length - 1]!.regs[regno]!;
   if (reg.type === "dynptr_ptr") return constDynptrArg(t, regno, reg, flags);
@@ -156,8 +162,8 @@ export function dynptrArg(
     destroyDynptrAt(st, f, spi, t);
     destroyDynptrAt(st, f, spi - 1, t);
     const id = env.newId();
-    const refId = kind === "ringbuf" ? env.newId() : 0;
-    if (refId) acquireRef(st, refId, t);
+    const refId = kind === "ringbuf" ? cloneRef || env.newId() : 0;
+    if (refId && !cloneRef) acquireRef(st, refId, t);
     for (const k of [spi, spi - 1]) {
       const s = f.stack[k]!;
       s.kinds = Array(8).fill(DYNPTR_SLOT);

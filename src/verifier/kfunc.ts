@@ -12,6 +12,7 @@ import type { Btf } from "../elf/btf/btf.js";
 import type { Instruction } from "../isa/instruction.js";
 import { kindName, skipMods } from "./btf-ctx.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { activeIrq } from "./irq-flag.js";
 import { acquireRef, releaseRef as releaseRefState } from "./refs.js";
 import { isConst } from "./scalar.js";
 import {
@@ -93,6 +94,7 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
         `kfunc ${name} argument ${k} (${btf.typeString(p.type)}) given ${regTypeStr(reg)}`,
       );
     }
+    if (reg.btfFlag === "percpu") throw notModelled(t, `kfunc ${name} given a per-CPU pointer`);
     if (!isTrusted(reg)) {
       if (!has(kf, "KF_RCU")) throw new VerifyAbort(t, `R${regno} must be referenced or trusted`);
       if (reg.btfFlag !== "rcu") throw new VerifyAbort(t, `R${regno} must be a rcu pointer`);
@@ -130,6 +132,8 @@ export function kfuncCall(env: KfuncEnv, st: VState, t: number, i: Instruction):
     }
   } else if (rcuLock) st.rcuLocks = 1;
   else if (rcuUnlock) throw new VerifyAbort(t, `unmatched rcu read unlock (kernel function ${name})`);
+  if (has(kf, "KF_SLEEPABLE") && activeIrq(st))
+    throw new VerifyAbort(t, `kernel func ${name} is sleepable within IRQ-disabled region`);
   // the argument's reference was checked above: it is held
   if (releaseRef) releaseRefState(st, releaseRef);
   for (let r = 0; r <= 5; r++) regs[r] = notInit();

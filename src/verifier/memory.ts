@@ -6,6 +6,7 @@ import { checkCtxAccess, ctxAccessError } from "../abi/context-access.js";
 import { packetAccess } from "../abi/program-rules.js";
 import { destroyDynptrAt, touchesDynptr } from "./dynptr.js";
 import { notModelled, VerifyAbort } from "./errors.js";
+import { touchesIrqFlag } from "./irq-flag.js";
 import { touchesIter } from "./iter.js";
 import { checkMapFieldAccess } from "./map-fields.js";
 import { isConst, S64_MIN, truncate } from "./scalar.js";
@@ -194,6 +195,8 @@ export function checkMemAccess(
     }
     case "mem": {
       if (write && reg.rdonly) throw new VerifyAbort(insn, `R${regno} cannot write into ${regTypeStr(reg)}`);
+      // untrusted read-only memory is read through probe instructions: no bounds
+      if (reg.rdonly && reg.btfFlag === "untrusted") return loadedScalar(size, opts.signExt ?? false);
       memRegion(
         insn,
         regno,
@@ -349,6 +352,7 @@ function stackAccess(
   growStack(frame, Math.ceil(-lo / 8));
   if (write) {
     if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an iterator");
+    if (touchesIrqFlag(frame, lo, hi + size)) throw notModelled(insn, "stack writes over an irq flag");
     // a write over a dynptr destroys it, or fails for a referenced one
     for (let b = lo; b < hi + size; b++) destroyDynptrAt(st, frame, Math.floor((-b - 1) / 8), insn);
     // check_stack_write_fixed_off: a pointer is spilled whole or not at all (root too)
@@ -437,10 +441,10 @@ function stackAccess(
   }
   // read
   if (touchesIter(frame, lo, hi + size)) throw notModelled(insn, "stack reads of an iterator");
-  if (touchesDynptr(frame, lo, hi + size)) {
-    if (varOff) throw notModelled(insn, "variable-offset stack reads over a dynptr");
+  if (touchesDynptr(frame, lo, hi + size) || touchesIrqFlag(frame, lo, hi + size)) {
+    if (varOff) throw notModelled(insn, "variable-offset stack reads over a dynptr or irq flag");
     for (let b = lo; b < lo + size; b++) {
-      if (touchesDynptr(frame, b, b + 1))
+      if (touchesDynptr(frame, b, b + 1) || touchesIrqFlag(frame, b, b + 1))
         throw new VerifyAbort(insn, `invalid read from stack off ${lo}+${b - lo} size ${size}`);
     }
   }
@@ -516,8 +520,8 @@ export function checkHelperMem(
       const f = st.frames[reg.frameno]!;
       const from = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smin);
       const to = reg.off + Number(isConst(reg) ? BigInt.asIntN(64, reg.varOff.value) : reg.smax) + maxSize;
-      if (touchesDynptr(f, from, to) || touchesIter(f, from, to))
-        throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
+      if (touchesDynptr(f, from, to) || touchesIter(f, from, to) || touchesIrqFlag(f, from, to))
+        objectSlotsInHelperMem(f, insn, regno, reg, from, maxSize, rawMode, env.unprivileged === true);
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;
@@ -585,6 +589,7 @@ export function checkHelperMem(
       return;
     case "mem":
       if (reg.maybeNull) break;
+      if (write && reg.rdonly) throw new VerifyAbort(insn, `R${regno} cannot write into ${regTypeStr(reg)}`);
       memRegion(
         insn,
         regno,
@@ -631,3 +636,31 @@ function markStackMisc(f: Frame, lo: number, hi: number): void {
 }
 
 export { isPkt };
+
+/**
+ * check_stack_range_initialized over dynptr or iterator slots (a privileged loader): memory a
+ * helper writes without reading (raw mode) may not cover a dynptr; memory it reads (or clobbers)
+ * may not touch a dynptr's or iterator's bytes. Variable offsets and the unprivileged rules are
+ * not modelled.
+ */
+function objectSlotsInHelperMem(
+  f: Frame,
+  insn: number,
+  regno: number,
+  reg: Reg,
+  lo: number,
+  size: number,
+  rawMode: boolean,
+  unprivileged: boolean,
+): never {
+  if (!isConst(reg) || unprivileged)
+    throw notModelled(insn, "helper memory over a dynptr's or iterator's stack slots");
+  const kindAt = (b: number): string | undefined => f.stack[Math.floor((-b - 1) / 8)]?.kinds[0];
+  for (let b = lo; b < lo + size; b++) {
+    const k = kindAt(b);
+    if (rawMode && k === "d") throw new VerifyAbort(insn, `potential write to dynptr at off=${b} disallowed`);
+    if (!rawMode && (k === "d" || k === "i" || k === "f"))
+      throw new VerifyAbort(insn, `invalid read from stack R${regno} off ${lo}+${b - lo} size ${size}`);
+  }
+  throw notModelled(insn, "helper memory over an iterator's or irq flag's stack slots");
+}

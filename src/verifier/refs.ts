@@ -30,16 +30,33 @@ export function releaseRef(st: VState, id: number): boolean {
 /** Pointer references still held (REF_TYPE_PTR). */
 export const heldPointers = (st: VState): readonly RefState[] => st.refs.filter((r) => r.kind === undefined);
 
-/** The bpf_spin_lock held, if any (active_locks). */
-export const heldLock = (st: VState): RefState | undefined => st.refs.find((r) => r.kind === "lock");
+export type LockKind = "lock" | "res_lock" | "res_lock_irq";
 
-export function acquireLock(st: VState, id: number, insn: number, ptr: string): void {
-  st.refs.push({ id, insn, kind: "lock", ptr });
+/** A held lock of any kind, if any (active_locks != 0). */
+export const heldLock = (st: VState): RefState | undefined =>
+  st.refs.find((r) => r.kind === "lock" || r.kind === "res_lock" || r.kind === "res_lock_irq");
+
+/** A held lock of one kind, `id` in `ptr` if given (find_lock_state). */
+export const findLock = (st: VState, kind: LockKind, id?: number, ptr?: string): RefState | undefined =>
+  st.refs.find((r) => r.kind === kind && (id === undefined || (r.id === id && r.ptr === ptr)));
+
+/** The lock taken last and not yet released (active_lock_id / active_lock_ptr). */
+export const activeLock = (st: VState): RefState | undefined =>
+  st.refs.findLast((r) => r.kind === "lock" || r.kind === "res_lock" || r.kind === "res_lock_irq");
+
+export function acquireLock(
+  st: VState,
+  id: number,
+  insn: number,
+  ptr: string,
+  kind: LockKind = "lock",
+): void {
+  st.refs.push({ id, insn, kind, ptr });
 }
 
 /** Releases the held lock if it is lock `id` in `ptr`; false when it is another one. */
-export function releaseLock(st: VState, id: number, ptr: string): boolean {
-  const k = st.refs.findIndex((r) => r.kind === "lock" && r.id === id && r.ptr === ptr);
+export function releaseLock(st: VState, id: number, ptr: string, kind: LockKind = "lock"): boolean {
+  const k = st.refs.findIndex((r) => r.kind === kind && r.id === id && r.ptr === ptr);
   if (k < 0) return false;
   st.refs.splice(k, 1);
   return true;
@@ -58,9 +75,11 @@ export function resourceLeak(
   frameno: number,
 ): string | undefined {
   if (checkLock && heldLock(st)) return `${prefix} cannot be used inside bpf_spin_lock-ed region`;
-  if (frameno !== 0) return undefined;
+  const irq = checkLock && st.refs.some((r) => r.kind === "irq");
+  const irqHeld = `${prefix} cannot be used inside bpf_local_irq_save-ed region`;
+  if (frameno !== 0) return irq ? irqHeld : undefined;
   const leaked = heldPointers(st);
-  if (leaked.length === 0) return undefined;
+  if (leaked.length === 0) return irq ? irqHeld : undefined;
   return [
     ...leaked.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`),
     `${prefix} would lead to reference leak`,

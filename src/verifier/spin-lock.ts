@@ -6,7 +6,7 @@
  */
 import { notModelled, VerifyAbort } from "./errors.js";
 import { fieldOf, mapFields } from "./map-fields.js";
-import { acquireLock, heldLock, releaseLock } from "./refs.js";
+import { acquireLock, activeLock, findLock, heldLock, releaseLock } from "./refs.js";
 import { isConst } from "./scalar.js";
 import { type Reg, regTypeStr, type VState } from "./state.js";
 
@@ -37,13 +37,18 @@ export function processSpinLock(st: VState, t: number, regno: number, reg: Reg, 
     throw new VerifyAbort(t, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`);
   }
   if (isLock) {
-    if (heldLock(st)) throw new VerifyAbort(t, "Locking two bpf_spin_locks are not allowed");
+    if (findLock(st, "lock")) throw new VerifyAbort(t, "Locking two bpf_spin_locks are not allowed");
     acquireLock(st, reg.id, t, name);
     return;
   }
   const held = heldLock(st);
   if (!held) throw new VerifyAbort(t, "bpf_spin_unlock without taking a lock");
-  if (!releaseLock(st, reg.id, name)) throw new VerifyAbort(t, "bpf_spin_unlock of different lock");
+  if (!findLock(st, "lock", reg.id, name)) throw new VerifyAbort(t, "bpf_spin_unlock of different lock");
+  // a bpf_res_spin_lock taken inside this one is still held (res-spin-lock.ts)
+  const active = activeLock(st);
+  if (active?.id !== reg.id || active.ptr !== name)
+    throw new VerifyAbort(t, "bpf_spin_unlock cannot be out of order");
+  releaseLock(st, reg.id, name);
 }
 
 /** do_check's rule for calls while a lock is held (`pseudo`: a bpf-to-bpf call, `global` one). */

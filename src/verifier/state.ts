@@ -59,14 +59,22 @@ export interface Reg extends Bounds {
   /** For `btf_id`: the kernel BTF type id and name of the struct pointed to. */
   btfId?: number;
   btfName?: string;
-  /** For `btf_id`: PTR_TRUSTED, MEM_RCU or PTR_UNTRUSTED (none: the legacy plain PTR_TO_BTF_ID). */
+  /**
+   * For `btf_id`: PTR_TRUSTED, MEM_RCU, PTR_UNTRUSTED or MEM_PERCPU (none: the legacy plain
+   * PTR_TO_BTF_ID); for `mem`: "untrusted" is PTR_UNTRUSTED (read through probes, global-args.ts).
+   */
   btfFlag?: BtfPtrFlag;
-  /** For the spilled register of a dynptr stack slot: its kind and whether it is the first slot. */
-  dynptr?: { readonly kind: "local" | "ringbuf"; readonly first: boolean };
+  /**
+   * For the spilled register of a dynptr stack slot: its kind and whether it is the first slot;
+   * for a `mem` slice of an skb or xdp dynptr, its dynptr's kind (DYNPTR_TYPE_SKB/XDP).
+   */
+  dynptr?: { readonly kind: "local" | "ringbuf" | "skb" | "xdp" | "skb_meta"; readonly first: boolean };
   /** For a dynptr slice (bpf_dynptr_data): the id of its dynptr (dynptr.ts). */
   dynptrId?: number;
   /** For the spilled register of an iterator slot: active or drained, and the loop depth (iter.ts). */
   iter?: { readonly active: boolean; readonly depth: number };
+  /** For the spilled register of an irq flag slot: the kfuncs that saved it (irq-flag.ts). */
+  irqClass?: "native" | "lock";
   /** For scalars: origin tokens of the checkpoint values it derives from (callback-widening.ts). */
   origin?: readonly number[];
   /**
@@ -76,7 +84,8 @@ export interface Reg extends Bounds {
   precise: boolean;
 }
 
-export type BtfPtrFlag = "trusted" | "rcu" | "untrusted";
+/** "percpu": MEM_PERCPU, a per-CPU typed ksym (ksym.ts). */
+export type BtfPtrFlag = "trusted" | "rcu" | "untrusted" | "percpu";
 
 /**
  * A register built as one object literal with every field, in one order: every Reg then shares
@@ -115,6 +124,7 @@ function makeReg(type: RegType, b: Bounds): Reg {
     dynptr: undefined,
     dynptrId: undefined,
     iter: undefined,
+    irqClass: undefined,
     origin: undefined,
   };
   return reg;
@@ -176,6 +186,7 @@ export function copyReg(r: Reg): Reg {
     dynptr: r.dynptr,
     dynptrId: r.dynptrId,
     iter: r.iter,
+    irqClass: r.irqClass,
     origin: r.origin,
   };
   return copy;
@@ -214,8 +225,13 @@ export interface Frame {
 export interface RefState {
   id: number;
   insn: number;
-  /** Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock (REF_TYPE_LOCK). */
-  kind?: "lock";
+  /**
+   * Absent for an acquired pointer (REF_TYPE_PTR); "lock" for a held bpf_spin_lock
+   * (REF_TYPE_LOCK), "res_lock" / "res_lock_irq" for a held bpf_res_spin_lock taken without / with
+   * irqsave (REF_TYPE_RES_LOCK / _IRQ, res-spin-lock.ts),
+   * "irq" for saved interrupt state (REF_TYPE_IRQ, irq-flag.ts).
+   */
+  kind?: "lock" | "res_lock" | "res_lock_irq" | "irq";
   /** For a lock: the map whose value holds it (the kernel's lock ptr). */
   ptr?: string;
 }
@@ -352,6 +368,7 @@ export function regTypeStr(r: Reg): string {
   let prefix = "";
   if (r.rdonly) prefix += "rdonly_";
   if (r.ringbuf) prefix += "ringbuf_";
+  if (r.btfFlag === "untrusted") prefix += "untrusted_";
   const postfix = r.maybeNull ? "_or_null" : "";
   return `${prefix}${base}${postfix}`;
 }

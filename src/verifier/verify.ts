@@ -31,9 +31,11 @@ import {
 import { callbackCall, callbackDepthOk, callbackExit, callsCallback, sameUnroll } from "./callbacks.js";
 import { buildCfg, type Cfg, toSlots } from "./cfg.js";
 import { dynptrArg, dynptrSlice, dynptrSlotReg, releaseDynptrSlots } from "./dynptr.js";
+import { dynptrKfunc, dynptrKfuncCall, isPacketSlice } from "./dynptr-kfuncs.js";
 import { notModelled, VerifyAbort } from "./errors.js";
-import { calleeArgReg, checkGlobalCall, globalArgs } from "./global-args.js";
+import { calleeArgReg, changesPktData, checkGlobalCall, globalArgs } from "./global-args.js";
 import { ALU_STR, kernelInsnText } from "./insn-print.js";
+import { activeIrq, irqSlotsSafe } from "./irq-flag.js";
 import {
   isIterNext,
   isKfuncCall,
@@ -44,6 +46,14 @@ import {
   iterSlotsSafe,
 } from "./iter.js";
 import { kernelBtf } from "./kernel-btf.js";
+import {
+  checkKsymLoads,
+  type KsymEnv,
+  type KsymOptions,
+  percpuBtfArg,
+  percpuBtfRet,
+  typedKsymReg,
+} from "./ksym.js";
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
@@ -55,14 +65,14 @@ import {
   recordInsn,
 } from "./precision.js";
 import { IdMap, statesMaybeLooping } from "./prune.js";
+import { acquireRef, refsStr, releaseRef as releaseRef_, resourceLeak, sameRefShape } from "./refs.js";
 import {
-  acquireRef,
-  heldLock,
-  refsStr,
-  releaseRef as releaseRef_,
-  resourceLeak,
-  sameRefShape,
-} from "./refs.js";
+  checkKfuncUnderLock,
+  localIrqCall,
+  localIrqKfunc,
+  resSpinLockCall,
+  resSpinLockKfunc,
+} from "./res-spin-lock.js";
 import {
   type AluOp,
   alu32,
@@ -166,7 +176,7 @@ export interface VerifyResult {
   };
 }
 
-export interface VerifyOptions extends BtfOptions {
+export interface VerifyOptions extends BtfOptions, KsymOptions {
   /** 0 none, 1 the kernel's level 1 (path to the error), 2 every instruction with state. */
   readonly logLevel?: 0 | 1 | 2;
   /** Instruction budget (the kernel's 1M). */
@@ -652,6 +662,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     preChecks(code);
     indexMapFields(obj);
     checkProgramMaps(obj, code, env.progType, prog.sleepable);
+    if (obj.externs.some((e) => e.kind === "ksym")) checkKsymLoads(ksymEnv(env), code, typedKsyms(env));
     const cfgOf = (): Cfg => buildCfg(code, (i) => env.btf.kfuncArgCount(i));
     (env as { cfg: Cfg }).cfg = opts.unprivileged ? unprivBuildCfg(code, cfgOf) : cfgOf();
     env.btf.attachCheck(); // check_attach_btf_id's lsm checks, after check_cfg
@@ -1076,8 +1087,48 @@ function step(
   const is32 = cls === 6;
   if (op === 0x80) {
     if (isKfuncCall(i)) {
-      // a kfunc under a lock: check_kfunc_call's allow list is empty in this model
-      if (heldLock(st)) throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
+      // a kfunc under a lock: only the lock and bpf_iter_num kfuncs (res-spin-lock.ts)
+      const kname = i.ref?.kind === "extern" ? i.ref.symbol : undefined;
+      checkKfuncUnderLock(st, t, kname);
+      const dynKfunc = dynptrKfunc(kname);
+      if (dynKfunc && i.src === 2) {
+        const dynEnv = {
+          progType: env.progType,
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+          checkBuffer: (r: number, size: number) => {
+            checkHelperMem(env, st, t, r, size, size, false, false, dynKfunc);
+            checkHelperMem(env, st, t, r, size, size, true, false, dynKfunc);
+          },
+        };
+        dynptrKfuncCall(dynEnv, st, t, dynKfunc);
+        logState(env, st, [0]);
+        return t + 1;
+      }
+      const resLock = resSpinLockKfunc(kname);
+      const irqKfunc = localIrqKfunc(kname);
+      if ((resLock || irqKfunc) && i.src === 2) {
+        const irqEnv = {
+          newId: () => ++env.idGen,
+          writeStack: (r: number, off: number) => {
+            checkMemAccess(env, st, t, r, off, 8, true, undefined);
+          },
+        };
+        if (resLock)
+          resSpinLockCall(
+            irqEnv,
+            st,
+            t,
+            resLock,
+            (s) => push(s, t + 1, t),
+            (s) => cloneState(s),
+          );
+        else localIrqCall(irqEnv, st, t, irqKfunc!);
+        logState(env, st, [0]);
+        return t + 1;
+      }
       // open-coded iterators (iter.ts) first, then the BTF kfunc table (kfunc.ts)
       const iter = iterKfuncName(i);
       if (iter) {
@@ -1253,6 +1304,23 @@ function kconfigValues(obj: ObjectSpec, map: MapSpec): Uint8Array | undefined {
 }
 const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
 
+const ksymEnv = (env: { readonly opts: VerifyOptions }): KsymEnv => ({
+  btf: kernelBtf(env.opts.btf).btf,
+  btfPath: env.opts.btf,
+  ...(env.opts.kallsyms ? { kallsyms: env.opts.kallsyms } : {}),
+  ...(env.opts.unprivileged ? { unprivileged: true } : {}),
+});
+
+/** The typed ksyms (kernel BTF VAR, or FUNC for a function) of an object, by name. */
+function typedKsyms(env: { readonly opts: VerifyOptions; readonly obj: ObjectSpec }) {
+  return (name: string): { isFunction: boolean } | undefined => {
+    const ext = env.obj.externs.find((e) => e.name === name);
+    if (ext?.kind !== "ksym") return undefined;
+    const kind = ext.isFunction ? "FUNC" : "VAR";
+    return kernelBtf(env.opts.btf).btf.findByName(name, kind) ? { isFunction: ext.isFunction } : undefined;
+  };
+}
+
 /**
  * A `__ksym` variable without a kernel BTF VAR of its name: libbpf loads its /proc/kallsyms
  * address as a plain constant (0 for a missing weak one). Where the address is hidden from us
@@ -1260,7 +1328,7 @@ const KCONFIG_CACHE = new WeakMap<ObjectSpec, Uint8Array | null>();
  */
 function typelessKsym(env: Env, t: number, ext: ExternSpec): Reg {
   if (kernelBtf(env.opts.btf).btf.findByName(ext.name, "VAR") !== undefined)
-    throw notModelled(t, `typed ksym ${ext.name}`);
+    return typedKsymReg(ksymEnv(env), t, ext.name, false);
   const k = kallsymsLookup(ext.name);
   if (k.address !== undefined) return constScalar(k.address);
   if (!k.present) {
@@ -1297,6 +1365,7 @@ function ldImm64(env: Env, t: number, i: Instruction): Reg {
       // bpf_ksym_exists() on a weak kfunc missing from the kernel: libbpf loads 0
       if (ext?.kind === "ksym" && ext.weak && !kernelBtf(env.opts.btf).btf.findByName(ext.name, "FUNC"))
         return constScalar(0n);
+      if (ext?.kind === "ksym") return typedKsymReg(ksymEnv(env), t, ext.name, true);
       if (ext?.kind !== "kconfig" || ext.offset < 0 || !map) throw notModelled(t, `extern ${r.symbol}`);
       return pointer("map_value", { map, off: ext.offset });
     }
@@ -1416,12 +1485,17 @@ function pseudoCall(
     // (btf_prepare_func_args); the caller only has to pass matching arguments
     // (btf_check_subprog_call). The callee is verified later from exactly that assumed state.
     if (st.rcuLocks) throw notModelled(t, "global function calls inside bpf_rcu_read_lock");
+    // a global function that may sleep is refused there (might_sleep is not tracked)
+    if (activeIrq(st) && env.prog.sleepable)
+      throw notModelled(t, "global function calls with interrupts disabled in a sleepable program");
     const fi = env.prog.funcInfo.find((f) => f.insn === target);
     if (!env.obj.btf || !fi) throw notModelled(t, `global function ${global}() without BTF func_info`);
     const funcIdx = env.cfg.subprogs.indexOf(target);
-    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx);
+    const kernel = () => kernelBtf(env.opts.btf).btf;
+    const at = env.expectedAttachType;
+    const args = globalArgs(env.obj.btf, fi.typeId, env.progType, t, global, funcIdx, kernel, at);
     try {
-      checkGlobalCall(env, st, t, args, funcIdx, global);
+      checkGlobalCall(env, st, t, args, funcIdx, global, kernel);
     } catch (e) {
       // btf_check_subprog_call logs the argument mismatch, then check_func_call refuses the
       // call: first for a held lock, else for the arguments
@@ -1432,6 +1506,11 @@ function pseudoCall(
     }
     if ((env.opts.logLevel ?? 1) >= 1)
       env.log.push(`Func#${funcIdx} ('${global}') is global and assumed valid.`);
+    // check_func_call: a callee that may change packet data invalidates packet pointers
+    if (changesPktData(env.cfg.code, env.cfg.subprogs, target, changesPacket))
+      forEachReg(st, (r, set) => {
+        if (isPkt(r.type) || r.type === "pkt_end" || isPacketSlice(r)) set(unknownScalar());
+      });
     for (let r = 1; r <= 5; r++) callee.regs[r] = notInit();
     args.forEach((a, k) => {
       callee.regs[k + 1] = calleeArgReg(a, () => ++env.idGen);
@@ -1594,6 +1673,8 @@ function helperCall(
   if (proto.mightSleep && !env.prog.sleepable) throw new VerifyAbort(t, HELPER_CALL_MESSAGES.mightSleep());
   if (proto.mightSleep && st.rcuLocks)
     throw notModelled(t, `sleepable helper ${h.name} in an RCU read section`);
+  if (proto.mightSleep && activeIrq(st))
+    throw new VerifyAbort(t, `sleepable helper ${h.name}#${h.id} in IRQ-disabled region`);
   const frame = curFrame(st);
   let map = undefined as Reg["map"];
   let releaseRef = 0;
@@ -1606,6 +1687,8 @@ function helperCall(
   /** meta->map_ptr set by a timer argument. */
   let timerMap: Reg["map"];
   let dynptrReg: Reg | undefined;
+  /** meta->ret_btf_id from an ARG_PTR_TO_PERCPU_BTF_ID argument (ksym.ts). */
+  let percpuBtfId = 0;
   const args = proto.args;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -1635,7 +1718,7 @@ function helperCall(
       case "ARG_PTR_TO_MAP_KEY":
       case "ARG_PTR_TO_MAP_VALUE": {
         if (maybeNull && isNullScalar) break;
-        memArgType(t, regno, reg);
+        memArgType(t, regno, reg, false);
         if (!map)
           throw new VerifyAbort(
             t,
@@ -1660,7 +1743,7 @@ function helperCall(
       }
       case "ARG_PTR_TO_MEM": {
         if (maybeNull && isNullScalar) break;
-        memArgType(t, regno, reg);
+        memArgType(t, regno, reg, a.flags.includes("MEM_RDONLY"));
         if (a.flags.includes("MEM_FIXED_SIZE")) {
           const sz = a.size ?? 0;
           checkHelperMem(
@@ -1765,6 +1848,9 @@ function helperCall(
         break;
       case "ARG_PTR_TO_BTF_ID":
         env.btf.helperArg(t, regno, reg, a, h.name);
+        break;
+      case "ARG_PTR_TO_PERCPU_BTF_ID":
+        percpuBtfId = percpuBtfArg(t, regno, reg).btfId;
         break;
       case "ARG_PTR_TO_SOCK_COMMON":
       case "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
@@ -1886,6 +1972,9 @@ function helperCall(
       });
       break;
     }
+    case "RET_PTR_TO_MEM_OR_BTF_ID":
+      frame.regs[0] = percpuBtfRet(kernelBtf(env.opts.btf).btf, t, percpuBtfId, retNull, () => ++env.idGen);
+      break;
     case "RET_PTR_TO_BTF_ID":
       frame.regs[0] = env.btf.helperRet(t, ret, proto.retBtfType, h.name);
       break;
@@ -1895,7 +1984,7 @@ function helperCall(
   env.btf.helperDone(h.name, t);
   const clearPkt = (): void =>
     forEachReg(st, (r, set) => {
-      if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
+      if (isPkt(r.type) || r.type === "pkt_end" || isPacketSlice(r)) set(unknownScalar());
     });
   if (h.name === "bpf_tail_call") {
     // In the main program a failed tail call changes nothing; in a subprogram the kernel also
@@ -1909,8 +1998,20 @@ function helperCall(
       return returnToCaller(st, t);
     }
   } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
+  // a write into an skb dynptr may change the packet (check_helper_call: changes_data)
+  else if (
+    h.name === "bpf_dynptr_write" &&
+    (dynptrReg?.dynptr?.kind === "skb" || dynptrReg?.dynptr?.kind === "skb_meta")
+  )
+    clearPkt();
   logState(env, st, [0]);
   return undefined;
+}
+
+/** bpf_helper_changes_pkt_data / is_kfunc_pkt_changing for one call instruction. */
+function changesPacket(i: Instruction): boolean {
+  if (i.src === 0) return PACKET_CHANGING_HELPERS.includes(helperById(i.imm)?.name ?? "");
+  return i.ref?.kind === "extern" && i.ref.symbol === "bpf_xdp_pull_data";
 }
 
 /** prepare_func_exit for a static subprogram's frame: R0 goes back to the caller. */
@@ -1955,8 +2056,11 @@ function constantMapKey(st: VState, reg: Reg, size: number): bigint | undefined 
   return isConst(sp) ? sp.varOff.value : undefined;
 }
 
-function memArgType(t: number, regno: number, reg: Reg): void {
+function memArgType(t: number, regno: number, reg: Reg, rdonlyOk = true): void {
+  // check_reg_type folds MEM_RDONLY only for a read-only argument; untrusted memory never fits
   const ok =
+    (!reg.rdonly || rdonlyOk) &&
+    !(reg.type === "mem" && reg.btfFlag === "untrusted") &&
     (["stack", "pkt", "pkt_meta", "map_key", "map_value", "mem"].includes(reg.type) ||
       (reg.type === "btf_id" && reg.btfFlag === "trusted")) &&
     !reg.maybeNull;
@@ -2082,7 +2186,9 @@ function regsafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, strictScalars = fal
     o.frameno !== c.frameno ||
     o.subprog !== c.subprog ||
     o.btfId !== c.btfId ||
-    o.btfFlag !== c.btfFlag
+    o.btfFlag !== c.btfFlag ||
+    // DYNPTR_TYPE_SKB/XDP on a packet slice is part of the type
+    o.dynptr?.kind !== c.dynptr?.kind
   )
     return false;
   if (!rangeWithin(o, c) || !tnumIn(o.varOff, c.varOff)) return false;
@@ -2139,8 +2245,11 @@ function stackSafe(fo: Frame, fc: Frame, ids: IdMap, exact: boolean, strict = fa
       if (o === "r" && c === "r") continue;
       if (o === "d" && c === "d") continue;
       if (o === "i" && c === "i") continue;
+      if (o === "f" && c === "f") continue;
       return false;
     }
+    if (ko[0] === "f" && !irqSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
+      return false;
     if (ko[0] === "r" && !regsafe(so!.spilled, sc!.spilled, ids, exact, strict)) return false;
     if (ko[0] === "i" && !iterSlotsSafe(so!.spilled, sc!.spilled, (a, b) => ids.check(a, b, false)))
       return false;
