@@ -74,6 +74,15 @@ export interface VmProgram {
   /** The stack region of each call depth (frame 0 is the entry function). */
   readonly stacks: readonly Region[];
   run(opts?: VmRunOptions): VmRunResult;
+  /**
+   * Run `repeat` times over the same inputs, as BPF_PROG_TEST_RUN's repeat does: the arguments
+   * (the context pointer) are converted once and the context, packet and maps are not rebuilt,
+   * so what one run leaves there the next one sees, as in the kernel. Every repetition is still
+   * a whole run of its own: registers reset (r1-r5 = args), stacks zeroed, the full budget, every
+   * check. `after` is called after each repetition (the simulator settles its maps there).
+   * Returns the last repetition's result; a fault ends the whole call.
+   */
+  runRepeat(opts: VmRunOptions, repeat: number, after?: () => void): VmRunResult;
 }
 
 /** A program as the machine runs it: its code and what goes with it. */
@@ -123,7 +132,9 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     insns,
     slots: code.n,
     stacks,
-    run: (runOpts: VmRunOptions = {}) => machine.run(runOpts),
+    run: (runOpts: VmRunOptions = {}) => machine.run(runOpts, 1, undefined),
+    runRepeat: (runOpts: VmRunOptions, repeat: number, after?: () => void) =>
+      machine.run(runOpts, repeat, after),
   };
   PROGS.set(vm, prog);
   return vm;
@@ -139,11 +150,23 @@ class Stop {
 
 /** r0 values below this are returned from a table: most programs return a small verdict. */
 const SMALL_R0 = 256;
+const NO_ARGS: readonly (bigint | number)[] = [];
 const SMALL_R0_BIG: readonly bigint[] = Array.from({ length: SMALL_R0 }, (_, i) => BigInt(i));
 
 class Machine implements VmHelperCall, JitHost {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
+  /** r1-r5 at the start of every run of the current run() call, as int32 halves. */
+  private a1l = 0;
+  private a1h = 0;
+  private a2l = 0;
+  private a2h = 0;
+  private a3l = 0;
+  private a3h = 0;
+  private a4l = 0;
+  private a4h = 0;
+  private a5l = 0;
+  private a5h = 0;
   readonly memory: Memory;
   insn = 0;
   /** Saved per frame: return slot, r6..r9 halves, may_goto counter. */
@@ -205,41 +228,114 @@ class Machine implements VmHelperCall, JitHost {
     return new VmFault(kind, detail, { insn: this.insn, address });
   }
 
-  run(opts: VmRunOptions): VmRunResult {
+  run(opts: VmRunOptions, repeat: number, after: (() => void) | undefined): VmRunResult {
     if (this.running) {
       throw new UsageError(
         "E_VM_REENTRANT",
         "run() of a program that is already running (from one of its helpers)",
       );
     }
+    if (!Number.isSafeInteger(repeat) || repeat < 1) {
+      throw new UsageError("E_VM_REPEAT", `repeat must be a positive integer, got ${repeat}`);
+    }
     this.running = true;
     try {
-      return this.runOnce(opts);
+      this.prepare(opts);
+      const jit = this.prog.jit;
+      for (let i = 0; i < repeat; i++) {
+        this.reset();
+        if (jit === undefined) this.exec(this.prog.entry, 0);
+        else this.runCompiled(jit);
+        if (after !== undefined) after();
+      }
+      const { L, H } = this;
+      const lo = L[0];
+      const r0 =
+        H[0] === 0 && lo >= 0 && lo < SMALL_R0
+          ? SMALL_R0_BIG[lo]
+          : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
+      return { r0, insns: this.budget - this.left };
     } finally {
       this.running = false;
     }
   }
 
-  private runOnce(opts: VmRunOptions): VmRunResult {
-    const { L, H } = this;
-    // r0-r9 start at 0 (r10 is set below; r11-r15 are never written: slots naming them fault).
-    // Straight-line stores: a loop, or TypedArray.fill, costs several times more at this size.
-    L[0] = H[0] = L[1] = H[1] = L[2] = H[2] = L[3] = H[3] = L[4] = H[4] = 0;
-    L[5] = H[5] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
-    const args = opts.args ?? [];
-    for (let i = 0; i < 5 && i < args.length; i++) {
-      const a = args[i];
-      if (typeof a === "number") {
-        if (!Number.isSafeInteger(a)) {
-          throw new UsageError("E_VM_ARG", `argument r${i + 1} = ${a} is not an integer`);
-        }
-        setNumber(L, H, i + 1, a); // no BigInt: addresses are safe integers
-        continue;
-      }
-      const v = BigInt.asUintN(64, BigInt(a));
-      L[i + 1] = Number(BigInt.asIntN(32, v));
-      H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+  /** Once per run() call: the arguments as halves, the budget and the packet, checked. */
+  private prepare(opts: VmRunOptions): void {
+    const args = opts.args ?? NO_ARGS;
+    this.a1l =
+      this.a1h =
+      this.a2l =
+      this.a2h =
+      this.a3l =
+      this.a3h =
+      this.a4l =
+      this.a4h =
+      this.a5l =
+      this.a5h =
+        0;
+    for (let i = 0; i < 5 && i < args.length; i++) this.setArg(i + 1, args[i]);
+    const budget = opts.budget ?? DEFAULT_BUDGET;
+    if (!Number.isSafeInteger(budget) || budget < 0) {
+      throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
     }
+    this.budget = budget;
+    this.packet = opts.packet;
+  }
+
+  /** Argument register r`r` (1-5) of every run of this run() call. */
+  private setArg(r: number, a: bigint | number): void {
+    let lo: number;
+    let hi: number;
+    if (typeof a === "number") {
+      if (!Number.isSafeInteger(a)) {
+        throw new UsageError("E_VM_ARG", `argument r${r} = ${a} is not an integer`);
+      }
+      // no BigInt: addresses are safe integers (ToInt32 keeps the low 32 bits, negatives too)
+      lo = a | 0;
+      hi = Math.floor(a / 4294967296) | 0;
+    } else {
+      const v = BigInt.asUintN(64, BigInt(a));
+      lo = Number(BigInt.asIntN(32, v));
+      hi = Number(BigInt.asIntN(32, v >> 32n));
+    }
+    if (r === 1) {
+      this.a1l = lo;
+      this.a1h = hi;
+    } else if (r === 2) {
+      this.a2l = lo;
+      this.a2h = hi;
+    } else if (r === 3) {
+      this.a3l = lo;
+      this.a3h = hi;
+    } else if (r === 4) {
+      this.a4l = lo;
+      this.a4h = hi;
+    } else {
+      this.a5l = lo;
+      this.a5h = hi;
+    }
+  }
+
+  /** Before every run (each repetition): registers, stacks and the run's state as at a fresh start. */
+  private reset(): void {
+    const { L, H } = this;
+    // r0-r9 start at 0 but for the arguments (r10 is set below; r11-r15 are never written:
+    // slots naming them fault). Straight-line stores: a loop, or TypedArray.fill, costs
+    // several times more at this size.
+    L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
+    L[1] = this.a1l;
+    H[1] = this.a1h;
+    L[2] = this.a2l;
+    H[2] = this.a2h;
+    L[3] = this.a3l;
+    H[3] = this.a3h;
+    L[4] = this.a4l;
+    H[4] = this.a4h;
+    L[5] = this.a5l;
+    H[5] = this.a5h;
+    L[10] = STACK_SIZE;
+    H[10] = this.stackHi;
     // every run starts from zeroed stacks; only the frames the last run reached need it
     // frames above the deepest one used were left untouched (end 0) since the last reset;
     // each is zeroed from the lowest offset written since (Region.low: every store path
@@ -259,31 +355,14 @@ class Machine implements VmHelperCall, JitHost {
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
     this.deepest = 0;
-    L[10] = STACK_SIZE;
-    H[10] = this.stacks[0].hi;
-    this.packet = opts.packet;
     this.stopped = undefined;
-    const budget = opts.budget ?? DEFAULT_BUDGET;
-    if (!Number.isSafeInteger(budget) || budget < 0) {
-      throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
-    }
-    this.budget = budget;
-    this.left = budget;
+    this.left = this.budget;
     this.depth = 0;
     this.loops[0] = MAY_GOTO_BUDGET;
     this.cur = this.prog;
     this.tail = undefined;
     this.tailCalls = 0;
     this.nested = 0;
-    const jit = this.prog.jit;
-    if (jit === undefined) this.exec(this.prog.entry, 0);
-    else this.runCompiled(jit);
-    const lo = L[0];
-    const r0 =
-      H[0] === 0 && lo >= 0 && lo < SMALL_R0
-        ? SMALL_R0_BIG[lo]
-        : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
-    return { r0, insns: budget - this.left };
   }
 
   /**
