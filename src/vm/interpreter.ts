@@ -93,8 +93,10 @@ interface Prog {
   readonly entry: number;
   readonly name: string | undefined;
   readonly memory: Memory;
-  /** The compiled fast path (engine "jit"). */
+  /** The compiled fast path (engine "jit"), entered at any slot with the registers in L/H. */
   readonly jit: JitFn | undefined;
+  /** Its entry for the start of a run, which does not read L/H (jit.ts's JitCode.fresh). */
+  readonly jitFresh: JitFn | undefined;
   /** Per slot: the array a helper call there looks up inline (inline-lookup.ts). */
   readonly arrays: ReadonlyArray<VmArrayLookup | undefined>;
 }
@@ -117,6 +119,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   for (const h of env.helpers ?? []) helpers[h.id] = h;
   const entry = opts.entry ?? 0;
   const arrays = inlineLookups(code, helpers, [entry]);
+  const jit = opts.engine === "jit" ? compileJit(code, mem, [entry], arrays) : undefined;
   const prog: Prog = {
     code,
     helpers,
@@ -124,7 +127,8 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     entry,
     name: opts.name,
     memory: mem,
-    jit: opts.engine === "jit" ? compileJit(code, mem, [entry], arrays) : undefined,
+    jit: jit?.run,
+    jitFresh: jit?.fresh,
     arrays,
   };
   const machine = new Machine(prog, env, stacks);
@@ -157,16 +161,16 @@ class Machine implements VmHelperCall, JitHost {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
   /** r1-r5 at the start of every run of the current run() call, as int32 halves. */
-  private a1l = 0;
-  private a1h = 0;
-  private a2l = 0;
-  private a2h = 0;
-  private a3l = 0;
-  private a3h = 0;
-  private a4l = 0;
-  private a4h = 0;
-  private a5l = 0;
-  private a5h = 0;
+  a1l = 0;
+  a1h = 0;
+  a2l = 0;
+  a2h = 0;
+  a3l = 0;
+  a3h = 0;
+  a4l = 0;
+  a4h = 0;
+  a5l = 0;
+  a5h = 0;
   readonly memory: Memory;
   insn = 0;
   /** Saved per frame: return slot, r6..r9 halves, may_goto counter. */
@@ -196,7 +200,7 @@ class Machine implements VmHelperCall, JitHost {
   /** The stacks' bytes as 8-byte words, to zero a few words without a fill() call. */
   private readonly stackWords: readonly Float64Array[];
   /** High half of frame 0's stack: frame f's is stackHi + f (createVm adds them in a row). */
-  private readonly stackHi: number;
+  readonly stackHi: number;
 
   constructor(
     private readonly prog: Prog,
@@ -242,10 +246,13 @@ class Machine implements VmHelperCall, JitHost {
     try {
       this.prepare(opts);
       const jit = this.prog.jit;
+      const fresh = this.prog.jitFresh;
       for (let i = 0; i < repeat; i++) {
-        this.reset();
-        if (jit === undefined) this.exec(this.prog.entry, 0);
-        else this.runCompiled(jit);
+        // a fresh compiled entry starts from the arguments, not from L/H
+        this.reset(fresh === undefined);
+        if (fresh !== undefined) this.runCompiled(fresh);
+        else if (jit !== undefined) this.runCompiled(jit);
+        else this.exec(this.prog.entry, 0);
         if (after !== undefined) after();
       }
       const { L, H } = this;
@@ -318,24 +325,26 @@ class Machine implements VmHelperCall, JitHost {
   }
 
   /** Before every run (each repetition): registers, stacks and the run's state as at a fresh start. */
-  private reset(): void {
+  private reset(registers: boolean): void {
     const { L, H } = this;
-    // r0-r9 start at 0 but for the arguments (r10 is set below; r11-r15 are never written:
-    // slots naming them fault). Straight-line stores: a loop, or TypedArray.fill, costs
-    // several times more at this size.
-    L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
-    L[1] = this.a1l;
-    H[1] = this.a1h;
-    L[2] = this.a2l;
-    H[2] = this.a2h;
-    L[3] = this.a3l;
-    H[3] = this.a3h;
-    L[4] = this.a4l;
-    H[4] = this.a4h;
-    L[5] = this.a5l;
-    H[5] = this.a5h;
-    L[10] = STACK_SIZE;
-    H[10] = this.stackHi;
+    // r0-r9 start at 0 but for the arguments, r10 at the top of frame 0's stack (r11-r15 are
+    // never written: slots naming them fault). Straight-line stores: a loop, or
+    // TypedArray.fill, costs several times more at this size.
+    if (registers) {
+      L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
+      L[1] = this.a1l;
+      H[1] = this.a1h;
+      L[2] = this.a2l;
+      H[2] = this.a2h;
+      L[3] = this.a3l;
+      H[3] = this.a3h;
+      L[4] = this.a4l;
+      H[4] = this.a4h;
+      L[5] = this.a5l;
+      H[5] = this.a5h;
+      L[10] = STACK_SIZE;
+      H[10] = this.stackHi;
+    }
     // every run starts from zeroed stacks; only the frames the last run reached need it
     // frames above the deepest one used were left untouched (end 0) since the last reset;
     // each is zeroed from the lowest offset written since (Region.low: every store path
