@@ -42,7 +42,7 @@ const {
   udiv64,
   umod64,
 } = I64;
-const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves } = MEM;
+const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves, TWO_TO_MINUS_32 } = MEM;
 
 export interface VmOptions {
   /**
@@ -249,7 +249,16 @@ class Machine implements VmHelperCall, JitHost {
       const fresh = this.prog.jitFresh;
       for (let i = 0; i < repeat; i++) {
         // a fresh compiled entry starts from the arguments, not from L/H
-        this.reset(fresh === undefined);
+        if (fresh === undefined) this.resetRegisters();
+        this.resetStacks();
+        this.stopped = undefined;
+        this.left = this.budget;
+        this.depth = 0;
+        this.loops[0] = MAY_GOTO_BUDGET;
+        this.cur = this.prog;
+        this.tail = undefined;
+        this.tailCalls = 0;
+        this.nested = 0;
         if (fresh !== undefined) this.runCompiled(fresh);
         else if (jit !== undefined) this.runCompiled(jit);
         else this.exec(this.prog.entry, 0);
@@ -324,31 +333,36 @@ class Machine implements VmHelperCall, JitHost {
     }
   }
 
-  /** Before every run (each repetition): registers, stacks and the run's state as at a fresh start. */
-  private reset(registers: boolean): void {
+  /**
+   * Before every run (each repetition) but one that starts in compiled code's fresh entry:
+   * r0-r9 = 0 but for the arguments, r10 = the top of frame 0's stack (r11-r15 are never
+   * written: slots naming them fault). Straight-line stores: a loop, or TypedArray.fill, costs
+   * several times more at this size.
+   */
+  private resetRegisters(): void {
     const { L, H } = this;
-    // r0-r9 start at 0 but for the arguments, r10 at the top of frame 0's stack (r11-r15 are
-    // never written: slots naming them fault). Straight-line stores: a loop, or
-    // TypedArray.fill, costs several times more at this size.
-    if (registers) {
-      L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
-      L[1] = this.a1l;
-      H[1] = this.a1h;
-      L[2] = this.a2l;
-      H[2] = this.a2h;
-      L[3] = this.a3l;
-      H[3] = this.a3h;
-      L[4] = this.a4l;
-      H[4] = this.a4h;
-      L[5] = this.a5l;
-      H[5] = this.a5h;
-      L[10] = STACK_SIZE;
-      H[10] = this.stackHi;
-    }
-    // every run starts from zeroed stacks; only the frames the last run reached need it
-    // frames above the deepest one used were left untouched (end 0) since the last reset;
-    // each is zeroed from the lowest offset written since (Region.low: every store path
-    // lowers it), which for most programs is a few words below the top
+    L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
+    L[1] = this.a1l;
+    H[1] = this.a1h;
+    L[2] = this.a2l;
+    H[2] = this.a2h;
+    L[3] = this.a3l;
+    H[3] = this.a3h;
+    L[4] = this.a4l;
+    H[4] = this.a4h;
+    L[5] = this.a5l;
+    H[5] = this.a5h;
+    L[10] = STACK_SIZE;
+    H[10] = this.stackHi;
+  }
+
+  /**
+   * Before every run: every run starts from zeroed stacks; only the frames the last run reached
+   * need it (frames above the deepest one used were left untouched, end 0, since the last
+   * reset); each is zeroed from the lowest offset written since (Region.low: every store path
+   * lowers it), which for most programs is a few words below the top.
+   */
+  private resetStacks(): void {
     for (let f = 0; f <= this.deepest; f++) {
       const s = this.stacks[f];
       const low = s.low;
@@ -364,14 +378,6 @@ class Machine implements VmHelperCall, JitHost {
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
     this.deepest = 0;
-    this.stopped = undefined;
-    this.left = this.budget;
-    this.depth = 0;
-    this.loops[0] = MAY_GOTO_BUDGET;
-    this.cur = this.prog;
-    this.tail = undefined;
-    this.tailCalls = 0;
-    this.nested = 0;
   }
 
   /**
@@ -1105,7 +1111,7 @@ class Machine implements VmHelperCall, JitHost {
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);
               else if (typeof v === "number" && Number.isSafeInteger(v)) {
                 L[d] = v;
-                H[d] = Math.floor(v / 4294967296);
+                H[d] = Math.floor(v * TWO_TO_MINUS_32);
               } else hookValueInto(g, v, L, H, d);
             }
             break;

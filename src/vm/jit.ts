@@ -458,7 +458,7 @@ function emitMemory(code: Code, pc: number): string {
     const hooked =
       `else if(g!==undefined&&g.hooks!==null&&g.hooks.load!==undefined&&lo>=g.start&&lo<=g.end-${size}){` +
       `const v=g.hooks.load(lo,${size});` +
-      `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v/4294967296)|0;}` +
+      `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v*2.3283064365386963e-10)|0;}` +
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
     return `${at}{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
   }
