@@ -777,6 +777,12 @@ export function jitSource(
   arrays.forEach((a, pc) => {
     if (a !== undefined) consts += `const A${pc}=ARR[${pc}],AH${pc}=A${pc}.elemHis;`;
   });
+  const freshName = entryChunk < 0 ? "null" : "fresh";
+  if (chunks.length === 1) {
+    // one chunk: it is the entry (slots outside it go back to the interpreter either way)
+    const f0 = entryChunk < 0 ? "" : chunkFn(0, true);
+    return `${PRELUDE}${consts}${fns[0]}\n${f0}\nreturn {run:c0,fresh:${entryChunk < 0 ? "null" : "f0"}};`;
+  }
   // the fresh entry: the entry's chunk with fresh locals, then on as `run` (L/H are whole then);
   // an entry outside the compiled code starts from L/H, which the caller must then have set
   const fresh =
@@ -784,11 +790,6 @@ export function jitSource(
       ? ""
       : `${chunkFn(entryChunk, true)}\nfunction fresh(pc,left,L,H,m,top){pc=f${entryChunk}(pc,left,L,H,m,top);` +
         "if(S[2]!==0)return pc;return run(pc,S[0],L,H,m,top);}";
-  const freshName = entryChunk < 0 ? "null" : "fresh";
-  if (chunks.length === 1) {
-    // one chunk: it is the entry (slots outside it go back to the interpreter either way)
-    return `${PRELUDE}${consts}${fns[0]}\nconst run=c0;${fresh}\nreturn {run,fresh:${freshName}};`;
-  }
   return (
     `${PRELUDE}${consts}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
