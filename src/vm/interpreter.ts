@@ -676,6 +676,24 @@ class Machine implements VmHelperCall, JitHost {
             H[d] = IMM[pc] >> 31;
             break;
           }
+          case 0x01: {
+            // OP_FUSED_MOV_ADD: rD = rS at this slot, then rD += imm at the next one, which
+            // runs alone (and faults there) when the budget ends between the two
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
+            if (left === 0) {
+              L[d] = L[r];
+              H[d] = H[r];
+              break;
+            }
+            left--;
+            pc++;
+            const b = IMM[pc];
+            const s = (L[r] >>> 0) + (b >>> 0);
+            H[d] = H[r] + (b >> 31) + (s > 0xffffffff ? 1 : 0);
+            L[d] = s;
+            break;
+          }
           case 0xbf: {
             const d = (w >> 8) & 15;
             const r = (w >> 12) & 15;
