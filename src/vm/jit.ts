@@ -445,10 +445,12 @@ function emitMemory(code: Code, pc: number): string {
   const b = code.imm[pc];
   const size = SIZE[op & 0x18];
   const cls = op & 7;
+  // the slot a fault is attributed to (the catch reads p): set only on the paths that can
+  // throw (the general ones and hooks); the inline fast paths are checked and cannot
   const at = `p=${pc};`;
   if (cls === 1) {
-    const slow = `loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
-    if (op >= 0x80) return `${at}{${address(s, off)}${slow}}`;
+    const slow = `${at}loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
+    if (op >= 0x80) return `{${address(s, off)}${slow}}`;
     const fast =
       size === 8
         ? `l${d}=g.view.getInt32(lo,true);h${d}=g.view.getInt32(lo+4,true);`
@@ -457,18 +459,18 @@ function emitMemory(code: Code, pc: number): string {
     // answers as a number split inline; the rest exactly as loadInto does it
     const hooked =
       `else if(g!==undefined&&g.hooks!==null&&g.hooks.load!==undefined&&lo>=g.start&&lo<=g.end-${size}){` +
-      `const v=g.hooks.load(lo,${size});` +
+      `${at}const v=g.hooks.load(lo,${size});` +
       `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v*2.3283064365386963e-10)|0;}` +
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
-    return `${at}{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
+    return `{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
     // atomics read and write registers (src, r0) through the arrays
-    const slow = `${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${RELOAD_ALL}`;
+    const slow = `${at}${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${RELOAD_ALL}`;
     const inline = atomicInline(size, s, b);
-    if (inline === undefined) return `${at}${slow}`;
+    if (inline === undefined) return slow;
     return (
-      `${at}{${address(d, off)}` +
+      `{${address(d, off)}` +
       regionOf(d) +
       `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
     );
@@ -485,9 +487,9 @@ function emitMemory(code: Code, pc: number): string {
           ? `g.view.setUint16(lo,${vlo}&65535,true);`
           : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
-    `${at}{${address(d, off)}` +
+    `{${address(d, off)}` +
     regionOf(d) +
-    `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
+    `if(${inBounds(size)}&&g.writable){${fast}}else{${at}storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}}`
   );
 }
 
