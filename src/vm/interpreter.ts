@@ -155,6 +155,8 @@ class Stop {
 /** r0 values below this are returned from a table: most programs return a small verdict. */
 const SMALL_R0 = 256;
 const NO_ARGS: readonly (bigint | number)[] = [];
+/** The largest budget compiled code is handed at once (an int32). */
+const JIT_LEFT_MAX = 0x7fff_ffff;
 const SMALL_R0_BIG: readonly bigint[] = Array.from({ length: SMALL_R0 }, (_, i) => BigInt(i));
 
 class Machine implements VmHelperCall, JitHost {
@@ -192,6 +194,8 @@ class Machine implements VmHelperCall, JitHost {
   private tailR1L = 0;
   private tailR1H = 0;
   private tailCalls = 0;
+  /** The budget beyond the int32 compiled code was given (see jitLeft). */
+  private jitExtra = 0;
   /** How many helper callbacks (invoke) are running: tail calls are refused inside them. */
   private nested = 0;
   private running = false;
@@ -388,12 +392,12 @@ class Machine implements VmHelperCall, JitHost {
   private runCompiled(jit: JitFn): void {
     let pc: number;
     try {
-      pc = jit(this.prog.entry, this.left, this.L, this.H, this, true);
+      pc = jit(this.prog.entry, this.jitLeft(this.left), this.L, this.H, this, true);
     } catch (e) {
-      this.left = JIT_STATE[0];
+      this.left = JIT_STATE[0] + this.jitExtra;
       throw this.located(e, JIT_STATE[1]);
     }
-    this.left = JIT_STATE[0];
+    this.left = JIT_STATE[0] + this.jitExtra;
     const why = JIT_STATE[2];
     if (why === 3) return;
     if (why === 2) {
@@ -489,10 +493,22 @@ class Machine implements VmHelperCall, JitHost {
    */
   jitCall(pc: number, id: number, left: number): number {
     this.insn = pc;
-    this.left = left;
+    this.left = left + this.jitExtra;
     this.callHelper(id, 0);
-    const l = this.left;
+    // callbacks may have run compiled code with views of their own: a new one from here
+    const l = this.jitLeft(this.left);
     return this.stopped !== undefined || this.tail !== undefined ? ~l : l;
+  }
+
+  /**
+   * The budget as compiled code sees it: an int32 (V8 then counts it down in integer registers,
+   * not as a double), at most 2^31 - 1; the rest is kept in jitExtra and added back to what
+   * the code returns (a bigger budget only makes compiled code hand back every 2^31 slots).
+   */
+  private jitLeft(left: number): number {
+    const part = Math.min(left, JIT_LEFT_MAX);
+    this.jitExtra = left - part;
+    return part | 0;
   }
 
   /** Enter the program a helper's tail call chose, in frame `depth`; returns its entry slot. */
@@ -526,13 +542,13 @@ class Machine implements VmHelperCall, JitHost {
           // the compiled blocks run up to the next instruction only the interpreter executes
           this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H, this, depth === base);
+            pc = JIT(pc, this.jitLeft(left), L, H, this, depth === base);
           } catch (e) {
             pc = JIT_STATE[1];
-            left = JIT_STATE[0];
+            left = JIT_STATE[0] + this.jitExtra;
             throw e;
           }
-          left = JIT_STATE[0];
+          left = JIT_STATE[0] + this.jitExtra;
           if (JIT_STATE[2] === 3) {
             // an exit the compiled code already counted: the run ends, or the loop below
             // returns from the frame (counting the slot once more, so it is given back first)

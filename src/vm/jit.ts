@@ -40,7 +40,8 @@ import {
 import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js";
 
 /**
- * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
+ * Runs compiled blocks from slot `pc` with `left` instructions of budget (an int32: the machine
+ * hands out at most 2^31 - 1 at a time, so V8 counts it down as an integer); returns the slot the
  * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
  * holds the faulting slot (and JIT_STATE[0] the budget left). JIT_STATE[2] says why it returned:
  * 0 the slot is outside the compiled code, 1 the interpreter must execute it, 2 a helper stopped
@@ -415,8 +416,14 @@ function emitInsn(code: Code, pc: number): string {
  * access above 2^31 in a huge region takes the general path, which is exact.
  */
 function address(r: number, off: number): string {
+  // the carry wraps the high half as an int32 (every use of hi is modulo 2^32): a plain
+  // h+1 could leave int32 range, and V8 would then compare hi with the cached ch as doubles
   const hi =
-    off > 0 ? `(lo>>>0)<(l${r}>>>0)?h${r}+1:h${r}` : off < 0 ? `(lo>>>0)>(l${r}>>>0)?h${r}-1:h${r}` : `h${r}`;
+    off > 0
+      ? `(lo>>>0)<(l${r}>>>0)?(h${r}+1)|0:h${r}`
+      : off < 0
+        ? `(lo>>>0)>(l${r}>>>0)?(h${r}-1)|0:h${r}`
+        : `h${r}`;
   return `const lo=(l${r}+(${off}))|0;const hi=${hi};`;
 }
 
@@ -627,7 +634,7 @@ function isHelperCall(code: Code, pc: number): boolean {
 function emitCall(code: Code, pc: number, inline: boolean): string {
   const call =
     `p=${pc};${SPILL_ALL}{const r=m.jitCall(${pc},${code.imm[pc]},left);` +
-    `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r;}` +
+    `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r|0;}` +
     reload([0, 10]);
   if (!inline) return `${call}${FALL}${pc + 1}*/`;
   // an inline array lookup (inline-lookup.ts): the u32 key at r2 read when it is plain memory
@@ -746,7 +753,7 @@ export function jitSource(
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function ${fresh ? "f" : "c"}${i}(pc,left,L,H,m,top){let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
+      `function ${fresh ? "f" : "c"}${i}(pc,left,L,H,m,top){left|=0;let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
       body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue top;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
     // a fresh entry leaves L/H stale: when it leaves, every register goes there (the ones the
@@ -791,12 +798,12 @@ export function jitSource(
     entryChunk < 0
       ? ""
       : `${chunkFn(entryChunk, true)}\nfunction fresh(pc,left,L,H,m,top){pc=f${entryChunk}(pc,left,L,H,m,top);` +
-        "if(S[2]!==0)return pc;return run(pc,S[0],L,H,m,top);}";
+        "if(S[2]!==0)return pc;return run(pc,S[0]|0,L,H,m,top);}";
   return (
     `${PRELUDE}${consts}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
     "function run(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
-    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0];if(S[2]!==0)return pc;}}" +
+    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0]|0;if(S[2]!==0)return pc;}}" +
     `${fresh}\nreturn {run,fresh:${freshName}};`
   );
 }
