@@ -21,7 +21,10 @@
  *   the CLI's path: that adds the context built once per call and the maps' settle() after
  *   every repetition.
  * The kernel's figure is wall time (its task can be preempted), the median of 3 test runs;
- * ours is CPU time, the best of 7 batches (the machine is shared: contention only adds).
+ * ours is CPU time, the best of 7 calls (the machine is shared: contention only adds), after
+ * warm-up calls: V8 compiling the VM and the program's JavaScript (the kernel's JIT compiles at
+ * load time, outside its duration too) is not in the figure. A single cold
+ * `tsbpf run --repeat 1000000` pays it once (some tens of ms here) in its durationNs.
  */
 import { readFileSync } from "node:fs";
 import { openObjectSync } from "../src/elf/object/index.js";
