@@ -16,6 +16,13 @@ export const OP_UNRESOLVED = 0x101; // ld_imm64 with a pseudo source nobody reso
 export const OP_BAD_REG = 0x102; // uses a register number above r10
 export const OP_TRUNCATED = 0x103; // ld_imm64 without its second slot (the program's last slot)
 
+/**
+ * The interpreter's fused pair (in Code.word only; Code.op keeps the real opcode): a slot whose
+ * `rD = rS` (mov64 reg, off 0) is followed by `rD += imm` (add64 imm, same rD). 0x01 is no BPF
+ * opcode (LDX with mode IMM), so a real 0x01 slot shows as 0 in word and faults as before.
+ */
+export const OP_FUSED_MOV_ADD = 0x01;
+
 /** High half of a function's address (ld_imm64 src 4): below every region, so never memory. */
 export const CODE_HI = REGION_HI_BASE - 1;
 
@@ -112,7 +119,22 @@ export function compile(insns: readonly Instruction[], env: VmEnv, strict: boole
   }
   for (let k = 0; k < n; k++) {
     const op = code.op[k];
-    code.word[k] = (op > 0xff ? 0 : op) | (code.dst[k] << 8) | (code.src[k] << 12) | (code.off[k] << 16);
+    // internal opcodes, and the invalid BPF opcodes fused pairs reuse, appear as 0 (they fault)
+    const wop = op > 0xff || op === OP_FUSED_MOV_ADD ? 0 : op;
+    code.word[k] = wop | (code.dst[k] << 8) | (code.src[k] << 12) | (code.off[k] << 16);
+  }
+  for (let k = 0; k + 1 < n; k++) {
+    // `rD = rS; rD += imm` (pointer arithmetic, everywhere in compiled C): one dispatch
+    if (
+      code.op[k] === 0xbf &&
+      code.off[k] === 0 &&
+      code.op[k + 1] === 0x07 &&
+      code.dst[k + 1] === code.dst[k] &&
+      code.src[k + 1] === 0 &&
+      code.off[k + 1] === 0
+    ) {
+      code.word[k] = (code.word[k] & ~0xff) | OP_FUSED_MOV_ADD;
+    }
   }
   return code;
 }

@@ -42,7 +42,7 @@ const {
   udiv64,
   umod64,
 } = I64;
-const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves } = MEM;
+const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves, TWO_TO_MINUS_32 } = MEM;
 
 export interface VmOptions {
   /**
@@ -74,6 +74,15 @@ export interface VmProgram {
   /** The stack region of each call depth (frame 0 is the entry function). */
   readonly stacks: readonly Region[];
   run(opts?: VmRunOptions): VmRunResult;
+  /**
+   * Run `repeat` times over the same inputs, as BPF_PROG_TEST_RUN's repeat does: the arguments
+   * (the context pointer) are converted once and the context, packet and maps are not rebuilt,
+   * so what one run leaves there the next one sees, as in the kernel. Every repetition is still
+   * a whole run of its own: registers reset (r1-r5 = args), stacks zeroed, the full budget, every
+   * check. `after` is called after each repetition (the simulator settles its maps there).
+   * Returns the last repetition's result; a fault ends the whole call.
+   */
+  runRepeat(opts: VmRunOptions, repeat: number, after?: () => void): VmRunResult;
 }
 
 /** A program as the machine runs it: its code and what goes with it. */
@@ -84,8 +93,10 @@ interface Prog {
   readonly entry: number;
   readonly name: string | undefined;
   readonly memory: Memory;
-  /** The compiled fast path (engine "jit"). */
+  /** The compiled fast path (engine "jit"), entered at any slot with the registers in L/H. */
   readonly jit: JitFn | undefined;
+  /** Its entry for the start of a run, which does not read L/H (jit.ts's JitCode.fresh). */
+  readonly jitFresh: JitFn | undefined;
   /** Per slot: the array a helper call there looks up inline (inline-lookup.ts). */
   readonly arrays: ReadonlyArray<VmArrayLookup | undefined>;
 }
@@ -108,6 +119,7 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
   for (const h of env.helpers ?? []) helpers[h.id] = h;
   const entry = opts.entry ?? 0;
   const arrays = inlineLookups(code, helpers, [entry]);
+  const jit = opts.engine === "jit" ? compileJit(code, mem, [entry], arrays) : undefined;
   const prog: Prog = {
     code,
     helpers,
@@ -115,7 +127,8 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     entry,
     name: opts.name,
     memory: mem,
-    jit: opts.engine === "jit" ? compileJit(code, mem, [entry], arrays) : undefined,
+    jit: jit?.run,
+    jitFresh: jit?.fresh,
     arrays,
   };
   const machine = new Machine(prog, env, stacks);
@@ -123,7 +136,9 @@ export function createVm(insns: readonly Instruction[], env: VmEnv, opts: VmOpti
     insns,
     slots: code.n,
     stacks,
-    run: (runOpts: VmRunOptions = {}) => machine.run(runOpts),
+    run: (runOpts: VmRunOptions = {}) => machine.run(runOpts, 1, undefined),
+    runRepeat: (runOpts: VmRunOptions, repeat: number, after?: () => void) =>
+      machine.run(runOpts, repeat, after),
   };
   PROGS.set(vm, prog);
   return vm;
@@ -139,11 +154,25 @@ class Stop {
 
 /** r0 values below this are returned from a table: most programs return a small verdict. */
 const SMALL_R0 = 256;
+const NO_ARGS: readonly (bigint | number)[] = [];
+/** The largest budget compiled code is handed at once (an int32). */
+const JIT_LEFT_MAX = 0x7fff_ffff;
 const SMALL_R0_BIG: readonly bigint[] = Array.from({ length: SMALL_R0 }, (_, i) => BigInt(i));
 
 class Machine implements VmHelperCall, JitHost {
   readonly L = new Int32Array(16);
   readonly H = new Int32Array(16);
+  /** r1-r5 at the start of every run of the current run() call, as int32 halves. */
+  a1l = 0;
+  a1h = 0;
+  a2l = 0;
+  a2h = 0;
+  a3l = 0;
+  a3h = 0;
+  a4l = 0;
+  a4h = 0;
+  a5l = 0;
+  a5h = 0;
   readonly memory: Memory;
   insn = 0;
   /** Saved per frame: return slot, r6..r9 halves, may_goto counter. */
@@ -165,6 +194,8 @@ class Machine implements VmHelperCall, JitHost {
   private tailR1L = 0;
   private tailR1H = 0;
   private tailCalls = 0;
+  /** The budget beyond the int32 compiled code was given (see jitLeft). */
+  private jitExtra = 0;
   /** How many helper callbacks (invoke) are running: tail calls are refused inside them. */
   private nested = 0;
   private running = false;
@@ -173,7 +204,7 @@ class Machine implements VmHelperCall, JitHost {
   /** The stacks' bytes as 8-byte words, to zero a few words without a fill() call. */
   private readonly stackWords: readonly Float64Array[];
   /** High half of frame 0's stack: frame f's is stackHi + f (createVm adds them in a row). */
-  private readonly stackHi: number;
+  readonly stackHi: number;
 
   constructor(
     private readonly prog: Prog,
@@ -205,45 +236,137 @@ class Machine implements VmHelperCall, JitHost {
     return new VmFault(kind, detail, { insn: this.insn, address });
   }
 
-  run(opts: VmRunOptions): VmRunResult {
+  run(opts: VmRunOptions, repeat: number, after: (() => void) | undefined): VmRunResult {
     if (this.running) {
       throw new UsageError(
         "E_VM_REENTRANT",
         "run() of a program that is already running (from one of its helpers)",
       );
     }
+    if (!Number.isSafeInteger(repeat) || repeat < 1) {
+      throw new UsageError("E_VM_REPEAT", `repeat must be a positive integer, got ${repeat}`);
+    }
     this.running = true;
     try {
-      return this.runOnce(opts);
+      this.prepare(opts);
+      const jit = this.prog.jit;
+      const fresh = this.prog.jitFresh;
+      for (let i = 0; i < repeat; i++) {
+        // a fresh compiled entry starts from the arguments, not from L/H
+        if (fresh === undefined) this.resetRegisters();
+        this.resetStacks();
+        this.stopped = undefined;
+        this.left = this.budget;
+        this.depth = 0;
+        this.loops[0] = MAY_GOTO_BUDGET;
+        this.cur = this.prog;
+        this.tail = undefined;
+        this.tailCalls = 0;
+        this.nested = 0;
+        if (fresh !== undefined) this.runCompiled(fresh);
+        else if (jit !== undefined) this.runCompiled(jit);
+        else this.exec(this.prog.entry, 0);
+        if (after !== undefined) after();
+      }
+      const { L, H } = this;
+      const lo = L[0];
+      const r0 =
+        H[0] === 0 && lo >= 0 && lo < SMALL_R0
+          ? SMALL_R0_BIG[lo]
+          : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
+      return { r0, insns: this.budget - this.left };
     } finally {
       this.running = false;
     }
   }
 
-  private runOnce(opts: VmRunOptions): VmRunResult {
-    const { L, H } = this;
-    // r0-r9 start at 0 (r10 is set below; r11-r15 are never written: slots naming them fault).
-    // Straight-line stores: a loop, or TypedArray.fill, costs several times more at this size.
-    L[0] = H[0] = L[1] = H[1] = L[2] = H[2] = L[3] = H[3] = L[4] = H[4] = 0;
-    L[5] = H[5] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
-    const args = opts.args ?? [];
-    for (let i = 0; i < 5 && i < args.length; i++) {
-      const a = args[i];
-      if (typeof a === "number") {
-        if (!Number.isSafeInteger(a)) {
-          throw new UsageError("E_VM_ARG", `argument r${i + 1} = ${a} is not an integer`);
-        }
-        setNumber(L, H, i + 1, a); // no BigInt: addresses are safe integers
-        continue;
-      }
-      const v = BigInt.asUintN(64, BigInt(a));
-      L[i + 1] = Number(BigInt.asIntN(32, v));
-      H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+  /** Once per run() call: the arguments as halves, the budget and the packet, checked. */
+  private prepare(opts: VmRunOptions): void {
+    const args = opts.args ?? NO_ARGS;
+    this.a1l =
+      this.a1h =
+      this.a2l =
+      this.a2h =
+      this.a3l =
+      this.a3h =
+      this.a4l =
+      this.a4h =
+      this.a5l =
+      this.a5h =
+        0;
+    for (let i = 0; i < 5 && i < args.length; i++) this.setArg(i + 1, args[i]);
+    const budget = opts.budget ?? DEFAULT_BUDGET;
+    if (!Number.isSafeInteger(budget) || budget < 0) {
+      throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
     }
-    // every run starts from zeroed stacks; only the frames the last run reached need it
-    // frames above the deepest one used were left untouched (end 0) since the last reset;
-    // each is zeroed from the lowest offset written since (Region.low: every store path
-    // lowers it), which for most programs is a few words below the top
+    this.budget = budget;
+    this.packet = opts.packet;
+  }
+
+  /** Argument register r`r` (1-5) of every run of this run() call. */
+  private setArg(r: number, a: bigint | number): void {
+    let lo: number;
+    let hi: number;
+    if (typeof a === "number") {
+      if (!Number.isSafeInteger(a)) {
+        throw new UsageError("E_VM_ARG", `argument r${r} = ${a} is not an integer`);
+      }
+      // no BigInt: addresses are safe integers (ToInt32 keeps the low 32 bits, negatives too)
+      lo = a | 0;
+      hi = Math.floor(a / 4294967296) | 0;
+    } else {
+      const v = BigInt.asUintN(64, BigInt(a));
+      lo = Number(BigInt.asIntN(32, v));
+      hi = Number(BigInt.asIntN(32, v >> 32n));
+    }
+    if (r === 1) {
+      this.a1l = lo;
+      this.a1h = hi;
+    } else if (r === 2) {
+      this.a2l = lo;
+      this.a2h = hi;
+    } else if (r === 3) {
+      this.a3l = lo;
+      this.a3h = hi;
+    } else if (r === 4) {
+      this.a4l = lo;
+      this.a4h = hi;
+    } else {
+      this.a5l = lo;
+      this.a5h = hi;
+    }
+  }
+
+  /**
+   * Before every run (each repetition) but one that starts in compiled code's fresh entry:
+   * r0-r9 = 0 but for the arguments, r10 = the top of frame 0's stack (r11-r15 are never
+   * written: slots naming them fault). Straight-line stores: a loop, or TypedArray.fill, costs
+   * several times more at this size.
+   */
+  private resetRegisters(): void {
+    const { L, H } = this;
+    L[0] = H[0] = L[6] = H[6] = L[7] = H[7] = L[8] = H[8] = L[9] = H[9] = 0;
+    L[1] = this.a1l;
+    H[1] = this.a1h;
+    L[2] = this.a2l;
+    H[2] = this.a2h;
+    L[3] = this.a3l;
+    H[3] = this.a3h;
+    L[4] = this.a4l;
+    H[4] = this.a4h;
+    L[5] = this.a5l;
+    H[5] = this.a5h;
+    L[10] = STACK_SIZE;
+    H[10] = this.stackHi;
+  }
+
+  /**
+   * Before every run: every run starts from zeroed stacks; only the frames the last run reached
+   * need it (frames above the deepest one used were left untouched, end 0, since the last
+   * reset); each is zeroed from the lowest offset written since (Region.low: every store path
+   * lowers it), which for most programs is a few words below the top.
+   */
+  private resetStacks(): void {
     for (let f = 0; f <= this.deepest; f++) {
       const s = this.stacks[f];
       const low = s.low;
@@ -259,31 +382,6 @@ class Machine implements VmHelperCall, JitHost {
       s.end = f === 0 ? STACK_SIZE : 0; // frames above the current depth are not addressable
     }
     this.deepest = 0;
-    L[10] = STACK_SIZE;
-    H[10] = this.stacks[0].hi;
-    this.packet = opts.packet;
-    this.stopped = undefined;
-    const budget = opts.budget ?? DEFAULT_BUDGET;
-    if (!Number.isSafeInteger(budget) || budget < 0) {
-      throw new UsageError("E_VM_BUDGET", `instruction budget must be a non-negative integer, got ${budget}`);
-    }
-    this.budget = budget;
-    this.left = budget;
-    this.depth = 0;
-    this.loops[0] = MAY_GOTO_BUDGET;
-    this.cur = this.prog;
-    this.tail = undefined;
-    this.tailCalls = 0;
-    this.nested = 0;
-    const jit = this.prog.jit;
-    if (jit === undefined) this.exec(this.prog.entry, 0);
-    else this.runCompiled(jit);
-    const lo = L[0];
-    const r0 =
-      H[0] === 0 && lo >= 0 && lo < SMALL_R0
-        ? SMALL_R0_BIG[lo]
-        : (BigInt(H[0] >>> 0) << 32n) | BigInt(lo >>> 0);
-    return { r0, insns: budget - this.left };
   }
 
   /**
@@ -294,12 +392,12 @@ class Machine implements VmHelperCall, JitHost {
   private runCompiled(jit: JitFn): void {
     let pc: number;
     try {
-      pc = jit(this.prog.entry, this.left, this.L, this.H, this, true);
+      pc = jit(this.prog.entry, this.jitLeft(this.left), this.L, this.H, this, true);
     } catch (e) {
-      this.left = JIT_STATE[0];
+      this.left = JIT_STATE[0] + this.jitExtra;
       throw this.located(e, JIT_STATE[1]);
     }
-    this.left = JIT_STATE[0];
+    this.left = JIT_STATE[0] + this.jitExtra;
     const why = JIT_STATE[2];
     if (why === 3) return;
     if (why === 2) {
@@ -395,10 +493,22 @@ class Machine implements VmHelperCall, JitHost {
    */
   jitCall(pc: number, id: number, left: number): number {
     this.insn = pc;
-    this.left = left;
+    this.left = left + this.jitExtra;
     this.callHelper(id, 0);
-    const l = this.left;
+    // callbacks may have run compiled code with views of their own: a new one from here
+    const l = this.jitLeft(this.left);
     return this.stopped !== undefined || this.tail !== undefined ? ~l : l;
+  }
+
+  /**
+   * The budget as compiled code sees it: an int32 (V8 then counts it down in integer registers,
+   * not as a double), at most 2^31 - 1; the rest is kept in jitExtra and added back to what
+   * the code returns (a bigger budget only makes compiled code hand back every 2^31 slots).
+   */
+  private jitLeft(left: number): number {
+    const part = Math.min(left, JIT_LEFT_MAX);
+    this.jitExtra = left - part;
+    return part | 0;
   }
 
   /** Enter the program a helper's tail call chose, in frame `depth`; returns its entry slot. */
@@ -432,13 +542,13 @@ class Machine implements VmHelperCall, JitHost {
           // the compiled blocks run up to the next instruction only the interpreter executes
           this.depth = depth; // for callbacks of the helpers compiled code calls
           try {
-            pc = JIT(pc, left, L, H, this, depth === base);
+            pc = JIT(pc, this.jitLeft(left), L, H, this, depth === base);
           } catch (e) {
             pc = JIT_STATE[1];
-            left = JIT_STATE[0];
+            left = JIT_STATE[0] + this.jitExtra;
             throw e;
           }
-          left = JIT_STATE[0];
+          left = JIT_STATE[0] + this.jitExtra;
           if (JIT_STATE[2] === 3) {
             // an exit the compiled code already counted: the run ends, or the loop below
             // returns from the frame (counting the slot once more, so it is given back first)
@@ -580,6 +690,24 @@ class Machine implements VmHelperCall, JitHost {
             const d = (w >> 8) & 15;
             L[d] = IMM[pc];
             H[d] = IMM[pc] >> 31;
+            break;
+          }
+          case 0x01: {
+            // OP_FUSED_MOV_ADD: rD = rS at this slot, then rD += imm at the next one, which
+            // runs alone (and faults there) when the budget ends between the two
+            const d = (w >> 8) & 15;
+            const r = (w >> 12) & 15;
+            if (left === 0) {
+              L[d] = L[r];
+              H[d] = H[r];
+              break;
+            }
+            left--;
+            pc++;
+            const b = IMM[pc];
+            const s = (L[r] >>> 0) + (b >>> 0);
+            H[d] = H[r] + (b >> 31) + (s > 0xffffffff ? 1 : 0);
+            L[d] = s;
             break;
           }
           case 0xbf: {
@@ -1017,7 +1145,7 @@ class Machine implements VmHelperCall, JitHost {
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);
               else if (typeof v === "number" && Number.isSafeInteger(v)) {
                 L[d] = v;
-                H[d] = Math.floor(v / 4294967296);
+                H[d] = Math.floor(v * TWO_TO_MINUS_32);
               } else hookValueInto(g, v, L, H, d);
             }
             break;

@@ -20,7 +20,7 @@
  */
 import { atomic } from "./atomic.js";
 import type { Code } from "./code.js";
-import type { VmArrayLookup } from "./env.js";
+import { STACK_SIZE, type VmArrayLookup } from "./env.js";
 import {
   arsh64,
   bswap,
@@ -40,7 +40,8 @@ import {
 import { bytesInto, hookValueInto, loadInto, type Memory, REGION_HI_BASE, storeHalves } from "./memory.js";
 
 /**
- * Runs compiled blocks from slot `pc` with `left` instructions of budget; returns the slot the
+ * Runs compiled blocks from slot `pc` with `left` instructions of budget (an int32: the machine
+ * hands out at most 2^31 - 1 at a time, so V8 counts it down as an integer); returns the slot the
  * interpreter must execute next. The budget left is in JIT_STATE[0]; when it throws, JIT_STATE[1]
  * holds the faulting slot (and JIT_STATE[0] the budget left). JIT_STATE[2] says why it returned:
  * 0 the slot is outside the compiled code, 1 the interpreter must execute it, 2 a helper stopped
@@ -58,12 +59,38 @@ export type JitFn = (
 
 /** What compiled code calls back into: the machine running it. */
 export interface JitHost {
+  /** r1-r5 at the start of a run, as int32 halves (what a fresh entry starts its locals from). */
+  readonly a1l: number;
+  readonly a1h: number;
+  readonly a2l: number;
+  readonly a2h: number;
+  readonly a3l: number;
+  readonly a3h: number;
+  readonly a4l: number;
+  readonly a4h: number;
+  readonly a5l: number;
+  readonly a5h: number;
+  /** High half of frame 0's stack (r10 at the start of a run). */
+  readonly stackHi: number;
   /**
    * Call helper `id` from slot `pc` with `left` budget (registers in L/H): returns the budget
    * left, or its complement when the compiled code must return to the interpreter (with
    * JIT_STATE[2] = 2) because the helper stopped the program or asked for a tail call.
    */
   jitCall(pc: number, id: number, left: number): number;
+}
+
+/**
+ * A program's compiled code: `run` enters at any slot with the registers in L/H; `fresh` starts
+ * a run at the entry (entries[0]) with the registers a run starts with (r1-r5 from the host's
+ * a1l..a5h, r10 the top of frame 0's stack, the rest 0) without reading L/H, and writes every
+ * register r0-r10 to L/H whenever it leaves other than by the top frame's exit (which writes r0
+ * only), so the caller need not reset L/H before it.
+ */
+export interface JitCode {
+  readonly run: JitFn;
+  /** Undefined when the entry is not compiled code: a run then starts with `run` from L/H. */
+  readonly fresh: JitFn | undefined;
 }
 
 /** Out-values of a JitFn (one machine runs compiled code at a time: JS is single-threaded). */
@@ -389,8 +416,14 @@ function emitInsn(code: Code, pc: number): string {
  * access above 2^31 in a huge region takes the general path, which is exact.
  */
 function address(r: number, off: number): string {
+  // the carry wraps the high half as an int32 (every use of hi is modulo 2^32): a plain
+  // h+1 could leave int32 range, and V8 would then compare hi with the cached ch as doubles
   const hi =
-    off > 0 ? `(lo>>>0)<(l${r}>>>0)?h${r}+1:h${r}` : off < 0 ? `(lo>>>0)>(l${r}>>>0)?h${r}-1:h${r}` : `h${r}`;
+    off > 0
+      ? `(lo>>>0)<(l${r}>>>0)?(h${r}+1)|0:h${r}`
+      : off < 0
+        ? `(lo>>>0)>(l${r}>>>0)?(h${r}-1)|0:h${r}`
+        : `h${r}`;
   return `const lo=(l${r}+(${off}))|0;const hi=${hi};`;
 }
 
@@ -419,10 +452,12 @@ function emitMemory(code: Code, pc: number): string {
   const b = code.imm[pc];
   const size = SIZE[op & 0x18];
   const cls = op & 7;
+  // the slot a fault is attributed to (the catch reads p): set only on the paths that can
+  // throw (the general ones and hooks); the inline fast paths are checked and cannot
   const at = `p=${pc};`;
   if (cls === 1) {
-    const slow = `loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
-    if (op >= 0x80) return `${at}{${address(s, off)}${slow}}`;
+    const slow = `${at}loadInto(mem,hi,lo>>>0,${size},${op >= 0x80},L,H,${d});${reload([d])}`;
+    if (op >= 0x80) return `{${address(s, off)}${slow}}`;
     const fast =
       size === 8
         ? `l${d}=g.view.getInt32(lo,true);h${d}=g.view.getInt32(lo+4,true);`
@@ -431,18 +466,18 @@ function emitMemory(code: Code, pc: number): string {
     // answers as a number split inline; the rest exactly as loadInto does it
     const hooked =
       `else if(g!==undefined&&g.hooks!==null&&g.hooks.load!==undefined&&lo>=g.start&&lo<=g.end-${size}){` +
-      `const v=g.hooks.load(lo,${size});` +
-      `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v/4294967296)|0;}` +
+      `${at}const v=g.hooks.load(lo,${size});` +
+      `if(typeof v==="number"&&Number.isSafeInteger(v)){l${d}=v|0;h${d}=Math.floor(v*2.3283064365386963e-10)|0;}` +
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}}`;
-    return `${at}{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
+    return `{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
   }
   if (cls === 3 && (op & 0xe0) === 0xc0) {
     // atomics read and write registers (src, r0) through the arrays
-    const slow = `${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${RELOAD_ALL}`;
+    const slow = `${at}${SPILL_ALL}atomic(mem,L,H,${size},${d},${s},${off},${b});${RELOAD_ALL}`;
     const inline = atomicInline(size, s, b);
-    if (inline === undefined) return `${at}${slow}`;
+    if (inline === undefined) return slow;
     return (
-      `${at}{${address(d, off)}` +
+      `{${address(d, off)}` +
       regionOf(d) +
       `if(${inBounds(size)}&&g.writable){${inline}if(lo<g.low)g.low=lo;}else{${slow}}}`
     );
@@ -459,9 +494,9 @@ function emitMemory(code: Code, pc: number): string {
           ? `g.view.setUint16(lo,${vlo}&65535,true);`
           : `g.view.setInt32(lo,${vlo},true);`) + "if(lo<g.low)g.low=lo;";
   return (
-    `${at}{${address(d, off)}` +
+    `{${address(d, off)}` +
     regionOf(d) +
-    `if(${inBounds(size)}&&g.writable){${fast}}else storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}`
+    `if(${inBounds(size)}&&g.writable){${fast}}else{${at}storeHalves(mem,hi,lo>>>0,${size},${vlo},${vhi});}}`
   );
 }
 
@@ -599,7 +634,7 @@ function isHelperCall(code: Code, pc: number): boolean {
 function emitCall(code: Code, pc: number, inline: boolean): string {
   const call =
     `p=${pc};${SPILL_ALL}{const r=m.jitCall(${pc},${code.imm[pc]},left);` +
-    `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r;}` +
+    `if(r<0){S[0]=~r;S[2]=2;return ${pc + 1};}left=r|0;}` +
     reload([0, 10]);
   if (!inline) return `${call}${FALL}${pc + 1}*/`;
   // an inline array lookup (inline-lookup.ts): the u32 key at r2 read when it is plain memory
@@ -704,10 +739,13 @@ export function jitSource(
     size += text.length;
     chunkOf[start] = chunks.length - 1;
   }
-  const fns = chunks.map((cases, i) => {
+  const chunkFn = (i: number, fresh: boolean): string => {
+    const cases = chunks[i];
     const loaded = [...uses[i], ...defs[i]].filter((r, k, a) => a.indexOf(r) === k).sort((a, b) => a - b);
     const written = [...defs[i]].sort((a, b) => a - b);
-    const locals = loaded.length ? `let ${loaded.map((r) => `l${r}=L[${r}],h${r}=H[${r}]`).join(",")};` : "";
+    const locals = loaded.length
+      ? `let ${loaded.map((r) => `l${r}=${fresh ? FRESH_LO[r] : `L[${r}]`},h${r}=${fresh ? FRESH_HI[r] : `H[${r}]`}`).join(",")};`
+      : "";
     const body = cases.map(({ text }, k) => {
       const next = cases[k + 1]?.start;
       const fall = `${FALL}${next}*/`;
@@ -715,30 +753,88 @@ export function jitSource(
       return text.endsWith(fall) ? text.slice(0, -fall.length) : text;
     });
     const src =
-      `function c${i}(pc,left,L,H,m,top){let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
+      `function ${fresh ? "f" : "c"}${i}(pc,left,L,H,m,top){left|=0;let p=pc,ch=0,cg=undefined,sh=0,sg=undefined;${locals}try{top:for(;;){switch(pc){` +
       body.join("\n").replace(/\/\*fall:(\d+)\*\//g, "pc=$1;continue top;") +
       `\ndefault:S[0]=left;S[2]=0;${SPILL_ALL}return pc;}}}catch(e){S[0]=left;S[1]=p;${SPILL_ALL}throw e;}}`;
+    // a fresh entry leaves L/H stale: when it leaves, every register goes there (the ones the
+    // chunk never mentions still have their starting values)
+    const all = Array.from({ length: NREGS }, (_, r) => r);
+    const spillAll = fresh
+      ? all
+          .map((r) =>
+            loaded.includes(r)
+              ? `L[${r}]=l${r};H[${r}]=h${r};`
+              : `L[${r}]=${FRESH_LO[r]};H[${r}]=${FRESH_HI[r]};`,
+          )
+          .join("")
+      : spill(written);
+    const spillR0 = fresh
+      ? loaded.includes(0)
+        ? spill([0])
+        : "L[0]=0;H[0]=0;"
+      : spill(written.filter((r) => r === 0));
     return src
-      .replaceAll(SPILL_ALL, spill(written))
-      .replaceAll(SPILL_R0, spill(written.filter((r) => r === 0)))
+      .replaceAll(SPILL_ALL, spillAll)
+      .replaceAll(SPILL_R0, spillR0)
       .replaceAll(RELOAD_ALL, reload(loaded));
-  });
+  };
+  const fns = chunks.map((_, i) => chunkFn(i, false));
+  const entry = entries[0] ?? 0;
+  const entryChunk = entry >= 0 && entry < n ? chunkOf[entry] : -1;
   // the inlined arrays and their address tables, as constants of the factory
   let consts = "";
   arrays.forEach((a, pc) => {
     if (a !== undefined) consts += `const A${pc}=ARR[${pc}],AH${pc}=A${pc}.elemHis;`;
   });
+  const freshName = entryChunk < 0 ? "null" : "fresh";
   if (chunks.length === 1) {
     // one chunk: it is the entry (slots outside it go back to the interpreter either way)
-    return `${PRELUDE}${consts}${fns[0]}\nreturn c0;`;
+    const f0 = entryChunk < 0 ? "" : chunkFn(0, true);
+    return `${PRELUDE}${consts}${fns[0]}\n${f0}\nreturn {run:c0,fresh:${entryChunk < 0 ? "null" : "f0"}};`;
   }
+  // the fresh entry: the entry's chunk with fresh locals, then on as `run` (L/H are whole then);
+  // an entry outside the compiled code starts from L/H, which the caller must then have set
+  const fresh =
+    entryChunk < 0
+      ? ""
+      : `${chunkFn(entryChunk, true)}\nfunction fresh(pc,left,L,H,m,top){pc=f${entryChunk}(pc,left,L,H,m,top);` +
+        "if(S[2]!==0)return pc;return run(pc,S[0]|0,L,H,m,top);}";
   return (
     `${PRELUDE}${consts}${fns.join("\n")}\nconst CH=[${chunks.map((_, i) => `c${i}`).join(",")}];` +
     `const OF=new Int32Array([${Array.from(chunkOf).join(",")}]);` +
-    "return function jit(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
-    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0];if(S[2]!==0)return pc;}};"
+    "function run(pc,left,L,H,m,top){for(;;){const c=pc>=0&&pc<OF.length?OF[pc]:-1;" +
+    "if(c<0){S[0]=left;S[2]=0;return pc;}pc=CH[c](pc,left,L,H,m,top);left=S[0]|0;if(S[2]!==0)return pc;}}" +
+    `${fresh}\nreturn {run,fresh:${freshName}};`
   );
 }
+
+/** A fresh entry's starting value of each register's halves (r11-r15 are never compiled). */
+const FRESH_LO: readonly string[] = [
+  "0",
+  "m.a1l",
+  "m.a2l",
+  "m.a3l",
+  "m.a4l",
+  "m.a5l",
+  "0",
+  "0",
+  "0",
+  "0",
+  String(STACK_SIZE),
+];
+const FRESH_HI: readonly string[] = [
+  "0",
+  "m.a1h",
+  "m.a2h",
+  "m.a3h",
+  "m.a4h",
+  "m.a5h",
+  "0",
+  "0",
+  "0",
+  "0",
+  "m.stackHi",
+];
 
 const PRELUDE =
   "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic,hookValueInto,bytesInto}=R;";
@@ -749,7 +845,7 @@ export function compileJit(
   memory: Memory,
   entries: readonly number[],
   arrays: ReadonlyArray<VmArrayLookup | undefined> = [],
-): JitFn {
+): JitCode {
   const src = jitSource(code, entries, arrays);
   const factory = new Function("R", "mem", "regions", "S", "ARR", src) as (
     r: typeof RUNTIME,
@@ -757,6 +853,7 @@ export function compileJit(
     regions: Memory["regions"],
     s: Float64Array,
     arr: ReadonlyArray<VmArrayLookup | undefined>,
-  ) => JitFn;
-  return factory(RUNTIME, memory, memory.regions, JIT_STATE, arrays);
+  ) => { run: JitFn; fresh: JitFn | null };
+  const made = factory(RUNTIME, memory, memory.regions, JIT_STATE, arrays);
+  return { run: made.run, fresh: made.fresh ?? undefined };
 }

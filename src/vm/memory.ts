@@ -62,6 +62,21 @@ export class Region {
   readonly view: DataView;
   /** High 32 bits of every address inside this region (as a signed int32, like the registers). */
   readonly hi: number;
+  /**
+   * The address of byte 0 as a number when every address of the region is a safe integer (hi
+   * below 2^21 - 1: all but absurdly many regions), else -1: what pointer() adds to.
+   */
+  private readonly base: number;
+  /**
+   * pointer()'s last two answers, kept as the very values returned: a context's load hook
+   * answers the same packet pointers on every run, and a number above 2^31 returned from a
+   * call that is not inlined is a new heap object each time otherwise (the fields are typed
+   * to hold a bigint too, so V8 keeps them as references, not unboxed doubles).
+   */
+  private memoA = -1;
+  private memoB = -1;
+  private ptrA: number | bigint = 0n;
+  private ptrB: number | bigint = 0n;
   /** First accessible byte (offset in `bytes`). */
   start: number;
   /** One past the last accessible byte. */
@@ -89,6 +104,7 @@ export class Region {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.hi = (REGION_HI_BASE + id) | 0;
+    this.base = this.hi >>> 0 < 0x1f_ffff ? (this.hi >>> 0) * 0x1_0000_0000 : -1;
     this.start = spec.start ?? 0;
     this.end = spec.end ?? bytes.byteLength;
     this.writable = spec.writable ?? true;
@@ -110,6 +126,18 @@ export class Region {
    * 2^21 - REGION_HI_BASE, i.e. all but absurdly many regions), else as a bigint.
    */
   pointer(offset = 0): number | bigint {
+    if (offset === this.memoA) return this.ptrA;
+    if (offset === this.memoB) return this.ptrB;
+    // a context's pointer fields answer with this on every load: one addition, no check when
+    // the offset is a window offset (a u32) and the base is below 2^53 - 2^32
+    if (this.base >= 0 && offset >>> 0 === offset) {
+      const n = this.base + offset;
+      this.memoB = this.memoA;
+      this.ptrB = this.ptrA;
+      this.memoA = offset;
+      this.ptrA = n;
+      return n;
+    }
     const n = (this.hi >>> 0) * 0x1_0000_0000 + offset;
     return Number.isSafeInteger(n) ? n : this.address(offset);
   }
@@ -124,6 +152,8 @@ export interface PacketRegion {
 }
 
 const MAX_WINDOW = 0x1_0000_0000;
+/** 2^-32: a safe integer's high half is floor(v * 2^-32), exact (a power of two), no division. */
+export const TWO_TO_MINUS_32 = 2 ** -32;
 
 export class Memory {
   /** Indexed by region id; removed regions stay as dead entries so their ids are never reused. */
@@ -342,7 +372,7 @@ export function hookValueInto(r: Region, v: bigint | number, L: Int32Array, H: I
       throw new VmFault("internal", `load hook of ${r.name} returned ${v}, not a safe integer`);
     }
     L[d] = v;
-    H[d] = Math.floor(v / 4294967296);
+    H[d] = Math.floor(v * TWO_TO_MINUS_32);
     return;
   }
   const u = BigInt.asUintN(64, v);

@@ -73,8 +73,22 @@ function outcome(insns: readonly Instruction[], engine: VmEngine, strict: boolea
   const memory = new Memory();
   const mem = memory.add({ kind: "mem", name: "mem", size: 64 });
   const ro = memory.add({ kind: "rodata", name: "ro", size: 16, writable: false });
+  let vm: ReturnType<typeof createVm>;
   try {
-    const vm = createVm(insns, { memory, helpers }, { strict, engine });
+    vm = createVm(insns, { memory, helpers }, { strict, engine });
+  } catch (e) {
+    if (!(e instanceof VmFault)) throw e;
+    return { fault: `${e.kind} @${e.insn}: ${e.detail}` };
+  }
+  try {
+    // a first run with other arguments, whatever it does: the run compared must start from
+    // the same state however the last one ended (the fast path's fresh entry skips L/H)
+    vm.run({ args: [ro.address(4), -1n, mem.address(8), 3n, -7n], budget: Math.floor(budget / 2) });
+  } catch (e) {
+    if (!(e instanceof VmFault)) throw e;
+  }
+  mem.bytes.fill(0);
+  try {
     const r = vm.run({ args: [mem.address(), 64n, ro.address(8)], budget });
     return { r0: r.r0, insns: r.insns, mem: Buffer.from(mem.bytes).toString("hex") };
   } catch (e) {
@@ -172,6 +186,34 @@ describe("fast path = interpreter", () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it("budgets above 2^31 (handed to compiled code in int32 parts) count the same", () => {
+    const loop = loopOf([insn(0x07, 0, 0, 0, 3), insn(0xaf, 1, 0)], 1000);
+    // main calls sub and a callback through a helper: both run compiled code with views of their own
+    const calls: Instruction[] = [
+      insn(0xb7, 6, 0, 0, 5),
+      insn(0xb7, 1, 0, 0, 7),
+      insn(0x85, 0, 1, 0, 11 - 3),
+      insn(0x0f, 0, 6),
+      insn(0xbf, 7, 0),
+      ldImm64(1, 11n - 6n, 4),
+      insn(0xb7, 2, 0, 0, 11),
+      insn(0x85, 0, 0, 0, 2),
+      insn(0x0f, 0, 7),
+      insn(0x95),
+      insn(0xbf, 0, 1),
+      insn(0x27, 0, 0, 0, 3),
+      insn(0xb7, 6, 0, 0, 99),
+      insn(0x95),
+    ];
+    for (const prog of [loop, calls]) {
+      for (const budget of [2 ** 31 - 2, 2 ** 31, 2 ** 32 + 7, 2 ** 53 - 1]) {
+        const a = outcome(prog, "interp", true, budget);
+        expect("fault" in a ? a.fault : "").toBe("");
+        expect(outcome(prog, "jit", true, budget)).toEqual(a);
+      }
+    }
   });
 
   it("a budget that runs out inside a block faults at the same slot", () => {
