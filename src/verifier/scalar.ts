@@ -67,7 +67,23 @@ export function unknownBounds(): Bounds {
   };
 }
 
+/** Below 2^31 a value is the same in its four views (no BigInt.asIntN/asUintN allocations). */
+const SMALL = 0x8000_0000n;
+
 export function constBounds(v: bigint): Bounds {
+  if (v >= 0n && v < SMALL) {
+    return {
+      varOff: { value: v, mask: 0n },
+      smin: v,
+      smax: v,
+      umin: v,
+      umax: v,
+      s32min: v,
+      s32max: v,
+      u32min: v,
+      u32max: v,
+    };
+  }
   const x = u64(v);
   return {
     varOff: tnumConst(x),
@@ -556,9 +572,14 @@ export function alu64(op: AluOp, d: Bounds, s: Bounds): void {
 }
 
 /** A known constant whose every bound is collapsed onto it (what syncBounds makes of one). */
-function isCollapsedConst(b: Bounds): boolean {
+export function isCollapsedConst(b: Bounds): boolean {
   const c = b.umin;
   if (b.varOff.mask !== 0n || b.varOff.value !== c || b.umax !== c) return false;
+  if (c < SMALL) {
+    return (
+      b.smin === c && b.smax === c && b.u32min === c && b.u32max === c && b.s32min === c && b.s32max === c
+    );
+  }
   const sc = s64(c);
   if (b.smin !== sc || b.smax !== sc) return false;
   const lo = c & U32;

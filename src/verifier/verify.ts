@@ -68,10 +68,13 @@ import {
   alu32,
   alu64,
   assignBounds,
+  type Bounds,
   boundsEmpty,
   byteSwap,
   constBounds,
+  constFold,
   copyBounds,
+  isCollapsedConst,
   isConst,
   markUnbounded,
   neg,
@@ -328,13 +331,12 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     return;
   }
   if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
-  const d = withId(dstIn, 0);
-  const s = src ? copyBounds(src) : constBounds(imm);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
   // give a fully unknown register (no zero-extension even for 32-bit ops).
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
-  const amount = is64 ? s.umax : s.u32max;
-  const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
+  const sb: Bounds = src ?? constBounds(imm);
+  const amount = is64 ? sb.umax : sb.u32max;
+  const srcConst = is64 ? isConst(sb) : sb.u32min === sb.u32max;
   // the result depends on both operands (for precision marks, callback-widening.ts)
   const origin = src ? joinOrigin(dstIn, src) : dstIn.origin;
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
@@ -343,6 +345,15 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     setReg(st, i.dst, u);
     return;
   }
+  const d = withId(dstIn, 0);
+  if (isCollapsedConst(dstIn) && (!src || isCollapsedConst(src))) {
+    // two known constants fold to one (what alu64/alu32 make of them, without their temporaries)
+    assignBounds(d, constBounds(constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32)));
+    if (origin) d.origin = origin;
+    setReg(st, i.dst, d);
+    return;
+  }
+  const s = src ? copyBounds(src) : sb;
   if (is64) alu64(name, d, s);
   else alu32(name, d, s);
   if (origin) d.origin = origin;
