@@ -205,21 +205,60 @@ function deduce32(b: Bounds): void {
   }
 }
 
+// Comparisons of a value's other view, decided by comparisons alone where they can be (each
+// BigInt.asIntN/asUintN or arithmetic allocates a BigInt, and these run at every sync).
+
+// (A refinement may leave a bound one past its range, -1 or 2^64, before the sync: those
+// take the conversions.)
+const inU = (x: bigint): boolean => x >= 0n && x <= U64;
+const inS = (x: bigint): boolean => x >= S64_MIN && x <= S64_MAX;
+
+/** s64(a) <= s64(b). */
+function sLeU(a: bigint, b: bigint): boolean {
+  if (!inU(a) || !inU(b)) return s64(a) <= s64(b);
+  const an = a > S64_MAX;
+  return an === b > S64_MAX ? a <= b : an;
+}
+
+/** u64(a) <= u64(b). */
+function uLeS(a: bigint, b: bigint): boolean {
+  if (!inS(a) || !inS(b)) return u64(a) <= u64(b);
+  const an = a < 0n;
+  return an === b < 0n ? a <= b : !an;
+}
+
+/** u < u64(s). */
+function uLtUofS(u: bigint, s: bigint): boolean {
+  if (!inU(u) || !inS(s)) return u < u64(s);
+  return s < 0n ? u <= S64_MAX || u < u64(s) : u < s;
+}
+
+/** u64(s) < u. */
+function uOfSLtU(s: bigint, u: bigint): boolean {
+  if (!inU(u) || !inS(s)) return u64(s) < u;
+  return s < 0n ? u > S64_MAX && u64(s) < u : s < u;
+}
+
+/** s64(x) without an allocation when x already is an s64. */
+const s64u = (x: bigint): bigint => (inS(x) ? x : s64(x));
+/** u64(x) without an allocation when x already is a u64. */
+const u64s = (x: bigint): bigint => (inU(x) ? x : u64(x));
+
 function deduce64(b: Bounds): void {
-  if (s64(b.umin) <= s64(b.umax)) {
-    b.smin = max(b.smin, s64(b.umin));
-    b.smax = min(b.smax, s64(b.umax));
+  if (sLeU(b.umin, b.umax)) {
+    b.smin = max(b.smin, s64u(b.umin));
+    b.smax = min(b.smax, s64u(b.umax));
   }
-  if (u64(b.smin) <= u64(b.smax)) {
-    b.umin = max(b.umin, u64(b.smin));
-    b.umax = min(b.umax, u64(b.smax));
-  } else if (b.umax < u64(b.smin)) {
+  if (uLeS(b.smin, b.smax)) {
+    b.umin = max(b.umin, u64s(b.smin));
+    b.umax = min(b.umax, u64s(b.smax));
+  } else if (uLtUofS(b.umax, b.smin)) {
     // The signed range crosses the sign boundary, the unsigned one lies below it.
-    b.smin = max(b.smin, s64(b.umin));
-    b.umax = min(b.umax, u64(b.smax));
-  } else if (u64(b.smax) < b.umin) {
-    b.smax = min(b.smax, s64(b.umax));
-    b.umin = max(b.umin, u64(b.smin));
+    b.smin = max(b.smin, s64u(b.umin));
+    b.umax = min(b.umax, u64s(b.smax));
+  } else if (uOfSLtU(b.smax, b.umin)) {
+    b.smax = min(b.smax, s64u(b.umax));
+    b.umin = max(b.umin, u64s(b.smin));
   }
 }
 
@@ -268,6 +307,24 @@ export function syncBounds(b: Bounds): void {
   const v = b.varOff;
   if (v.mask === 0n) {
     const c = v.value;
+    if (c < SMALL) {
+      // below 2^31 the four views of the constant are the same BigInt
+      if (
+        b.umin <= c &&
+        c <= b.umax &&
+        b.smin <= c &&
+        c <= b.smax &&
+        b.u32min <= c &&
+        c <= b.u32max &&
+        b.s32min <= c &&
+        c <= b.s32max
+      ) {
+        b.umin = b.umax = b.smin = b.smax = b.u32min = b.u32max = b.s32min = b.s32max = c;
+        return;
+      }
+      syncBoundsFull(b);
+      return;
+    }
     const sc = s64(c);
     const lo = c & U32;
     const slo = s32(lo);
@@ -358,7 +415,9 @@ export function syncBounds(b: Bounds): void {
     if (halvesBound32(b)) deduce32(b);
     deduce64(b);
     // tnum_range of bounds whose top bits differ is unknown: the tnum and the bounds stay
-    if (fls64(b.umin ^ b.umax) > 63 && b.u32min === 0n && b.u32max === U32) return;
+    const topDiffers =
+      inU(b.umin) && inU(b.umax) ? b.umin <= S64_MAX !== b.umax <= S64_MAX : fls64(b.umin ^ b.umax) > 63;
+    if (topDiffers && b.u32min === 0n && b.u32max === U32) return;
     boundOffset(b);
     updateBounds(b);
     return;
@@ -390,7 +449,23 @@ function withinAll(b: Bounds, c: bigint): boolean {
 
 /** Whether deduce32's 64-bit clauses apply (64-bit bounds within one 2^32-aligned block). */
 function halvesBound32(b: Bounds): boolean {
-  return b.umin >> 32n === b.umax >> 32n || b.smin >> 32n === b.smax >> 32n;
+  return sameHigh(b.umin, b.umax) || sameHigh(b.smin, b.smax);
+}
+
+const HI32_MIN = 0xffff_ffff_0000_0000n;
+const TWO32N = 0x1_0000_0000n;
+
+/** a >> 32n === b >> 32n, decided by comparisons in the common cases (no BigInt allocated). */
+function sameHigh(a: bigint, b: bigint): boolean {
+  if (a === b) return true;
+  // different signs: different high halves
+  if (a < 0n !== b < 0n) return false;
+  if (a >= 0n) {
+    if (a < TWO32N) return b < TWO32N;
+    if (b === U64) return a >= HI32_MIN && a <= U64;
+    if (a === U64) return b >= HI32_MIN && b <= U64;
+  }
+  return a >> 32n === b >> 32n;
 }
 
 /** Whether the bounds describe no value at all (a contradiction: the path is impossible). */

@@ -241,8 +241,14 @@ export interface VState {
   hist?: HistNode;
 }
 
-/** One processed instruction of a path, for precision backtracking (the kernel's jmp history). */
+/**
+ * A straight run of processed instructions of a path, `first`, first+1 ... `t`, for precision
+ * backtracking (the kernel's jmp history). Only `t` carries the fields below; the run's other
+ * instructions accessed no stack slot and are no jumps. (One node per run rather than per
+ * instruction: the history of a long path is kept alive by its checkpoints.)
+ */
 export interface HistNode {
+  readonly first: number;
   readonly t: number;
   /** Fixed-offset stack slot the instruction accessed (frameno * 64 + spi), or -1. */
   readonly slot: number;
