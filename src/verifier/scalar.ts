@@ -84,17 +84,20 @@ export function constBounds(v: bigint): Bounds {
       u32max: v,
     };
   }
-  const x = u64(v);
+  const x = v >= 0n && v <= U64 ? v : u64(v);
+  const sx = x <= S64_MAX ? x : s64(x);
+  const lo = x <= U32 ? x : x & U32;
+  const slo = lo < SMALL ? lo : s32(lo);
   return {
-    varOff: tnumConst(x),
-    smin: s64(x),
-    smax: s64(x),
+    varOff: { value: x, mask: 0n },
+    smin: sx,
+    smax: sx,
     umin: x,
     umax: x,
-    s32min: s32(x),
-    s32max: s32(x),
-    u32min: u32(x),
-    u32max: u32(x),
+    s32min: slo,
+    s32max: slo,
+    u32min: lo,
+    u32max: lo,
   };
 }
 
@@ -655,12 +658,13 @@ export function isCollapsedConst(b: Bounds): boolean {
       b.smin === c && b.smax === c && b.u32min === c && b.u32max === c && b.s32min === c && b.s32max === c
     );
   }
-  const sc = s64(c);
-  if (b.smin !== sc || b.smax !== sc) return false;
-  const lo = c & U32;
-  if (b.u32min !== lo || b.u32max !== lo) return false;
-  const slo = s32(lo);
-  return b.s32min === slo && b.s32max === slo;
+  // every range a single value first (comparisons), then that value the constant's (conversions
+  // only where the views differ)
+  if (b.smin !== b.smax || b.u32min !== b.u32max || b.s32min !== b.s32max) return false;
+  if (b.smin !== (c <= S64_MAX ? c : s64(c))) return false;
+  const lo = c <= U32 ? c : c & U32;
+  if (b.u32min !== lo) return false;
+  return b.s32min === (lo < SMALL ? lo : s32(lo));
 }
 
 /** alu64 without the constant fast path (exported for the test that checks the two agree). */
@@ -851,8 +855,9 @@ function alu64Inner(op: AluOp, d: Bounds, s: Bounds, srcConst: boolean): void {
 /** Concrete result of an ALU op (BPF semantics: x/0 = 0, x%0 = x) in `bits` bits, unsigned. */
 export function constFold(op: AluOp, a: bigint, b: bigint, bits: 32 | 64): bigint {
   const mask = bits === 64 ? U64 : U32;
-  const x = a & mask;
-  const y = b & mask;
+  // (operands already within the width need no masking, which would allocate)
+  const x = a >= 0n && a <= mask ? a : a & mask;
+  const y = b >= 0n && b <= mask ? b : b & mask;
   switch (op) {
     case "add":
       return (x + y) & mask;
