@@ -279,15 +279,66 @@ export function newFrame(frameno: number, callsite: number, subprog: number): Fr
   return { regs, stack: [], frameno, callsite, subprog, isCallback: false };
 }
 
+/**
+ * The one register object an unwritten register of a copied state shares with its original:
+ * a register is never written in place while it is not initialised (an instruction writing it
+ * puts a new object in its slot), so copies of it are not needed; frozen, so a write in place
+ * would throw rather than change two states.
+ */
+const SHARED_NOT_INIT: Reg = Object.freeze(notInit());
+
+/** Whether `r` is a fresh notInit(), so SHARED_NOT_INIT can stand for it. */
+function pristineNotInit(r: Reg): boolean {
+  const d = SHARED_NOT_INIT;
+  return (
+    r.type === "not_init" &&
+    r.varOff.value === d.varOff.value &&
+    r.varOff.mask === d.varOff.mask &&
+    r.smin === d.smin &&
+    r.smax === d.smax &&
+    r.umin === d.umin &&
+    r.umax === d.umax &&
+    r.s32min === d.s32min &&
+    r.s32max === d.s32max &&
+    r.u32min === d.u32min &&
+    r.u32max === d.u32max &&
+    !r.maybeNull &&
+    !r.ringbuf &&
+    !r.rdonly &&
+    r.off === 0 &&
+    r.id === 0 &&
+    r.refObjId === 0 &&
+    r.range === 0 &&
+    r.map === undefined &&
+    r.memSize === 0 &&
+    r.frameno === 0 &&
+    r.subprog === 0 &&
+    !r.precise &&
+    r.btfId === undefined &&
+    r.btfName === undefined &&
+    r.btfFlag === undefined &&
+    r.dynptr === undefined &&
+    r.dynptrId === undefined &&
+    r.iter === undefined &&
+    r.origin === undefined
+  );
+}
+
+/** A register of a state being copied: its own copy, or the shared unwritten one. */
+function cloneReg(r: Reg): Reg {
+  if (r === SHARED_NOT_INIT) return r;
+  return r.type === "not_init" && pristineNotInit(r) ? SHARED_NOT_INIT : copyReg(r);
+}
+
 export function cloneFrame(f: Frame): Frame {
   // plain loops and one literal shape (a conditional spread before more properties makes V8
   // build a slow dictionary object)
   const regs: Reg[] = new Array(f.regs.length);
-  for (let k = 0; k < f.regs.length; k++) regs[k] = copyReg(f.regs[k]!);
+  for (let k = 0; k < f.regs.length; k++) regs[k] = cloneReg(f.regs[k]!);
   const stack: Slot[] = new Array(f.stack.length);
   for (let k = 0; k < f.stack.length; k++) {
     const s = f.stack[k]!;
-    stack[k] = { kinds: s.kinds.slice(), spilled: copyReg(s.spilled) };
+    stack[k] = { kinds: s.kinds.slice(), spilled: cloneReg(s.spilled) };
   }
   return {
     regs,
