@@ -233,8 +233,13 @@ export interface VState {
   rcuLocks?: number;
   /** The last stored checkpoint this path descends from (for branch counting). */
   parent?: StoredState;
-  /** Why-trace: branch decisions along this path (String() of an entry is its text). */
+  /**
+   * Why-trace: branch decisions along this path (String() of an entry is its text), the newest
+   * ones; the older ones are in traceTail (pathTrace gives them all).
+   */
   trace: TraceEntry[];
+  /** The older why-trace entries, shared with the copies of this state (see cloneState). */
+  traceTail?: TraceChain | undefined;
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */
@@ -354,6 +359,42 @@ export function cloneFrame(f: Frame): Frame {
   };
 }
 
+/** Why-trace entries as an immutable list, newest first; `n` counts this one and the older ones. */
+export interface TraceChain {
+  readonly e: TraceEntry;
+  readonly prev: TraceChain | undefined;
+  readonly n: number;
+}
+
+/** Every why-trace entry of a path, oldest first. */
+export function pathTrace(s: VState): TraceEntry[] {
+  const out: TraceEntry[] = [];
+  for (let c = s.traceTail; c; c = c.prev) out.push(c.e);
+  out.reverse();
+  for (const e of s.trace) out.push(e);
+  return out;
+}
+
+/**
+ * The why-trace a copy of `s` starts from: the path's last 32 entries when it has more than 48
+ * (copying whole paths would be quadratic), else all of them. The entries `s` gathered since
+ * its last copy move into its shared tail, so a copy costs a few list nodes, not an array.
+ */
+function copiedTrace(s: VState): TraceChain | undefined {
+  let c = s.traceTail;
+  if (s.trace.length) {
+    for (const e of s.trace) c = { e, prev: c, n: (c?.n ?? 0) + 1 };
+    s.traceTail = c;
+    s.trace = [];
+  }
+  if (!c || c.n <= 48) return c;
+  const last: TraceEntry[] = [];
+  for (let k: TraceChain | undefined = c; k && last.length < 32; k = k.prev) last.push(k.e);
+  let out: TraceChain | undefined;
+  for (let k = last.length - 1; k >= 0; k--) out = { e: last[k]!, prev: out, n: (out?.n ?? 0) + 1 };
+  return out;
+}
+
 /** A deep copy; `withTrace` false gives the copy an empty why-trace (checkpoints keep none). */
 export function cloneState(s: VState, withTrace = true): VState {
   const frames: Frame[] = new Array(s.frames.length);
@@ -363,8 +404,8 @@ export function cloneState(s: VState, withTrace = true): VState {
     refs: s.refs.length === 0 ? [] : s.refs.map((r) => ({ ...r })),
     rcuLocks: s.rcuLocks,
     parent: s.parent,
-    // only the tail of the why-trace is kept: copying whole paths would be quadratic
-    trace: !withTrace ? [] : s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
+    trace: [],
+    traceTail: withTrace ? copiedTrace(s) : undefined,
     speculative: s.speculative,
     hist: s.hist,
   };

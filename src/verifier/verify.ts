@@ -97,6 +97,7 @@ import {
   isPointer,
   newFrame,
   notInit,
+  pathTrace,
   pointer,
   type Reg,
   type RegType,
@@ -880,7 +881,7 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = pathTrace(st).map(String);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
