@@ -78,11 +78,17 @@ export function recordInsn(st: VState, t: number, i: Instruction): void {
     }
   }
   const h = st.hist;
-  // the run of a previous instruction with nothing to record goes on (a new node replaces its
-  // node: nodes are shared by a state's copies)
-  if (h && h.t === t - 1 && h.slot === -1 && h.flags === 0 && h.linked === undefined)
-    st.hist = { first: h.first, t, slot, flags, linked, prev: h.prev };
-  else st.hist = { first: t, t, slot, flags, linked, prev: h };
+  // the run of a previous instruction with nothing to record goes on (in its node when no copy
+  // of the state shares it, else in a new node replacing it)
+  if (h && h.t === t - 1 && h.slot === -1 && h.flags === 0 && h.linked === undefined) {
+    if (st.histOwn) {
+      h.t = t;
+      h.slot = slot;
+      h.flags = flags;
+      h.linked = linked;
+    } else st.hist = { first: h.first, t, slot, flags, linked, prev: h.prev };
+  } else st.hist = { first: t, t, slot, flags, linked, prev: h };
+  st.histOwn = true;
 }
 
 const MAX_FRAMES = 8;

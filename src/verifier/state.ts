@@ -244,6 +244,8 @@ export interface VState {
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */
   hist?: HistNode;
+  /** Whether `hist`'s newest node is this state's alone (not shared with a copy): it may grow in place. */
+  histOwn?: boolean;
 }
 
 /**
@@ -254,13 +256,14 @@ export interface VState {
  */
 export interface HistNode {
   readonly first: number;
-  readonly t: number;
+  // t, slot, flags and linked change only while the node is its state's alone (histOwn)
+  t: number;
   /** Fixed-offset stack slot the instruction accessed (frameno * 64 + spi), or -1. */
-  readonly slot: number;
+  slot: number;
   /** Cond jumps: BPF_X operands that were stack pointers (1 src, 2 dst). */
-  readonly flags: number;
+  flags: number;
   /** Cond jumps: scalars linked (same id) to an operand: frameno << 8 | r, or frameno << 8 | (16 + spi). */
-  readonly linked: readonly number[] | undefined;
+  linked: readonly number[] | undefined;
   readonly prev: HistNode | undefined;
 }
 
@@ -397,6 +400,8 @@ function copiedTrace(s: VState): TraceChain | undefined {
 
 /** A deep copy; `withTrace` false gives the copy an empty why-trace (checkpoints keep none). */
 export function cloneState(s: VState, withTrace = true): VState {
+  // the copy shares the history's newest node
+  s.histOwn = false;
   const frames: Frame[] = new Array(s.frames.length);
   for (let k = 0; k < s.frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
   return {
@@ -408,6 +413,7 @@ export function cloneState(s: VState, withTrace = true): VState {
     traceTail: withTrace ? copiedTrace(s) : undefined,
     speculative: s.speculative,
     hist: s.hist,
+    histOwn: false,
   };
 }
 
