@@ -346,7 +346,10 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     setReg(st, i.dst, u);
     return;
   }
-  const d = withId(dstIn, 0);
+  // the destination register is changed in place: a register object belongs to one slot of one
+  // state (moves, spills, fills and state copies copy it), so no other state sees the change
+  const d = dstIn;
+  d.id = 0;
   if (isCollapsedConst(dstIn) && (!src || isCollapsedConst(src))) {
     // two known constants fold to one (what alu64/alu32 make of them, without their temporaries)
     assignBounds(d, constBounds(constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32)));
