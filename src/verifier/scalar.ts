@@ -6,6 +6,7 @@
  * on the safe side (wider bounds), never narrower.
  */
 import {
+  CAST_LIMITS,
   fls64,
   TNUM_UNKNOWN,
   type Tnum,
@@ -527,17 +528,17 @@ export function lower32(b: Bounds): Bounds {
 export function truncate(b: Bounds, size: number): void {
   if (size >= 8) return;
   const bits = BigInt(size * 8);
-  const lim = (1n << bits) - 1n;
+  const lim = CAST_LIMITS[size] ?? (1n << bits) - 1n;
   b.varOff = tnumCast(b.varOff, size);
   let umin = 0n;
   let umax = lim;
-  if (b.umin >> bits === b.umax >> bits) {
-    umin = b.umin & lim;
-    umax = b.umax & lim;
+  if (size === 4 ? sameHigh(b.umin, b.umax) : b.umin >> bits === b.umax >> bits) {
+    umin = b.umin <= lim && b.umin >= 0n ? b.umin : b.umin & lim;
+    umax = b.umax <= lim && b.umax >= 0n ? b.umax : b.umax & lim;
   }
   let s32min = S32_MIN;
   let s32max = S32_MAX;
-  if (size === 4 && b.smin >> 32n === b.smax >> 32n && s32(b.smin) <= s32(b.smax)) {
+  if (size === 4 && sameHigh(b.smin, b.smax) && s32(b.smin) <= s32(b.smax)) {
     s32min = s32(b.smin);
     s32max = s32(b.smax);
   }
@@ -684,8 +685,10 @@ export function alu64Bounds(op: AluOp, d: Bounds, s: Bounds): void {
 
 /** [s32min, s32max, u32min, u32max] of the low halves' result, for ops whose low half only depends on low halves. */
 function sub32Bounds(op: AluOp, d: Bounds, s: Bounds): [bigint, bigint, bigint, bigint] | undefined {
-  const d32 = tnumSubreg(d.varOff);
-  const s32v = tnumSubreg(s.varOff);
+  // the subregisters' tnums only for the bitwise ops (add and sub do not read them)
+  const bitwise = op === "and" || op === "or" || op === "xor";
+  const d32 = bitwise ? tnumSubreg(d.varOff) : d.varOff;
+  const s32v = bitwise ? tnumSubreg(s.varOff) : s.varOff;
   switch (op) {
     case "add": {
       const smin = d.s32min + s.s32min;

@@ -121,9 +121,14 @@ export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
 /** Truncate to `size` bytes. */
 export function tnumCast(a: Tnum, size: number): Tnum {
   if (size >= 8) return a;
-  const lim = (1n << BigInt(size * 8)) - 1n;
+  const lim = CAST_LIMITS[size] ?? (1n << BigInt(size * 8)) - 1n;
+  // a tnum already within the size is its own truncation (tnums are never changed in place)
+  if (a.value <= lim && a.mask <= lim) return a;
   return { value: a.value & lim, mask: a.mask & lim };
 }
+
+/** The all-ones value of 0..7 bytes (computed once, not per cast). */
+export const CAST_LIMITS: readonly bigint[] = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => (1n << BigInt(n * 8)) - 1n);
 
 export function tnumIsAligned(a: Tnum, size: number): boolean {
   if (size === 0) return true;

@@ -993,6 +993,9 @@ function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
   return r ?? undefined;
 }
 
+/** Access size in bytes of a load/store by its BPF_SIZE field (one array, not one per instruction). */
+const SIZES: readonly number[] = [4, 2, 1, 8];
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -1014,7 +1017,7 @@ function step(
       // LDX
       checkRead(st, t, i.src);
       checkWrite(t, i.dst);
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       const sx = (i.opcode & 0xe0) === 0x80;
       const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, { signExt: sx })!;
       if (sx && v.type === "scalar" && isConst(v)) {
@@ -1025,7 +1028,7 @@ function step(
       return t + 1;
     }
     case 3: {
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       if ((i.opcode & 0xe0) === 0xc0) {
         checkAtomic(env, st, t, i, size);
         return t + 1;
@@ -1045,7 +1048,7 @@ function step(
       return t + 1;
     }
     case 2: {
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       checkRead(st, t, i.dst);
       if (env.unpriv) {
         unprivStore(st, t, i.dst, i.off, size, undefined);
@@ -1075,7 +1078,7 @@ function step(
       if (st.frames.length > 1)
         throw new VerifyAbort(t, "BPF_LD_[ABS|IND] cannot be used inside bpf-to-bpf calls");
       for (let r = 1; r <= 5; r++) setReg(st, r, notInit());
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       const r0 = unknownScalar();
       truncate(r0, size);
       setReg(st, 0, r0);
