@@ -996,3 +996,6 @@ export function byteSwap(d: Bounds, bits: 16 | 32 | 64, swap: boolean): void {
   assignBounds(d, unknownBounds());
   truncate(d, bits / 8);
 }
+
+/** The comparison shortcuts above, for the test that checks them against their definitions. */
+export const viewComparisons = { sLeU, uLeS, uLtUofS, uOfSLtU, sameHigh, s64u, u64s } as const;
