@@ -364,7 +364,7 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
-  } else if ((v.value | v.mask) < 0x8000_0000n) {
+  } else if (v.value < SMALL && v.mask < SMALL) {
     // Every value the tnum allows is below 2^31, where the four views of a value agree: the
     // full sync intersects the four ranges with the tnum's, narrows the tnum to that range and
     // the ranges to the tnum (a loaded byte, a masked index). Only when that intersection is

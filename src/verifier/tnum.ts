@@ -11,7 +11,8 @@ export interface Tnum {
 
 export const U64 = 0xffff_ffff_ffff_ffffn;
 export const U32 = 0xffff_ffffn;
-const m64 = (x: bigint): bigint => x & U64;
+// (a value already within 64 bits is returned as it is: the mask would allocate a copy)
+const m64 = (x: bigint): bigint => (x >= 0n && x <= U64 ? x : x & U64);
 
 export const tnumConst = (v: bigint): Tnum => ({ value: m64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64 };
