@@ -112,16 +112,36 @@ interface View {
   t: Tnum;
 }
 
-function view(b: Bounds, is32: boolean): View {
-  return is32
-    ? { umin: b.u32min, umax: b.u32max, smin: b.s32min, smax: b.s32max, t: tnumSubreg(b.varOff) }
-    : { umin: b.umin, umax: b.umax, smin: b.smin, smax: b.smax, t: b.varOff };
+/** The 64-bit or 32-bit ranges of `b`, written into `out` (one of the scratch views below). */
+function view(b: Bounds, is32: boolean, out: View): View {
+  if (is32) {
+    out.umin = b.u32min;
+    out.umax = b.u32max;
+    out.smin = b.s32min;
+    out.smax = b.s32max;
+    out.t = tnumSubreg(b.varOff);
+  } else {
+    out.umin = b.umin;
+    out.umax = b.umax;
+    out.smin = b.smin;
+    out.smax = b.smax;
+    out.t = b.varOff;
+  }
+  return out;
 }
+
+// Scratch views, one pair per function (a view lives only during one call, and neither function
+// is re-entered while its views are in use): no allocation per compare.
+const newView = (): View => ({ umin: 0n, umax: 0n, smin: 0n, smax: 0n, t: { value: 0n, mask: 0n } });
+const TAKEN_X = newView();
+const TAKEN_Y = newView();
+const REFINE_X = newView();
+const REFINE_Y = newView();
 
 /** 1 taken, 0 not taken, -1 unknown. */
 export function scalarBranchTaken(a: Bounds, b: Bounds, op: CondOp, is32: boolean): 1 | 0 | -1 {
-  const x = view(a, is32);
-  const y = view(b, is32);
+  const x = view(a, is32, TAKEN_X);
+  const y = view(b, is32, TAKEN_Y);
   switch (op) {
     case "jeq":
       if (tnumIsConst(x.t) && tnumIsConst(y.t)) return x.t.value === y.t.value ? 1 : 0;
@@ -213,8 +233,8 @@ export function refine(a: Bounds, b: Bounds, op: CondOp, is32: boolean, negated:
     }
     o = negateOp(op)!;
   }
-  const x = view(a, is32);
-  const y = view(b, is32);
+  const x = view(a, is32, REFINE_X);
+  const y = view(b, is32, REFINE_Y);
   const umaxAll = is32 ? U32 : U64;
   const sminAll = is32 ? S32_MIN : S64_MIN;
   const smaxAll = is32 ? S32_MAX : S64_MAX;

@@ -16,7 +16,7 @@
 import type { Instruction } from "../isa/instruction.js";
 import type { Cfg } from "./cfg.js";
 import { isConst } from "./scalar.js";
-import type { HistNode, Reg, StoredState, VState } from "./state.js";
+import type { Reg, StoredState, VState } from "./state.js";
 
 const MAX_SLOTS = 64;
 
@@ -56,26 +56,39 @@ export function recordInsn(st: VState, t: number, i: Instruction): void {
     const s = x ? regs[i.src] : undefined;
     if (s?.type === "stack") flags |= 1;
     if (d?.type === "stack") flags |= 2;
-    const ids: number[] = [];
-    if (s && s.type === "scalar" && s.id) ids.push(s.id);
-    if (d && d.type === "scalar" && d.id) ids.push(d.id);
-    if (ids.length) {
+    // the operands' scalar ids (0: none), without an array per jump
+    const id1 = s && s.type === "scalar" ? s.id : 0;
+    const id2 = d && d.type === "scalar" ? d.id : 0;
+    if (id1 || id2) {
       const out: number[] = [];
-      st.frames.forEach((f, fr) => {
+      for (let fr = 0; fr < st.frames.length; fr++) {
+        const f = st.frames[fr]!;
         for (let r = 0; r < 10; r++) {
           const g = f.regs[r]!;
-          if (g.type === "scalar" && ids.includes(g.id)) out.push((fr << 8) | r);
+          if (g.type === "scalar" && g.id !== 0 && (g.id === id1 || g.id === id2)) out.push((fr << 8) | r);
         }
         for (let spi = 0; spi < f.stack.length && spi < MAX_SLOTS; spi++) {
           const sl = f.stack[spi]!;
-          if (sl.kinds[0] === "r" && sl.spilled.type === "scalar" && ids.includes(sl.spilled.id))
+          const g = sl.spilled;
+          if (sl.kinds[0] === "r" && g.type === "scalar" && g.id !== 0 && (g.id === id1 || g.id === id2))
             out.push((fr << 8) | (16 + spi));
         }
-      });
+      }
       if (out.length > 1) linked = out;
     }
   }
-  st.hist = { t, slot, flags, linked, prev: st.hist };
+  const h = st.hist;
+  // the run of a previous instruction with nothing to record goes on (in its node when no copy
+  // of the state shares it, else in a new node replacing it)
+  if (h && h.t === t - 1 && h.slot === -1 && h.flags === 0 && h.linked === undefined) {
+    if (st.histOwn) {
+      h.t = t;
+      h.slot = slot;
+      h.flags = flags;
+      h.linked = linked;
+    } else st.hist = { first: h.first, t, slot, flags, linked, prev: h.prev };
+  } else st.hist = { first: t, t, slot, flags, linked, prev: h };
+  st.histOwn = true;
 }
 
 const MAX_FRAMES = 8;
@@ -121,23 +134,30 @@ class Backtrack {
 }
 
 /** bt_sync_linked_regs: one linked scalar traced means all of them are. */
-function syncLinked(bt: Backtrack, h: HistNode): void {
-  if (!h.linked) return;
-  if (!h.linked.some((k) => bt.has(k))) return;
-  for (const k of h.linked) bt.set(k);
+function syncLinked(bt: Backtrack, linked: readonly number[] | undefined): void {
+  if (!linked) return;
+  if (!linked.some((k) => bt.has(k))) return;
+  for (const k of linked) bt.set(k);
+}
+
+/** What backtrackInsn reads of one instruction's history. */
+interface HistEntry {
+  t: number;
+  slot: number;
+  flags: number;
 }
 
 const FALLBACK = false;
 const ARGS = 0x3e;
 
 /**
- * backtrack_insn: what instruction `i` (at `t`) needed, given what is traced after it; `next`
+ * backtrack_insn: what instruction `i` (at `h.t`) needed, given what is traced after it; `next`
  * is the instruction the path ran after it (-1 at the asking end). False = give up.
  */
 function backtrackInsn(
   code: readonly (Instruction | undefined)[],
   i: Instruction,
-  h: HistNode,
+  h: HistEntry,
   next: number,
   bt: Backtrack,
 ): boolean {
@@ -280,21 +300,41 @@ function markChain(
   let s = st;
   let h = st.hist;
   let next = at;
+  // the instruction of the run `h` being walked
+  let tt = h ? h.t : 0;
   if (skipLast && h) {
     next = h.t;
-    h = h.prev;
+    if (tt > h.first) tt--;
+    else {
+      h = h.prev;
+      tt = h ? h.t : 0;
+    }
   }
+  const plain: HistEntry = { t: 0, slot: -1, flags: 0 };
   for (;;) {
-    for (; h; h = h.prev) {
-      const i = code[h.t];
-      syncLinked(bt, h);
-      if (!i || !backtrackInsn(code, i, h, next, bt)) {
+    while (h) {
+      // only the run's last instruction has recorded fields
+      const top = tt === h.t;
+      const linked = top ? h.linked : undefined;
+      let e: HistEntry = h;
+      if (!top) {
+        plain.t = tt;
+        e = plain;
+      }
+      const i = code[tt];
+      syncLinked(bt, linked);
+      if (!i || !backtrackInsn(code, i, e, next, bt)) {
         markAllPrecise(st);
         return;
       }
-      syncLinked(bt, h);
+      syncLinked(bt, linked);
       if (bt.empty()) return;
-      next = h.t;
+      next = tt;
+      if (tt > h.first) tt--;
+      else {
+        h = h.prev;
+        tt = h ? h.t : 0;
+      }
     }
     const p = s.parent;
     if (!p) break;
@@ -302,6 +342,7 @@ function markChain(
     if (bt.empty()) return;
     s = p.state;
     h = s.hist;
+    tt = h ? h.t : 0;
   }
   // traced back to the start with something left, or frames that do not match: give up
   markAllPrecise(st);

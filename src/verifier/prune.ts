@@ -36,7 +36,12 @@ export class IdMap {
 
 /** Every field of two registers equal (the kernel's memcmp up to frameno). */
 export function regsIdentical(a: Reg, b: Reg): boolean {
+  if (a === b) return true;
+  // the fields that differ most often first (a loop's counter, a scalar's value)
   return (
+    a.varOff.value === b.varOff.value &&
+    a.umin === b.umin &&
+    a.umax === b.umax &&
     a.type === b.type &&
     a.maybeNull === b.maybeNull &&
     a.ringbuf === b.ringbuf &&
@@ -50,13 +55,10 @@ export function regsIdentical(a: Reg, b: Reg): boolean {
     a.subprog === b.subprog &&
     a.smin === b.smin &&
     a.smax === b.smax &&
-    a.umin === b.umin &&
-    a.umax === b.umax &&
     a.s32min === b.s32min &&
     a.s32max === b.s32max &&
     a.u32min === b.u32min &&
     a.u32max === b.u32max &&
-    a.varOff.value === b.varOff.value &&
     a.varOff.mask === b.varOff.mask
   );
 }

@@ -6,6 +6,7 @@
  * on the safe side (wider bounds), never narrower.
  */
 import {
+  CAST_LIMITS,
   fls64,
   TNUM_UNKNOWN,
   type Tnum,
@@ -67,18 +68,37 @@ export function unknownBounds(): Bounds {
   };
 }
 
+/** Below 2^31 a value is the same in its four views (no BigInt.asIntN/asUintN allocations). */
+const SMALL = 0x8000_0000n;
+
 export function constBounds(v: bigint): Bounds {
-  const x = u64(v);
+  if (v >= 0n && v < SMALL) {
+    return {
+      varOff: { value: v, mask: 0n },
+      smin: v,
+      smax: v,
+      umin: v,
+      umax: v,
+      s32min: v,
+      s32max: v,
+      u32min: v,
+      u32max: v,
+    };
+  }
+  const x = v >= 0n && v <= U64 ? v : u64(v);
+  const sx = x <= S64_MAX ? x : s64(x);
+  const lo = x <= U32 ? x : x & U32;
+  const slo = lo < SMALL ? lo : s32(lo);
   return {
-    varOff: tnumConst(x),
-    smin: s64(x),
-    smax: s64(x),
+    varOff: { value: x, mask: 0n },
+    smin: sx,
+    smax: sx,
     umin: x,
     umax: x,
-    s32min: s32(x),
-    s32max: s32(x),
-    u32min: u32(x),
-    u32max: u32(x),
+    s32min: slo,
+    s32max: slo,
+    u32min: lo,
+    u32max: lo,
   };
 }
 
@@ -189,21 +209,60 @@ function deduce32(b: Bounds): void {
   }
 }
 
+// Comparisons of a value's other view, decided by comparisons alone where they can be (each
+// BigInt.asIntN/asUintN or arithmetic allocates a BigInt, and these run at every sync).
+
+// (A refinement may leave a bound one past its range, -1 or 2^64, before the sync: those
+// take the conversions.)
+const inU = (x: bigint): boolean => x >= 0n && x <= U64;
+const inS = (x: bigint): boolean => x >= S64_MIN && x <= S64_MAX;
+
+/** s64(a) <= s64(b). */
+function sLeU(a: bigint, b: bigint): boolean {
+  if (!inU(a) || !inU(b)) return s64(a) <= s64(b);
+  const an = a > S64_MAX;
+  return an === b > S64_MAX ? a <= b : an;
+}
+
+/** u64(a) <= u64(b). */
+function uLeS(a: bigint, b: bigint): boolean {
+  if (!inS(a) || !inS(b)) return u64(a) <= u64(b);
+  const an = a < 0n;
+  return an === b < 0n ? a <= b : !an;
+}
+
+/** u < u64(s). */
+function uLtUofS(u: bigint, s: bigint): boolean {
+  if (!inU(u) || !inS(s)) return u < u64(s);
+  return s < 0n ? u <= S64_MAX || u < u64(s) : u < s;
+}
+
+/** u64(s) < u. */
+function uOfSLtU(s: bigint, u: bigint): boolean {
+  if (!inU(u) || !inS(s)) return u64(s) < u;
+  return s < 0n ? u > S64_MAX && u64(s) < u : s < u;
+}
+
+/** s64(x) without an allocation when x already is an s64. */
+const s64u = (x: bigint): bigint => (inS(x) ? x : s64(x));
+/** u64(x) without an allocation when x already is a u64. */
+const u64s = (x: bigint): bigint => (inU(x) ? x : u64(x));
+
 function deduce64(b: Bounds): void {
-  if (s64(b.umin) <= s64(b.umax)) {
-    b.smin = max(b.smin, s64(b.umin));
-    b.smax = min(b.smax, s64(b.umax));
+  if (sLeU(b.umin, b.umax)) {
+    b.smin = max(b.smin, s64u(b.umin));
+    b.smax = min(b.smax, s64u(b.umax));
   }
-  if (u64(b.smin) <= u64(b.smax)) {
-    b.umin = max(b.umin, u64(b.smin));
-    b.umax = min(b.umax, u64(b.smax));
-  } else if (b.umax < u64(b.smin)) {
+  if (uLeS(b.smin, b.smax)) {
+    b.umin = max(b.umin, u64s(b.smin));
+    b.umax = min(b.umax, u64s(b.smax));
+  } else if (uLtUofS(b.umax, b.smin)) {
     // The signed range crosses the sign boundary, the unsigned one lies below it.
-    b.smin = max(b.smin, s64(b.umin));
-    b.umax = min(b.umax, u64(b.smax));
-  } else if (u64(b.smax) < b.umin) {
-    b.smax = min(b.smax, s64(b.umax));
-    b.umin = max(b.umin, u64(b.smin));
+    b.smin = max(b.smin, s64u(b.umin));
+    b.umax = min(b.umax, u64s(b.smax));
+  } else if (uOfSLtU(b.smax, b.umin)) {
+    b.smax = min(b.smax, s64u(b.umax));
+    b.umin = max(b.umin, u64s(b.smin));
   }
 }
 
@@ -252,6 +311,24 @@ export function syncBounds(b: Bounds): void {
   const v = b.varOff;
   if (v.mask === 0n) {
     const c = v.value;
+    if (c < SMALL) {
+      // below 2^31 the four views of the constant are the same BigInt
+      if (
+        b.umin <= c &&
+        c <= b.umax &&
+        b.smin <= c &&
+        c <= b.smax &&
+        b.u32min <= c &&
+        c <= b.u32max &&
+        b.s32min <= c &&
+        c <= b.s32max
+      ) {
+        b.umin = b.umax = b.smin = b.smax = b.u32min = b.u32max = b.s32min = b.s32max = c;
+        return;
+      }
+      syncBoundsFull(b);
+      return;
+    }
     const sc = s64(c);
     const lo = c & U32;
     const slo = s32(lo);
@@ -287,7 +364,7 @@ export function syncBounds(b: Bounds): void {
     b.s32max === S32_MAX
   ) {
     return;
-  } else if ((v.value | v.mask) < 0x8000_0000n) {
+  } else if (v.value < SMALL && v.mask < SMALL) {
     // Every value the tnum allows is below 2^31, where the four views of a value agree: the
     // full sync intersects the four ranges with the tnum's, narrows the tnum to that range and
     // the ranges to the tnum (a loaded byte, a masked index). Only when that intersection is
@@ -342,7 +419,9 @@ export function syncBounds(b: Bounds): void {
     if (halvesBound32(b)) deduce32(b);
     deduce64(b);
     // tnum_range of bounds whose top bits differ is unknown: the tnum and the bounds stay
-    if (fls64(b.umin ^ b.umax) > 63 && b.u32min === 0n && b.u32max === U32) return;
+    const topDiffers =
+      inU(b.umin) && inU(b.umax) ? b.umin <= S64_MAX !== b.umax <= S64_MAX : fls64(b.umin ^ b.umax) > 63;
+    if (topDiffers && b.u32min === 0n && b.u32max === U32) return;
     boundOffset(b);
     updateBounds(b);
     return;
@@ -374,7 +453,23 @@ function withinAll(b: Bounds, c: bigint): boolean {
 
 /** Whether deduce32's 64-bit clauses apply (64-bit bounds within one 2^32-aligned block). */
 function halvesBound32(b: Bounds): boolean {
-  return b.umin >> 32n === b.umax >> 32n || b.smin >> 32n === b.smax >> 32n;
+  return sameHigh(b.umin, b.umax) || sameHigh(b.smin, b.smax);
+}
+
+const HI32_MIN = 0xffff_ffff_0000_0000n;
+const TWO32N = 0x1_0000_0000n;
+
+/** a >> 32n === b >> 32n, decided by comparisons in the common cases (no BigInt allocated). */
+function sameHigh(a: bigint, b: bigint): boolean {
+  if (a === b) return true;
+  // different signs: different high halves
+  if (a < 0n !== b < 0n) return false;
+  if (a >= 0n) {
+    if (a < TWO32N) return b < TWO32N;
+    if (b === U64) return a >= HI32_MIN && a <= U64;
+    if (a === U64) return b >= HI32_MIN && b <= U64;
+  }
+  return a >> 32n === b >> 32n;
 }
 
 /** Whether the bounds describe no value at all (a contradiction: the path is impossible). */
@@ -433,17 +528,17 @@ export function lower32(b: Bounds): Bounds {
 export function truncate(b: Bounds, size: number): void {
   if (size >= 8) return;
   const bits = BigInt(size * 8);
-  const lim = (1n << bits) - 1n;
+  const lim = CAST_LIMITS[size] ?? (1n << bits) - 1n;
   b.varOff = tnumCast(b.varOff, size);
   let umin = 0n;
   let umax = lim;
-  if (b.umin >> bits === b.umax >> bits) {
-    umin = b.umin & lim;
-    umax = b.umax & lim;
+  if (size === 4 ? sameHigh(b.umin, b.umax) : b.umin >> bits === b.umax >> bits) {
+    umin = b.umin <= lim && b.umin >= 0n ? b.umin : b.umin & lim;
+    umax = b.umax <= lim && b.umax >= 0n ? b.umax : b.umax & lim;
   }
   let s32min = S32_MIN;
   let s32max = S32_MAX;
-  if (size === 4 && b.smin >> 32n === b.smax >> 32n && s32(b.smin) <= s32(b.smax)) {
+  if (size === 4 && sameHigh(b.smin, b.smax) && s32(b.smin) <= s32(b.smax)) {
     s32min = s32(b.smin);
     s32max = s32(b.smax);
   }
@@ -556,15 +651,21 @@ export function alu64(op: AluOp, d: Bounds, s: Bounds): void {
 }
 
 /** A known constant whose every bound is collapsed onto it (what syncBounds makes of one). */
-function isCollapsedConst(b: Bounds): boolean {
+export function isCollapsedConst(b: Bounds): boolean {
   const c = b.umin;
   if (b.varOff.mask !== 0n || b.varOff.value !== c || b.umax !== c) return false;
-  const sc = s64(c);
-  if (b.smin !== sc || b.smax !== sc) return false;
-  const lo = c & U32;
-  if (b.u32min !== lo || b.u32max !== lo) return false;
-  const slo = s32(lo);
-  return b.s32min === slo && b.s32max === slo;
+  if (c < SMALL) {
+    return (
+      b.smin === c && b.smax === c && b.u32min === c && b.u32max === c && b.s32min === c && b.s32max === c
+    );
+  }
+  // every range a single value first (comparisons), then that value the constant's (conversions
+  // only where the views differ)
+  if (b.smin !== b.smax || b.u32min !== b.u32max || b.s32min !== b.s32max) return false;
+  if (b.smin !== (c <= S64_MAX ? c : s64(c))) return false;
+  const lo = c <= U32 ? c : c & U32;
+  if (b.u32min !== lo) return false;
+  return b.s32min === (lo < SMALL ? lo : s32(lo));
 }
 
 /** alu64 without the constant fast path (exported for the test that checks the two agree). */
@@ -584,8 +685,10 @@ export function alu64Bounds(op: AluOp, d: Bounds, s: Bounds): void {
 
 /** [s32min, s32max, u32min, u32max] of the low halves' result, for ops whose low half only depends on low halves. */
 function sub32Bounds(op: AluOp, d: Bounds, s: Bounds): [bigint, bigint, bigint, bigint] | undefined {
-  const d32 = tnumSubreg(d.varOff);
-  const s32v = tnumSubreg(s.varOff);
+  // the subregisters' tnums only for the bitwise ops (add and sub do not read them)
+  const bitwise = op === "and" || op === "or" || op === "xor";
+  const d32 = bitwise ? tnumSubreg(d.varOff) : d.varOff;
+  const s32v = bitwise ? tnumSubreg(s.varOff) : s.varOff;
   switch (op) {
     case "add": {
       const smin = d.s32min + s.s32min;
@@ -755,8 +858,9 @@ function alu64Inner(op: AluOp, d: Bounds, s: Bounds, srcConst: boolean): void {
 /** Concrete result of an ALU op (BPF semantics: x/0 = 0, x%0 = x) in `bits` bits, unsigned. */
 export function constFold(op: AluOp, a: bigint, b: bigint, bits: 32 | 64): bigint {
   const mask = bits === 64 ? U64 : U32;
-  const x = a & mask;
-  const y = b & mask;
+  // (operands already within the width need no masking, which would allocate)
+  const x = a >= 0n && a <= mask ? a : a & mask;
+  const y = b >= 0n && b <= mask ? b : b & mask;
   switch (op) {
     case "add":
       return (x + y) & mask;
@@ -892,3 +996,6 @@ export function byteSwap(d: Bounds, bits: 16 | 32 | 64, swap: boolean): void {
   assignBounds(d, unknownBounds());
   truncate(d, bits / 8);
 }
+
+/** The comparison shortcuts above, for the test that checks them against their definitions. */
+export const viewComparisons = { sLeU, uLeS, uLtUofS, uOfSLtU, sameHigh, s64u, u64s } as const;

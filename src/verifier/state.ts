@@ -249,23 +249,37 @@ export interface VState {
   rcuLocks?: number;
   /** The last stored checkpoint this path descends from (for branch counting). */
   parent?: StoredState;
-  /** Why-trace: branch decisions along this path (String() of an entry is its text). */
+  /**
+   * Why-trace: branch decisions along this path (String() of an entry is its text), the newest
+   * ones; the older ones are in traceTail (pathTrace gives them all).
+   */
   trace: TraceEntry[];
+  /** The older why-trace entries, shared with the copies of this state (see cloneState). */
+  traceTail?: TraceChain | undefined;
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */
   hist?: HistNode;
+  /** Whether `hist`'s newest node is this state's alone (not shared with a copy): it may grow in place. */
+  histOwn?: boolean;
 }
 
-/** One processed instruction of a path, for precision backtracking (the kernel's jmp history). */
+/**
+ * A straight run of processed instructions of a path, `first`, first+1 ... `t`, for precision
+ * backtracking (the kernel's jmp history). Only `t` carries the fields below; the run's other
+ * instructions accessed no stack slot and are no jumps. (One node per run rather than per
+ * instruction: the history of a long path is kept alive by its checkpoints.)
+ */
 export interface HistNode {
-  readonly t: number;
+  readonly first: number;
+  // t, slot, flags and linked change only while the node is its state's alone (histOwn)
+  t: number;
   /** Fixed-offset stack slot the instruction accessed (frameno * 64 + spi), or -1. */
-  readonly slot: number;
+  slot: number;
   /** Cond jumps: BPF_X operands that were stack pointers (1 src, 2 dst). */
-  readonly flags: number;
+  flags: number;
   /** Cond jumps: scalars linked (same id) to an operand: frameno << 8 | r, or frameno << 8 | (16 + spi). */
-  readonly linked: readonly number[] | undefined;
+  linked: readonly number[] | undefined;
   readonly prev: HistNode | undefined;
 }
 
@@ -289,15 +303,66 @@ export function newFrame(frameno: number, callsite: number, subprog: number): Fr
   return { regs, stack: [], frameno, callsite, subprog, isCallback: false };
 }
 
+/**
+ * The one register object an unwritten register of a copied state shares with its original:
+ * a register is never written in place while it is not initialised (an instruction writing it
+ * puts a new object in its slot), so copies of it are not needed; frozen, so a write in place
+ * would throw rather than change two states.
+ */
+const SHARED_NOT_INIT: Reg = Object.freeze(notInit());
+
+/** Whether `r` is a fresh notInit(), so SHARED_NOT_INIT can stand for it. */
+function pristineNotInit(r: Reg): boolean {
+  const d = SHARED_NOT_INIT;
+  return (
+    r.type === "not_init" &&
+    r.varOff.value === d.varOff.value &&
+    r.varOff.mask === d.varOff.mask &&
+    r.smin === d.smin &&
+    r.smax === d.smax &&
+    r.umin === d.umin &&
+    r.umax === d.umax &&
+    r.s32min === d.s32min &&
+    r.s32max === d.s32max &&
+    r.u32min === d.u32min &&
+    r.u32max === d.u32max &&
+    !r.maybeNull &&
+    !r.ringbuf &&
+    !r.rdonly &&
+    r.off === 0 &&
+    r.id === 0 &&
+    r.refObjId === 0 &&
+    r.range === 0 &&
+    r.map === undefined &&
+    r.memSize === 0 &&
+    r.frameno === 0 &&
+    r.subprog === 0 &&
+    !r.precise &&
+    r.btfId === undefined &&
+    r.btfName === undefined &&
+    r.btfFlag === undefined &&
+    r.dynptr === undefined &&
+    r.dynptrId === undefined &&
+    r.iter === undefined &&
+    r.origin === undefined
+  );
+}
+
+/** A register of a state being copied: its own copy, or the shared unwritten one. */
+function cloneReg(r: Reg): Reg {
+  if (r === SHARED_NOT_INIT) return r;
+  return r.type === "not_init" && pristineNotInit(r) ? SHARED_NOT_INIT : copyReg(r);
+}
+
 export function cloneFrame(f: Frame): Frame {
   // plain loops and one literal shape (a conditional spread before more properties makes V8
   // build a slow dictionary object)
   const regs: Reg[] = new Array(f.regs.length);
-  for (let k = 0; k < f.regs.length; k++) regs[k] = copyReg(f.regs[k]!);
+  for (let k = 0; k < f.regs.length; k++) regs[k] = cloneReg(f.regs[k]!);
   const stack: Slot[] = new Array(f.stack.length);
   for (let k = 0; k < f.stack.length; k++) {
     const s = f.stack[k]!;
-    stack[k] = { kinds: s.kinds.slice(), spilled: copyReg(s.spilled) };
+    stack[k] = { kinds: s.kinds.slice(), spilled: cloneReg(s.spilled) };
   }
   return {
     regs,
@@ -313,8 +378,46 @@ export function cloneFrame(f: Frame): Frame {
   };
 }
 
+/** Why-trace entries as an immutable list, newest first; `n` counts this one and the older ones. */
+export interface TraceChain {
+  readonly e: TraceEntry;
+  readonly prev: TraceChain | undefined;
+  readonly n: number;
+}
+
+/** Every why-trace entry of a path, oldest first. */
+export function pathTrace(s: VState): TraceEntry[] {
+  const out: TraceEntry[] = [];
+  for (let c = s.traceTail; c; c = c.prev) out.push(c.e);
+  out.reverse();
+  for (const e of s.trace) out.push(e);
+  return out;
+}
+
+/**
+ * The why-trace a copy of `s` starts from: the path's last 32 entries when it has more than 48
+ * (copying whole paths would be quadratic), else all of them. The entries `s` gathered since
+ * its last copy move into its shared tail, so a copy costs a few list nodes, not an array.
+ */
+function copiedTrace(s: VState): TraceChain | undefined {
+  let c = s.traceTail;
+  if (s.trace.length) {
+    for (const e of s.trace) c = { e, prev: c, n: (c?.n ?? 0) + 1 };
+    s.traceTail = c;
+    s.trace = [];
+  }
+  if (!c || c.n <= 48) return c;
+  const last: TraceEntry[] = [];
+  for (let k: TraceChain | undefined = c; k && last.length < 32; k = k.prev) last.push(k.e);
+  let out: TraceChain | undefined;
+  for (let k = last.length - 1; k >= 0; k--) out = { e: last[k]!, prev: out, n: (out?.n ?? 0) + 1 };
+  return out;
+}
+
 /** A deep copy; `withTrace` false gives the copy an empty why-trace (checkpoints keep none). */
 export function cloneState(s: VState, withTrace = true): VState {
+  // the copy shares the history's newest node
+  s.histOwn = false;
   const frames: Frame[] = new Array(s.frames.length);
   for (let k = 0; k < s.frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
   return {
@@ -322,10 +425,11 @@ export function cloneState(s: VState, withTrace = true): VState {
     refs: s.refs.length === 0 ? [] : s.refs.map((r) => ({ ...r })),
     rcuLocks: s.rcuLocks,
     parent: s.parent,
-    // only the tail of the why-trace is kept: copying whole paths would be quadratic
-    trace: !withTrace ? [] : s.trace.length > 48 ? s.trace.slice(-32) : s.trace.slice(),
+    trace: [],
+    traceTail: withTrace ? copiedTrace(s) : undefined,
     speculative: s.speculative,
     hist: s.hist,
+    histOwn: false,
   };
 }
 

@@ -11,7 +11,8 @@ export interface Tnum {
 
 export const U64 = 0xffff_ffff_ffff_ffffn;
 export const U32 = 0xffff_ffffn;
-const m64 = (x: bigint): bigint => x & U64;
+// (a value already within 64 bits is returned as it is: the mask would allocate a copy)
+const m64 = (x: bigint): bigint => (x >= 0n && x <= U64 ? x : x & U64);
 
 export const tnumConst = (v: bigint): Tnum => ({ value: m64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64 };
@@ -121,9 +122,14 @@ export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
 /** Truncate to `size` bytes. */
 export function tnumCast(a: Tnum, size: number): Tnum {
   if (size >= 8) return a;
-  const lim = (1n << BigInt(size * 8)) - 1n;
+  const lim = CAST_LIMITS[size] ?? (1n << BigInt(size * 8)) - 1n;
+  // a tnum already within the size is its own truncation (tnums are never changed in place)
+  if (a.value <= lim && a.mask <= lim) return a;
   return { value: a.value & lim, mask: a.mask & lim };
 }
+
+/** The all-ones value of 0..7 bytes (computed once, not per cast). */
+export const CAST_LIMITS: readonly bigint[] = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => (1n << BigInt(n * 8)) - 1n);
 
 export function tnumIsAligned(a: Tnum, size: number): boolean {
   if (size === 0) return true;

@@ -78,10 +78,13 @@ import {
   alu32,
   alu64,
   assignBounds,
+  type Bounds,
   boundsEmpty,
   byteSwap,
   constBounds,
+  constFold,
   copyBounds,
+  isCollapsedConst,
   isConst,
   markUnbounded,
   neg,
@@ -104,6 +107,7 @@ import {
   isPointer,
   newFrame,
   notInit,
+  pathTrace,
   pointer,
   type Reg,
   type RegType,
@@ -338,13 +342,12 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     return;
   }
   if (env.unpriv) sanitizeValAlu(env.unpriv, t, i);
-  const d = withId(dstIn, 0);
-  const s = src ? copyBounds(src) : constBounds(imm);
   // is_safe_to_compute_dst_reg_range: div/mod, and shifts by a non-constant or too large amount,
   // give a fully unknown register (no zero-extension even for 32-bit ops).
   const shiftOp = op === 0x60 || op === 0x70 || op === 0xc0;
-  const amount = is64 ? s.umax : s.u32max;
-  const srcConst = is64 ? isConst(s) : s.u32min === s.u32max;
+  const sb: Bounds = src ?? constBounds(imm);
+  const amount = is64 ? sb.umax : sb.u32max;
+  const srcConst = is64 ? isConst(sb) : sb.u32min === sb.u32max;
   // the result depends on both operands (for precision marks, callback-widening.ts)
   const origin = src ? joinOrigin(dstIn, src) : dstIn.origin;
   if (op === 0x30 || op === 0x90 || (shiftOp && (!srcConst || amount >= (is64 ? 64n : 32n)))) {
@@ -353,6 +356,18 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
     setReg(st, i.dst, u);
     return;
   }
+  // the destination register is changed in place: a register object belongs to one slot of one
+  // state (moves, spills, fills and state copies copy it), so no other state sees the change
+  const d = dstIn;
+  d.id = 0;
+  if (isCollapsedConst(dstIn) && (!src || isCollapsedConst(src))) {
+    // two known constants fold to one (what alu64/alu32 make of them, without their temporaries)
+    assignBounds(d, constBounds(constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32)));
+    if (origin) d.origin = origin;
+    setReg(st, i.dst, d);
+    return;
+  }
+  const s = src ? copyBounds(src) : sb;
   if (is64) alu64(name, d, s);
   else alu32(name, d, s);
   if (origin) d.origin = origin;
@@ -881,7 +896,7 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = pathTrace(st).map(String);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
@@ -990,6 +1005,9 @@ function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
   return r ?? undefined;
 }
 
+/** Access size in bytes of a load/store by its BPF_SIZE field (one array, not one per instruction). */
+const SIZES: readonly number[] = [4, 2, 1, 8];
+
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
   env: Env,
@@ -1011,7 +1029,7 @@ function step(
       // LDX
       checkRead(st, t, i.src);
       checkWrite(t, i.dst);
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       const sx = (i.opcode & 0xe0) === 0x80;
       const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, { signExt: sx })!;
       if (sx && v.type === "scalar" && isConst(v)) {
@@ -1022,7 +1040,7 @@ function step(
       return t + 1;
     }
     case 3: {
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       if ((i.opcode & 0xe0) === 0xc0) {
         checkAtomic(env, st, t, i, size);
         return t + 1;
@@ -1042,7 +1060,7 @@ function step(
       return t + 1;
     }
     case 2: {
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       checkRead(st, t, i.dst);
       if (env.unpriv) {
         unprivStore(st, t, i.dst, i.off, size, undefined);
@@ -1072,7 +1090,7 @@ function step(
       if (st.frames.length > 1)
         throw new VerifyAbort(t, "BPF_LD_[ABS|IND] cannot be used inside bpf-to-bpf calls");
       for (let r = 1; r <= 5; r++) setReg(st, r, notInit());
-      const size = [4, 2, 1, 8][(i.opcode >> 3) & 3]!;
+      const size = SIZES[(i.opcode >> 3) & 3]!;
       const r0 = unknownScalar();
       truncate(r0, size);
       setReg(st, 0, r0);
