@@ -57,6 +57,7 @@ import {
 import { checkProgramMaps, indexMapFields, mayPointToSpinLock } from "./map-fields.js";
 import { innerMapOnNotNull } from "./map-in-map.js";
 import { BPF_MAX_VAR_OFF, checkHelperMem, checkMemAccess, isPkt, type MemEnv, memRegion } from "./memory.js";
+import { sharedRegister } from "./ownership.js";
 import {
   markPrecise,
   markStatePrecise,
@@ -192,6 +193,12 @@ export interface VerifyOptions extends BtfOptions, KsymOptions {
   readonly maxMillis?: number;
   /** Judge as an unprivileged loader (no CAP_BPF/CAP_PERFMON): the rules of unprivileged.ts. */
   readonly unprivileged?: boolean;
+  /**
+   * Test aid (slow): after every instruction, check that no register object of the current
+   * state is shared with another of its slots, a pending branch or a stored checkpoint
+   * (ownership.ts); a violation throws an Error naming the instruction.
+   */
+  readonly checkOwnership?: boolean;
 }
 
 interface Pending {
@@ -887,6 +894,13 @@ function finishPath(st: VState): void {
   }
 }
 
+function checkOwnership(env: Env, st: VState, t: number, stack: readonly Pending[]): void {
+  const others: VState[] = stack.map((p) => p.state);
+  for (const list of env.explored.values()) for (const s of list) others.push(s.state);
+  const shared = sharedRegister(st, others);
+  if (shared) throw new Error(`register ownership broken after insn ${t}: ${shared}`);
+}
+
 function run(env: Env, start: number, init: VState): string[] {
   const stack: Pending[] = [];
   let st = init;
@@ -938,6 +952,7 @@ function run(env: Env, start: number, init: VState): string[] {
         logInsn(env, st, t, i);
         if (env.precision) recordInsn(st, t, i);
         const next = step(env, st, t, i, push);
+        if (env.opts.checkOwnership) checkOwnership(env, st, t, stack);
         prev = t;
         if (env.unpriv) {
           for (const p of env.unpriv.pending.splice(0)) push(p.state, p.insn, t);
