@@ -155,6 +155,8 @@ const TRACING = new Set(["kprobe", "tracepoint", "perf_event", "raw_tracepoint",
 /** check_map_prog_compatibility for the fields modelled here (checked where the map is loaded). */
 export function checkMapProgCompat(insn: number, progType: string, map: MapSpec): void {
   const { fields } = mapFields(map);
+  // most maps have no special field: nothing to check (and no closure to build)
+  if (fields.length === 0) return;
   const has = (k: MapFieldKind): boolean => fields.some((f) => f.kind === k);
   if (has("bpf_spin_lock") || has("bpf_res_spin_lock")) {
     if (progType === "socket_filter")

@@ -628,7 +628,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     progType: prog.type.name,
     ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
     ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
-    rodata: (name) => {
+    rodata(name) {
       const m = obj.maps.find((x) => x.name === name);
       if (m?.origin === "kconfig") return kconfigValues(obj, m);
       return m?.readonly ? m.data : undefined;
@@ -742,50 +742,61 @@ function preChecks(code: readonly (Instruction | undefined)[]): void {
   }
 }
 
+/** The 16-byte rounded stack depth of a subprogram (as with the JIT). */
+function roundedDepth(env: Env, sp: number): number {
+  const d = env.stackDepth.get(sp) ?? 0;
+  return Math.ceil(d / 16) * 16;
+}
+
+/** The slot after the last instruction of the subprogram starting at `sp`. */
+function subprogEnd(env: Env, sp: number): number {
+  const subs = env.cfg.subprogs;
+  const k = subs.indexOf(sp);
+  return k + 1 < subs.length ? subs[k + 1]! : env.cfg.code.length;
+}
+
+function hasTailCall(env: Env, sp: number): boolean {
+  const code = env.cfg.code;
+  const end = subprogEnd(env, sp);
+  for (let t = sp; t < end; t++) {
+    const i = code[t];
+    if (i && i.opcode === 0x85 && i.src === 0 && i.imm === 12) return true;
+  }
+  return false;
+}
+
+/** One call chain of check_max_stack_depth, from subprogram `sp` with `acc` bytes above it. */
+function walkStack(env: Env, sp: number, acc: number, frames: number): void {
+  // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
+  if (frames - 1 >= MAX_CALL_FRAMES)
+    throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
+  // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
+  if (sp !== 0 && acc >= 256 && hasTailCall(env, sp)) {
+    throw new VerifyAbort(
+      0,
+      `tail_calls are not allowed when call stack of previous frames is ${acc} bytes. Too large`,
+    );
+  }
+  const total = acc + roundedDepth(env, sp);
+  if (total > 512) throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
+  const code = env.cfg.code;
+  const end = subprogEnd(env, sp);
+  for (let t = sp; t < end; t++) {
+    const i = code[t];
+    if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i))
+      walkStack(env, t + i.imm + 1, total, frames + 1);
+    // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
+    if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
+      walkStack(env, t + i.imm + 1, total, frames + 1);
+  }
+}
+
 function checkStackDepth(env: Env): void {
   // Combined stack of the deepest call chain (16-byte rounding, as with the JIT).
-  const depthOf = (sp: number): number => {
-    const d = env.stackDepth.get(sp) ?? 0;
-    return Math.ceil(d / 16) * 16;
-  };
-  const code = env.cfg.code;
-  const subs = env.cfg.subprogs;
-  const endOf = (sp: number): number => {
-    const k = subs.indexOf(sp);
-    return k + 1 < subs.length ? subs[k + 1]! : code.length;
-  };
-  const hasTailCall = (sp: number): boolean => {
-    for (let t = sp; t < endOf(sp); t++) {
-      const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 0 && i.imm === 12) return true;
-    }
-    return false;
-  };
-  const walk = (sp: number, acc: number, frames: number): void => {
-    // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
-    if (frames - 1 >= MAX_CALL_FRAMES)
-      throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
-    // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
-    if (sp !== 0 && acc >= 256 && hasTailCall(sp)) {
-      throw new VerifyAbort(
-        0,
-        `tail_calls are not allowed when call stack of previous frames is ${acc} bytes. Too large`,
-      );
-    }
-    const total = acc + depthOf(sp);
-    if (total > 512)
-      throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
-    for (let t = sp; t < endOf(sp); t++) {
-      const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i)) walk(t + i.imm + 1, total, frames + 1);
-      // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
-      if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
-        walk(t + i.imm + 1, total, frames + 1);
-    }
-  };
   // check_max_stack_depth: the main program and each async callback are roots, last first
-  for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walk(root, 0, 1);
-  walk(0, 0, 1);
+  if (env.asyncCallbacks.size > 0)
+    for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walkStack(env, root, 0, 1);
+  walkStack(env, 0, 0, 1);
 }
 
 function sourceFor(prog: ProgramSpec, insn: number): SourceLocation | undefined {
@@ -1554,6 +1565,18 @@ function invalidScalar(ctx: string, r: Reg, lo: number, hi: number): string {
   return `${s} should have been in [${lo}, ${hi}]`;
 }
 
+/** clear_all_pkt_pointers: after a helper that may move the packet, its pointers are unknown scalars. */
+function clearPacketPointers(st: VState): void {
+  forEachReg(st, (r, set) => {
+    if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
+  });
+}
+
+/** check_reg_type for a helper argument: the register's type is the one the prototype asks for. */
+function expectArg(ok: boolean, t: number, regno: number, reg: Reg, expected: string): void {
+  if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
+}
+
 function helperCall(
   env: Env,
   st: VState,
@@ -1609,15 +1632,12 @@ function helperCall(
     if (isPkt(reg.type) && !proto.pktAccess && a.base !== "ARG_ANYTHING") {
       throw new VerifyAbort(t, HELPER_CALL_MESSAGES.packetAccess());
     }
-    const expect = (ok: boolean, expected: string): void => {
-      if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
-    };
     switch (a.base) {
       case "ARG_ANYTHING":
         if (env.unpriv) unprivArgAnything(t, regno, reg);
         break;
       case "ARG_CONST_MAP_PTR":
-        expect(reg.type === "map_ptr", "map_ptr");
+        expectArg(reg.type === "map_ptr", t, regno, reg, "map_ptr");
         if (timerMap) checkTimerMap(t, timerMap, reg);
         map = reg.map;
         if (h.name === "bpf_tail_call" && map?.type !== 3) {
@@ -1671,7 +1691,7 @@ function helperCall(
       }
       case "ARG_CONST_SIZE":
       case "ARG_CONST_SIZE_OR_ZERO": {
-        expect(reg.type === "scalar", "scalar");
+        expectArg(reg.type === "scalar", t, regno, reg, "scalar");
         markOriginPrecise(env.widening, reg);
         const prevArg = args[k - 1]!;
         const memReg = frame.regs[regno - 1]!;
@@ -1709,24 +1729,24 @@ function helperCall(
         break;
       }
       case "ARG_CONST_ALLOC_SIZE_OR_ZERO":
-        expect(reg.type === "scalar", "scalar");
+        expectArg(reg.type === "scalar", t, regno, reg, "scalar");
         if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
         markOriginPrecise(env.widening, reg);
         break;
       case "ARG_PTR_TO_CTX":
         if (maybeNull && isNullScalar) break;
-        expect(reg.type === "ctx", "ctx");
+        expectArg(reg.type === "ctx", t, regno, reg, "ctx");
         if (reg.off !== 0 || !isConst(reg) || reg.varOff.value !== 0n) {
           throw new VerifyAbort(t, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
         }
         break;
       case "ARG_PTR_TO_STACK":
         if (maybeNull && isNullScalar) break;
-        expect(reg.type === "stack", "fp");
+        expectArg(reg.type === "stack", t, regno, reg, "fp");
         break;
       case "ARG_PTR_TO_RINGBUF_MEM":
-        expect(reg.type === "mem" && reg.ringbuf && !reg.maybeNull, "ringbuf_mem");
+        expectArg(reg.type === "mem" && reg.ringbuf && !reg.maybeNull, t, regno, reg, "ringbuf_mem");
         if (a.flags.includes("OBJ_RELEASE")) {
           if (!reg.refObjId)
             throw new VerifyAbort(t, `R${regno} must be referenced when passed to release function`);
@@ -1752,7 +1772,7 @@ function helperCall(
         break;
       }
       case "ARG_PTR_TO_FUNC":
-        expect(reg.type === "func", "func");
+        expectArg(reg.type === "func", t, regno, reg, "func");
         callback = reg.subprog;
         break;
       case "ARG_PTR_TO_BTF_ID":
@@ -1884,22 +1904,18 @@ function helperCall(
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
-  const clearPkt = (): void =>
-    forEachReg(st, (r, set) => {
-      if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
-    });
   if (h.name === "bpf_tail_call") {
     // In the main program a failed tail call changes nothing; in a subprogram the kernel also
     // follows a successful one, as an immediate return to the caller with R0 unknown (the failed
     // call goes on at the next instruction, packet pointers intact).
     if (st.frames.length > 1) {
       push(cloneState(st), t + 1, t);
-      clearPkt();
+      clearPacketPointers(st);
       frame.regs[0] = unknownScalar();
       logState(env, st, [0]);
       return returnToCaller(st, t);
     }
-  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
+  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPacketPointers(st);
   logState(env, st, [0]);
   return undefined;
 }
