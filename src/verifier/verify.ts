@@ -99,6 +99,7 @@ import {
   type RegType,
   regTypeStr,
   type StoredState,
+  type TraceEntry,
   unknownScalar,
   type VState,
 } from "./state.js";
@@ -126,7 +127,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
-import { BranchCond, BranchTrace, condOperand } from "./why-trace.js";
+import { BranchCond, BranchTrace, condOperand, defineLazyTrace } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -641,7 +642,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     },
     btf: btfHooks(obj, prog, opts, () => ++env.idGen),
   };
-  let trace: string[] = [];
+  let trace: readonly TraceEntry[] = [];
   let error: VerifyError | undefined;
   try {
     if (prepared.error) throw prepared.error;
@@ -683,19 +684,22 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     if (!(e instanceof VerifyAbort)) throw e;
     const src = sourceFor(prog, e.insn);
     error = { insn: e.insn, message: e.message, modelled: e.kernelWording, ...(src ? { source: src } : {}) };
-    trace = (e as VerifyAbort & { trace?: string[] }).trace ?? [];
-    for (const line of e.message.split("\n")) env.log.push(line);
+    trace = (e as VerifyAbort & { trace?: readonly TraceEntry[] }).trace ?? [];
+    if (opts.logLevel !== 0) for (const line of e.message.split("\n")) env.log.push(line);
   }
-  const maxStates = Math.max(0, ...[...env.explored.values()].map((l) => l.length));
-  env.log.push(
-    `processed ${env.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`,
-  );
+  let maxStates = 0;
+  for (const l of env.explored.values()) if (l.length > maxStates) maxStates = l.length;
+  // (at level 0 no log is kept: its lines are not built)
+  if (opts.logLevel !== 0)
+    env.log.push(
+      `processed ${env.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`,
+    );
   const level = opts.logLevel ?? 1;
   // At level 1 a successful verification keeps only the statistics (the kernel resets its log).
   const kept = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
   const logLines = env.unpriv ? kept.map(unprivLogLine) : kept;
   const hint = error ? hintFor(error.message) : undefined;
-  return {
+  const result: { -readonly [K in keyof VerifyResult]: VerifyResult[K] } = {
     program: prog.name,
     section: prog.section,
     type: prog.type.name,
@@ -703,10 +707,12 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     ...(error ? { error } : {}),
     processedInsns: env.processed,
     log: logLines.length ? `${logLines.join("\n")}\n` : "",
-    ...(error ? { trace } : {}),
-    ...(hint ? { hint } : {}),
-    stats: { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates },
-  };
+  } as VerifyResult;
+  // the why-trace's text is built when it is read (most callers of a rejection never read it)
+  if (error) defineLazyTrace(result, trace);
+  if (hint) result.hint = hint;
+  result.stats = { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates };
+  return result;
 }
 
 /** Verify every program of an object (or only `program`), in the object's order. */
@@ -880,7 +886,8 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
+    if (e instanceof VerifyAbort)
+      (e as VerifyAbort & { trace?: readonly TraceEntry[] }).trace = st.trace.slice();
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {

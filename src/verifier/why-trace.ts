@@ -6,7 +6,7 @@
 import type { Instruction } from "../isa/instruction.js";
 import type { CondOp } from "./branch.js";
 import { isConst } from "./scalar.js";
-import { constScalar, copyReg, type Reg, regStr } from "./state.js";
+import { constScalar, copyReg, type Reg, regStr, type TraceEntry } from "./state.js";
 
 /**
  * What a branch condition prints of an operand, kept as it is now: a known constant scalar
@@ -44,3 +44,33 @@ export class BranchTrace {
 }
 
 const operandStr = (r: Reg | bigint): string => regStr(typeof r === "bigint" ? constScalar(r) : r);
+
+/**
+ * Gives `result` an enumerable `trace` whose text is built on first read (then kept as a plain
+ * property, same place in the key order): formatting registers was most of the cost of a small
+ * rejected program, and most callers never read the trace.
+ */
+export function defineLazyTrace(result: object, entries: readonly TraceEntry[]): void {
+  Object.defineProperty(result, "trace", {
+    enumerable: true,
+    configurable: true,
+    get(this: object): readonly string[] {
+      const text = entries.map(String);
+      Object.defineProperty(this, "trace", {
+        value: text,
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+      return text;
+    },
+    set(this: object, v: readonly string[]) {
+      Object.defineProperty(this, "trace", {
+        value: v,
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+    },
+  });
+}
