@@ -127,7 +127,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
-import { BranchCond, BranchTrace, condOperand, defineLazyTrace } from "./why-trace.js";
+import { BranchCond, BranchTrace, condOperand, traceText } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -699,20 +699,34 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
   const kept = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
   const logLines = env.unpriv ? kept.map(unprivLogLine) : kept;
   const hint = error ? hintFor(error.message) : undefined;
-  const result: { -readonly [K in keyof VerifyResult]: VerifyResult[K] } = {
+  const log = logLines.length ? `${logLines.join("\n")}\n` : "";
+  const stats = { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates };
+  if (!error) {
+    return {
+      program: prog.name,
+      section: prog.section,
+      type: prog.type.name,
+      verdict: "accept",
+      processedInsns: env.processed,
+      log,
+      stats,
+    };
+  }
+  return {
     program: prog.name,
     section: prog.section,
     type: prog.type.name,
-    verdict: error ? "reject" : "accept",
-    ...(error ? { error } : {}),
+    verdict: "reject",
+    error,
     processedInsns: env.processed,
-    log: logLines.length ? `${logLines.join("\n")}\n` : "",
-  } as VerifyResult;
-  // the why-trace's text is built when it is read (most callers of a rejection never read it)
-  if (error) defineLazyTrace(result, trace);
-  if (hint) result.hint = hint;
-  result.stats = { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates };
-  return result;
+    log,
+    // the why-trace's text is built when it is read (most callers of a rejection never read it)
+    get trace(): readonly string[] {
+      return traceText(this, trace);
+    },
+    ...(hint ? { hint } : {}),
+    stats,
+  };
 }
 
 /** Verify every program of an object (or only `program`), in the object's order. */

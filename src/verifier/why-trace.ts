@@ -46,31 +46,17 @@ export class BranchTrace {
 const operandStr = (r: Reg | bigint): string => regStr(typeof r === "bigint" ? constScalar(r) : r);
 
 /**
- * Gives `result` an enumerable `trace` whose text is built on first read (then kept as a plain
- * property, same place in the key order): formatting registers was most of the cost of a small
- * rejected program, and most callers never read the trace.
+ * The text of a why-trace, for a result's lazy `trace` getter: built on first read, then kept on
+ * `result` as a plain property (same place in the key order). Formatting registers was most of the
+ * cost of a small rejected program, and most callers never read the trace.
  */
-export function defineLazyTrace(result: object, entries: readonly TraceEntry[]): void {
+export function traceText(result: object, entries: readonly TraceEntry[]): readonly string[] {
+  const text = entries.map(String);
   Object.defineProperty(result, "trace", {
+    value: text,
     enumerable: true,
     configurable: true,
-    get(this: object): readonly string[] {
-      const text = entries.map(String);
-      Object.defineProperty(this, "trace", {
-        value: text,
-        enumerable: true,
-        configurable: true,
-        writable: true,
-      });
-      return text;
-    },
-    set(this: object, v: readonly string[]) {
-      Object.defineProperty(this, "trace", {
-        value: v,
-        enumerable: true,
-        configurable: true,
-        writable: true,
-      });
-    },
+    writable: true,
   });
+  return text;
 }
