@@ -627,8 +627,12 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     asyncCallbacks: new Set(),
     precision: false,
     progType: prog.type.name,
-    ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
-    ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
+    // every field present from the start, whatever the program: one object shape for every env,
+    // so the property loads of the verifier's hot paths stay monomorphic
+    expectedAttachType: prog.expectedAttachType?.name,
+    unprivileged: opts.unprivileged === true,
+    unpriv: opts.unprivileged ? newUnprivState() : undefined,
+    lastLinfo: undefined,
     rodata(name) {
       const m = obj.maps.find((x) => x.name === name);
       if (m?.origin === "kconfig") return kconfigValues(obj, m);
