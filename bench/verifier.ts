@@ -80,16 +80,17 @@ function timingSys(inner: Sys, loads: number[]): Sys {
 }
 
 /**
- * Medians of interleaved samples of several measurements (each fn measures itself): one round
- * runs every fn once, so a burst of load from other processes on this shared machine hits both
- * sides alike. The number of rounds is reduced for slow programs (from the slowest first sample).
+ * Median of `n` samples of fn's result (fn measures itself), n reduced for slow programs; the
+ * first run is not counted. Each side's samples run back to back: interleaving them was measured
+ * to slow ours (the oracle's JavaScript side, map creation and log buffers, leaves garbage that
+ * is then collected during our runs), which is not the work being compared.
  */
-function sampledTogether(fns: readonly (() => number)[]): number[] {
-  const first = Math.max(...fns.map((fn) => fn()).filter(Number.isFinite), 0);
+function sampled(fn: () => number): number {
+  const first = fn();
   const n = first > VERY_SLOW_MS ? 1 : first > SLOW_MS ? 3 : SAMPLES;
-  const xs = fns.map((): number[] => []);
-  for (let k = 0; k < n; k++) for (let j = 0; j < fns.length; j++) xs[j]!.push(fns[j]!());
-  return xs.map((v) => median(v));
+  const xs: number[] = [];
+  for (let k = 0; k < n; k++) xs.push(fn());
+  return median(xs);
 }
 
 /** WARM_PASSES verifications of every program faster than WARM_MAX_MS before any timing (JIT warm). */
@@ -136,30 +137,25 @@ function measure(c: Candidate): Measured {
   const { obj, p, file, k1, ours } = c;
   const spec = { ...p, funcInfo: [] };
   const loads: number[] = [];
-  const timing = timingSys(getSys(), loads);
-  const BPF_LOG_STATS = 4;
-  const kernelLoad = (): number => {
-    const prev = setSys(timing);
-    try {
+  const prev = setSys(timingSys(getSys(), loads));
+  let kernelMs: number;
+  try {
+    kernelMs = sampled(() => {
       loads.length = 0;
       kernelVerify(obj, p, 0);
-    } finally {
-      setSys(prev);
-    }
-    // the first PROG_LOAD is the level-0 one (a rejection is retried at level 1)
-    return loads[0] ?? Number.NaN;
-  };
-  const kernelCheck = (): number => checkTime(kernelVerify(obj, p, BPF_LOG_STATS).log);
-  const oursOnce = (): number => {
+      // the first PROG_LOAD is the level-0 one (a rejection is retried at level 1)
+      return loads[0] ?? Number.NaN;
+    });
+  } finally {
+    setSys(prev);
+  }
+  const BPF_LOG_STATS = 4;
+  const kernelCheckMs = sampled(() => checkTime(kernelVerify(obj, p, BPF_LOG_STATS).log));
+  const oursMs = sampled(() => {
     const t0 = performance.now();
     verifyProgram(obj, spec, { logLevel: 0, maxMillis: MAX_MILLIS });
     return performance.now() - t0;
-  };
-  const [kernelMs, kernelCheckMs, oursMs] = sampledTogether([kernelLoad, kernelCheck, oursOnce]) as [
-    number,
-    number,
-    number,
-  ];
+  });
   return {
     name: `${file.replace(/^test\/fixtures\//, "").replace(/\/obj\//, "/")}:${p.name}`,
     oursMs,
@@ -269,7 +265,7 @@ export function benchVerifier(): Section {
   ];
   const notes = [
     "The offline verifier (in-process verifyProgram at log level 0 on a parsed object, JIT-warm: every program verified 5 times first, then a median of up to 7 runs) against the",
-    "kernel's BPF_PROG_LOAD syscall at log level 0 for the same program (median of up to 7 loads, interleaved with ours, only the",
+    "kernel's BPF_PROG_LOAD syscall at log level 0 for the same program (median of up to 7 loads, only the",
     "syscall timed: bpf_check plus the copy, allocation and JIT of a load), over the verifier corpus and the small verifier fixtures;",
     'and against bpf_check alone (the kernel\'s own "verification time" at log level 4, 1 µs resolution), where both sides do the same work.',
     "Timed only where the bare kernel load (no BTF) reaches our verdict for the same reason. Processed counts: ours / kernel's.",
