@@ -742,6 +742,9 @@ export function verify(
   return progs.map((p) => verifyProgram(obj, p, opts));
 }
 
+/** The ld_imm64 src values the kernel knows (plain, map fd/value, BTF id, func, map idx/value). */
+const LD_IMM64_SRCS: ReadonlySet<number> = new Set([0, 1, 2, 4, 5, 6]);
+
 function preChecks(code: readonly (Instruction | undefined)[]): void {
   for (let t = 0; t < code.length; t++) {
     const i = code[t];
@@ -757,7 +760,7 @@ function preChecks(code: readonly (Instruction | undefined)[]): void {
       ) {
         throw new VerifyAbort(t, "invalid bpf_ld_imm64 insn");
       }
-      if (![0, 1, 2, 4, 5, 6].includes(i.src) || i.off !== 0)
+      if (!LD_IMM64_SRCS.has(i.src) || i.off !== 0)
         throw new VerifyAbort(t, "unrecognized bpf_ld_imm64 insn");
       continue;
     }
