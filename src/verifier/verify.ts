@@ -107,6 +107,7 @@ import { checkTimerMap, processTimerArg, timerCallbackState } from "./timer.js";
 import { tnumAdd, tnumConst, tnumEquals, tnumIn, tnumIsAligned, tnumStr } from "./tnum.js";
 import {
   newUnprivState,
+  type PtrAluInfo,
   recoverableOnSpeculativePath,
   sanitizePtrAluAfter,
   sanitizePtrAluBefore,
@@ -447,29 +448,12 @@ function pointerAlu(
   if (op === 0x10 && ptr.type === "stack") {
     throw new VerifyAbort(t, `R${i.dst} subtraction from stack pointer prohibited`);
   }
-  const finish = (r: Reg): Reg => {
-    if (env.unpriv) {
-      const map = r.map;
-      sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
-        memRegion(
-          t,
-          i.dst,
-          r,
-          r.off,
-          1,
-          map!.valueSize,
-          (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
-        ),
-      );
-    }
-    return r;
-  };
   const d: Reg = copyReg(ptr);
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
       d.off = nOff;
-      setReg(st, i.dst, finish(sanePtr(t, d)));
+      setReg(st, i.dst, ptrAluDone(env, st, t, i, san, offIsDst, sanePtr(t, d)));
       return;
     }
   }
@@ -487,7 +471,34 @@ function pointerAlu(
     d.id = ++env.idGen;
     d.range = 0;
   }
-  setReg(st, i.dst, finish(sanePtr(t, d)));
+  setReg(st, i.dst, ptrAluDone(env, st, t, i, san, offIsDst, sanePtr(t, d)));
+}
+
+/** The unprivileged rules' check after pointer arithmetic (sanitize_ptr_alu), else `r` as it is. */
+function ptrAluDone(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  san: PtrAluInfo | undefined,
+  offIsDst: boolean,
+  r: Reg,
+): Reg {
+  if (env.unpriv) {
+    const map = r.map;
+    sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
+      memRegion(
+        t,
+        i.dst,
+        r,
+        r.off,
+        1,
+        map!.valueSize,
+        (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
+      ),
+    );
+  }
+  return r;
 }
 
 function sanePtr(t: number, d: Reg): Reg {
@@ -531,31 +542,30 @@ function pktCompare(
   is32: boolean,
 ): boolean {
   if (is32) return false;
-  const rA = (s: VState): Reg => curFrame(s).regs[ai]!;
-  const rB = (s: VState): Reg => curFrame(s).regs[bi]!;
   const pktVsEnd = isPkt(a.type) && b.type === "pkt_end";
   const metaVsPkt = a.type === "pkt_meta" && b.type === "pkt";
   let o = op;
-  let first = rA;
+  // the register number of the packet pointer (no closure: most comparisons are not packet checks)
+  let pi = ai;
   if (!(pktVsEnd || metaVsPkt)) {
     const rev = (isPkt(b.type) && a.type === "pkt_end") || (b.type === "pkt_meta" && a.type === "pkt");
     if (!rev) return false;
     o = flipOp(op);
-    first = rB;
+    pi = bi;
   }
-  // `first` is the packet pointer on the left of `first <o> end`. st = fall-through, other = taken.
+  // register `pi` is the packet pointer on the left of `pi <o> end`. st = fall-through, other = taken.
   switch (o) {
     case "jgt":
-      goodPkt(st, first(st), false);
+      goodPkt(st, curFrame(st).regs[pi]!, false);
       return true;
     case "jlt":
-      goodPkt(other, first(other), true);
+      goodPkt(other, curFrame(other).regs[pi]!, true);
       return true;
     case "jge":
-      goodPkt(st, first(st), true);
+      goodPkt(st, curFrame(st).regs[pi]!, true);
       return true;
     case "jle":
-      goodPkt(other, first(other), false);
+      goodPkt(other, curFrame(other).regs[pi]!, false);
       return true;
     default:
       return true;
@@ -907,8 +917,7 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort)
-      (e as VerifyAbort & { trace?: readonly TraceEntry[] }).trace = st.trace.slice();
+    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = st.trace.map(String);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
