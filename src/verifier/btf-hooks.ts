@@ -119,17 +119,6 @@ export interface BtfHooks extends BtfMemHooks {
   exitCheck(st: VState, t: number): void;
 }
 
-/** The kernel BTF of `opts`, parsed on first use. */
-const btfOf = (opts: BtfOptions): Btf => kernelBtf(opts.btf).btf;
-
-/** The kernel BTF id of a struct named by a helper prototype (`struct x` or `x`). */
-function structId(opts: BtfOptions, typeName: string, t: number): number {
-  const name = typeName.replace(/^struct /, "");
-  const found = btfOf(opts).findByName(name, "STRUCT");
-  if (!found) throw notModelled(t, `kernel type ${typeName}`);
-  return found.id;
-}
-
 /** The BTF side of one program's verification; `newId` is the verifier's id generator. */
 export function btfHooks(
   obj: ObjectSpec,
@@ -138,30 +127,32 @@ export function btfHooks(
   newId: () => number,
 ): BtfHooks {
   let ctx: BtfCtx | undefined;
-  // (no named closures here: this runs for every verified program, BTF-typed or not)
+  const btf = (): Btf => kernelBtf(opts.btf).btf;
   const typedCtx = prog.type.name === "tracing" || prog.type.name === "lsm";
   const gpl = isGplCompatible(prog.license);
+  const structId = (typeName: string, t: number): number => {
+    const name = typeName.replace(/^struct /, "");
+    const found = btf().findByName(name, "STRUCT");
+    if (!found) throw notModelled(t, `kernel type ${typeName}`);
+    return found.id;
+  };
   return {
     typedCtx,
     ctxLoad(insn, off, size, write) {
-      ctx ??= btfCtxFor(prog, btfOf(opts));
+      ctx ??= btfCtxFor(prog, btf());
       return btfCtxLoad(ctx, insn, off, size, write, newId);
     },
     ptrAccess(st, insn, regno, reg, off, size, write) {
       const inRcu = (st.rcuLocks ?? 0) > 0 || !prog.sleepable;
-      return btfPtrAccess({ gpl, inRcu, newId }, btfOf(opts), insn, regno, reg, off, size, write);
+      return btfPtrAccess({ gpl, inRcu, newId }, btf(), insn, regno, reg, off, size, write);
     },
     kfunc(st, t, i) {
       kfuncCall(
         {
           progType: prog.type.name,
           sleepable: prog.sleepable,
-          kernelBtf() {
-            return btfOf(opts);
-          },
-          externWeak(name) {
-            return obj.externs.find((e) => e.kind === "ksym" && e.name === name)?.weak;
-          },
+          kernelBtf: btf,
+          externWeak: (name) => obj.externs.find((e) => e.kind === "ksym" && e.name === name)?.weak,
           newId,
         },
         st,
@@ -192,12 +183,12 @@ export function btfHooks(
       if (reg.off === 0 && reg.btfName === want) return;
       if (reg.btfId === undefined) throw notModelled(t, `${helper} given a BTF pointer without a type`);
       // btf_struct_ids_match: a pointer to a struct whose member at its offset is the one wanted
-      if (structIdsMatch(btfOf(opts), reg.btfId, reg.off, structId(opts, arg.btfType, t))) return;
+      if (structIdsMatch(btf(), reg.btfId, reg.off, structId(arg.btfType, t))) return;
       throw new VerifyAbort(t, `R${regno} is of type ${reg.btfName} but ${want} is expected`);
     },
     helperRet(t, ret, btfType, helper) {
       if (!btfType) throw notModelled(t, `${helper} returning a BTF pointer of no fixed type`);
-      const id = structId(opts, btfType, t);
+      const id = structId(btfType, t);
       const maybeNull = ret.flags.includes("PTR_MAYBE_NULL");
       return pointer("btf_id", {
         btfId: id,
@@ -219,7 +210,7 @@ export function btfHooks(
     },
     kfuncArgCount(i) {
       if (i.imm <= 0) return 5;
-      const b = btfOf(opts);
+      const b = btf();
       if (i.imm >= b.typeCount) return 5;
       const fn = b.typeById(i.imm);
       const proto = fn.kind === "FUNC" ? b.typeById(fn.type) : undefined;

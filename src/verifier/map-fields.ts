@@ -152,23 +152,20 @@ export function checkMapFieldAccess(
 /** Program types of is_tracing_prog_type (kprobe, tracepoint, perf_event, raw_tracepoint[_writable]). */
 const TRACING = new Set(["kprobe", "tracepoint", "perf_event", "raw_tracepoint", "raw_tracepoint_writable"]);
 
-const hasField = (fields: readonly MapField[], k: MapFieldKind): boolean => fields.some((f) => f.kind === k);
-
 /** check_map_prog_compatibility for the fields modelled here (checked where the map is loaded). */
 export function checkMapProgCompat(insn: number, progType: string, map: MapSpec): void {
   const { fields } = mapFields(map);
-  // most maps have no special field: nothing to check (and no closure to build)
-  if (fields.length === 0) return;
-  if (hasField(fields, "bpf_spin_lock") || hasField(fields, "bpf_res_spin_lock")) {
+  const has = (k: MapFieldKind): boolean => fields.some((f) => f.kind === k);
+  if (has("bpf_spin_lock") || has("bpf_res_spin_lock")) {
     if (progType === "socket_filter")
       throw new VerifyAbort(insn, "socket filter progs cannot use bpf_spin_lock yet");
     if (TRACING.has(progType)) throw new VerifyAbort(insn, "tracing progs cannot use bpf_spin_lock yet");
   }
-  if (hasField(fields, "bpf_timer") && TRACING.has(progType))
+  if (has("bpf_timer") && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_timer yet");
-  if ((hasField(fields, "bpf_list_head") || hasField(fields, "bpf_rb_root")) && TRACING.has(progType))
+  if ((has("bpf_list_head") || has("bpf_rb_root")) && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_{list_head,rb_root} yet");
-  if (hasField(fields, "bpf_wq") && TRACING.has(progType))
+  if (has("bpf_wq") && TRACING.has(progType))
     throw new VerifyAbort(insn, "tracing progs cannot use bpf_wq yet");
 }
 

@@ -1602,13 +1602,6 @@ function invalidScalar(ctx: string, r: Reg, lo: number, hi: number): string {
   return `${s} should have been in [${lo}, ${hi}]`;
 }
 
-/** clear_all_pkt_pointers: after a helper that may move the packet, its pointers are unknown scalars. */
-function clearPacketPointers(st: VState): void {
-  forEachReg(st, (r, set) => {
-    if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
-  });
-}
-
 /** check_reg_type for a helper argument: the register's type is the one the prototype asks for. */
 function expectArg(ok: boolean, t: number, regno: number, reg: Reg, expected: string): void {
   if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
@@ -1941,18 +1934,22 @@ function helperCall(
     default:
       throw notModelled(t, `${h.name} return type ${ret.base}`);
   }
+  const clearPkt = (): void =>
+    forEachReg(st, (r, set) => {
+      if (isPkt(r.type) || r.type === "pkt_end") set(unknownScalar());
+    });
   if (h.name === "bpf_tail_call") {
     // In the main program a failed tail call changes nothing; in a subprogram the kernel also
     // follows a successful one, as an immediate return to the caller with R0 unknown (the failed
     // call goes on at the next instruction, packet pointers intact).
     if (st.frames.length > 1) {
       push(cloneState(st), t + 1, t);
-      clearPacketPointers(st);
+      clearPkt();
       frame.regs[0] = unknownScalar();
       logState(env, st, [0]);
       return returnToCaller(st, t);
     }
-  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPacketPointers(st);
+  } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
   logState(env, st, [0]);
   return undefined;
 }
