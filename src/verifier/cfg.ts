@@ -205,10 +205,12 @@ function liveness(
   const n = code.length;
   const live = new Array<number>(n).fill(0);
   // successors (-1: none) and use/def sets computed once, not on every pass of the fixpoint
-  const succ1 = new Int32Array(n).fill(-1);
-  const succ2 = new Int32Array(n).fill(-1);
-  const uses = new Int32Array(n);
-  const defs = new Int32Array(n);
+  // (one buffer for the four tables: typed arrays cost most in their allocation for small programs)
+  const buf = new Int32Array(4 * n);
+  const succ1 = buf.subarray(0, n).fill(-1);
+  const succ2 = buf.subarray(n, 2 * n).fill(-1);
+  const uses = buf.subarray(2 * n, 3 * n);
+  const defs = buf.subarray(3 * n, 4 * n);
   for (let t = 0; t < n; t++) {
     const i = code[t];
     if (!i) continue;
