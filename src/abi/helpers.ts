@@ -419,6 +419,21 @@ export function mapHelperCompatible(mapType: string, helper: string): boolean {
  * returned for some attach types) are not evaluated; isHelperAvailable() is the measured truth.
  */
 export function protosForProgType(helper: Helper, progType: string): readonly HelperProto[] | undefined {
+  // static tables: one walk per (program type, helper) per process (the verifier asks at every call)
+  let byHelper = PROTOS_CACHE.get(progType);
+  if (!byHelper) {
+    byHelper = new Map();
+    PROTOS_CACHE.set(progType, byHelper);
+  }
+  if (byHelper.has(helper)) return byHelper.get(helper);
+  const protos = walkProtos(helper, progType);
+  byHelper.set(helper, protos);
+  return protos;
+}
+
+const PROTOS_CACHE = new Map<string, Map<Helper, readonly HelperProto[] | undefined>>();
+
+function walkProtos(helper: Helper, progType: string): readonly HelperProto[] | undefined {
   const pt = PROGRAM_TYPE_KERNEL_NAME.get(progType) ?? progType;
   const start = KERNEL_PROG_TYPE_FUNC_PROTO[pt];
   if (!start) return undefined;

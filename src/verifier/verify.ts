@@ -114,6 +114,7 @@ import {
   type RegType,
   regTypeStr,
   type StoredState,
+  type TraceEntry,
   unknownScalar,
   type VState,
 } from "./state.js";
@@ -121,6 +122,7 @@ import { checkTimerMap, processTimerArg, timerCallbackState } from "./timer.js";
 import { tnumAdd, tnumConst, tnumEquals, tnumIn, tnumIsAligned, tnumStr } from "./tnum.js";
 import {
   newUnprivState,
+  type PtrAluInfo,
   recoverableOnSpeculativePath,
   sanitizePtrAluAfter,
   sanitizePtrAluBefore,
@@ -141,7 +143,7 @@ import {
   unprivReturn,
   unprivStore,
 } from "./unprivileged.js";
-import { BranchCond, BranchTrace, condOperand } from "./why-trace.js";
+import { BranchCond, BranchTrace, condOperand, traceText } from "./why-trace.js";
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -478,29 +480,12 @@ function pointerAlu(
   if (op === 0x10 && ptr.type === "stack") {
     throw new VerifyAbort(t, `R${i.dst} subtraction from stack pointer prohibited`);
   }
-  const finish = (r: Reg): Reg => {
-    if (env.unpriv) {
-      const map = r.map;
-      sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
-        memRegion(
-          t,
-          i.dst,
-          r,
-          r.off,
-          1,
-          map!.valueSize,
-          (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
-        ),
-      );
-    }
-    return r;
-  };
   const d: Reg = copyReg(ptr);
   if (known) {
     const nOff = op === 0x00 ? ptr.off + Number(val) : ptr.off - Number(val);
     if (nOff === (nOff | 0)) {
       d.off = nOff;
-      setReg(st, i.dst, finish(sanePtr(t, d)));
+      setReg(st, i.dst, ptrAluDone(env, st, t, i, san, offIsDst, sanePtr(t, d)));
       return;
     }
   }
@@ -518,7 +503,34 @@ function pointerAlu(
     d.id = ++env.idGen;
     d.range = 0;
   }
-  setReg(st, i.dst, finish(sanePtr(t, d)));
+  setReg(st, i.dst, ptrAluDone(env, st, t, i, san, offIsDst, sanePtr(t, d)));
+}
+
+/** The unprivileged rules' check after pointer arithmetic (sanitize_ptr_alu), else `r` as it is. */
+function ptrAluDone(
+  env: Env,
+  st: VState,
+  t: number,
+  i: Instruction,
+  san: PtrAluInfo | undefined,
+  offIsDst: boolean,
+  r: Reg,
+): Reg {
+  if (env.unpriv) {
+    const map = r.map;
+    sanitizePtrAluAfter(env.unpriv, st, t, i, r, san, offIsDst, () =>
+      memRegion(
+        t,
+        i.dst,
+        r,
+        r.off,
+        1,
+        map!.valueSize,
+        (x) => `invalid access to map value, value_size=${map!.valueSize} off=${x} size=1`,
+      ),
+    );
+  }
+  return r;
 }
 
 function sanePtr(t: number, d: Reg): Reg {
@@ -562,31 +574,30 @@ function pktCompare(
   is32: boolean,
 ): boolean {
   if (is32) return false;
-  const rA = (s: VState): Reg => curFrame(s).regs[ai]!;
-  const rB = (s: VState): Reg => curFrame(s).regs[bi]!;
   const pktVsEnd = isPkt(a.type) && b.type === "pkt_end";
   const metaVsPkt = a.type === "pkt_meta" && b.type === "pkt";
   let o = op;
-  let first = rA;
+  // the register number of the packet pointer (no closure: most comparisons are not packet checks)
+  let pi = ai;
   if (!(pktVsEnd || metaVsPkt)) {
     const rev = (isPkt(b.type) && a.type === "pkt_end") || (b.type === "pkt_meta" && a.type === "pkt");
     if (!rev) return false;
     o = flipOp(op);
-    first = rB;
+    pi = bi;
   }
-  // `first` is the packet pointer on the left of `first <o> end`. st = fall-through, other = taken.
+  // register `pi` is the packet pointer on the left of `pi <o> end`. st = fall-through, other = taken.
   switch (o) {
     case "jgt":
-      goodPkt(st, first(st), false);
+      goodPkt(st, curFrame(st).regs[pi]!, false);
       return true;
     case "jlt":
-      goodPkt(other, first(other), true);
+      goodPkt(other, curFrame(other).regs[pi]!, true);
       return true;
     case "jge":
-      goodPkt(st, first(st), true);
+      goodPkt(st, curFrame(st).regs[pi]!, true);
       return true;
     case "jle":
-      goodPkt(other, first(other), false);
+      goodPkt(other, curFrame(other).regs[pi]!, false);
       return true;
     default:
       return true;
@@ -658,9 +669,13 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     asyncCallbacks: new Set(),
     precision: false,
     progType: prog.type.name,
-    ...(prog.expectedAttachType ? { expectedAttachType: prog.expectedAttachType.name } : {}),
-    ...(opts.unprivileged ? { unprivileged: true, unpriv: newUnprivState() } : {}),
-    rodata: (name) => {
+    // every field present from the start, whatever the program: one object shape for every env,
+    // so the property loads of the verifier's hot paths stay monomorphic
+    expectedAttachType: prog.expectedAttachType?.name,
+    unprivileged: opts.unprivileged === true,
+    unpriv: opts.unprivileged ? newUnprivState() : undefined,
+    lastLinfo: undefined,
+    rodata(name) {
       const m = obj.maps.find((x) => x.name === name);
       if (m?.origin === "kconfig") return kconfigValues(obj, m);
       return m?.readonly ? m.data : undefined;
@@ -673,7 +688,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     },
     btf: btfHooks(obj, prog, opts, () => ++env.idGen),
   };
-  let trace: string[] = [];
+  let trace: readonly TraceEntry[] = [];
   let error: VerifyError | undefined;
   try {
     if (prepared.error) throw prepared.error;
@@ -717,29 +732,48 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     if (!(e instanceof VerifyAbort)) throw e;
     const src = sourceFor(prog, e.insn);
     error = { insn: e.insn, message: e.message, modelled: e.kernelWording, ...(src ? { source: src } : {}) };
-    trace = (e as VerifyAbort & { trace?: string[] }).trace ?? [];
-    for (const line of e.message.split("\n")) env.log.push(line);
+    trace = (e as VerifyAbort & { trace?: readonly TraceEntry[] }).trace ?? [];
+    if (opts.logLevel !== 0) for (const line of e.message.split("\n")) env.log.push(line);
   }
-  const maxStates = Math.max(0, ...[...env.explored.values()].map((l) => l.length));
-  env.log.push(
-    `processed ${env.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`,
-  );
+  let maxStates = 0;
+  for (const l of env.explored.values()) if (l.length > maxStates) maxStates = l.length;
+  // (at level 0 no log is kept: its lines are not built)
+  if (opts.logLevel !== 0)
+    env.log.push(
+      `processed ${env.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStates} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`,
+    );
   const level = opts.logLevel ?? 1;
   // At level 1 a successful verification keeps only the statistics (the kernel resets its log).
   const kept = level === 0 ? [] : !error && level === 1 ? env.log.slice(-1) : env.log;
   const logLines = env.unpriv ? kept.map(unprivLogLine) : kept;
   const hint = error ? hintFor(error.message) : undefined;
+  const log = logLines.length ? `${logLines.join("\n")}\n` : "";
+  const stats = { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates };
+  if (!error) {
+    return {
+      program: prog.name,
+      section: prog.section,
+      type: prog.type.name,
+      verdict: "accept",
+      processedInsns: env.processed,
+      log,
+      stats,
+    };
+  }
   return {
     program: prog.name,
     section: prog.section,
     type: prog.type.name,
-    verdict: error ? "reject" : "accept",
-    ...(error ? { error } : {}),
+    verdict: "reject",
+    error,
     processedInsns: env.processed,
-    log: logLines.length ? `${logLines.join("\n")}\n` : "",
-    ...(error ? { trace } : {}),
+    log,
+    // the why-trace's text is built when it is read (most callers of a rejection never read it)
+    get trace(): readonly string[] {
+      return traceText(this, trace);
+    },
     ...(hint ? { hint } : {}),
-    stats: { maxStatesPerInsn: maxStates, totalStates: env.totalStates, peakStates: env.peakStates },
+    stats,
   };
 }
 
@@ -751,6 +785,9 @@ export function verify(
   const progs = opts.program ? [obj.program(opts.program)] : obj.programs;
   return progs.map((p) => verifyProgram(obj, p, opts));
 }
+
+/** The ld_imm64 src values the kernel knows (plain, map fd/value, BTF id, func, map idx/value). */
+const LD_IMM64_SRCS: ReadonlySet<number> = new Set([0, 1, 2, 4, 5, 6]);
 
 function preChecks(code: readonly (Instruction | undefined)[]): void {
   for (let t = 0; t < code.length; t++) {
@@ -767,7 +804,7 @@ function preChecks(code: readonly (Instruction | undefined)[]): void {
       ) {
         throw new VerifyAbort(t, "invalid bpf_ld_imm64 insn");
       }
-      if (![0, 1, 2, 4, 5, 6].includes(i.src) || i.off !== 0)
+      if (!LD_IMM64_SRCS.has(i.src) || i.off !== 0)
         throw new VerifyAbort(t, "unrecognized bpf_ld_imm64 insn");
       continue;
     }
@@ -776,50 +813,61 @@ function preChecks(code: readonly (Instruction | undefined)[]): void {
   }
 }
 
+/** The 16-byte rounded stack depth of a subprogram (as with the JIT). */
+function roundedDepth(env: Env, sp: number): number {
+  const d = env.stackDepth.get(sp) ?? 0;
+  return Math.ceil(d / 16) * 16;
+}
+
+/** The slot after the last instruction of the subprogram starting at `sp`. */
+function subprogEnd(env: Env, sp: number): number {
+  const subs = env.cfg.subprogs;
+  const k = subs.indexOf(sp);
+  return k + 1 < subs.length ? subs[k + 1]! : env.cfg.code.length;
+}
+
+function hasTailCall(env: Env, sp: number): boolean {
+  const code = env.cfg.code;
+  const end = subprogEnd(env, sp);
+  for (let t = sp; t < end; t++) {
+    const i = code[t];
+    if (i && i.opcode === 0x85 && i.src === 0 && i.imm === 12) return true;
+  }
+  return false;
+}
+
+/** One call chain of check_max_stack_depth, from subprogram `sp` with `acc` bytes above it. */
+function walkStack(env: Env, sp: number, acc: number, frames: number): void {
+  // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
+  if (frames - 1 >= MAX_CALL_FRAMES)
+    throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
+  // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
+  if (sp !== 0 && acc >= 256 && hasTailCall(env, sp)) {
+    throw new VerifyAbort(
+      0,
+      `tail_calls are not allowed when call stack of previous frames is ${acc} bytes. Too large`,
+    );
+  }
+  const total = acc + roundedDepth(env, sp);
+  if (total > 512) throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
+  const code = env.cfg.code;
+  const end = subprogEnd(env, sp);
+  for (let t = sp; t < end; t++) {
+    const i = code[t];
+    if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i))
+      walkStack(env, t + i.imm + 1, total, frames + 1);
+    // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
+    if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
+      walkStack(env, t + i.imm + 1, total, frames + 1);
+  }
+}
+
 function checkStackDepth(env: Env): void {
   // Combined stack of the deepest call chain (16-byte rounding, as with the JIT).
-  const depthOf = (sp: number): number => {
-    const d = env.stackDepth.get(sp) ?? 0;
-    return Math.ceil(d / 16) * 16;
-  };
-  const code = env.cfg.code;
-  const subs = env.cfg.subprogs;
-  const endOf = (sp: number): number => {
-    const k = subs.indexOf(sp);
-    return k + 1 < subs.length ? subs[k + 1]! : code.length;
-  };
-  const hasTailCall = (sp: number): boolean => {
-    for (let t = sp; t < endOf(sp); t++) {
-      const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 0 && i.imm === 12) return true;
-    }
-    return false;
-  };
-  const walk = (sp: number, acc: number, frames: number): void => {
-    // (callbacks may name themselves: the frame limit ends the walk like the kernel's)
-    if (frames - 1 >= MAX_CALL_FRAMES)
-      throw new VerifyAbort(0, `the call stack of ${frames - 1} frames is too deep !`);
-    // a tail call from a subprogram keeps the caller frames' stack alive: capped at 256 bytes
-    if (sp !== 0 && acc >= 256 && hasTailCall(sp)) {
-      throw new VerifyAbort(
-        0,
-        `tail_calls are not allowed when call stack of previous frames is ${acc} bytes. Too large`,
-      );
-    }
-    const total = acc + depthOf(sp);
-    if (total > 512)
-      throw new VerifyAbort(0, `combined stack size of ${frames} calls is ${total}. Too large`);
-    for (let t = sp; t < endOf(sp); t++) {
-      const i = code[t];
-      if (i && i.opcode === 0x85 && i.src === 1 && !isKfuncCall(i)) walk(t + i.imm + 1, total, frames + 1);
-      // a callback passed by address (bpf_loop ...) counts as a call, unless it runs async
-      if (i && i.opcode === 0x18 && i.src === 4 && !env.asyncCallbacks.has(t + i.imm + 1))
-        walk(t + i.imm + 1, total, frames + 1);
-    }
-  };
   // check_max_stack_depth: the main program and each async callback are roots, last first
-  for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walk(root, 0, 1);
-  walk(0, 0, 1);
+  if (env.asyncCallbacks.size > 0)
+    for (const root of [...env.asyncCallbacks].sort((a, b) => b - a)) walkStack(env, root, 0, 1);
+  walkStack(env, 0, 0, 1);
 }
 
 function sourceFor(prog: ProgramSpec, insn: number): SourceLocation | undefined {
@@ -1670,6 +1718,11 @@ function invalidScalar(ctx: string, r: Reg, lo: number, hi: number): string {
   return `${s} should have been in [${lo}, ${hi}]`;
 }
 
+/** check_reg_type for a helper argument: the register's type is the one the prototype asks for. */
+function expectArg(ok: boolean, t: number, regno: number, reg: Reg, expected: string): void {
+  if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
+}
+
 function helperCall(
   env: Env,
   st: VState,
@@ -1733,15 +1786,12 @@ function helperCall(
     if (isPkt(reg.type) && !proto.pktAccess && a.base !== "ARG_ANYTHING") {
       throw new VerifyAbort(t, HELPER_CALL_MESSAGES.packetAccess());
     }
-    const expect = (ok: boolean, expected: string): void => {
-      if (!ok) throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
-    };
     switch (a.base) {
       case "ARG_ANYTHING":
         if (env.unpriv) unprivArgAnything(t, regno, reg);
         break;
       case "ARG_CONST_MAP_PTR":
-        expect(reg.type === "map_ptr", "map_ptr");
+        expectArg(reg.type === "map_ptr", t, regno, reg, "map_ptr");
         if (timerMap) checkTimerMap(t, timerMap, reg);
         map = reg.map;
         if (h.name === "bpf_tail_call" && map?.type !== 3) {
@@ -1795,7 +1845,7 @@ function helperCall(
       }
       case "ARG_CONST_SIZE":
       case "ARG_CONST_SIZE_OR_ZERO": {
-        expect(reg.type === "scalar", "scalar");
+        expectArg(reg.type === "scalar", t, regno, reg, "scalar");
         markOriginPrecise(env.widening, reg);
         const prevArg = args[k - 1]!;
         const memReg = frame.regs[regno - 1]!;
@@ -1833,24 +1883,24 @@ function helperCall(
         break;
       }
       case "ARG_CONST_ALLOC_SIZE_OR_ZERO":
-        expect(reg.type === "scalar", "scalar");
+        expectArg(reg.type === "scalar", t, regno, reg, "scalar");
         if (!isConst(reg)) throw new VerifyAbort(t, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
         markOriginPrecise(env.widening, reg);
         break;
       case "ARG_PTR_TO_CTX":
         if (maybeNull && isNullScalar) break;
-        expect(reg.type === "ctx", "ctx");
+        expectArg(reg.type === "ctx", t, regno, reg, "ctx");
         if (reg.off !== 0 || !isConst(reg) || reg.varOff.value !== 0n) {
           throw new VerifyAbort(t, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
         }
         break;
       case "ARG_PTR_TO_STACK":
         if (maybeNull && isNullScalar) break;
-        expect(reg.type === "stack", "fp");
+        expectArg(reg.type === "stack", t, regno, reg, "fp");
         break;
       case "ARG_PTR_TO_RINGBUF_MEM":
-        expect(reg.type === "mem" && reg.ringbuf && !reg.maybeNull, "ringbuf_mem");
+        expectArg(reg.type === "mem" && reg.ringbuf && !reg.maybeNull, t, regno, reg, "ringbuf_mem");
         if (a.flags.includes("OBJ_RELEASE")) {
           if (!reg.refObjId)
             throw new VerifyAbort(t, `R${regno} must be referenced when passed to release function`);
@@ -1876,7 +1926,7 @@ function helperCall(
         break;
       }
       case "ARG_PTR_TO_FUNC":
-        expect(reg.type === "func", "func");
+        expectArg(reg.type === "func", t, regno, reg, "func");
         callback = reg.subprog;
         break;
       case "ARG_PTR_TO_BTF_ID":

@@ -6,7 +6,7 @@
 import type { Instruction } from "../isa/instruction.js";
 import type { CondOp } from "./branch.js";
 import { isConst } from "./scalar.js";
-import { constScalar, copyReg, type Reg, regStr } from "./state.js";
+import { constScalar, copyReg, type Reg, regStr, type TraceEntry } from "./state.js";
 
 /**
  * What a branch condition prints of an operand, kept as it is now: a known constant scalar
@@ -44,3 +44,19 @@ export class BranchTrace {
 }
 
 const operandStr = (r: Reg | bigint): string => regStr(typeof r === "bigint" ? constScalar(r) : r);
+
+/**
+ * The text of a why-trace, for a result's lazy `trace` getter: built on first read, then kept on
+ * `result` as a plain property (same place in the key order). Formatting registers was most of the
+ * cost of a small rejected program, and most callers never read the trace.
+ */
+export function traceText(result: object, entries: readonly TraceEntry[]): readonly string[] {
+  const text = entries.map(String);
+  Object.defineProperty(result, "trace", {
+    value: text,
+    enumerable: true,
+    configurable: true,
+    writable: true,
+  });
+  return text;
+}
