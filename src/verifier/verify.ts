@@ -958,7 +958,8 @@ function run(env: Env, start: number, init: VState): string[] {
   const maxInsns = env.opts.maxInsns ?? COMPLEXITY_LIMIT_INSNS;
   const deadline = Date.now() + (env.opts.maxMillis ?? 30000);
   const fail = (e: unknown): never => {
-    if (e instanceof VerifyAbort) (e as VerifyAbort & { trace?: string[] }).trace = pathTrace(st).map(String);
+    if (e instanceof VerifyAbort)
+      (e as VerifyAbort & { trace?: readonly TraceEntry[] }).trace = pathTrace(st);
     throw e;
   };
   const push = (s: VState, insn: number, from: number): void => {
