@@ -36,7 +36,7 @@ import { MapType, ProgType } from "../src/loader/consts.js";
 import { mapLookupHelper } from "../src/vm/helpers/maps.js";
 import { createVm, type VmEngine } from "../src/vm/interpreter.js";
 import { createSimMap } from "../src/vm/maps/create.js";
-import { Memory } from "../src/vm/memory.js";
+import { Memory, PTR_DATA, PTR_END, PTR_START } from "../src/vm/memory.js";
 import { simulate } from "../src/vm/simulate.js";
 import { median, type Row, type Section } from "./lib.js";
 
@@ -107,17 +107,12 @@ function vmSetup(insns: readonly Instruction[], packet: Uint8Array, engine: VmEn
     size: 24,
     writable: false,
     hooks: {
-      // packet pointers as numbers, as src/vm/context.ts answers them (no BigInt per load)
-      load: (off, size) =>
-        size !== 4
-          ? undefined
-          : off === 0
-            ? p.region.pointer(p.region.dataStart)
-            : off === 4
-              ? p.region.pointer(p.region.end)
-              : off === 8
-                ? p.region.pointer(p.region.start)
-                : undefined,
+      // the packet pointers declared, as src/vm/context.ts declares them (read inline)
+      pointers: [
+        { offset: 0, region: p.region, edge: PTR_DATA },
+        { offset: 4, region: p.region, edge: PTR_END },
+        { offset: 8, region: p.region, edge: PTR_START },
+      ],
     },
   });
   const map = createSimMap(

@@ -42,7 +42,16 @@ const {
   udiv64,
   umod64,
 } = I64;
-const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves, TWO_TO_MINUS_32 } = MEM;
+const {
+  bytesInto,
+  hookValueInto,
+  loadInto,
+  pointerField,
+  pointerLo,
+  REGION_HI_BASE,
+  storeHalves,
+  TWO_TO_MINUS_32,
+} = MEM;
 
 export interface VmOptions {
   /**
@@ -1140,7 +1149,14 @@ class Machine implements VmHelperCall, JitHost {
               L[d] = g.view.getInt32(lo, true);
               H[d] = 0;
             } else {
-              // a context field: its hook straight away (what loadInto would do after its checks)
+              // a context field: a declared packet pointer inline, else its hook straight away
+              // (what loadInto would do after its checks)
+              const f = pointerField(g.hooks, lo);
+              if (f !== undefined) {
+                L[d] = pointerLo(f);
+                H[d] = f.region.hi;
+                break;
+              }
               const v = g.hooks.load === undefined ? undefined : g.hooks.load(lo, 4);
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);
               else if (typeof v === "number" && Number.isSafeInteger(v)) {
