@@ -719,6 +719,27 @@ class Machine implements VmHelperCall, JitHost {
             L[d] = s;
             break;
           }
+          case 0x09: {
+            // OP_FUSED_MOV32_JGT: wD = imm at this slot, then `if rA > rB goto` at the next one,
+            // which runs alone (and faults there) when the budget ends between the two
+            L[(w >> 8) & 15] = IMM[pc];
+            H[(w >> 8) & 15] = 0;
+            if (left === 0) break;
+            left--;
+            const j = W[++pc];
+            if (ltU(L[(j >> 12) & 15], H[(j >> 12) & 15], L[(j >> 8) & 15], H[(j >> 8) & 15])) pc += j >> 16;
+            break;
+          }
+          case 0x11: {
+            // OP_FUSED_MOV32_JNE32: wD = imm, then `if wA != imm goto` (as above)
+            L[(w >> 8) & 15] = IMM[pc];
+            H[(w >> 8) & 15] = 0;
+            if (left === 0) break;
+            left--;
+            const j = W[++pc];
+            if (L[(j >> 8) & 15] !== IMM[pc]) pc += j >> 16;
+            break;
+          }
           case 0xbf: {
             const d = (w >> 8) & 15;
             const r = (w >> 12) & 15;
