@@ -46,8 +46,8 @@ const {
   bytesInto,
   hookValueInto,
   loadInto,
-  pointerField,
-  pointerLo,
+  PTR_DATA,
+  PTR_END,
   REGION_HI_BASE,
   storeHalves,
   TWO_TO_MINUS_32,
@@ -1172,11 +1172,19 @@ class Machine implements VmHelperCall, JitHost {
             } else {
               // a context field: a declared packet pointer inline, else its hook straight away
               // (what loadInto would do after its checks)
-              const f = pointerField(g.hooks, lo);
-              if (f !== undefined) {
-                L[d] = pointerLo(f);
-                H[d] = f.region.hi;
-                break;
+              // (memory.ts pointerField and pointerLo written out: this function is too large for
+              // V8 to inline calls into it)
+              const P = g.hooks.pointers;
+              if (P !== undefined) {
+                let i = 0;
+                while (i < P.length && P[i].offset !== lo) i++;
+                if (i < P.length) {
+                  const f = P[i];
+                  const q = f.region;
+                  L[d] = f.edge === PTR_DATA ? q.dataStart : f.edge === PTR_END ? q.end : q.start;
+                  H[d] = q.hi;
+                  break;
+                }
               }
               const v = g.hooks.load === undefined ? undefined : g.hooks.load(lo, 4);
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);

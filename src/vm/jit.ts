@@ -42,8 +42,8 @@ import {
   hookValueInto,
   loadInto,
   type Memory,
-  pointerField,
-  pointerLo,
+  PTR_DATA,
+  PTR_END,
   REGION_HI_BASE,
   storeHalves,
 } from "./memory.js";
@@ -125,8 +125,6 @@ const RUNTIME = {
   atomic,
   hookValueInto,
   bytesInto,
-  pointerField,
-  pointerLo,
 };
 
 /** Whether slot `pc`'s opcode is translated (the rest go back to the interpreter). */
@@ -482,7 +480,10 @@ function emitMemory(code: Code, pc: number): string {
       `else{if(v===undefined)bytesInto(g,lo,${size},false,L,H,${d});else hookValueInto(g,v,L,H,${d});${reload([d])}}`;
     const pointer =
       size === 4
-        ? `const f=pointerField(g.hooks,lo);if(f!==undefined){l${d}=pointerLo(f)|0;h${d}=f.region.hi;}else{${at}${hook}}`
+        ? // memory.ts pointerField and pointerLo written out (calls through the factory's
+          // bindings are not inlined)
+          `const P=g.hooks.pointers;let f=undefined;if(P!==undefined)for(let i=0;i<P.length;i++)if(P[i].offset===lo){f=P[i];break;}` +
+          `if(f!==undefined){const q=f.region;const e=f.edge;l${d}=(e===${PTR_DATA}?q.dataStart:e===${PTR_END}?q.end:q.start)|0;h${d}=q.hi;}else{${at}${hook}}`
         : `${at}${hook}`;
     const hooked = `else if(g!==undefined&&g.hooks!==null&&lo>=g.start&&lo<=g.end-${size}){${pointer}}`;
     return `{${address(s, off)}` + regionOf(s) + `if(${inBounds(size)}){${fast}}${hooked}else{${slow}}}`;
@@ -853,7 +854,7 @@ const FRESH_HI: readonly string[] = [
 ];
 
 const PRELUDE =
-  "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic,hookValueInto,bytesInto,pointerField,pointerLo}=R;";
+  "const {arsh64,bswap,div32,lsh64,ltS,ltU,mod32,mul64,rsh64,sdiv64,smod64,truncate,udiv64,umod64,loadInto,storeHalves,atomic,hookValueInto,bytesInto}=R;";
 
 /** Compile a program's code over a memory; `entries` are the slots runs start at. */
 export function compileJit(
