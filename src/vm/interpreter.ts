@@ -48,6 +48,7 @@ const {
   loadInto,
   PTR_DATA,
   PTR_END,
+  pointerField,
   REGION_HI_BASE,
   storeHalves,
   TWO_TO_MINUS_32,
@@ -1174,17 +1175,25 @@ class Machine implements VmHelperCall, JitHost {
               // (what loadInto would do after its checks)
               // (memory.ts pointerField and pointerLo written out: this function is too large for
               // V8 to inline calls into it)
+              // (the first three fields without a loop: xdp_md and __sk_buff declare three)
               const P = g.hooks.pointers;
-              if (P !== undefined) {
-                let i = 0;
-                while (i < P.length && P[i].offset !== lo) i++;
-                if (i < P.length) {
-                  const f = P[i];
-                  const q = f.region;
-                  L[d] = f.edge === PTR_DATA ? q.dataStart : f.edge === PTR_END ? q.end : q.start;
-                  H[d] = q.hi;
-                  break;
-                }
+              const f =
+                P === undefined
+                  ? undefined
+                  : P.length > 0 && P[0].offset === lo
+                    ? P[0]
+                    : P.length > 1 && P[1].offset === lo
+                      ? P[1]
+                      : P.length > 2 && P[2].offset === lo
+                        ? P[2]
+                        : P.length > 3
+                          ? pointerField(g.hooks, lo)
+                          : undefined;
+              if (f !== undefined) {
+                const q = f.region;
+                L[d] = f.edge === PTR_DATA ? q.dataStart : f.edge === PTR_END ? q.end : q.start;
+                H[d] = q.hi;
+                break;
               }
               const v = g.hooks.load === undefined ? undefined : g.hooks.load(lo, 4);
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);

@@ -31,6 +31,8 @@ function setup(engine: VmEngine, off: number, size: 1 | 2 | 4 | 8) {
         { offset: 0, region: p.region, edge: PTR_DATA },
         { offset: 4, region: p.region, edge: PTR_END },
         { offset: 8, region: p.region, edge: PTR_START },
+        // a fourth: past what the engines check written out
+        { offset: 16, region: p.region, edge: PTR_DATA },
       ],
       load: (o, s) => (o === 12 && s === 4 ? Number(HOOKED) : undefined),
     },
@@ -46,6 +48,7 @@ function expected(s: ReturnType<typeof setup>, off: number, size: number): bigin
   if (size === 4 && off === 0) return r.address(r.dataStart);
   if (size === 4 && off === 4) return r.address(r.end);
   if (size === 4 && off === 8) return r.address(r.start);
+  if (size === 4 && off === 16) return r.address(r.dataStart);
   if (size === 4 && off === 12) return HOOKED;
   let v = 0n;
   for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(s.ctx.bytes[off + i]);
