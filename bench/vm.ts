@@ -18,8 +18,8 @@
  *   check, and the array-map lookup inlined (as the kernel's JIT inlines it). Outside it, once
  *   per call: the conversion of the arguments and the result object. The memory, context and
  *   map are built once. The "via simulate()" rows time `sim.program().run({ packet, repeat })`,
- *   the CLI's path: that adds the context built once per call and the maps' settle() after
- *   every repetition.
+ *   the CLI's path: that adds the context built once per call and, for maps that free
+ *   elements (hash maps; not this program's array), their settle() after every repetition.
  * The kernel's figure is wall time (its task can be preempted), the median of 3 test runs;
  * ours is CPU time, the best of 7 calls (the machine is shared: contention only adds), after
  * warm-up calls: V8 compiling the VM and the program's JavaScript (the kernel's JIT compiles at
