@@ -22,6 +22,13 @@ export const OP_TRUNCATED = 0x103; // ld_imm64 without its second slot (the prog
  * opcode (LDX with mode IMM), so a real 0x01 slot shows as 0 in word and faults as before.
  */
 export const OP_FUSED_MOV_ADD = 0x01;
+/**
+ * Fused pairs of a `wD = imm` (mov32 imm) followed by a conditional jump: the verdict set before
+ * a bounds check (`w0 = 1; if r1 > r6 goto out`), everywhere in packet parsers. 0x09 and 0x11 are
+ * no BPF opcodes either (LDX with mode IMM): `if rA > rB` (jgt reg) and `if wA != imm` (jne32 imm).
+ */
+export const OP_FUSED_MOV32_JGT = 0x09;
+export const OP_FUSED_MOV32_JNE32 = 0x11;
 
 /** High half of a function's address (ld_imm64 src 4): below every region, so never memory. */
 export const CODE_HI = REGION_HI_BASE - 1;
@@ -120,7 +127,10 @@ export function compile(insns: readonly Instruction[], env: VmEnv, strict: boole
   for (let k = 0; k < n; k++) {
     const op = code.op[k];
     // internal opcodes, and the invalid BPF opcodes fused pairs reuse, appear as 0 (they fault)
-    const wop = op > 0xff || op === OP_FUSED_MOV_ADD ? 0 : op;
+    const wop =
+      op > 0xff || op === OP_FUSED_MOV_ADD || op === OP_FUSED_MOV32_JGT || op === OP_FUSED_MOV32_JNE32
+        ? 0
+        : op;
     code.word[k] = wop | (code.dst[k] << 8) | (code.src[k] << 12) | (code.off[k] << 16);
   }
   for (let k = 0; k + 1 < n; k++) {
@@ -134,6 +144,11 @@ export function compile(insns: readonly Instruction[], env: VmEnv, strict: boole
       code.off[k + 1] === 0
     ) {
       code.word[k] = (code.word[k] & ~0xff) | OP_FUSED_MOV_ADD;
+    }
+    // `wD = imm` then `if rA > rB goto` / `if wA != imm goto`: one dispatch
+    const next = code.op[k + 1];
+    if (code.op[k] === 0xb4 && code.off[k] === 0 && code.src[k] === 0 && (next === 0x2d || next === 0x56)) {
+      code.word[k] = (code.word[k] & ~0xff) | (next === 0x2d ? OP_FUSED_MOV32_JGT : OP_FUSED_MOV32_JNE32);
     }
   }
   return code;

@@ -29,7 +29,15 @@ import type { TracepointFormat } from "../abi/tracepoint-format.js";
 import { UsageError } from "../errors.js";
 import { VmFault } from "./errors.js";
 import type { PacketState } from "./helpers/runtime.js";
-import type { Memory, Region, RegionKind } from "./memory.js";
+import {
+  type Memory,
+  PTR_DATA,
+  PTR_END,
+  PTR_START,
+  type Region,
+  type RegionHooks,
+  type RegionKind,
+} from "./memory.js";
 
 /**
  * Where context and packet regions come from: fresh regions of the memory, or a pool that
@@ -216,27 +224,19 @@ function objectCtx(input: CtxInput | undefined): { readonly [k: string]: unknown
   return input as { readonly [k: string]: unknown };
 }
 
-/** A context struct in its own region; `hooks` answer the pointer fields. */
+/** A context struct in its own region; `hooks` answer the fields the kernel rewrites. */
 function ctxRegion(
   src: RegionSource,
   layout: CtxLayout,
   bytes: Uint8Array,
   writable: boolean,
-  pointers?: (offset: number, size: number) => bigint | number | undefined,
+  hooks?: RegionHooks,
 ): Region {
   const r = src.get("ctx", `ctx ${layout.struct}`, bytes.length);
   r.bytes.set(bytes);
   r.writable = writable;
-  if (pointers) r.hooks = { load: pointers };
+  if (hooks) r.hooks = hooks;
   return r;
-}
-
-/**
- * Packet pointers for the context's data fields (loaded on every run): numbers, so the load
- * reaches the register without a BigInt.
- */
-function pointerCache(r: Region): (offset: number) => number | bigint {
-  return (offset) => r.pointer(offset);
 }
 
 /** A packet region: `headroom` bytes, the data, then `tailroom` (as Memory.addPacket lays it out). */
@@ -263,15 +263,15 @@ function buildXdp(src: RegionSource, req: ContextRequest): BuiltContext {
     );
   const hardEnd = XDP_FRAME_SIZE - SKB_SHARED_INFO;
   const r = packetRegion(src, data, XDP_HEADROOM, hardEnd - XDP_HEADROOM - data.length);
-  const at = pointerCache(r);
   const bytes = new Uint8Array(XDP_MD.size);
   fillFields(XDP_MD, bytes, { ingress_ifindex: LOOPBACK_IFINDEX, ...objectCtx(req.ctx) });
-  const region = ctxRegion(src, XDP_MD, bytes, false, (off, size) => {
-    if (size !== 4) return undefined;
-    if (off === 0) return at(r.dataStart);
-    if (off === 4) return at(r.end);
-    if (off === 8) return at(r.start);
-    return undefined;
+  // data, data_end, data_meta: packet pointers, loaded on every run (declared: read inline)
+  const region = ctxRegion(src, XDP_MD, bytes, false, {
+    pointers: [
+      { offset: 0, region: r, edge: PTR_DATA },
+      { offset: 4, region: r, edge: PTR_END },
+      { offset: 8, region: r, edge: PTR_START },
+    ],
   });
   return {
     region,
@@ -323,7 +323,6 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
     );
   }
   const r = packetRegion(src, frame, SKB_HEADROOM, 0);
-  const at = pointerCache(r);
   const l2 = L2_TYPES.has(req.progType);
   r.macStart = SKB_HEADROOM;
   r.netStart = SKB_HEADROOM + ETH_HLEN;
@@ -340,12 +339,13 @@ function buildSkb(src: RegionSource, req: ContextRequest): BuiltContext {
     wire_len: len,
     ...objectCtx(req.ctx),
   });
-  const region = ctxRegion(src, SK_BUFF, bytes, true, (off, size) => {
-    if (size !== 4) return undefined;
-    if (off === 76) return at(r.dataStart);
-    if (off === 80) return at(r.end);
-    if (off === 140) return at(r.dataStart);
-    return undefined;
+  // data, data_end, data_meta (no metadata in an skb: data): packet pointers (declared: read inline)
+  const region = ctxRegion(src, SK_BUFF, bytes, true, {
+    pointers: [
+      { offset: 76, region: r, edge: PTR_DATA },
+      { offset: 80, region: r, edge: PTR_END },
+      { offset: 140, region: r, edge: PTR_DATA },
+    ],
   });
   return {
     region,
@@ -457,9 +457,10 @@ function buildSkLookup(src: RegionSource, req: ContextRequest): BuiltContext {
   w.setUint32(60, v.getUint32(60, true), true);
   // family, protocol and local_port are u16s in the kernel's context: a 2-byte load of their upper
   // half is not narrower than that, so the rewritten load gives the whole value (measured on 6.18)
-  const region = ctxRegion(src, BPF_SK_LOOKUP, seen, false, (off, size) =>
-    size === 2 && (off === 10 || off === 14 || off === 62) ? w.getUint16(off - 2, true) : undefined,
-  );
+  const region = ctxRegion(src, BPF_SK_LOOKUP, seen, false, {
+    load: (off, size) =>
+      size === 2 && (off === 10 || off === 14 || off === 62) ? w.getUint16(off - 2, true) : undefined,
+  });
   return {
     region,
     packet: undefined,

@@ -42,7 +42,17 @@ const {
   udiv64,
   umod64,
 } = I64;
-const { bytesInto, hookValueInto, loadInto, REGION_HI_BASE, storeHalves, TWO_TO_MINUS_32 } = MEM;
+const {
+  bytesInto,
+  hookValueInto,
+  loadInto,
+  PTR_DATA,
+  PTR_END,
+  pointerField,
+  REGION_HI_BASE,
+  storeHalves,
+  TWO_TO_MINUS_32,
+} = MEM;
 
 export interface VmOptions {
   /**
@@ -710,6 +720,27 @@ class Machine implements VmHelperCall, JitHost {
             L[d] = s;
             break;
           }
+          case 0x09: {
+            // OP_FUSED_MOV32_JGT: wD = imm at this slot, then `if rA > rB goto` at the next one,
+            // which runs alone (and faults there) when the budget ends between the two
+            L[(w >> 8) & 15] = IMM[pc];
+            H[(w >> 8) & 15] = 0;
+            if (left === 0) break;
+            left--;
+            const j = W[++pc];
+            if (ltU(L[(j >> 12) & 15], H[(j >> 12) & 15], L[(j >> 8) & 15], H[(j >> 8) & 15])) pc += j >> 16;
+            break;
+          }
+          case 0x11: {
+            // OP_FUSED_MOV32_JNE32: wD = imm, then `if wA != imm goto` (as above)
+            L[(w >> 8) & 15] = IMM[pc];
+            H[(w >> 8) & 15] = 0;
+            if (left === 0) break;
+            left--;
+            const j = W[++pc];
+            if (L[(j >> 8) & 15] !== IMM[pc]) pc += j >> 16;
+            break;
+          }
           case 0xbf: {
             const d = (w >> 8) & 15;
             const r = (w >> 12) & 15;
@@ -1140,7 +1171,30 @@ class Machine implements VmHelperCall, JitHost {
               L[d] = g.view.getInt32(lo, true);
               H[d] = 0;
             } else {
-              // a context field: its hook straight away (what loadInto would do after its checks)
+              // a context field: a declared packet pointer inline, else its hook straight away
+              // (what loadInto would do after its checks)
+              // (memory.ts pointerField and pointerLo written out: this function is too large for
+              // V8 to inline calls into it)
+              // (the first three fields without a loop: xdp_md and __sk_buff declare three)
+              const P = g.hooks.pointers;
+              const f =
+                P === undefined
+                  ? undefined
+                  : P.length > 0 && P[0].offset === lo
+                    ? P[0]
+                    : P.length > 1 && P[1].offset === lo
+                      ? P[1]
+                      : P.length > 2 && P[2].offset === lo
+                        ? P[2]
+                        : P.length > 3
+                          ? pointerField(g.hooks, lo)
+                          : undefined;
+              if (f !== undefined) {
+                const q = f.region;
+                L[d] = f.edge === PTR_DATA ? q.dataStart : f.edge === PTR_END ? q.end : q.start;
+                H[d] = q.hi;
+                break;
+              }
               const v = g.hooks.load === undefined ? undefined : g.hooks.load(lo, 4);
               if (v === undefined) bytesInto(g, lo, 4, false, L, H, d);
               else if (typeof v === "number" && Number.isSafeInteger(v)) {

@@ -36,6 +36,40 @@ export type RegionKind =
 export interface RegionHooks {
   load?(offset: number, size: 1 | 2 | 4 | 8): bigint | number | undefined;
   store?(offset: number, size: 1 | 2 | 4 | 8, value: bigint): boolean;
+  /**
+   * Context fields that load a packet pointer, declared instead of answered by `load`: both
+   * engines read them inline (a callback per load is a call V8 does not inline, on every run of
+   * every packet program). Only a 4-byte load at exactly `offset` gets the pointer; any other
+   * load goes to `load`, then to the bytes. Checked before `load`.
+   */
+  readonly pointers?: readonly PointerField[];
+}
+
+/** Which pointer of a packet region a field loads: data, data_end, or the first accessible byte. */
+export const PTR_DATA = 0;
+export const PTR_END = 1;
+export const PTR_START = 2;
+export type PacketEdge = typeof PTR_DATA | typeof PTR_END | typeof PTR_START;
+
+/** A u32 context field at `offset` that loads the 64-bit address of `edge` of `region`. */
+export interface PointerField {
+  readonly offset: number;
+  readonly region: Region;
+  readonly edge: PacketEdge;
+}
+
+/** The pointer field a 4-byte load at `offset` hits, or undefined (small: V8 inlines it). */
+export function pointerField(hooks: RegionHooks, offset: number): PointerField | undefined {
+  const f = hooks.pointers;
+  if (f === undefined) return undefined;
+  for (let i = 0; i < f.length; i++) if (f[i].offset === offset) return f[i];
+  return undefined;
+}
+
+/** The low half of the address a pointer field loads (the high half is f.region.hi). */
+export function pointerLo(f: PointerField): number {
+  const q = f.region;
+  return f.edge === PTR_DATA ? q.dataStart : f.edge === PTR_END ? q.end : q.start;
 }
 
 export interface RegionSpec {
@@ -237,6 +271,8 @@ export class Memory {
   /** Checked load of 1/2/4/8 bytes (zero-extended), for helpers and tests. */
   load(address: bigint, size: 1 | 2 | 4 | 8): bigint {
     const { region, offset } = this.check(address, size, false);
+    const field = size === 4 && region.hooks !== null ? pointerField(region.hooks, offset) : undefined;
+    if (field !== undefined) return field.region.address(pointerLo(field));
     const hooked = region.hooks?.load?.(offset, size);
     if (hooked !== undefined) return BigInt.asUintN(64, BigInt(hooked));
     const v = region.view;
@@ -352,6 +388,14 @@ export function loadInto(
   }
   const r = checkAccess(mem, hi, lo, size, false);
   const hooks = r.hooks;
+  if (hooks !== null && size === 4) {
+    const f = pointerField(hooks, lo);
+    if (f !== undefined) {
+      L[d] = pointerLo(f);
+      H[d] = f.region.hi;
+      return;
+    }
+  }
   if (hooks !== null && hooks.load !== undefined) {
     const v = hooks.load(lo, size as 1 | 2 | 4 | 8);
     if (v !== undefined) {

@@ -564,11 +564,13 @@ export function simulate(spec0: ObjectSpec, opts: SimulateOptions = {}): Simulat
     const t0 = process.hrtime.bigint();
     let total = 0n;
     try {
-      settling = [...byRegion.values()];
+      // only the maps that can have work (hash maps free elements): a no-op call per
+      // repetition costs more than some short programs take
+      settling = [...byRegion.values()].filter((m) => m.settleFree !== true);
       // one VM call for all repetitions (the context pointer converted once, as the kernel's
       // test run reuses its ctx); elements deleted or replaced during a run are freed after it
       // (the kernel's RCU grace period)
-      const res = vm.runRepeat(runOpts, repeat, settleAll);
+      const res = vm.runRepeat(runOpts, repeat, settling.length > 0 ? settleAll : undefined);
       r0 = res.r0;
       insns = res.insns;
       total = process.hrtime.bigint() - t0;

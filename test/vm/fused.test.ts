@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
-import { compile, OP_FUSED_MOV_ADD } from "../../src/vm/code.js";
+import { compile, OP_FUSED_MOV_ADD, OP_FUSED_MOV32_JGT, OP_FUSED_MOV32_JNE32 } from "../../src/vm/code.js";
 import { VmFault } from "../../src/vm/errors.js";
 import { createVm, type VmEngine } from "../../src/vm/interpreter.js";
 import { Memory } from "../../src/vm/memory.js";
@@ -78,5 +78,82 @@ describe("fused mov + add", () => {
       EXIT,
     ];
     expect(outcome(prog, [], 100)).toEqual({ r0: 5n, insns: 5 });
+  });
+});
+
+describe("fused mov32 imm + conditional jump", () => {
+  it("is fused before jgt reg and jne32 imm, and only there", () => {
+    const code = compile(
+      [
+        insn(0xb4, 0, 0, 0, 1),
+        insn(0x2d, 1, 2, 1),
+        insn(0xb4, 0, 0, 0, 2),
+        insn(0x56, 1, 0, 0, 8),
+        insn(0xb4, 0, 0, 0, 3),
+        insn(0x25, 1, 0, 0, 8), // jgt imm: not fused
+        EXIT,
+      ],
+      { memory: new Memory() },
+      true,
+    );
+    expect(code.word[0] & 0xff).toBe(OP_FUSED_MOV32_JGT);
+    expect(code.word[2] & 0xff).toBe(OP_FUSED_MOV32_JNE32);
+    expect(code.word[4] & 0xff).toBe(0xb4);
+    expect([code.op[0], code.op[2]]).toEqual([0xb4, 0xb4]);
+  });
+
+  it("real 0x09 and 0x11 opcodes still fault as unknown opcodes", () => {
+    expect(outcome([insn(0x09, 0, 0, 0, 0), EXIT], [], 10)).toEqual({ fault: "invalid-insn", insn: 0 });
+    expect(outcome([insn(0x11, 0, 0, 0, 0), EXIT], [], 10)).toEqual({ fault: "invalid-insn", insn: 0 });
+  });
+
+  it("gives what the fast path (which runs code.op, never fused) gives, for any operands and budget", () => {
+    const reg = fc.integer({ min: 0, max: 3 });
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        fc.tuple(reg, reg, reg),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 6 }),
+        (x, y, movImm, cmpImm, [d, a, b], jgt, budget) => {
+          // wD = movImm; if (rA > rB | wA != cmpImm) goto +1; r0 = 7; exit / r0 = rD ^ rA (the
+          // jump may read the register the mov wrote); registers r0-r3 start as x, y, x, y
+          const jump = jgt ? insn(0x2d, a, b, 2) : insn(0x56, a, 0, 2, cmpImm);
+          const prog = [
+            insn(0xbf, 2, 1),
+            insn(0xbf, 3, 2),
+            insn(0xb4, d, 0, 0, movImm),
+            jump,
+            insn(0xb7, 0, 0, 0, 7),
+            EXIT,
+            insn(0xbf, 0, d),
+            insn(0xaf, 0, a),
+            EXIT,
+          ];
+          const args = [x, y];
+          const r = outcome(prog, args, budget, "interp");
+          expect(r).toEqual(outcome(prog, args, budget, "jit"));
+          if (budget === 3) expect(r).toEqual({ fault: "budget", insn: 3 });
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("a jump into the conditional jump runs it alone", () => {
+    // r1 = 10; goto jgt; w0 = 5 (fused with the jump); jgt: if r1 > r2 goto +1; exit; r0 = 1; exit
+    const prog = [
+      insn(0xb7, 1, 0, 0, 10),
+      insn(0x05, 0, 0, 1),
+      insn(0xb4, 0, 0, 0, 5),
+      insn(0x2d, 1, 2, 1),
+      EXIT,
+      insn(0xb7, 0, 0, 0, 1),
+      EXIT,
+    ];
+    expect(outcome(prog, [], 100)).toEqual({ r0: 1n, insns: 5 });
   });
 });

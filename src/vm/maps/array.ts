@@ -197,5 +197,6 @@ export class ArrayMap implements SimMap {
     return n;
   }
 
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -70,6 +70,7 @@ export class UnsimulatedMap implements SimMap {
   userUpdate(): number {
     return this.no();
   }
+  readonly settleFree = true;
   settle(): void {}
 }
 

@@ -54,5 +54,6 @@ export class DevMap implements SimMap {
     this.slots.set(i, value.slice());
     return 0;
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -63,6 +63,7 @@ abstract class SlotArray<T> implements SimMap {
   userUpdate(): number {
     return -EINVAL;
   }
+  readonly settleFree = true;
   settle(): void {}
 }
 
@@ -153,5 +154,6 @@ export class HashOfMaps implements SimMap {
   userUpdate(): number {
     return -EINVAL;
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -68,5 +68,6 @@ export class QueueMap implements SimMap {
     out.set(v.subarray(0, out.length));
     return 0;
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -128,5 +128,6 @@ export class RingBuf implements SimMap {
   userUpdate(): number {
     return -EINVAL;
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -49,5 +49,6 @@ export class SocketMap implements SimMap {
   userUpdate(): number {
     return -EOPNOTSUPP;
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -79,5 +79,6 @@ export class StackTraceMap implements SimMap {
   keys(): Uint8Array[] {
     return [...this.buckets.keys()].sort((a, b) => a - b).map(u32Bytes);
   }
+  readonly settleFree = true;
   settle(): void {}
 }

@@ -67,6 +67,8 @@ export interface SimMap {
   keyOfValue?(value: Region): Uint8Array | undefined;
   /** After each run: elements deleted or replaced during it are freed (their regions fault from now on). */
   settle(): void;
+  /** True when settle() never has work: a repeated run skips calling it (absent: it is called). */
+  readonly settleFree?: boolean;
 }
 
 export function round8(n: number): number {

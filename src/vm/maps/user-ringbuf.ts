@@ -77,5 +77,6 @@ export class UserRingBuf implements SimMap {
   userUpdate(): number {
     return -EINVAL;
   }
+  readonly settleFree = true;
   settle(): void {}
 }
