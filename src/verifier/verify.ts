@@ -212,6 +212,8 @@ interface Env extends MemEnv {
   readonly obj: ObjectSpec;
   readonly cfg: Cfg;
   readonly opts: VerifyOptions;
+  /** reservedFieldError per instruction index, computed at the first visit (reservedAt). */
+  readonly reserved: (string | null)[];
   idGen: number;
   processed: number;
   jmps: number;
@@ -642,6 +644,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     obj,
     cfg: undefined as unknown as Cfg,
     opts,
+    reserved: [],
     idGen: 0,
     processed: 0,
     jmps: 0,
@@ -1005,13 +1008,8 @@ function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): v
 }
 
 /** reservedFieldError of the instruction at `t`, computed once per instruction (it is checked at every visit). */
-const reservedCache = new WeakMap<Env, (string | null)[]>();
 function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
-  let cache = reservedCache.get(env);
-  if (!cache) {
-    cache = [];
-    reservedCache.set(env, cache);
-  }
+  const cache = env.reserved;
   let r = cache[t];
   if (r === undefined) {
     r = reservedFieldError(i) ?? null;
@@ -1022,6 +1020,10 @@ function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
 
 /** Access size in bytes of a load/store by its BPF_SIZE field (one array, not one per instruction). */
 const SIZES: readonly number[] = [4, 2, 1, 8];
+
+/** checkMemAccess options of a load, made once (not an object per load). */
+const SIGN_EXT = Object.freeze({ signExt: true });
+const ZERO_EXT = Object.freeze({ signExt: false });
 
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
@@ -1046,7 +1048,7 @@ function step(
       checkWrite(t, i.dst);
       const size = SIZES[(i.opcode >> 3) & 3]!;
       const sx = (i.opcode & 0xe0) === 0x80;
-      const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, { signExt: sx })!;
+      const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, sx ? SIGN_EXT : ZERO_EXT)!;
       if (sx && v.type === "scalar" && isConst(v)) {
         signExtend(v, size);
       }
