@@ -90,6 +90,7 @@ import {
   markUnbounded,
   neg,
   S64_MIN,
+  setConstBounds,
   signExtend,
   signExtend32,
   truncate,
@@ -371,7 +372,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   d.id = 0;
   if (isCollapsedConst(dstIn) && (!src || isCollapsedConst(src))) {
     // two known constants fold to one (what alu64/alu32 make of them, without their temporaries)
-    assignBounds(d, constBounds(constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32)));
+    setConstBounds(d, constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32));
     if (origin) d.origin = origin;
     setReg(st, i.dst, d);
     return;
@@ -876,8 +877,10 @@ function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
   void st;
 }
 
-function logState(env: Env, st: VState, regs?: number[]): void {
+/** `regs`: the registers to print (one as a number: no array per instruction at log level 0). */
+function logState(env: Env, st: VState, regs0?: readonly number[] | number): void {
   if ((env.opts.logLevel ?? 1) === 0) return;
+  const regs = typeof regs0 === "number" ? [regs0] : regs0;
   const line = [frameStr(curFrame(st), regs ? new Set(regs) : undefined), refsStr(st)]
     .filter((x) => x !== "")
     .join(" ");
@@ -1040,7 +1043,7 @@ function step(
     case 4:
     case 7:
       checkAlu(env, st, t, i);
-      logState(env, st, [i.dst]);
+      logState(env, st, i.dst);
       return t + 1;
     case 1: {
       // LDX
@@ -1053,7 +1056,7 @@ function step(
         signExtend(v, size);
       }
       setReg(st, i.dst, v);
-      logState(env, st, [i.dst]);
+      logState(env, st, i.dst);
       return t + 1;
     }
     case 3: {
@@ -1091,7 +1094,7 @@ function step(
       if (i.opcode === 0x18) {
         checkWrite(t, i.dst);
         setReg(st, i.dst, ldImm64(env, t, i));
-        logState(env, st, [i.dst]);
+        logState(env, st, i.dst);
         return t + 2;
       }
       const mode = i.opcode & 0xe0;
@@ -1139,7 +1142,7 @@ function step(
           },
         };
         dynptrKfuncCall(dynEnv, st, t, dynKfunc);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return t + 1;
       }
       const resLock = resSpinLockKfunc(kname);
@@ -1161,7 +1164,7 @@ function step(
             (s) => cloneState(s),
           );
         else localIrqCall(irqEnv, st, t, irqKfunc!);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return t + 1;
       }
       // open-coded iterators (iter.ts) first, then the BTF kfunc table (kfunc.ts)
@@ -1178,12 +1181,12 @@ function step(
           },
         };
         const next = iterKfuncCall(iterEnv, st, t, iter, push);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return next;
       }
       if (i.src !== 2) throw notModelled(t, "kfunc call");
       env.btf.kfunc(st, t, i);
-      logState(env, st, [0]);
+      logState(env, st, 0);
       return t + 1;
     }
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
@@ -2029,7 +2032,7 @@ function helperCall(
       push(cloneState(st), t + 1, t);
       clearPkt();
       frame.regs[0] = unknownScalar();
-      logState(env, st, [0]);
+      logState(env, st, 0);
       return returnToCaller(st, t);
     }
   } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
@@ -2039,7 +2042,7 @@ function helperCall(
     (dynptrReg?.dynptr?.kind === "skb" || dynptrReg?.dynptr?.kind === "skb_meta")
   )
     clearPkt();
-  logState(env, st, [0]);
+  logState(env, st, 0);
   return undefined;
 }
 
