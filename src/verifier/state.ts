@@ -332,6 +332,8 @@ export interface VState {
   trace: TraceEntry[];
   /** The older why-trace entries, shared with the copies of this state (see cloneState). */
   traceTail?: TraceChain | undefined;
+  /** traceTail's entries numbered up to this one are not this path's (cut at a copy); absent: 0. */
+  traceFloor?: number;
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */
@@ -464,7 +466,8 @@ export interface TraceChain {
 /** Every why-trace entry of a path, oldest first. */
 export function pathTrace(s: VState): TraceEntry[] {
   const out: TraceEntry[] = [];
-  for (let c = s.traceTail; c; c = c.prev) out.push(c.e);
+  const floor = s.traceFloor ?? 0;
+  for (let c = s.traceTail; c && c.n > floor; c = c.prev) out.push(c.e);
   out.reverse();
   for (const e of s.trace) out.push(e);
   return out;
@@ -475,6 +478,15 @@ export function pathTrace(s: VState): TraceEntry[] {
  * (copying whole paths would be quadratic), else all of them. The entries `s` gathered since
  * its last copy move into its shared tail, so a copy costs a few list nodes, not an array.
  */
+/** The floor (VState.traceFloor) of the chain copiedTrace returned last. */
+let copiedFloor = 0;
+/**
+ * Entries a chain may hold below its floor before a copy rebuilds its kept entries as a fresh
+ * chain: until then a copy shares the chain and only moves its floor up (no nodes built), and
+ * the rebuild bounds what one path keeps alive.
+ */
+const TRACE_SLACK = 256;
+
 function copiedTrace(s: VState): TraceChain | undefined {
   let c = s.traceTail;
   if (s.trace.length) {
@@ -482,11 +494,20 @@ function copiedTrace(s: VState): TraceChain | undefined {
     s.traceTail = c;
     s.trace = [];
   }
-  if (!c || c.n <= 48) return c;
+  const floor = s.traceFloor ?? 0;
+  copiedFloor = floor;
+  if (!c || c.n - floor <= 48) return c;
+  // the last 32 entries: the ones numbered above c.n - 32
+  const keepAbove = c.n - 32;
+  if (keepAbove <= TRACE_SLACK) {
+    copiedFloor = keepAbove;
+    return c;
+  }
   const last: TraceEntry[] = [];
   for (let k: TraceChain | undefined = c; k && last.length < 32; k = k.prev) last.push(k.e);
   let out: TraceChain | undefined;
   for (let k = last.length - 1; k >= 0; k--) out = { e: last[k]!, prev: out, n: (out?.n ?? 0) + 1 };
+  copiedFloor = 0;
   return out;
 }
 
@@ -503,6 +524,8 @@ export function cloneState(s: VState, withTrace = true): VState {
     parent: s.parent,
     trace: [],
     traceTail: withTrace ? copiedTrace(s) : undefined,
+    // after traceTail: copiedTrace sets it
+    traceFloor: withTrace ? copiedFloor : 0,
     speculative: s.speculative,
     hist: s.hist,
     histOwn: false,
