@@ -622,9 +622,20 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
 function syncLinked(st: VState, regno: number): void {
   const r = curFrame(st).regs[regno]!;
   if (r.type !== "scalar" || r.id === 0) return;
-  forEachReg(st, (o, set) => {
-    if (o !== r && o.type === "scalar" && o.id === r.id) set(copyReg(r));
-  });
+  // forEachReg's walk without its closure per register (this runs on both sides of every branch)
+  const id = r.id;
+  for (const f of st.frames) {
+    const regs = f.regs;
+    for (let k = 0; k < regs.length; k++) {
+      const o = regs[k]!;
+      if (o !== r && o.type === "scalar" && o.id === id) regs[k] = copyReg(r);
+    }
+    for (const s of f.stack) {
+      if (s.kinds[0] !== "r") continue;
+      const o = s.spilled;
+      if (o !== r && o.type === "scalar" && o.id === id) s.spilled = copyReg(r);
+    }
+  }
 }
 
 // --------------------------------------------------------------------------------- engine
