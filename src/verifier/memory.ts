@@ -30,6 +30,9 @@ import { unprivCtxDenied, unprivHelperStackRead } from "./unprivileged.js";
 
 export const MAX_BPF_STACK = 512;
 export const BPF_MAX_VAR_OFF = 1 << 29;
+/** BPF_MAX_VAR_OFF as a BigInt, made once (a BigInt() per access was a hot allocation). */
+const MAX_VAR_OFF_N = BigInt(BPF_MAX_VAR_OFF);
+const NEG_MAX_VAR_OFF_N = -MAX_VAR_OFF_N;
 
 export interface MemEnv {
   readonly progType: string;
@@ -71,6 +74,7 @@ export function memRegion(
   memSize: number,
   msg: (off: number) => string,
 ): void {
+  if (inRegion(reg, off, size, memSize)) return;
   const smin = reg.smin;
   if (smin < 0n && (smin === S64_MIN || smin + BigInt(off) < 0n || smin + BigInt(off) < -(1n << 31n))) {
     throw new VerifyAbort(
@@ -82,7 +86,7 @@ export function memRegion(
   if (lo < 0 || lo + size > memSize) {
     throw new VerifyAbort(insn, `${msg(lo)}\nR${regno} min value is outside of the allowed memory range`);
   }
-  if (reg.umax >= BigInt(BPF_MAX_VAR_OFF)) {
+  if (reg.umax >= MAX_VAR_OFF_N) {
     throw new VerifyAbort(
       insn,
       `R${regno} unbounded memory access, make sure to bounds check any such access`,
@@ -92,6 +96,17 @@ export function memRegion(
   if (hi < 0 || hi + size > memSize) {
     throw new VerifyAbort(insn, `${msg(hi)}\nR${regno} max value is outside of the allowed memory range`);
   }
+}
+
+/**
+ * Whether memRegion passes without a check that needs a BigInt temporary: a non-negative
+ * minimum and both ends within the memory (the common case); anything else takes the full path.
+ */
+function inRegion(reg: Reg, off: number, size: number, memSize: number): boolean {
+  if (reg.smin < 0n || reg.umax >= MAX_VAR_OFF_N) return false;
+  const lo = Number(reg.smin) + off;
+  const hi = Number(reg.umax) + off;
+  return lo >= 0 && lo + size <= memSize && hi >= 0 && hi + size <= memSize;
 }
 
 /** check_packet_access: the range covers the fixed offset; the variable part must be >= 0. */
@@ -113,8 +128,21 @@ function pktAccess(insn: number, regno: number, reg: Reg, off: number, size: num
 
 const isPkt = (t: RegType): boolean => t === "pkt" || t === "pkt_meta";
 
+/**
+ * The zero-extended loads of 1, 2, 4 and 8 bytes, computed once: every such load gives the same
+ * register (truncate of an unknown scalar), so a copy of it replaces the bounds arithmetic.
+ */
+const LOADED: readonly (Reg | undefined)[] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((size) => {
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
+  const r = unknownScalar();
+  truncate(r, size);
+  return r;
+});
+
 /** Loaded value from `size` bytes: unknown scalar truncated to size. */
 function loadedScalar(size: number, signExt: boolean): Reg {
+  const loaded = signExt ? undefined : LOADED[size];
+  if (loaded) return copyReg(loaded);
   const r = unknownScalar();
   if (!signExt) truncate(r, size);
   else if (size < 8) {
@@ -336,7 +364,7 @@ function stackAccess(
         `misaligned stack access off ${tnumStr(reg.varOff)}+${reg.off}+${off} size ${size}`,
       );
     }
-    if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || reg.smax >= BigInt(BPF_MAX_VAR_OFF)) {
+    if (reg.smin <= NEG_MAX_VAR_OFF_N || reg.smax >= MAX_VAR_OFF_N) {
       throw new VerifyAbort(insn, `invalid unbounded variable-offset${what} stack R${regno}`);
     }
     lo = Number(reg.smin) + reg.off + off;
@@ -525,7 +553,7 @@ export function checkHelperMem(
       if (!isConst(reg)) {
         const lo = Number(reg.smin) + reg.off;
         const hi = Number(reg.smax) + reg.off + maxSize;
-        if (reg.smin <= -BigInt(BPF_MAX_VAR_OFF) || lo < -MAX_BPF_STACK || hi > 0) {
+        if (reg.smin <= NEG_MAX_VAR_OFF_N || lo < -MAX_BPF_STACK || hi > 0) {
           throw new VerifyAbort(
             insn,
             `invalid variable-offset${write ? " write to" : " read from"} stack R${regno} var_off=${tnumStr(reg.varOff)} off=${reg.off} size=${maxSize}`,

@@ -102,6 +102,28 @@ export function constBounds(v: bigint): Bounds {
   };
 }
 
+/** assignBounds(b, constBounds(v)) without the intermediate Bounds object (constant folding). */
+export function setConstBounds(b: Bounds, v: bigint): void {
+  if (v >= 0n && v < SMALL) {
+    b.varOff = { value: v, mask: 0n };
+    b.smin = b.smax = b.umin = b.umax = b.s32min = b.s32max = b.u32min = b.u32max = v;
+    return;
+  }
+  const x = v >= 0n && v <= U64 ? v : u64(v);
+  const sx = x <= S64_MAX ? x : s64(x);
+  const lo = x <= U32 ? x : x & U32;
+  const slo = lo < SMALL ? lo : s32(lo);
+  b.varOff = { value: x, mask: 0n };
+  b.smin = sx;
+  b.smax = sx;
+  b.umin = x;
+  b.umax = x;
+  b.s32min = slo;
+  b.s32max = slo;
+  b.u32min = lo;
+  b.u32max = lo;
+}
+
 /**
  * A copy of the bounds alone, in the field order of unknownBounds/constBounds: one hidden class
  * for every Bounds (a spread of a register would copy all its fields into another shape, and

@@ -88,46 +88,162 @@ export interface Reg extends Bounds {
 export type BtfPtrFlag = "trusted" | "rcu" | "untrusted" | "percpu";
 
 /**
- * A register built as one object literal with every field, in one order: every Reg then shares
- * one hidden class. (An object spread followed by more properties, `{ ...bounds, type, ... }`,
- * makes V8 build a slow dictionary-mode object, ~30 us each, and every later access is slow.)
+ * The rare fields of a register (BTF pointer, dynptr, iterator, irq flag, origin): one
+ * immutable object shared by copies and replaced on every write, so a register carries one
+ * field for all of them and a copy (at every branch and checkpoint) is that much smaller.
  */
+interface RegExt {
+  readonly btfId?: number;
+  readonly btfName?: string;
+  readonly btfFlag?: BtfPtrFlag;
+  readonly dynptr?: Reg["dynptr"];
+  readonly dynptrId?: number;
+  readonly iter?: Reg["iter"];
+  readonly irqClass?: Reg["irqClass"];
+  readonly origin?: readonly number[];
+}
+
+const NO_EXT: RegExt = Object.freeze({});
+
+/** The rare fields of a register that is not a RegObj (a plain object literal, in tests). */
+function extOf(r: Reg): RegExt {
+  const e: { -readonly [K in keyof RegExt]: RegExt[K] } = {};
+  if (r.btfId !== undefined) e.btfId = r.btfId;
+  if (r.btfName !== undefined) e.btfName = r.btfName;
+  if (r.btfFlag !== undefined) e.btfFlag = r.btfFlag;
+  if (r.dynptr !== undefined) e.dynptr = r.dynptr;
+  if (r.dynptrId !== undefined) e.dynptrId = r.dynptrId;
+  if (r.iter !== undefined) e.iter = r.iter;
+  if (r.irqClass !== undefined) e.irqClass = r.irqClass;
+  if (r.origin !== undefined) e.origin = r.origin;
+  return Object.keys(e).length === 0 ? NO_EXT : e;
+}
+
+/**
+ * Every register: the common fields as own fields, assigned in one order in one constructor
+ * (one hidden class; an object spread would make V8 build a slow dictionary-mode object), the
+ * rare ones behind accessors on `ext`.
+ */
+class RegObj implements Reg {
+  varOff: Bounds["varOff"];
+  smin: bigint;
+  smax: bigint;
+  umin: bigint;
+  umax: bigint;
+  s32min: bigint;
+  s32max: bigint;
+  u32min: bigint;
+  u32max: bigint;
+  type: RegType;
+  maybeNull: boolean;
+  ringbuf: boolean;
+  rdonly: boolean;
+  off: number;
+  id: number;
+  refObjId: number;
+  range: number;
+  map: MapSpec | undefined;
+  memSize: number;
+  frameno: number;
+  subprog: number;
+  precise: boolean;
+  ext: RegExt;
+  /** A copy of `r`, or (with `type`) a fresh register of that type with bounds `r`. */
+  constructor(r: Reg | Bounds, type?: RegType) {
+    this.varOff = r.varOff;
+    this.smin = r.smin;
+    this.smax = r.smax;
+    this.umin = r.umin;
+    this.umax = r.umax;
+    this.s32min = r.s32min;
+    this.s32max = r.s32max;
+    this.u32min = r.u32min;
+    this.u32max = r.u32max;
+    if (type !== undefined) {
+      this.type = type;
+      this.maybeNull = false;
+      this.ringbuf = false;
+      this.rdonly = false;
+      this.off = 0;
+      this.id = 0;
+      this.refObjId = 0;
+      this.range = 0;
+      this.map = undefined;
+      this.memSize = 0;
+      this.frameno = 0;
+      this.subprog = 0;
+      this.precise = false;
+      this.ext = NO_EXT;
+      return;
+    }
+    const g = r as Reg;
+    this.type = g.type;
+    this.maybeNull = g.maybeNull;
+    this.ringbuf = g.ringbuf;
+    this.rdonly = g.rdonly;
+    this.off = g.off;
+    this.id = g.id;
+    this.refObjId = g.refObjId;
+    this.range = g.range;
+    this.map = g.map;
+    this.memSize = g.memSize;
+    this.frameno = g.frameno;
+    this.subprog = g.subprog;
+    this.precise = g.precise;
+    this.ext = g instanceof RegObj ? g.ext : extOf(g);
+  }
+  get btfId(): number | undefined {
+    return this.ext.btfId;
+  }
+  set btfId(v: number | undefined) {
+    this.ext = { ...this.ext, btfId: v };
+  }
+  get btfName(): string | undefined {
+    return this.ext.btfName;
+  }
+  set btfName(v: string | undefined) {
+    this.ext = { ...this.ext, btfName: v };
+  }
+  get btfFlag(): BtfPtrFlag | undefined {
+    return this.ext.btfFlag;
+  }
+  set btfFlag(v: BtfPtrFlag | undefined) {
+    this.ext = { ...this.ext, btfFlag: v };
+  }
+  get dynptr(): Reg["dynptr"] {
+    return this.ext.dynptr;
+  }
+  set dynptr(v: Reg["dynptr"]) {
+    this.ext = { ...this.ext, dynptr: v };
+  }
+  get dynptrId(): number | undefined {
+    return this.ext.dynptrId;
+  }
+  set dynptrId(v: number | undefined) {
+    this.ext = { ...this.ext, dynptrId: v };
+  }
+  get iter(): Reg["iter"] {
+    return this.ext.iter;
+  }
+  set iter(v: Reg["iter"]) {
+    this.ext = { ...this.ext, iter: v };
+  }
+  get irqClass(): Reg["irqClass"] {
+    return this.ext.irqClass;
+  }
+  set irqClass(v: Reg["irqClass"]) {
+    this.ext = { ...this.ext, irqClass: v };
+  }
+  get origin(): readonly number[] | undefined {
+    return this.ext.origin;
+  }
+  set origin(v: readonly number[] | undefined) {
+    this.ext = { ...this.ext, origin: v };
+  }
+}
+
 function makeReg(type: RegType, b: Bounds): Reg {
-  const reg: AllRegFields = {
-    varOff: b.varOff,
-    smin: b.smin,
-    smax: b.smax,
-    umin: b.umin,
-    umax: b.umax,
-    s32min: b.s32min,
-    s32max: b.s32max,
-    u32min: b.u32min,
-    u32max: b.u32max,
-    type,
-    maybeNull: false,
-    ringbuf: false,
-    rdonly: false,
-    off: 0,
-    id: 0,
-    refObjId: 0,
-    range: 0,
-    map: undefined,
-    memSize: 0,
-    frameno: 0,
-    subprog: 0,
-    precise: false,
-    // the optional fields too (absent = undefined): every Reg keeps one hidden class whatever
-    // is set on it later, which keeps copyReg's spread on V8's fast path
-    btfId: undefined,
-    btfName: undefined,
-    btfFlag: undefined,
-    dynptr: undefined,
-    dynptrId: undefined,
-    iter: undefined,
-    irqClass: undefined,
-    origin: undefined,
-  };
-  return reg;
+  return new RegObj(b, type);
 }
 
 export function notInit(): Reg {
@@ -147,49 +263,9 @@ export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
   return Object.assign(makeReg(type, constBounds(0n)), extra);
 }
 
-/**
- * A copy of every field, the optional ones (BTF pointer, dynptr, iterator, origin) included: a
- * field-by-field copy would silently drop those.
- */
-/** Every field of a Reg, optional ones included: a literal of this type cannot forget one. */
-type AllRegFields = { [K in keyof Required<Reg>]: Reg[K] };
-
+/** A copy of every field, the rare ones (BTF pointer, dynptr, iterator, origin) included. */
 export function copyReg(r: Reg): Reg {
-  // One literal with every field (a spread of this 29-field object leaves V8's fast clone path
-  // and was a quarter of the verifier's time); AllRegFields makes the compiler check the list.
-  const copy: AllRegFields = {
-    varOff: r.varOff,
-    smin: r.smin,
-    smax: r.smax,
-    umin: r.umin,
-    umax: r.umax,
-    s32min: r.s32min,
-    s32max: r.s32max,
-    u32min: r.u32min,
-    u32max: r.u32max,
-    type: r.type,
-    maybeNull: r.maybeNull,
-    ringbuf: r.ringbuf,
-    rdonly: r.rdonly,
-    off: r.off,
-    id: r.id,
-    refObjId: r.refObjId,
-    range: r.range,
-    map: r.map,
-    memSize: r.memSize,
-    frameno: r.frameno,
-    subprog: r.subprog,
-    precise: r.precise,
-    btfId: r.btfId,
-    btfName: r.btfName,
-    btfFlag: r.btfFlag,
-    dynptr: r.dynptr,
-    dynptrId: r.dynptrId,
-    iter: r.iter,
-    irqClass: r.irqClass,
-    origin: r.origin,
-  };
-  return copy;
+  return new RegObj(r);
 }
 
 export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
@@ -256,6 +332,8 @@ export interface VState {
   trace: TraceEntry[];
   /** The older why-trace entries, shared with the copies of this state (see cloneState). */
   traceTail?: TraceChain | undefined;
+  /** traceTail's entries numbered up to this one are not this path's (cut at a copy); absent: 0. */
+  traceFloor?: number;
   /** A path only the CPU's speculation takes (unprivileged Spectre v1 exploration). */
   speculative?: boolean;
   /** Instructions processed since the last checkpoint, newest first (precision.ts). */
@@ -388,7 +466,8 @@ export interface TraceChain {
 /** Every why-trace entry of a path, oldest first. */
 export function pathTrace(s: VState): TraceEntry[] {
   const out: TraceEntry[] = [];
-  for (let c = s.traceTail; c; c = c.prev) out.push(c.e);
+  const floor = s.traceFloor ?? 0;
+  for (let c = s.traceTail; c && c.n > floor; c = c.prev) out.push(c.e);
   out.reverse();
   for (const e of s.trace) out.push(e);
   return out;
@@ -399,6 +478,15 @@ export function pathTrace(s: VState): TraceEntry[] {
  * (copying whole paths would be quadratic), else all of them. The entries `s` gathered since
  * its last copy move into its shared tail, so a copy costs a few list nodes, not an array.
  */
+/** The floor (VState.traceFloor) of the chain copiedTrace returned last. */
+let copiedFloor = 0;
+/**
+ * Entries a chain may hold below its floor before a copy rebuilds its kept entries as a fresh
+ * chain: until then a copy shares the chain and only moves its floor up (no nodes built), and
+ * the rebuild bounds what one path keeps alive.
+ */
+const TRACE_SLACK = 256;
+
 function copiedTrace(s: VState): TraceChain | undefined {
   let c = s.traceTail;
   if (s.trace.length) {
@@ -406,11 +494,20 @@ function copiedTrace(s: VState): TraceChain | undefined {
     s.traceTail = c;
     s.trace = [];
   }
-  if (!c || c.n <= 48) return c;
+  const floor = s.traceFloor ?? 0;
+  copiedFloor = floor;
+  if (!c || c.n - floor <= 48) return c;
+  // the last 32 entries: the ones numbered above c.n - 32
+  const keepAbove = c.n - 32;
+  if (keepAbove <= TRACE_SLACK) {
+    copiedFloor = keepAbove;
+    return c;
+  }
   const last: TraceEntry[] = [];
   for (let k: TraceChain | undefined = c; k && last.length < 32; k = k.prev) last.push(k.e);
   let out: TraceChain | undefined;
   for (let k = last.length - 1; k >= 0; k--) out = { e: last[k]!, prev: out, n: (out?.n ?? 0) + 1 };
+  copiedFloor = 0;
   return out;
 }
 
@@ -427,6 +524,8 @@ export function cloneState(s: VState, withTrace = true): VState {
     parent: s.parent,
     trace: [],
     traceTail: withTrace ? copiedTrace(s) : undefined,
+    // after traceTail: copiedTrace sets it
+    traceFloor: withTrace ? copiedFloor : 0,
     speculative: s.speculative,
     hist: s.hist,
     histOwn: false,

@@ -90,6 +90,7 @@ import {
   markUnbounded,
   neg,
   S64_MIN,
+  setConstBounds,
   signExtend,
   signExtend32,
   truncate,
@@ -214,6 +215,8 @@ interface Env extends MemEnv {
   readonly obj: ObjectSpec;
   readonly cfg: Cfg;
   readonly opts: VerifyOptions;
+  /** reservedFieldError per instruction index, computed at the first visit (reservedAt). */
+  readonly reserved: (string | null)[];
   idGen: number;
   processed: number;
   jmps: number;
@@ -371,7 +374,7 @@ function checkAlu(env: Env, st: VState, t: number, i: Instruction): void {
   d.id = 0;
   if (isCollapsedConst(dstIn) && (!src || isCollapsedConst(src))) {
     // two known constants fold to one (what alu64/alu32 make of them, without their temporaries)
-    assignBounds(d, constBounds(constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32)));
+    setConstBounds(d, constFold(name, dstIn.umin, src ? src.umin : imm, is64 ? 64 : 32));
     if (origin) d.origin = origin;
     setReg(st, i.dst, d);
     return;
@@ -630,9 +633,20 @@ function markPtrOrNull(st: VState, id: number, isNull: boolean, t: number): void
 function syncLinked(st: VState, regno: number): void {
   const r = curFrame(st).regs[regno]!;
   if (r.type !== "scalar" || r.id === 0) return;
-  forEachReg(st, (o, set) => {
-    if (o !== r && o.type === "scalar" && o.id === r.id) set(copyReg(r));
-  });
+  // forEachReg's walk without its closure per register (this runs on both sides of every branch)
+  const id = r.id;
+  for (const f of st.frames) {
+    const regs = f.regs;
+    for (let k = 0; k < regs.length; k++) {
+      const o = regs[k]!;
+      if (o !== r && o.type === "scalar" && o.id === id) regs[k] = copyReg(r);
+    }
+    for (const s of f.stack) {
+      if (s.kinds[0] !== "r") continue;
+      const o = s.spilled;
+      if (o !== r && o.type === "scalar" && o.id === id) s.spilled = copyReg(r);
+    }
+  }
 }
 
 // --------------------------------------------------------------------------------- engine
@@ -653,6 +667,7 @@ export function verifyProgram(obj: ObjectSpec, prog0: ProgramSpec, opts: VerifyO
     obj,
     cfg: undefined as unknown as Cfg,
     opts,
+    reserved: [],
     idGen: 0,
     processed: 0,
     jmps: 0,
@@ -921,8 +936,10 @@ function logInsn(env: Env, st: VState, t: number, i: Instruction): void {
   void st;
 }
 
-function logState(env: Env, st: VState, regs?: number[]): void {
+/** `regs`: the registers to print (one as a number: no array per instruction at log level 0). */
+function logState(env: Env, st: VState, regs0?: readonly number[] | number): void {
   if ((env.opts.logLevel ?? 1) === 0) return;
+  const regs = typeof regs0 === "number" ? [regs0] : regs0;
   const line = [frameStr(curFrame(st), regs ? new Set(regs) : undefined), refsStr(st)]
     .filter((x) => x !== "")
     .join(" ");
@@ -1054,13 +1071,8 @@ function assignSpillId(env: Env, dst: Reg, v: Reg, off: number, size: number): v
 }
 
 /** reservedFieldError of the instruction at `t`, computed once per instruction (it is checked at every visit). */
-const reservedCache = new WeakMap<Env, (string | null)[]>();
 function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
-  let cache = reservedCache.get(env);
-  if (!cache) {
-    cache = [];
-    reservedCache.set(env, cache);
-  }
+  const cache = env.reserved;
   let r = cache[t];
   if (r === undefined) {
     r = reservedFieldError(i) ?? null;
@@ -1071,6 +1083,10 @@ function reservedAt(env: Env, t: number, i: Instruction): string | undefined {
 
 /** Access size in bytes of a load/store by its BPF_SIZE field (one array, not one per instruction). */
 const SIZES: readonly number[] = [4, 2, 1, 8];
+
+/** checkMemAccess options of a load, made once (not an object per load). */
+const SIGN_EXT = Object.freeze({ signExt: true });
+const ZERO_EXT = Object.freeze({ signExt: false });
 
 /** One instruction; returns the next instruction index, or -1 when the path ends. */
 function step(
@@ -1087,7 +1103,7 @@ function step(
     case 4:
     case 7:
       checkAlu(env, st, t, i);
-      logState(env, st, [i.dst]);
+      logState(env, st, i.dst);
       return t + 1;
     case 1: {
       // LDX
@@ -1095,12 +1111,12 @@ function step(
       checkWrite(t, i.dst);
       const size = SIZES[(i.opcode >> 3) & 3]!;
       const sx = (i.opcode & 0xe0) === 0x80;
-      const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, { signExt: sx })!;
+      const v = checkMemAccess(env, st, t, i.src, i.off, size, false, undefined, sx ? SIGN_EXT : ZERO_EXT)!;
       if (sx && v.type === "scalar" && isConst(v)) {
         signExtend(v, size);
       }
       setReg(st, i.dst, v);
-      logState(env, st, [i.dst]);
+      logState(env, st, i.dst);
       return t + 1;
     }
     case 3: {
@@ -1138,7 +1154,7 @@ function step(
       if (i.opcode === 0x18) {
         checkWrite(t, i.dst);
         setReg(st, i.dst, ldImm64(env, t, i));
-        logState(env, st, [i.dst]);
+        logState(env, st, i.dst);
         return t + 2;
       }
       const mode = i.opcode & 0xe0;
@@ -1186,7 +1202,7 @@ function step(
           },
         };
         dynptrKfuncCall(dynEnv, st, t, dynKfunc);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return t + 1;
       }
       const resLock = resSpinLockKfunc(kname);
@@ -1208,7 +1224,7 @@ function step(
             (s) => cloneState(s),
           );
         else localIrqCall(irqEnv, st, t, irqKfunc!);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return t + 1;
       }
       // open-coded iterators (iter.ts) first, then the BTF kfunc table (kfunc.ts)
@@ -1225,12 +1241,12 @@ function step(
           },
         };
         const next = iterKfuncCall(iterEnv, st, t, iter, push);
-        logState(env, st, [0]);
+        logState(env, st, 0);
         return next;
       }
       if (i.src !== 2) throw notModelled(t, "kfunc call");
       env.btf.kfunc(st, t, i);
-      logState(env, st, [0]);
+      logState(env, st, 0);
       return t + 1;
     }
     if (i.src === 1) return pseudoCall(env, st, t, i, push);
@@ -2078,7 +2094,7 @@ function helperCall(
       push(cloneState(st), t + 1, t);
       clearPkt();
       frame.regs[0] = unknownScalar();
-      logState(env, st, [0]);
+      logState(env, st, 0);
       return returnToCaller(st, t);
     }
   } else if (PACKET_CHANGING_HELPERS.includes(h.name)) clearPkt();
@@ -2088,7 +2104,7 @@ function helperCall(
     (dynptrReg?.dynptr?.kind === "skb" || dynptrReg?.dynptr?.kind === "skb_meta")
   )
     clearPkt();
-  logState(env, st, [0]);
+  logState(env, st, 0);
   return undefined;
 }
 
