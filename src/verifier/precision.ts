@@ -355,7 +355,7 @@ export function markPrecise(
   regMask: number,
   slots: readonly number[] = [],
 ): void {
-  const bt = new Backtrack();
+  const bt = backtrack();
   const fr = st.frames.length - 1;
   bt.frame = fr;
   const regs = st.frames[fr]!.regs;
@@ -365,6 +365,22 @@ export function markPrecise(
     if (k >= 0 && sf <= fr) bt.setSlot(sf, k % MAX_SLOTS);
   }
   markChain(code, st, bt, true);
+}
+
+/**
+ * The one Backtrack the walks use, cleared for each: a walk runs to its end before the next
+ * starts (nothing in markChain asks for precision again), and two typed arrays per request were
+ * a measurable part of verifying a small program.
+ */
+const SHARED_BACKTRACK = new Backtrack();
+
+function backtrack(): Backtrack {
+  const bt = SHARED_BACKTRACK;
+  bt.frame = 0;
+  bt.regs.fill(0);
+  if (bt.nslots !== 0) bt.slots.fill(0);
+  bt.nslots = 0;
+  return bt;
 }
 
 function hasPrecise(s: VState): boolean {
@@ -384,7 +400,7 @@ export function propagatePrecision(
 ): void {
   // most pruned states carry no precise scalar: nothing to propagate, nothing to allocate
   if (!hasPrecise(old)) return;
-  const bt = new Backtrack();
+  const bt = backtrack();
   bt.frame = cur.frames.length - 1;
   for (let fr = 0; fr < old.frames.length && fr < MAX_FRAMES; fr++) {
     const f = old.frames[fr]!;
