@@ -8,6 +8,7 @@ import { BpfSyscallError } from "../../src/loader/errors.js";
 import { parseKernelLog } from "../../src/verifier/kernel.js";
 import { kernelBtf } from "../../src/verifier/kernel-btf.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
+import { syntheticObject } from "./generate.js";
 
 /**
  * The BTF-typed context checker (btf-ctx.ts, btf_ctx_access) against the live kernel: random
@@ -65,41 +66,13 @@ const arbTpBtf = fc.tuple(
 );
 
 function tpBtfObject(tp: string, insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
-  const prog = {
-    name: "gen",
+  const shape = {
     section: `tp_btf/${tp}`,
-    sectionIndex: 0,
-    sectionOffset: 0,
     type: progTypeByName("tracing")!,
     expectedAttachType: attachTypeByName("trace_raw_tp")!,
     attachTarget: tp,
-    sleepable: false,
-    xdpFrags: false,
-    autoload: true,
-    global: true,
-    insns,
-    mainSlots: insns.length,
-    subprogs: [],
-    funcInfo: [],
-    lineInfo: [],
-    coreRelos: [],
-    license: "GPL",
-    kernelVersion: 0,
-  } as unknown as ProgramSpec;
-  const obj = {
-    name: "gen",
-    byteOrder: "le",
-    maps: [],
-    programs: [prog],
-    license: "GPL",
-    kernelVersion: 0,
-    variables: [],
-    externs: [],
-    datasecFixups: [],
-    program: () => prog,
-    map: () => undefined,
-  } as unknown as ObjectSpec;
-  return { obj, prog };
+  };
+  return syntheticObject(insns, shape, []);
 }
 
 function kernelJudge(

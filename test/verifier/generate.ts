@@ -122,14 +122,21 @@ const MAP = {
   sectionOffset: 0,
 } as const satisfies MapSpec;
 
-/** A minimal ObjectSpec around one generated XDP program. */
-export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
+/** What a generated program's section gives it: the fields that differ between program kinds. */
+export type ProgramShape = Pick<ProgramSpec, "section" | "type"> &
+  Partial<Pick<ProgramSpec, "expectedAttachType" | "attachTarget">>;
+
+/** A minimal ObjectSpec (GPL, no BTF, the given maps) around one generated program. */
+export function syntheticObject(
+  insns: readonly Instruction[],
+  shape: ProgramShape,
+  maps: readonly MapSpec[],
+): { obj: ObjectSpec; prog: ProgramSpec } {
   const prog = {
     name: "gen",
-    section: "xdp",
+    ...shape,
     sectionIndex: 0,
     sectionOffset: 0,
-    type: progTypeByName("xdp")!,
     sleepable: false,
     xdpFrags: false,
     autoload: true,
@@ -146,7 +153,7 @@ export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog
   const obj = {
     name: "gen",
     byteOrder: "le",
-    maps: [MAP],
+    maps,
     programs: [prog],
     license: "GPL",
     kernelVersion: 0,
@@ -154,7 +161,12 @@ export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog
     externs: [],
     datasecFixups: [],
     program: () => prog,
-    map: () => MAP,
+    map: () => maps[0],
   } as unknown as ObjectSpec;
   return { obj, prog };
+}
+
+/** A minimal ObjectSpec around one generated XDP program and the generator's array map. */
+export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
+  return syntheticObject(insns, { section: "xdp", type: progTypeByName("xdp")! }, [MAP]);
 }

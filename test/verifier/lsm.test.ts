@@ -13,6 +13,7 @@ import { kernelBtf } from "../../src/verifier/kernel-btf.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
 import { isVmFault, type VmFaultKind } from "../../src/vm/errors.js";
 import { simulate } from "../../src/vm/simulate.js";
+import { syntheticObject } from "./generate.js";
 
 /**
  * lsm programs against expectations taken from the kernel's sources and BPF selftests
@@ -261,41 +262,13 @@ function lsmObject(
   hook: string,
   insns: readonly Instruction[],
 ): { obj: ObjectSpec; prog: ProgramSpec } {
-  const prog = {
-    name: "gen",
+  const shape = {
     section: `${attach === "lsm_cgroup" ? "lsm_cgroup" : "lsm"}/${hook}`,
-    sectionIndex: 0,
-    sectionOffset: 0,
     type: progTypeByName("lsm")!,
     expectedAttachType: attachTypeByName(attach)!,
     attachTarget: hook,
-    sleepable: false,
-    xdpFrags: false,
-    autoload: true,
-    global: true,
-    insns,
-    mainSlots: insns.length,
-    subprogs: [],
-    funcInfo: [],
-    lineInfo: [],
-    coreRelos: [],
-    license: "GPL",
-    kernelVersion: 0,
-  } as unknown as ProgramSpec;
-  const obj = {
-    name: "gen",
-    byteOrder: "le",
-    maps: [],
-    programs: [prog],
-    license: "GPL",
-    kernelVersion: 0,
-    variables: [],
-    externs: [],
-    datasecFixups: [],
-    program: () => prog,
-    map: () => undefined,
-  } as unknown as ObjectSpec;
-  return { obj, prog };
+  };
+  return syntheticObject(insns, shape, []);
 }
 
 describe("generated lsm programs", () => {
