@@ -333,27 +333,11 @@ export function syncBounds(b: Bounds): void {
   const v = b.varOff;
   if (v.mask === 0n) {
     const c = v.value;
-    if (c < SMALL) {
-      // below 2^31 the four views of the constant are the same BigInt
-      if (
-        b.umin <= c &&
-        c <= b.umax &&
-        b.smin <= c &&
-        c <= b.smax &&
-        b.u32min <= c &&
-        c <= b.u32max &&
-        b.s32min <= c &&
-        c <= b.s32max
-      ) {
-        b.umin = b.umax = b.smin = b.smax = b.u32min = b.u32max = b.s32min = b.s32max = c;
-        return;
-      }
-      syncBoundsFull(b);
-      return;
-    }
-    const sc = s64(c);
-    const lo = c & U32;
-    const slo = s32(lo);
+    // below 2^31 the four views of the constant are the same BigInt: no conversions
+    const small = c < SMALL;
+    const sc = small ? c : s64(c);
+    const lo = small ? c : c & U32;
+    const slo = small ? c : s32(lo);
     if (
       b.umin <= c &&
       c <= b.umax &&
