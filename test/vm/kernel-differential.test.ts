@@ -12,23 +12,14 @@ import { createMap, loadBtf, loadProgram, mapUpdate, testRun } from "../../src/l
 import type { VmHelper } from "../../src/vm/env.js";
 import { createVm, MAX_TAIL_CALLS, type VmProgram } from "../../src/vm/interpreter.js";
 import { Memory } from "../../src/vm/memory.js";
+import { testRunUnavailable } from "./kernel-probe.js";
 
 const XDP = 6;
 const XDP_PASS = 2;
 const PKT = 128;
 const OUT = 48; // r0..r5 are stored at OUT + 8 * i
 
-function probeKernel(): string | undefined {
-  try {
-    const p = loadProgram({ type: XDP, insns: [insn(0xb7, 0, 0, 0, XDP_PASS), insn(0x95)] });
-    const r = testRun(p.fd, { data: new Uint8Array(64) });
-    p.fd.close();
-    return r.retval === XDP_PASS ? undefined : `XDP test run returned ${r.retval}`;
-  } catch (e) {
-    return `kernel BPF_PROG_TEST_RUN unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-const unavailable = probeKernel();
+const unavailable = testRunUnavailable();
 
 /** One body instruction: ALU on r0..r5 (never r6, which holds the packet pointer) or a jump. */
 const body = (remaining: number): fc.Arbitrary<Instruction> => {

@@ -12,8 +12,6 @@ import { kfuncId } from "../../src/abi/kfuncs.js";
 import { openObject } from "../../src/elf/object/open.js";
 import type { ObjectSpec } from "../../src/elf/object/types.js";
 import { UsageError } from "../../src/errors.js";
-import { insn } from "../../src/isa/instruction.js";
-import { loadProgram, testRun } from "../../src/loader/bpf.js";
 import { type LoadedObject, loadObject } from "../../src/loader/object.js";
 import type { BpfMapLike } from "../../src/loader/object-map.js";
 import { openRingBuffer } from "../../src/loader/ringbuf.js";
@@ -21,21 +19,12 @@ import { isVmFault } from "../../src/vm/errors.js";
 import { KFUNC_CALL_BASE, kfuncCallId, kfuncFns } from "../../src/vm/helpers/kfuncs.js";
 import type { VmEngine } from "../../src/vm/interpreter.js";
 import { simulate } from "../../src/vm/simulate.js";
+import { testRunUnavailable } from "./kernel-probe.js";
 import { UserRingProducer } from "./user-ringbuf-producer.js";
 
 const FIXTURE = "test/vm/fixtures/kfunc_dynptr.o";
 
-function probeKernel(): string | undefined {
-  try {
-    const p = loadProgram({ type: 6, insns: [insn(0xb7, 0, 0, 0, 2), insn(0x95)] });
-    const r = testRun(p.fd, { data: new Uint8Array(64) });
-    p.fd.close();
-    return r.retval === 2 ? undefined : `XDP test run returned ${r.retval}`;
-  } catch (e) {
-    return `kernel BPF_PROG_TEST_RUN unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-const unavailable = probeKernel();
+const unavailable = testRunUnavailable();
 if (unavailable) console.warn(`skipping the kfunc/dynptr kernel differential: ${unavailable}`);
 
 /** Frames of several lengths (a non-IP EtherType, so the kernel's skb test run takes short ones). */

@@ -13,6 +13,7 @@ import { createMap, loadProgram, mapGetNextKey, mapLookup, testRun } from "../..
 import type { Fd } from "../../src/loader/fd.js";
 import { buildContext } from "../../src/vm/context.js";
 import type { SimMap } from "../../src/vm/maps/types.js";
+import { testRunUnavailable } from "./kernel-probe.js";
 import { simEnv } from "./sim-env.js";
 
 const XDP = 6;
@@ -24,17 +25,7 @@ const OP_POP = 5;
 const OP_PEEK = 6;
 const PKT = 40;
 
-function probe(): string | undefined {
-  try {
-    const p = loadProgram({ type: XDP, insns: [insn(0xb7, 0, 0, 0, 2), insn(0x95)] });
-    const r = testRun(p.fd, { data: new Uint8Array(64) });
-    p.fd.close();
-    return r.retval === 2 ? undefined : `XDP test run returned ${r.retval}`;
-  } catch (e) {
-    return `kernel BPF_PROG_TEST_RUN unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-const unavailable = probe();
+const unavailable = testRunUnavailable();
 if (unavailable) console.warn(`skipping map semantics differential: ${unavailable}`);
 
 /** Tiny assembler with labels for forward jumps. */

@@ -9,22 +9,13 @@ import { describe, expect, it } from "vitest";
 import { type Instruction, insn } from "../../src/isa/instruction.js";
 import { loadProgram, testRun } from "../../src/loader/bpf.js";
 import { buildContext } from "../../src/vm/context.js";
+import { testRunUnavailable } from "./kernel-probe.js";
 import { simEnv } from "./sim-env.js";
 
 const XDP = 6;
 const SCHED_CLS = 3;
 
-function probe(): string | undefined {
-  try {
-    const p = loadProgram({ type: XDP, insns: [insn(0xb7, 0, 0, 0, 2), insn(0x95)] });
-    const r = testRun(p.fd, { data: new Uint8Array(64) });
-    p.fd.close();
-    return r.retval === 2 ? undefined : `XDP test run returned ${r.retval}`;
-  } catch (e) {
-    return `kernel BPF_PROG_TEST_RUN unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-const unavailable = probe();
+const unavailable = testRunUnavailable();
 if (unavailable) console.warn(`skipping packet helper differential: ${unavailable}`);
 
 /** Run the same program in the kernel and the simulator on one packet. */

@@ -7,23 +7,12 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { openObject } from "../../src/elf/object/open.js";
-import { insn } from "../../src/isa/instruction.js";
-import { loadProgram, testRun } from "../../src/loader/bpf.js";
 import { type LoadedObject, loadObject } from "../../src/loader/object.js";
 import type { VmEngine } from "../../src/vm/interpreter.js";
 import { simulate } from "../../src/vm/simulate.js";
+import { testRunUnavailable } from "./kernel-probe.js";
 
-function probeKernel(): string | undefined {
-  try {
-    const p = loadProgram({ type: 6, insns: [insn(0xb7, 0, 0, 0, 2), insn(0x95)] });
-    const r = testRun(p.fd, { data: new Uint8Array(64) });
-    p.fd.close();
-    return r.retval === 2 ? undefined : `XDP test run returned ${r.retval}`;
-  } catch (e) {
-    return `kernel BPF_PROG_TEST_RUN unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-const unavailable = probeKernel();
+const unavailable = testRunUnavailable();
 if (unavailable) console.warn(`skipping the bpf_timer kernel differential: ${unavailable}`);
 
 function frame(len: number): Uint8Array {
