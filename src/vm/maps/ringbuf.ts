@@ -8,6 +8,7 @@
  */
 import type { Memory, Region } from "../memory.js";
 import { EINVAL } from "./errno.js";
+import { KeylessMap } from "./keyless.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
 
 export const BPF_RINGBUF_HDR_SZ = 8;
@@ -28,7 +29,7 @@ interface RingRecord {
   state: "busy" | "committed" | "discarded";
 }
 
-export class RingBuf implements SimMap {
+export class RingBuf extends KeylessMap implements SimMap {
   readonly region: Region;
   private readonly memory: Memory;
   private readonly records: RingRecord[] = [];
@@ -40,6 +41,7 @@ export class RingBuf implements SimMap {
     readonly def: MapDef,
     env: MapEnv,
   ) {
+    super();
     this.region = mapRegion(env, def);
     this.memory = env.memory;
   }
@@ -110,24 +112,6 @@ export class RingBuf implements SimMap {
     return out;
   }
 
-  lookup(): bigint {
-    return 0n;
-  }
-  update(): number {
-    return -EINVAL;
-  }
-  delete(): number {
-    return -EINVAL;
-  }
-  nextKey(): number {
-    return -EINVAL;
-  }
-  userLookup(): Uint8Array | undefined {
-    return undefined;
-  }
-  userUpdate(): number {
-    return -EINVAL;
-  }
   readonly settleFree = true;
   settle(): void {}
 }

@@ -8,11 +8,13 @@
  */
 import type { Region } from "../memory.js";
 import { ENOENT, EOPNOTSUPP } from "./errno.js";
+import { KeylessMap } from "./keyless.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
 
 export const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
 
-export class TaskStorage implements SimMap {
+export class TaskStorage extends KeylessMap implements SimMap {
+  protected override readonly keyedErrno = -EOPNOTSUPP;
   readonly region: Region;
   private readonly values = new Map<bigint, Region>();
   private dead: Region[] = [];
@@ -21,6 +23,7 @@ export class TaskStorage implements SimMap {
     readonly def: MapDef,
     private readonly env: MapEnv,
   ) {
+    super();
     this.region = mapRegion(env, def);
   }
 
@@ -50,28 +53,10 @@ export class TaskStorage implements SimMap {
   }
 
   /** The value bytes of a task's storage (a copy), or undefined. */
-  valueOf(task: bigint): Uint8Array | undefined {
+  override valueOf(task: bigint): Uint8Array | undefined {
     return this.values.get(task)?.bytes.slice();
   }
 
-  lookup(): bigint {
-    return 0n;
-  }
-  update(): number {
-    return -EOPNOTSUPP;
-  }
-  delete(): number {
-    return -EOPNOTSUPP;
-  }
-  nextKey(): number {
-    return -EOPNOTSUPP;
-  }
-  userLookup(): Uint8Array | undefined {
-    return undefined;
-  }
-  userUpdate(): number {
-    return -EOPNOTSUPP;
-  }
   settle(): void {
     for (const r of this.dead) this.env.memory.remove(r);
     this.dead = [];

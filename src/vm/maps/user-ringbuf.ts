@@ -6,11 +6,12 @@
  * (-ENOSPC, as the reservation fails). Programs cannot look up, update or delete.
  */
 import type { Memory, Region } from "../memory.js";
-import { EINVAL, ENOSPC } from "./errno.js";
+import { ENOSPC } from "./errno.js";
+import { KeylessMap } from "./keyless.js";
 import { BPF_RINGBUF_HDR_SZ } from "./ringbuf.js";
 import { type MapDef, type MapEnv, mapRegion, type SimMap } from "./types.js";
 
-export class UserRingBuf implements SimMap {
+export class UserRingBuf extends KeylessMap implements SimMap {
   readonly region: Region;
   readonly memory: Memory;
   private readonly samples: Uint8Array[] = [];
@@ -21,6 +22,7 @@ export class UserRingBuf implements SimMap {
     readonly def: MapDef,
     env: MapEnv,
   ) {
+    super();
     this.region = mapRegion(env, def);
     this.memory = env.memory;
   }
@@ -59,24 +61,6 @@ export class UserRingBuf implements SimMap {
     return this.samples.length;
   }
 
-  lookup(): bigint {
-    return 0n;
-  }
-  update(): number {
-    return -EINVAL;
-  }
-  delete(): number {
-    return -EINVAL;
-  }
-  nextKey(): number {
-    return -EINVAL;
-  }
-  userLookup(): Uint8Array | undefined {
-    return undefined;
-  }
-  userUpdate(): number {
-    return -EINVAL;
-  }
   readonly settleFree = true;
   settle(): void {}
 }
