@@ -10,9 +10,9 @@
  */
 import { notModelled, VerifyAbort } from "./errors.js";
 import { type IrqFlagEnv, processIrqFlag } from "./irq-flag.js";
-import { fieldOf, mapFields } from "./map-fields.js";
 import { acquireLock, activeLock, findLock, heldLock, releaseLock } from "./refs.js";
 import { isConst, syncBounds } from "./scalar.js";
+import { checkLockField } from "./spin-lock.js";
 import { constScalar, notInit, type Reg, regTypeStr, unknownScalar, type VState } from "./state.js";
 
 const LOCK = "bpf_res_spin_lock";
@@ -57,9 +57,6 @@ export function checkKfuncUnderLock(st: VState, t: number, name: string | undefi
   if (heldLock(st) && !(name !== undefined && SPIN_ALLOWED.has(name)))
     throw new VerifyAbort(t, "function calls are not allowed while holding a lock");
 }
-
-/** The kernel map name (BPF_OBJ_NAME_LEN). */
-const kname = (name: string): string => name.slice(0, 15);
 
 /** MAX_ERRNO: a failed acquisition returns an errno in [-4095, -1]. */
 const MAX_ERRNO = 4095n;
@@ -115,25 +112,7 @@ function processResLock(st: VState, t: number, reg: Reg, isLock: boolean, irq: b
     throw notModelled(t, `bpf_res_spin_lock given a moved ${regTypeStr(reg)}`);
   if (reg.type !== "map_value" || reg.maybeNull)
     throw new VerifyAbort(t, "arg#0 doesn't point to map value or allocated object");
-  if (!isConst(reg)) {
-    throw new VerifyAbort(
-      t,
-      "R1 doesn't have constant offset. bpf_res_spin_lock has to be at the constant offset",
-    );
-  }
-  const map = reg.map!;
-  const name = kname(map.name);
-  if (!mapFields(map).hasBtf)
-    throw new VerifyAbort(t, `map '${name}' has to have BTF in order to use bpf_res_spin_lock`);
-  const lock = fieldOf(map, "bpf_res_spin_lock");
-  if (!lock) throw new VerifyAbort(t, `map '${name}' has no valid bpf_res_spin_lock`);
-  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
-  if (off !== BigInt(lock.offset)) {
-    throw new VerifyAbort(
-      t,
-      `off ${off} doesn't point to 'struct bpf_res_spin_lock' that is at ${lock.offset}`,
-    );
-  }
+  const name = checkLockField(t, 1, reg, "bpf_res_spin_lock");
   if (isLock) {
     if (findLock(st, "res_lock", reg.id, name) || findLock(st, "res_lock_irq", reg.id, name))
       throw new VerifyAbort(t, "Acquiring the same lock again, AA deadlock detected");

@@ -15,27 +15,39 @@ export const BPF_FUNC_spin_unlock = 94;
 /** The kernel map name (BPF_OBJ_NAME_LEN). */
 const kname = (name: string): string => name.slice(0, 15);
 
+/**
+ * process_spin_lock's checks shared by both lock kinds: a map value at a constant offset, with
+ * BTF, whose value type has the lock field exactly there. Returns the map's kernel name.
+ */
+export function checkLockField(
+  t: number,
+  regno: number,
+  reg: Reg,
+  lockType: "bpf_spin_lock" | "bpf_res_spin_lock",
+): string {
+  if (!isConst(reg)) {
+    throw new VerifyAbort(
+      t,
+      `R${regno} doesn't have constant offset. ${lockType} has to be at the constant offset`,
+    );
+  }
+  const name = kname(reg.map!.name);
+  if (!mapFields(reg.map!).hasBtf)
+    throw new VerifyAbort(t, `map '${name}' has to have BTF in order to use ${lockType}`);
+  const lock = fieldOf(reg.map!, lockType);
+  if (!lock) throw new VerifyAbort(t, `map '${name}' has no valid ${lockType}`);
+  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
+  if (off !== BigInt(lock.offset))
+    throw new VerifyAbort(t, `off ${off} doesn't point to 'struct ${lockType}' that is at ${lock.offset}`);
+  return name;
+}
+
 /** check_reg_type for ARG_PTR_TO_SPIN_LOCK, then process_spin_lock. */
 export function processSpinLock(st: VState, t: number, regno: number, reg: Reg, isLock: boolean): void {
   if (reg.type === "btf_id") throw notModelled(t, "bpf_spin_lock in an allocated object");
   if (reg.type !== "map_value" || reg.maybeNull)
     throw new VerifyAbort(t, `R${regno} type=${regTypeStr(reg)} expected=map_value, ptr_`);
-  if (!isConst(reg)) {
-    throw new VerifyAbort(
-      t,
-      `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`,
-    );
-  }
-  const map = reg.map!;
-  const name = kname(map.name);
-  if (!mapFields(map).hasBtf)
-    throw new VerifyAbort(t, `map '${name}' has to have BTF in order to use bpf_spin_lock`);
-  const lock = fieldOf(map, "bpf_spin_lock");
-  if (!lock) throw new VerifyAbort(t, `map '${name}' has no valid bpf_spin_lock`);
-  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
-  if (off !== BigInt(lock.offset)) {
-    throw new VerifyAbort(t, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`);
-  }
+  const name = checkLockField(t, regno, reg, "bpf_spin_lock");
   if (isLock) {
     if (findLock(st, "lock")) throw new VerifyAbort(t, "Locking two bpf_spin_locks are not allowed");
     acquireLock(st, reg.id, t, name);
