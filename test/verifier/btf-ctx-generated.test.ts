@@ -8,7 +8,7 @@ import { BpfSyscallError } from "../../src/loader/errors.js";
 import { parseKernelLog } from "../../src/verifier/kernel.js";
 import { kernelBtf } from "../../src/verifier/kernel-btf.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
-import { syntheticObject } from "./generate.js";
+import { newAgreementStats, syntheticObject, tallyAgreement } from "./generate.js";
 
 /**
  * The BTF-typed context checker (btf-ctx.ts, btf_ctx_access) against the live kernel: random
@@ -105,15 +105,7 @@ describe("generated tp_btf context accesses: offline verifier vs the live kernel
   it.skipIf(kernelWhy !== undefined)(
     "no false accepts; verdict and message agreement",
     () => {
-      const stats = {
-        n: 0,
-        agree: 0,
-        falseAccepts: 0,
-        falseRejects: 0,
-        rejects: 0,
-        sameMessage: 0,
-        notModelled: 0,
-      };
+      const stats = newAgreementStats();
       const bad: string[] = [];
       fc.assert(
         fc.property(arbTpBtf, ([tp, blocks]) => {
@@ -131,16 +123,7 @@ describe("generated tp_btf context accesses: offline verifier vs the live kernel
             return;
           }
           const k = kernelJudge(tp, insns);
-          stats.n++;
-          if (ours.verdict === k.verdict) stats.agree++;
-          else if (ours.verdict === "accept") {
-            stats.falseAccepts++;
-            bad.push(`${tp} ${JSON.stringify(insns)} kernel: ${k.message}`);
-          } else stats.falseRejects++;
-          if (ours.verdict === "reject" && k.verdict === "reject") {
-            stats.rejects++;
-            if (ours.error?.message === k.message) stats.sameMessage++;
-          }
+          tallyAgreement(stats, bad, ours, k, () => `${tp} ${JSON.stringify(insns)}`);
         }),
         { numRuns: 600, seed: 17 },
       );

@@ -170,3 +170,41 @@ export function syntheticObject(
 export function objectOf(insns: readonly Instruction[]): { obj: ObjectSpec; prog: ProgramSpec } {
   return syntheticObject(insns, { section: "xdp", type: progTypeByName("xdp")! }, [MAP]);
 }
+
+/** Agreement figures of a generated-program differential test (printed by the test). */
+export interface AgreementStats {
+  n: number;
+  agree: number;
+  falseAccepts: number;
+  falseRejects: number;
+  rejects: number;
+  sameMessage: number;
+  notModelled: number;
+}
+
+export function newAgreementStats(): AgreementStats {
+  return { n: 0, agree: 0, falseAccepts: 0, falseRejects: 0, rejects: 0, sameMessage: 0, notModelled: 0 };
+}
+
+/**
+ * Counts one program both sides judged (the caller has left out what we do not model): a false
+ * accept also goes into `bad`, described by `what` with the kernel's message.
+ */
+export function tallyAgreement(
+  stats: AgreementStats,
+  bad: string[],
+  ours: { verdict: "accept" | "reject"; error?: { message: string } },
+  kernel: { verdict: "accept" | "reject"; message?: string },
+  what: () => string,
+): void {
+  stats.n++;
+  if (ours.verdict === kernel.verdict) stats.agree++;
+  else if (ours.verdict === "accept") {
+    stats.falseAccepts++;
+    bad.push(`${what()} kernel: ${kernel.message}`);
+  } else stats.falseRejects++;
+  if (ours.verdict === "reject" && kernel.verdict === "reject") {
+    stats.rejects++;
+    if (ours.error?.message === kernel.message) stats.sameMessage++;
+  }
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { goldenOf } from "../../src/verifier/diff.js";
 import { kernelVerify } from "../../src/verifier/kernel.js";
 import { verifyProgram } from "../../src/verifier/verify.js";
-import { arbProgram, objectOf } from "./generate.js";
+import { arbProgram, newAgreementStats, objectOf, tallyAgreement } from "./generate.js";
 
 const kernelWhy = process.getuid?.() !== 0 ? "not root" : undefined;
 
@@ -11,15 +11,7 @@ describe("generated programs: offline verifier vs the live kernel", () => {
   it.skipIf(kernelWhy !== undefined)(
     "no false accepts; verdict and message agreement",
     () => {
-      const stats = {
-        n: 0,
-        agree: 0,
-        falseAccepts: 0,
-        falseRejects: 0,
-        rejects: 0,
-        sameMessage: 0,
-        notModelled: 0,
-      };
+      const stats = newAgreementStats();
       const bad: string[] = [];
       fc.assert(
         fc.property(arbProgram, (insns) => {
@@ -31,16 +23,7 @@ describe("generated programs: offline verifier vs the live kernel", () => {
             stats.notModelled++;
             return;
           }
-          stats.n++;
-          if (ours.verdict === k.verdict) stats.agree++;
-          else if (ours.verdict === "accept") {
-            stats.falseAccepts++;
-            bad.push(`${JSON.stringify(insns)} kernel: ${k.message}`);
-          } else stats.falseRejects++;
-          if (ours.verdict === "reject" && k.verdict === "reject") {
-            stats.rejects++;
-            if (ours.error?.message === k.message) stats.sameMessage++;
-          }
+          tallyAgreement(stats, bad, ours, k, () => JSON.stringify(insns));
         }),
         { numRuns: 2000, seed: 6 },
       );
