@@ -1,9 +1,6 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkSockAccess, checkTcpSockAccess } from "../../src/abi/context-access.js";
-import { openObjectSync } from "../../src/elf/object/open.js";
-import { verifyProgram } from "../../src/verifier/verify.js";
-import { type CorpusGolden, readCorpus } from "../fixtures/verifier-corpus/golden.js";
+import { type CorpusGolden, readCorpus, verifyCorpusFixture } from "../fixtures/verifier-corpus/golden.js";
 
 /**
  * Sockets with reference tracking, bpf_spin_lock and bpf_timer: each kernel wording the model
@@ -15,9 +12,7 @@ const goldens = new Map<string, CorpusGolden>(readCorpus().map((g) => [g.name, g
 function ours(name: string) {
   const g = goldens.get(name);
   if (!g) throw new Error(`no golden for ${name}`);
-  const obj = openObjectSync(new Uint8Array(readFileSync(g.object)), { file: g.object });
-  const p = g.programs[0]!;
-  return { golden: p, result: verifyProgram(obj, obj.program(p.name), { logLevel: 1 }) };
+  return { golden: g.programs[0]!, result: verifyCorpusFixture(g) };
 }
 
 /** Fixture -> the wording it exercises (documentation for the reader; the check is the golden). */

@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { openObjectSync } from "../../src/elf/object/open.js";
-import { type VerifyResult, verifyProgram } from "../../src/verifier/verify.js";
-import { type CorpusGolden, readCorpus } from "../fixtures/verifier-corpus/golden.js";
+import type { VerifyResult } from "../../src/verifier/verify.js";
+import { type CorpusGolden, readCorpus, verifyCorpusFixture } from "../fixtures/verifier-corpus/golden.js";
 
 /**
  * Typed ksyms (ksym_), packet dynptrs (dynptr_skb_), global function argument tags (argtag_) and
@@ -20,9 +18,7 @@ const goldens = new Map<string, CorpusGolden>(
 function ours(name: string, logLevel: 1 | 2 = 1): { g: CorpusGolden; r: VerifyResult } {
   const g = goldens.get(name);
   if (!g) throw new Error(`no golden for ${name}`);
-  const obj = openObjectSync(new Uint8Array(readFileSync(g.object)), { file: g.object });
-  const p = g.programs[0]!;
-  return { g, r: verifyProgram(obj, obj.program(p.name), { logLevel }) };
+  return { g, r: verifyCorpusFixture(g, logLevel) };
 }
 
 /**
