@@ -257,6 +257,15 @@ describe("BTF.ext", () => {
     );
   });
 
+  it("a .bss whose size cannot be a map value is an ElfError naming it (fast-check counterexample)", () => {
+    const b = Uint8Array.from(read("kconfig.el.v2.o"));
+    b[52564 % b.length] = 1; // the high byte of .bss's sh_size: 2^32 + 20 bytes
+    b[6] = 0;
+    expect(() => openObjectSync(b, { file: "m.o" })).toThrow(
+      /m\.o: section \.bss: global data section of 4294967316 bytes/,
+    );
+  });
+
   it("mutated objects throw nothing but typed errors from openObject", () => {
     const objs = ["subprogs.el.v3.o", "map_in_map.eb.v3.o", "kconfig.el.v2.o", "loops.el.v4.o"].map(read);
     fc.assert(

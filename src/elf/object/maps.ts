@@ -340,12 +340,23 @@ export function collectLegacyMaps(ctx: ObjectContext): MapSpec[] {
   });
 }
 
+/** The largest value_size the kernel's array maps take (INT_MAX; larger is E2BIG). */
+const MAX_DATA_SECTION_SIZE = 0x7fff_ffff;
+
 /** Global data sections as single-entry array maps (libbpf's internal maps). */
 export function collectDataMaps(ctx: ObjectContext): MapSpec[] {
   const out: MapSpec[] = [];
   for (const s of ctx.elf.sections) {
     const kind = dataSectionKind(s);
     if (!kind || s.size === 0) continue;
+    // a .bss size has no bytes in the file to bound it; an array map's value_size is an int
+    if (s.size > MAX_DATA_SECTION_SIZE)
+      throw objError(
+        ctx,
+        OBJECT_ERROR.MAP_DEF,
+        `global data section of ${s.size} bytes is larger than a map value can be (${MAX_DATA_SECTION_SIZE})`,
+        s.name,
+      );
     const ro = kind === "rodata";
     const ds = ctx.btf?.findByName(s.name, "DATASEC");
     const d: Def = {
