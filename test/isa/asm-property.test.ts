@@ -102,7 +102,12 @@ describe("formatAsm then assemble", () => {
           if (!i) return;
           checked++;
           const text = formatAsm([i], { byteOrder, mcpu: "v4" });
-          expect(assemble(text, { syntax: "llvm", byteOrder }), text).toEqual([i]);
+          // A local call comes back naming its label as a subprog reference (by design, as in
+          // format-asm.test.ts): only that annotation is left out of the comparison.
+          const back = assemble(text, { syntax: "llvm", byteOrder }).map((b) =>
+            i.ref === undefined && b.ref?.kind === "subprog" ? { ...b, ref: undefined } : b,
+          );
+          expect(back, text).toEqual([i]);
         }),
         { numRuns: 2000 },
       );
